@@ -1,0 +1,3 @@
+//! Bedrock Converse / ConverseStream wire types (botocore `bedrock-runtime` model).
+
+pub mod stream;

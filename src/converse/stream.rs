@@ -1,0 +1,1 @@
+//! ConverseStream events, one variant per `:event-type`.

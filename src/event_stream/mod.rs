@@ -1,0 +1,1 @@
+//! The binary `application/vnd.amazon.eventstream` frame decoder.

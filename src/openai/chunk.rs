@@ -1,0 +1,1 @@
+//! `chat.completion.chunk` objects (OpenAPI `CreateChatCompletionStreamResponse`).

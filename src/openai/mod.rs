@@ -1,0 +1,3 @@
+//! OpenAI wire types (chat completions). Field names are the wire names.
+
+pub mod chunk;

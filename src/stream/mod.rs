@@ -1,0 +1,1 @@
+//! ConverseStream bytes in → OpenAI SSE bytes out.

@@ -1,0 +1,4 @@
+//! OpenAI ↔ Converse translation: requests one way, unary responses the other.
+//! Streaming responses are translated in [`crate::stream`].
+
+pub mod stop_reason;
