@@ -8,10 +8,10 @@ PY       := $(VENV)/bin/python
 WASM     := target/wasm32-wasip1/release/bedrock_openai_filter.wasm
 TARGET   := wasm32-wasip1
 
-.PHONY: help venv wasm unit lint e2e test run clean
+.PHONY: help venv wasm unit lint validate e2e test run clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -34,10 +34,16 @@ lint: ## cargo fmt --check and clippy (native and wasm)
 unit: ## native unit and integration tests of the core
 	cargo test
 
+validate: venv wasm ## envoy --mode validate on every shipped Envoy config
+	@for c in envoy/*.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/e2e
 
-test: lint unit wasm e2e ## everything: fmt, clippy, unit tests, wasm build, e2e suite
+test: lint unit wasm validate e2e ## everything: fmt, clippy, unit tests, wasm build, config validation, e2e suite
+
+run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock)
+	envoy/run.sh
 
 clean: ## remove build outputs and the venv
 	cargo clean

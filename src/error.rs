@@ -105,8 +105,12 @@ impl ApiError {
         let short = name.strip_suffix("Exception").unwrap_or(name);
         let (status, kind) = match short {
             "Validation" => (400, ErrorType::InvalidRequestError),
-            "AccessDenied" | "UnrecognizedClient" | "InvalidSignature" | "IncompleteSignature"
-            | "MissingAuthenticationToken" | "ExpiredToken" => (403, ErrorType::PermissionError),
+            "AccessDenied"
+            | "UnrecognizedClient"
+            | "InvalidSignature"
+            | "IncompleteSignature"
+            | "MissingAuthenticationToken"
+            | "ExpiredToken" => (403, ErrorType::PermissionError),
             "ResourceNotFound" => (404, ErrorType::NotFoundError),
             "Throttling" | "ServiceQuotaExceeded" | "ModelNotReady" | "TooManyRequests" => {
                 (429, ErrorType::RateLimitError)
@@ -176,12 +180,20 @@ mod tests {
             ("AccessDeniedException", 403, ErrorType::PermissionError),
             ("ResourceNotFoundException", 404, ErrorType::NotFoundError),
             ("ThrottlingException", 429, ErrorType::RateLimitError),
-            ("ServiceQuotaExceededException", 429, ErrorType::RateLimitError),
+            (
+                "ServiceQuotaExceededException",
+                429,
+                ErrorType::RateLimitError,
+            ),
             ("ModelNotReadyException", 429, ErrorType::RateLimitError),
             ("ModelTimeoutException", 408, ErrorType::TimeoutError),
             ("ModelErrorException", 502, ErrorType::UpstreamError),
             ("ModelStreamErrorException", 502, ErrorType::UpstreamError),
-            ("ServiceUnavailableException", 503, ErrorType::ServiceUnavailableError),
+            (
+                "ServiceUnavailableException",
+                503,
+                ErrorType::ServiceUnavailableError,
+            ),
             ("InternalServerException", 500, ErrorType::ServerError),
             (
                 "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",

@@ -1,20 +1,30 @@
 //! OpenAI API → Amazon Bedrock Converse, as an Envoy proxy-wasm filter.
 //!
 //! Everything outside `filter` is the pure core: no proxy-wasm import, tested natively with
-//! `cargo test`. Data flows request → upstream → response/stream:
+//! `cargo test`. Modules in the order a request flows through them:
 //!
-//! - [`openai`] / [`converse`]: wire types of the two APIs.
-//! - [`translate`]: OpenAI request → Converse request, Converse response → OpenAI response.
-//! - [`event_stream`]: the binary `application/vnd.amazon.eventstream` decoder.
-//! - [`stream`]: ConverseStream events → OpenAI SSE, chunk boundaries anywhere.
-//! - [`error`]: every failure as an HTTP status plus OpenAI error body.
+//! - [`config`]: plugin configuration, validated once at plugin start.
+//! - [`request`]: authenticate ([`auth`]), route, and hand the body to [`upstream`].
+//! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
+//!   [`sigv4`] to sign it.
+//! - [`response`]: Bedrock's answer → OpenAI's, unary via [`translate`], streams via
+//!   [`stream`] (on top of the [`event_stream`] decoder).
+//! - [`openai`] / [`converse`]: wire types of the two APIs; [`error`]: every failure as an
+//!   HTTP status plus OpenAI error body.
 
+pub mod auth;
+pub mod config;
 pub mod converse;
 pub mod error;
 pub mod event_stream;
+pub mod models;
 pub mod openai;
+pub mod request;
+pub mod response;
+pub mod sigv4;
 pub mod stream;
 pub mod translate;
+pub mod upstream;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;

@@ -1,3 +1,5 @@
 //! Bedrock Converse / ConverseStream wire types (botocore `bedrock-runtime` model).
 
+pub mod request;
+pub mod response;
 pub mod stream;

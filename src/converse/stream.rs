@@ -1,1 +1,263 @@
-//! ConverseStream events, one variant per `:event-type`.
+//! ConverseStream events, one variant per `:event-type` (botocore shape
+//! `ConverseStreamOutput`; <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html>),
+//! and the routing of an event-stream message on `:message-type`.
+//!
+//! Every type ignores unknown fields: real events carry a random-length `"p"` padding field,
+//! and Bedrock adds members over time. Strings borrow from the frame payload where JSON
+//! escaping allows.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event_stream::Message;
+
+/// `messageStart` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_MessageStartEvent.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageStartEvent<'a> {
+    #[serde(borrow)]
+    pub role: Cow<'a, str>,
+}
+
+/// `contentBlockStart` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockStartEvent.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockStartEvent<'a> {
+    pub content_block_index: u32,
+    #[serde(default, borrow)]
+    pub start: ContentBlockStart<'a>,
+}
+
+/// `ContentBlockStart` union; only `toolUse` is translated (`toolResult`, `image` are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockStart<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub tool_use: Option<ToolUseBlockStart<'a>>,
+}
+
+/// `ToolUseBlockStart` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlockStart.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolUseBlockStart<'a> {
+    #[serde(borrow)]
+    pub tool_use_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
+}
+
+/// `contentBlockDelta` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockDeltaEvent.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockDeltaEvent<'a> {
+    pub content_block_index: u32,
+    #[serde(borrow)]
+    pub delta: ContentBlockDelta<'a>,
+}
+
+/// `ContentBlockDelta` union (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockDelta.html>).
+/// A struct of options rather than an enum so that members we do not translate
+/// (`citation`, `toolResult`, `image`) parse as "nothing set" instead of failing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockDelta<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub tool_use: Option<ToolUseBlockDelta<'a>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<ReasoningContentBlockDelta<'a>>,
+}
+
+/// `ToolUseBlockDelta`: a fragment of the tool input JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolUseBlockDelta<'a> {
+    #[serde(borrow)]
+    pub input: Cow<'a, str>,
+}
+
+/// `ReasoningContentBlockDelta` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlockDelta.html>).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningContentBlockDelta<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub text: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Cow<'a, str>>,
+    /// Base64 `Blob` on the wire.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub redacted_content: Option<Cow<'a, str>>,
+}
+
+/// `contentBlockStop` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockStopEvent.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContentBlockStopEvent {
+    pub content_block_index: u32,
+}
+
+/// `messageStop` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_MessageStopEvent.html>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageStopEvent<'a> {
+    #[serde(borrow)]
+    pub stop_reason: Cow<'a, str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additional_model_response_fields: Option<serde_json::Value>,
+}
+
+/// `metadata` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStreamMetadataEvent.html>).
+/// `trace`, `performanceConfig` and `serviceTier` are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataEvent {
+    pub usage: TokenUsage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<StreamMetrics>,
+}
+
+/// `TokenUsage` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_TokenUsage.html>).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_input_tokens: Option<u64>,
+}
+
+/// `ConverseStreamMetrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamMetrics {
+    pub latency_ms: u64,
+}
+
+/// One ConverseStream event, by `:event-type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent<'a> {
+    MessageStart(MessageStartEvent<'a>),
+    ContentBlockStart(ContentBlockStartEvent<'a>),
+    ContentBlockDelta(ContentBlockDeltaEvent<'a>),
+    ContentBlockStop(ContentBlockStopEvent),
+    MessageStop(MessageStopEvent<'a>),
+    Metadata(MetadataEvent),
+}
+
+/// What one event-stream message carried.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamMessage<'a> {
+    Event(StreamEvent<'a>),
+    /// An `:event-type` this version does not know: skipped, so new Bedrock events do not
+    /// break old filters.
+    UnknownEvent(&'a str),
+    /// `:message-type: exception`: a modeled error such as `throttlingException` or
+    /// `modelStreamErrorException`, with the payload's `message`.
+    Exception {
+        exception_type: &'a str,
+        message: Cow<'a, str>,
+    },
+    /// `:message-type: error`: an unmodeled service error from the headers.
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+}
+
+/// A message that cannot be routed or parsed.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// A routing header is absent or not a string.
+    MissingHeader(&'static str),
+    UnknownMessageType(String),
+    /// The payload of a known event is not the JSON its type needs.
+    Json {
+        event_type: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::MissingHeader(name) => write!(f, "missing string header {name}"),
+            DecodeError::UnknownMessageType(t) => write!(f, "unknown message type {t:?}"),
+            DecodeError::Json { event_type, source } => {
+                write!(f, "invalid {event_type} payload: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DecodeError::Json { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Exception payloads: `{"message": ...}` (some services spell it `Message`).
+#[derive(Deserialize)]
+struct ExceptionBody<'a> {
+    #[serde(default, borrow, alias = "Message")]
+    message: Option<Cow<'a, str>>,
+}
+
+fn json<'a, T: Deserialize<'a>>(
+    event_type: &'static str,
+    payload: &'a [u8],
+) -> Result<T, DecodeError> {
+    serde_json::from_slice(payload).map_err(|source| DecodeError::Json { event_type, source })
+}
+
+fn header<'a>(msg: &Message<'a>, name: &'static str) -> Result<&'a str, DecodeError> {
+    msg.headers
+        .get_str(name)
+        .ok_or(DecodeError::MissingHeader(name))
+}
+
+/// Routes a message on `:message-type` (as smithy's `parse_response_headers` does) and parses
+/// its payload. An exception whose payload is not JSON still reports the exception, with an
+/// empty message: the type alone decides the status.
+pub fn decode_message<'a>(msg: &Message<'a>) -> Result<StreamMessage<'a>, DecodeError> {
+    match header(msg, ":message-type")? {
+        "event" => {
+            let p = msg.payload;
+            let event = match header(msg, ":event-type")? {
+                "messageStart" => StreamEvent::MessageStart(json("messageStart", p)?),
+                "contentBlockStart" => {
+                    StreamEvent::ContentBlockStart(json("contentBlockStart", p)?)
+                }
+                "contentBlockDelta" => {
+                    StreamEvent::ContentBlockDelta(json("contentBlockDelta", p)?)
+                }
+                "contentBlockStop" => StreamEvent::ContentBlockStop(json("contentBlockStop", p)?),
+                "messageStop" => StreamEvent::MessageStop(json("messageStop", p)?),
+                "metadata" => StreamEvent::Metadata(json("metadata", p)?),
+                other => return Ok(StreamMessage::UnknownEvent(other)),
+            };
+            Ok(StreamMessage::Event(event))
+        }
+        "exception" => {
+            let exception_type = header(msg, ":exception-type")?;
+            let message = serde_json::from_slice::<ExceptionBody<'a>>(msg.payload)
+                .ok()
+                .and_then(|b| b.message)
+                .unwrap_or_default();
+            Ok(StreamMessage::Exception {
+                exception_type,
+                message,
+            })
+        }
+        "error" => Ok(StreamMessage::Error {
+            code: header(msg, ":error-code")?,
+            message: msg.headers.get_str(":error-message").unwrap_or_default(),
+        }),
+        other => Err(DecodeError::UnknownMessageType(other.to_string())),
+    }
+}

@@ -1,1 +1,120 @@
-//! `chat.completion.chunk` objects (OpenAPI `CreateChatCompletionStreamResponse`).
+//! `chat.completion.chunk` objects (OpenAPI `CreateChatCompletionStreamResponse`), and the
+//! [`Usage`] block shared with unary `chat.completion` responses.
+//!
+//! Strings are `Cow` so the stream translator can serialize text borrowed straight from the
+//! upstream event, while tests and clients can still deserialize owned chunks. Absent optional
+//! fields are omitted, except `finish_reason` (the schema requires it, `null` until the end)
+//! and `logprobs` (always `null`, as OpenAI sends it).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// The `object` value of every chunk.
+pub const CHUNK_OBJECT: &str = "chat.completion.chunk";
+
+/// One streamed chunk (OpenAPI `CreateChatCompletionStreamResponse`,
+/// <https://platform.openai.com/docs/api-reference/chat-streaming/streaming>).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatCompletionChunk<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub object: Cow<'a, str>,
+    pub created: u64,
+    #[serde(borrow)]
+    pub model: Cow<'a, str>,
+    #[serde(borrow)]
+    pub choices: Vec<ChunkChoice<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+impl<'a> ChatCompletionChunk<'a> {
+    /// A chunk with `object: "chat.completion.chunk"` and no usage.
+    pub fn new(id: &'a str, created: u64, model: &'a str, choices: Vec<ChunkChoice<'a>>) -> Self {
+        Self {
+            id: Cow::Borrowed(id),
+            object: Cow::Borrowed(CHUNK_OBJECT),
+            created,
+            model: Cow::Borrowed(model),
+            choices,
+            usage: None,
+        }
+    }
+}
+
+/// `choices[]` item of a chunk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkChoice<'a> {
+    pub index: u32,
+    #[serde(borrow)]
+    pub delta: Delta<'a>,
+    /// Always serialized: `null` until the last content chunk.
+    #[serde(default, borrow)]
+    pub finish_reason: Option<Cow<'a, str>>,
+    /// Always `null`: Bedrock returns no log probabilities.
+    #[serde(default)]
+    pub logprobs: Option<serde_json::Value>,
+}
+
+impl<'a> ChunkChoice<'a> {
+    /// Choice 0 (we never ask Bedrock for `n > 1`) carrying `delta`.
+    pub fn first(delta: Delta<'a>, finish_reason: Option<&'a str>) -> Self {
+        Self {
+            index: 0,
+            delta,
+            finish_reason: finish_reason.map(Cow::Borrowed),
+            logprobs: None,
+        }
+    }
+}
+
+/// OpenAPI `ChatCompletionStreamResponseDelta`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Cow<'a, str>>,
+    /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCallChunk<'a>>>,
+}
+
+/// OpenAPI `ChatCompletionMessageToolCallChunk`: `id`, `type` and `function.name` only on the
+/// first chunk of a call, then argument fragments keyed by `index`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallChunk<'a> {
+    pub index: u32,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "type",
+        default,
+        borrow,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub function: FunctionChunk<'a>,
+}
+
+/// The `function` object of a tool-call chunk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionChunk<'a> {
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Cow<'a, str>>,
+}
+
+/// OpenAPI `CompletionUsage`, for both the last stream chunk and unary responses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}

@@ -1,3 +1,4 @@
 //! OpenAI wire types (chat completions). Field names are the wire names.
 
+pub mod chat;
 pub mod chunk;

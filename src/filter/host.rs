@@ -1,0 +1,70 @@
+//! The only user of `proxy_wasm::hostcalls`: every call returns `Result`/`Option` and logs
+//! failures instead of panicking, so a host error never aborts the VM.
+
+use std::time::SystemTime;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{BufferType, LogLevel, MapType};
+
+pub fn critical(msg: &str) {
+    let _ = hostcalls::log(LogLevel::Critical, msg);
+}
+
+fn warn_on<T>(what: &str, r: Result<T, proxy_wasm::types::Status>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(s) => {
+            log::warn!("{what} failed: {s:?}");
+            None
+        }
+    }
+}
+
+pub fn header(map: MapType, name: &str) -> Option<String> {
+    warn_on(name, hostcalls::get_map_value(map, name)).flatten()
+}
+
+pub fn header_names(map: MapType) -> Vec<String> {
+    warn_on("get headers", hostcalls::get_map(map))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
+    warn_on(name, hostcalls::set_map_value(map, name, value));
+}
+
+pub fn body(buffer: BufferType, size: usize) -> Vec<u8> {
+    warn_on("get body", hostcalls::get_buffer(buffer, 0, size))
+        .flatten()
+        .unwrap_or_default()
+}
+
+pub fn replace_body(buffer: BufferType, size: usize, value: &[u8]) {
+    warn_on("set body", hostcalls::set_buffer(buffer, 0, size, value));
+}
+
+pub fn reply(status: u16, content_type: &str, body: &[u8]) {
+    warn_on(
+        "send local reply",
+        hostcalls::send_http_response(
+            u32::from(status),
+            vec![("content-type", content_type)],
+            Some(body),
+        ),
+    );
+}
+
+pub fn now() -> SystemTime {
+    warn_on("get time", hostcalls::get_current_time()).unwrap_or_else(SystemTime::now)
+}
+
+pub fn plugin_configuration() -> Option<Vec<u8>> {
+    warn_on(
+        "get plugin configuration",
+        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX),
+    )
+    .flatten()
+}

@@ -1,0 +1,138 @@
+//! Request phase: what to do with a client request, decided from its head and then its body.
+//! The shell calls [`on_headers`], and if asked, [`on_body`] at end of stream.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::upstream::{self, Exchange, UpstreamRequest};
+
+/// The parts of the request head the decision needs.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub authorization: Option<&'a str>,
+}
+
+/// An endpoint we serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+}
+
+/// A response the filter produces itself, without calling Bedrock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl From<ApiError> for LocalReply {
+    fn from(e: ApiError) -> Self {
+        Self {
+            status: e.status,
+            content_type: "application/json",
+            body: e.to_body(),
+        }
+    }
+}
+
+/// What the shell does after the request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadDecision {
+    /// Answer now; nothing goes upstream.
+    Reply(LocalReply),
+    /// Buffer the body and call [`on_body`].
+    ReadBody(Endpoint),
+}
+
+/// Authenticates and routes. Authentication comes first so that unauthenticated callers
+/// learn nothing about which paths exist.
+pub fn on_headers(cfg: &Config, head: &RequestHead<'_>) -> HeadDecision {
+    if let Err(e) = crate::auth::authenticate(&cfg.api_keys, head.authorization) {
+        return HeadDecision::Reply(e.into());
+    }
+    let path = head.path.split(['?', '#']).next().unwrap_or("");
+    let path = path.strip_suffix('/').unwrap_or(path);
+    match (path, head.method) {
+        ("/v1/chat/completions", "POST") => HeadDecision::ReadBody(Endpoint::ChatCompletions),
+        ("/v1/chat/completions", m) => HeadDecision::Reply(
+            ApiError::method_not_allowed(format!(
+                "{m} is not allowed on /v1/chat/completions; use POST"
+            ))
+            .into(),
+        ),
+        _ => HeadDecision::Reply(
+            ApiError::not_found(format!("Unknown request URL: {} {path}", head.method)).into(),
+        ),
+    }
+}
+
+/// Translates and signs the buffered body into the upstream request.
+pub fn on_body(
+    cfg: &Config,
+    endpoint: Endpoint,
+    body: &[u8],
+    now: std::time::SystemTime,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    match endpoint {
+        Endpoint::ChatCompletions => upstream::chat(cfg, body, now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> Config {
+        Config::parse(
+            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"}}"#,
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    fn decide(method: &str, path: &str, auth: Option<&str>) -> HeadDecision {
+        on_headers(
+            &cfg(),
+            &RequestHead {
+                method,
+                path,
+                authorization: auth,
+            },
+        )
+    }
+
+    fn status(d: HeadDecision) -> u16 {
+        match d {
+            HeadDecision::Reply(r) => r.status,
+            HeadDecision::ReadBody(_) => 0,
+        }
+    }
+
+    #[test]
+    fn routes_and_rejects() {
+        let key = Some("Bearer sk-local-demo");
+        assert_eq!(
+            decide("POST", "/v1/chat/completions", key),
+            HeadDecision::ReadBody(Endpoint::ChatCompletions)
+        );
+        assert_eq!(
+            decide("POST", "/v1/chat/completions/", key),
+            HeadDecision::ReadBody(Endpoint::ChatCompletions)
+        );
+        assert_eq!(
+            decide("POST", "/v1/chat/completions?x=1", key),
+            HeadDecision::ReadBody(Endpoint::ChatCompletions)
+        );
+        assert_eq!(status(decide("GET", "/v1/chat/completions", key)), 405);
+        assert_eq!(status(decide("POST", "/v1/nope", key)), 404);
+        assert_eq!(status(decide("POST", "/v2/chat/completions", key)), 404);
+        assert_eq!(status(decide("POST", "/v1/chat/completionsX", key)), 404);
+        assert_eq!(status(decide("POST", "/v1/chat/completions", None)), 401);
+        assert_eq!(
+            status(decide("POST", "/v1/nope", Some("Bearer wrong-key-123"))),
+            401
+        );
+    }
+}

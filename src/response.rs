@@ -1,0 +1,213 @@
+//! Response phase: Bedrock's answer → the client's answer. Chosen once from the response
+//! head: a stream is translated chunk by chunk; anything else is buffered and replaced whole.
+
+use crate::converse::response::ErrorBody;
+use crate::error::ApiError;
+use crate::stream::{StreamOptions, StreamTranslator};
+use crate::translate::response::{to_chat_completion, ResponseMeta};
+use crate::upstream::Exchange;
+
+pub const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+
+/// The parts of Bedrock's response head the decision needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseHead<'a> {
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    /// `x-amzn-errortype`, Bedrock's error name.
+    pub error_type: Option<&'a str>,
+}
+
+/// How the response body is handled.
+#[derive(Debug)]
+pub enum ResponseHandler {
+    /// Event stream → SSE, passed on chunk by chunk.
+    Stream(Box<StreamTranslator>),
+    /// A unary Converse answer: buffer, then replace with a `chat.completion`.
+    Unary(ResponseMeta),
+    /// A Bedrock (or Envoy) error: buffer, then replace with an OpenAI error.
+    Error {
+        status: u16,
+        error_type: Option<String>,
+    },
+}
+
+/// The complete replacement for a buffered response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalBody {
+    pub status: u16,
+    pub body: Vec<u8>,
+    /// Token usage, when the answer carried it.
+    pub usage: Option<(u64, u64)>,
+}
+
+impl ResponseHandler {
+    /// Picks the handler. `id` is the completion id the client will see.
+    pub fn new(ex: &Exchange, head: &ResponseHead<'_>, id: String, created: u64) -> Self {
+        let is_stream = head
+            .content_type
+            .is_some_and(|c| c.trim().to_ascii_lowercase().starts_with(EVENT_STREAM));
+        if head.status != 200 {
+            return Self::Error {
+                status: head.status,
+                error_type: head.error_type.map(str::to_string),
+            };
+        }
+        match (ex.stream, is_stream) {
+            (true, true) => Self::Stream(Box::new(StreamTranslator::new(StreamOptions {
+                id,
+                model: ex.model.clone(),
+                created,
+                include_usage: ex.include_usage,
+            }))),
+            (false, false) => Self::Unary(ResponseMeta {
+                id,
+                created,
+                model: ex.model.clone(),
+            }),
+            // A 200 of the wrong kind: report it rather than pass foreign bytes to the client.
+            _ => Self::Error {
+                status: 200,
+                error_type: None,
+            },
+        }
+    }
+
+    /// Whether the shell must buffer the whole body (and may still change status and headers).
+    pub fn is_buffered(&self) -> bool {
+        !matches!(self, Self::Stream(_))
+    }
+
+    /// Builds the replacement of a buffered body.
+    pub fn finish_buffered(&self, body: &[u8]) -> FinalBody {
+        let result = match self {
+            Self::Stream(_) => Err(ApiError::internal("a stream is not buffered")),
+            Self::Unary(meta) => to_chat_completion(body, meta).and_then(|(c, u)| {
+                serde_json::to_vec(&c)
+                    .map(|b| (b, Some((u.prompt_tokens, u.completion_tokens))))
+                    .map_err(|e| ApiError::internal(e.to_string()))
+            }),
+            Self::Error { status, error_type } => {
+                Err(upstream_error(*status, error_type.as_deref(), body))
+            }
+        };
+        match result {
+            Ok((body, usage)) => FinalBody {
+                status: 200,
+                body,
+                usage,
+            },
+            Err(e) => FinalBody {
+                status: e.status,
+                body: e.to_body(),
+                usage: None,
+            },
+        }
+    }
+}
+
+/// Maps a non-200 (or wrong-kind 200) upstream answer to an OpenAI error, keeping Bedrock's
+/// message. Envoy's own replies (connect failure, timeout) arrive here as plain text.
+pub fn upstream_error(status: u16, error_type: Option<&str>, body: &[u8]) -> ApiError {
+    if status == 200 {
+        return ApiError::bad_upstream("Bedrock answered with an unexpected content type");
+    }
+    let message = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(ErrorBody { message: Some(m) }) => m,
+        _ => {
+            let text = String::from_utf8_lossy(body);
+            text.trim().chars().take(512).collect()
+        }
+    };
+    match error_type {
+        Some(t) => ApiError::from_bedrock(t, &message, status),
+        None => {
+            let mut e = ApiError::from_bedrock("", &message, status);
+            if e.status == 503 && message.is_empty() {
+                e.message = "Bedrock is unavailable".into();
+            }
+            e
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(stream: bool) -> Exchange {
+        Exchange {
+            model: "gpt-4o".into(),
+            bedrock_model: "b".into(),
+            stream,
+            include_usage: false,
+        }
+    }
+
+    fn head(status: u16, ct: &str, et: Option<&str>) -> ResponseHandler {
+        ResponseHandler::new(
+            &ex(ct == EVENT_STREAM),
+            &ResponseHead {
+                status,
+                content_type: Some(ct),
+                error_type: et,
+            },
+            "id".into(),
+            1,
+        )
+    }
+
+    #[test]
+    fn bedrock_errors_keep_their_message() {
+        let h = head(429, "application/json", Some("ThrottlingException"));
+        assert!(h.is_buffered());
+        let f = h.finish_buffered(br#"{"message":"Too many requests, please wait"}"#);
+        assert_eq!(f.status, 429);
+        let v: serde_json::Value = serde_json::from_slice(&f.body).unwrap();
+        assert_eq!(v["error"]["type"], "rate_limit_error");
+        assert_eq!(v["error"]["code"], "ThrottlingException");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Too many requests"));
+    }
+
+    #[test]
+    fn envoy_local_replies_become_openai_errors() {
+        let f = head(503, "text/plain", None)
+            .finish_buffered(b"upstream connect error or disconnect/reset before headers");
+        assert_eq!(f.status, 503);
+        let v: serde_json::Value = serde_json::from_slice(&f.body).unwrap();
+        assert_eq!(v["error"]["type"], "service_unavailable_error");
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("upstream connect error"));
+        assert_eq!(
+            head(504, "text/plain", None)
+                .finish_buffered(b"upstream request timeout")
+                .status,
+            502
+        );
+    }
+
+    #[test]
+    fn unary_success_and_wrong_kind() {
+        let f = head(200, "application/json", None)
+            .finish_buffered(br#"{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3}}"#);
+        assert_eq!((f.status, f.usage), (200, Some((1, 2))));
+        let wrong = ResponseHandler::new(
+            &ex(true),
+            &ResponseHead {
+                status: 200,
+                content_type: Some("application/json"),
+                error_type: None,
+            },
+            "id".into(),
+            1,
+        );
+        assert_eq!(wrong.finish_buffered(b"{}").status, 502);
+        let s = head(200, EVENT_STREAM, None);
+        assert!(!s.is_buffered());
+    }
+}

@@ -1,0 +1,352 @@
+//! The per-response state machine: ConverseStream events → `chat.completion.chunk`s.
+//!
+//! Order on the wire, as OpenAI sends it: a role chunk, content / reasoning / tool-call
+//! deltas, one chunk with an empty delta and `finish_reason` (at `messageStop`), the usage
+//! chunk with `choices: []` (at `metadata`, held until after the finish chunk), `[DONE]`
+//! (at end of body). Anything that goes wrong (exception message, corrupt frame, bad
+//! JSON, truncated body) becomes one error event, after which the stream is over: no
+//! `[DONE]`, later bytes dropped. Memory is the decoder's partial frame plus a few flags.
+
+use std::borrow::Cow;
+
+use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
+use crate::error::ApiError;
+use crate::event_stream::{Decoder, Message};
+use crate::openai::chunk::{
+    ChatCompletionChunk, ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage,
+};
+use crate::stream::sse;
+use crate::translate::stop_reason::{finish_reason, Finish};
+
+/// What every chunk of one response carries, and whether the client asked for usage
+/// (`stream_options.include_usage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamOptions {
+    pub id: String,
+    pub model: String,
+    pub created: u64,
+    pub include_usage: bool,
+}
+
+/// Translates one streamed response. Feed it upstream body bytes as they come.
+#[derive(Debug)]
+pub struct StreamTranslator {
+    decoder: Decoder,
+    state: State,
+}
+
+#[derive(Debug)]
+struct State {
+    opts: StreamOptions,
+    role_sent: bool,
+    /// `(contentBlockIndex, tool_calls index)` per toolUse block: OpenAI numbers tool calls
+    /// 0, 1, 2… while Bedrock numbers all content blocks, text included.
+    tools: Vec<(u32, u32)>,
+    stop_reason: Option<String>,
+    finish_sent: bool,
+    usage: Option<Usage>,
+    usage_sent: bool,
+    finished: bool,
+}
+
+impl StreamTranslator {
+    pub fn new(opts: StreamOptions) -> Self {
+        Self {
+            decoder: Decoder::new(),
+            state: State {
+                opts,
+                role_sent: false,
+                tools: Vec::new(),
+                stop_reason: None,
+                finish_sent: false,
+                usage: None,
+                usage_sent: false,
+                finished: false,
+            },
+        }
+    }
+
+    /// Upstream body bytes in (any split); SSE bytes to send to the client now (may be empty).
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.state.finished {
+            return out;
+        }
+        out.reserve(bytes.len());
+        let mut frames = self.decoder.feed(bytes);
+        loop {
+            let result = match frames.next_message() {
+                Ok(None) => break,
+                Ok(Some(msg)) => self.state.on_message(&msg, &mut out),
+                Err(e) => Err(ApiError::bad_upstream(format!(
+                    "Bedrock sent a corrupt event stream: {e}"
+                ))),
+            };
+            if let Err(e) = result {
+                self.state.fail(&e, &mut out);
+                break;
+            }
+        }
+        drop(frames);
+        if self.state.finished {
+            // Drops any partial frame; nothing more will be read.
+            self.decoder = Decoder::new();
+        }
+        out
+    }
+
+    /// Upstream body ended; the remaining SSE bytes (usage chunk if still held, `[DONE]`), or
+    /// an error event if the stream was cut short.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.state.finished {
+            return out;
+        }
+        let pending = self.decoder.buffered_len();
+        if pending > 0 {
+            self.state.fail(
+                &ApiError::bad_upstream(format!(
+                    "Bedrock's event stream ended inside a frame ({pending} bytes of it received)"
+                )),
+                &mut out,
+            );
+        } else if !self.state.finish_sent {
+            self.state.fail(
+                &ApiError::bad_upstream("Bedrock's event stream ended before messageStop"),
+                &mut out,
+            );
+        } else {
+            match self.state.emit_usage(&mut out) {
+                Ok(()) => sse::write_done(&mut out),
+                Err(e) => self.state.fail(&e, &mut out),
+            }
+            self.state.finished = true;
+        }
+        self.decoder = Decoder::new();
+        out
+    }
+
+    /// Token usage seen in the `metadata` event, if any.
+    pub fn usage(&self) -> Option<&Usage> {
+        self.state.usage.as_ref()
+    }
+
+    /// Bedrock `stopReason` seen, if any.
+    pub fn stop_reason(&self) -> Option<&str> {
+        self.state.stop_reason.as_deref()
+    }
+
+    /// True once the stream has terminated (error emitted or `[DONE]` written).
+    pub fn is_finished(&self) -> bool {
+        self.state.finished
+    }
+}
+
+/// Bedrock usage → OpenAI usage, the same way unary responses map it.
+pub fn to_openai_usage(u: &TokenUsage) -> Usage {
+    Usage {
+        prompt_tokens: u.input_tokens,
+        completion_tokens: u.output_tokens,
+        total_tokens: if u.total_tokens > 0 {
+            u.total_tokens
+        } else {
+            u.input_tokens.saturating_add(u.output_tokens)
+        },
+    }
+}
+
+/// `throttlingException` (the union member name Bedrock puts in `:exception-type`) →
+/// `ThrottlingException`, the error name [`ApiError::from_bedrock`] knows.
+fn exception_name(t: &str) -> Cow<'_, str> {
+    match t.chars().next() {
+        Some(c) if c.is_ascii_lowercase() => {
+            let mut s = String::with_capacity(t.len());
+            s.push(c.to_ascii_uppercase());
+            s.push_str(t.get(1..).unwrap_or_default());
+            Cow::Owned(s)
+        }
+        _ => Cow::Borrowed(t),
+    }
+}
+
+fn serialize_failed(e: serde_json::Error) -> ApiError {
+    ApiError::internal(format!("could not serialize a stream chunk: {e}"))
+}
+
+impl State {
+    fn on_message(&mut self, msg: &Message<'_>, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        match decode_message(msg) {
+            Ok(StreamMessage::Event(event)) => self.on_event(event, out),
+            Ok(StreamMessage::UnknownEvent(_)) => Ok(()),
+            Ok(StreamMessage::Exception {
+                exception_type,
+                message,
+            }) => Err(ApiError::from_bedrock(
+                &exception_name(exception_type),
+                &message,
+                500,
+            )),
+            Ok(StreamMessage::Error { code, message }) => {
+                Err(ApiError::from_bedrock(&exception_name(code), message, 500))
+            }
+            Err(e) => Err(ApiError::bad_upstream(format!(
+                "Bedrock sent an unreadable stream event: {e}"
+            ))),
+        }
+    }
+
+    fn on_event(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        match event {
+            StreamEvent::MessageStart(_) => self.ensure_role(out),
+            StreamEvent::ContentBlockStart(e) => {
+                let Some(tool) = e.start.tool_use else {
+                    return Ok(());
+                };
+                self.ensure_role(out)?;
+                let index = u32::try_from(self.tools.len())
+                    .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
+                self.tools.push((e.content_block_index, index));
+                self.emit_delta(
+                    Delta {
+                        tool_calls: Some(vec![ToolCallChunk {
+                            index,
+                            id: Some(tool.tool_use_id),
+                            kind: Some(Cow::Borrowed("function")),
+                            function: FunctionChunk {
+                                name: Some(tool.name),
+                                arguments: Some(Cow::Borrowed("")),
+                            },
+                        }]),
+                        ..Delta::default()
+                    },
+                    None,
+                    out,
+                )
+            }
+            StreamEvent::ContentBlockDelta(e) => {
+                let d = e.delta;
+                let tool_calls = match d.tool_use {
+                    Some(t) => {
+                        let index = self.tool_index(e.content_block_index).ok_or_else(|| {
+                            ApiError::bad_upstream(format!(
+                                "Bedrock sent tool input for content block {} without a toolUse start",
+                                e.content_block_index
+                            ))
+                        })?;
+                        Some(vec![ToolCallChunk {
+                            index,
+                            function: FunctionChunk {
+                                name: None,
+                                arguments: Some(t.input),
+                            },
+                            ..ToolCallChunk::default()
+                        }])
+                    }
+                    None => None,
+                };
+                let delta = Delta {
+                    role: None,
+                    content: d.text,
+                    reasoning_content: d.reasoning_content.and_then(|r| r.text),
+                    tool_calls,
+                };
+                if delta == Delta::default() {
+                    // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
+                    return Ok(());
+                }
+                self.ensure_role(out)?;
+                self.emit_delta(delta, None, out)
+            }
+            StreamEvent::ContentBlockStop(_) => Ok(()),
+            StreamEvent::MessageStop(e) => {
+                if self.finish_sent {
+                    return Ok(());
+                }
+                let stop = e.stop_reason;
+                self.stop_reason = Some(stop.to_string());
+                match finish_reason(&stop) {
+                    Finish::Reason(reason) => {
+                        self.ensure_role(out)?;
+                        self.emit_delta(Delta::default(), Some(reason), out)?;
+                        self.finish_sent = true;
+                        self.emit_usage(out)
+                    }
+                    Finish::Error => Err(ApiError::bad_upstream(format!(
+                        "the model stopped with `{stop}`"
+                    ))
+                    .with_code(stop)),
+                }
+            }
+            StreamEvent::Metadata(m) => {
+                self.usage = Some(to_openai_usage(&m.usage));
+                if self.finish_sent {
+                    self.emit_usage(out)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn tool_index(&self, block: u32) -> Option<u32> {
+        self.tools
+            .iter()
+            .rev()
+            .find(|(b, _)| *b == block)
+            .map(|(_, i)| *i)
+    }
+
+    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with.
+    fn ensure_role(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        if self.role_sent {
+            return Ok(());
+        }
+        self.role_sent = true;
+        let delta = Delta {
+            role: Some(Cow::Borrowed("assistant")),
+            content: Some(Cow::Borrowed("")),
+            ..Delta::default()
+        };
+        self.emit_delta(delta, None, out)
+    }
+
+    fn emit_delta(
+        &self,
+        delta: Delta<'_>,
+        finish: Option<&str>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let chunk = ChatCompletionChunk::new(
+            &self.opts.id,
+            self.opts.created,
+            &self.opts.model,
+            vec![ChunkChoice::first(delta, finish)],
+        );
+        sse::write_chunk(out, &chunk).map_err(serialize_failed)
+    }
+
+    /// The `choices: []` usage chunk, once, only after the finish chunk and only if asked for.
+    fn emit_usage(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        if !self.opts.include_usage || self.usage_sent || !self.finish_sent {
+            return Ok(());
+        }
+        let Some(usage) = &self.usage else {
+            return Ok(());
+        };
+        let mut chunk = ChatCompletionChunk::new(
+            &self.opts.id,
+            self.opts.created,
+            &self.opts.model,
+            Vec::new(),
+        );
+        chunk.usage = Some(usage.clone());
+        sse::write_chunk(out, &chunk).map_err(serialize_failed)?;
+        self.usage_sent = true;
+        Ok(())
+    }
+
+    fn fail(&mut self, error: &ApiError, out: &mut Vec<u8>) {
+        sse::write_error(out, error);
+        self.finished = true;
+    }
+}

@@ -1,0 +1,921 @@
+#!/usr/bin/env python3
+"""A local Amazon Bedrock Runtime emulator for the Converse and ConverseStream APIs.
+
+Standard library (``http.server``) plus ``botocore`` only. Start it with::
+
+    python tests/emulator/bedrock_emulator.py --port 8787 [--host 127.0.0.1] [--region us-east-1]
+
+``--port 0`` picks a free port; the first line printed on stdout is always
+``bedrock-emulator listening on http://HOST:PORT``.
+
+What it checks, like Bedrock does
+---------------------------------
+* Routes: ``POST /model/{modelId}/converse`` and ``POST /model/{modelId}/converse-stream``.
+  ``modelId`` arrives percent-encoded once (``us.anthropic.claude-3-5-sonnet-20241022-v2%3A0``)
+  and is decoded once. Anything else is ``404 UnknownOperationException``.
+* SigV4 (service ``bedrock``, the emulator's region), recomputed independently with botocore's
+  ``SigV4Auth`` from the method, the raw path as received, the received body and exactly the
+  headers listed in ``SignedHeaders``. Expected credentials: ``AWS_ACCESS_KEY_ID`` /
+  ``AWS_SECRET_ACCESS_KEY`` from the environment (default: the demo pair
+  ``AKIDEMOBEDROCKLOCAL0`` / ``demo-secret-key-for-the-local-bedrock-emulator``). When
+  ``AWS_SESSION_TOKEN`` is set, ``x-amz-security-token`` must carry it (and must be absent
+  otherwise). Failures are ``403`` with ``x-amzn-ErrorType`` ``MissingAuthenticationTokenException``
+  (no ``Authorization``), ``IncompleteSignatureException`` (an ``Authorization`` that is not
+  ``AWS4-HMAC-SHA256``, e.g. a client ``Bearer`` key, or a malformed one),
+  ``UnrecognizedClientException`` (unknown access key or wrong session token) or
+  ``InvalidSignatureException`` (wrong signature, scope, clock skew over 15 minutes, or an
+  ``x-amz-content-sha256`` that is not the body's hash).
+* The JSON body against the Bedrock service model (``bedrock-runtime-service-2.json``, the
+  file in ``$BEDROCK_MODEL_JSON`` or ``<repo>/../shared/reference/``, else botocore's bundled
+  copy) with botocore's ``ParamValidator`` (required members, unknown keys, types, unions,
+  minimums), plus Bedrock's semantic rules that botocore does not check: ``messages`` is
+  non-empty, the decoded ``modelId`` fully matches the model's pattern (an id percent-encoded
+  twice, ``...-v2%3A0``, does not), roles are ``user``/``assistant`` only, the first message is from the user, roles
+  alternate, every ``content`` array is non-empty, text blocks (and system text) are not
+  blank, ``inferenceConfig.maxTokens >= 1``, ``0 <= temperature <= 1``, ``0 <= topP <= 1``.
+  Violations are ``400 ValidationException``.
+
+Errors are answered like Bedrock: the status from the service model
+(``shapes.<Name>.error.httpStatusCode``), header ``x-amzn-ErrorType: <Name>:<namespace URL>``
+(Bedrock appends ``:http://internal.amazon.com/coral/...``; ``--plain-errortype`` sends just the
+name), ``x-amzn-RequestId``, ``content-type: application/json`` and body ``{"message": "..."}``.
+
+Deterministic answers
+---------------------
+* Reply text: ``"Echo:"`` followed by the words of the last ``user`` message (its text blocks,
+  scenario markers removed, whitespace collapsed to single spaces), joined by single spaces.
+  ``"Say hello  to\\nme"`` gives ``"Echo: Say hello to me"``; a message without words gives
+  ``"Echo:"``.
+* ``inferenceConfig.stopSequences``: the reply is cut just before the earliest occurrence of
+  any stop sequence (the text before it is kept verbatim, trailing space included) and
+  ``stopReason`` is ``stop_sequence``.
+* ``inferenceConfig.maxTokens``: if the (possibly cut) reply has more words than
+  ``maxTokens``, it is cut to its first ``maxTokens`` words (joined by single spaces) and
+  ``stopReason`` is ``max_tokens``. Otherwise ``stopReason`` is ``end_turn`` (or
+  ``stop_sequence`` as above).
+* Usage: ``outputTokens`` = number of whitespace-separated words in the final reply;
+  ``inputTokens`` = number of whitespace-separated words across all ``system`` texts and all
+  message text blocks as received (markers included); ``totalTokens`` = their sum.
+* Converse: ``{"output": {"message": {"role": "assistant", "content": [{"text": REPLY}]}},
+  "stopReason", "usage", "metrics": {"latencyMs"}}`` with a ``x-amzn-RequestId`` (uuid4).
+* ConverseStream: ``content-type: application/vnd.amazon.eventstream``, HTTP/1.1 chunked, one
+  event-stream frame per chunk (flushed), each frame with headers ``:event-type``,
+  ``:content-type: application/json``, ``:message-type: event`` and a JSON payload carrying a
+  ``"p"`` padding field like real Bedrock: ``messageStart`` ``{"role": "assistant"}``; one
+  ``contentBlockDelta`` per word (``contentBlockIndex`` 0, ``delta.text`` = the word plus the
+  whitespace that follows it, so the deltas concatenate to REPLY); ``contentBlockStop``;
+  ``messageStop`` ``{"stopReason"}``; ``metadata`` ``{"usage", "metrics"}``.
+
+Scenario markers (anywhere in the last user message; removed from the echoed text)
+---------------------------------------------------------------------------------
+* ``[scenario:throttle]``: ``429 ThrottlingException`` "Too many requests, please wait before
+  trying again." (unary and stream, before any frame).
+* ``[scenario:error:<ExceptionName>]`` or ``[scenario:error:<ExceptionName>:<status>]``: that
+  error with message ``Emulated <ExceptionName> from the Bedrock emulator.``; the status
+  defaults to the service model's ``httpStatusCode`` (ValidationException 400,
+  AccessDeniedException 403, ResourceNotFoundException 404, ThrottlingException 429,
+  ServiceQuotaExceededException 400, ModelNotReadyException 429, ModelTimeoutException 408,
+  ModelErrorException 424, ServiceUnavailableException 503, InternalServerException 500).
+* ``[scenario:stream-error]`` (streaming only; ignored by Converse): ``messageStart``, the
+  first two word deltas, then an exception frame (``:message-type: exception``,
+  ``:exception-type: modelStreamErrorException``, payload ``{"message": "Emulated model stream
+  error after 2 content deltas.", "originalStatusCode": 500, "originalMessage": ...}``) and the
+  end of the body. ``[scenario:stream-error:<eventName>]`` sends another exception event name,
+  e.g. ``throttlingException``.
+* ``[scenario:slow]`` / ``[scenario:slow:<seconds>]``: 0.3 s (or the given delay) before each
+  frame; a Converse answer is delayed once by the same amount.
+
+Inspection (no authentication)
+------------------------------
+* ``GET /_emulator/health`` → ``200 {"status": "ok"}``
+* ``GET /_emulator/requests`` → the last 50 requests: ``method``, ``path`` (raw),
+  ``headers`` (lower-case names; repeated headers joined with ``", "``), ``raw_headers``
+  (list of ``[name, value]`` as received), ``body`` (parsed JSON, else the text), ``model_id``,
+  ``operation`` and ``status`` (the status answered).
+* ``POST /_emulator/reset`` → clears that list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import struct
+import sys
+import threading
+import time
+import uuid
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import botocore.loaders
+import botocore.model
+import botocore.validate
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+DEMO_ACCESS_KEY_ID = "AKIDEMOBEDROCKLOCAL0"
+DEMO_SECRET_ACCESS_KEY = "demo-secret-key-for-the-local-bedrock-emulator"
+DEFAULT_REGION = "us-east-1"
+SIGNING_SERVICE = "bedrock"
+MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
+REQUEST_LOG_SIZE = 50
+DEFAULT_SLOW_DELAY = 0.3
+STREAM_ERROR_AFTER_DELTAS = 2
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+# Namespaces Bedrock appends to x-amzn-ErrorType ("ValidationException:http://...").
+BEDROCK_ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
+CORAL_ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/"
+AUTH_ERRORS = {
+    "MissingAuthenticationTokenException",
+    "IncompleteSignatureException",
+    "InvalidSignatureException",
+    "UnrecognizedClientException",
+}
+
+ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream)$")
+MARKER = re.compile(r"\[scenario:[^\]]*\]")
+AUTH_HEADER = re.compile(
+    r"^AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
+    r"\s*Signature=(?P<sig>[0-9a-f]{64})\s*$"
+)
+PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. Consult the service documentation "
+    "for details."
+)
+INVALID_TOKEN = "The security token included in the request is invalid."
+THROTTLE_MESSAGE = "Too many requests, please wait before trying again."
+
+
+def _repo_root() -> Path:
+    # tests/emulator/bedrock_emulator.py → the repository root is two levels up.
+    return Path(__file__).resolve().parents[2]
+
+
+def default_model_path() -> Path:
+    env = os.environ.get("BEDROCK_MODEL_JSON")
+    if env:
+        return Path(env)
+    return _repo_root().parent / "shared" / "reference" / "bedrock-runtime-service-2.json"
+
+
+def load_service_model(path: Path | None = None) -> botocore.model.ServiceModel:
+    """The Bedrock Runtime service model: the reference file, else botocore's bundled copy."""
+    path = path or default_model_path()
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        if os.environ.get("BEDROCK_MODEL_JSON"):
+            raise FileNotFoundError(f"BEDROCK_MODEL_JSON={path} does not exist")
+        print(
+            f"bedrock-emulator: {path} not found, using botocore's bundled bedrock-runtime model",
+            file=sys.stderr,
+        )
+        data = botocore.loaders.Loader().load_service_model("bedrock-runtime", "service-2")
+    return botocore.model.ServiceModel(data, service_name="bedrock-runtime")
+
+
+# ---------------------------------------------------------------------------------------------
+# Event-stream encoding (application/vnd.amazon.eventstream)
+# ---------------------------------------------------------------------------------------------
+
+HEADER_TYPE_STRING = 7
+PRELUDE_LENGTH = 12
+MESSAGE_CRC_LENGTH = 4
+
+
+def encode_headers(headers: list[tuple[str, str]]) -> bytes:
+    out = bytearray()
+    for name, value in headers:
+        raw_name = name.encode("utf-8")
+        raw_value = value.encode("utf-8")
+        out += struct.pack(">B", len(raw_name)) + raw_name
+        out += struct.pack(">BH", HEADER_TYPE_STRING, len(raw_value)) + raw_value
+    return bytes(out)
+
+
+def encode_frame(headers: list[tuple[str, str]], payload: bytes) -> bytes:
+    """One event-stream message: prelude (total length, headers length, prelude CRC),
+    headers, payload, message CRC (CRC-32 of everything before it)."""
+    raw_headers = encode_headers(headers)
+    total = PRELUDE_LENGTH + len(raw_headers) + len(payload) + MESSAGE_CRC_LENGTH
+    prelude = struct.pack(">II", total, len(raw_headers))
+    prelude += struct.pack(">I", zlib.crc32(prelude) & 0xFFFFFFFF)
+    message = prelude + raw_headers + payload
+    return message + struct.pack(">I", zlib.crc32(message) & 0xFFFFFFFF)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def event_frame(event_type: str, payload: dict, index: int) -> bytes:
+    body = dict(payload)
+    body["p"] = PADDING[: (index * 7) % len(PADDING) + 1]
+    return encode_frame(
+        [
+            (":event-type", event_type),
+            (":content-type", "application/json"),
+            (":message-type", "event"),
+        ],
+        _json_bytes(body),
+    )
+
+
+def exception_frame(exception_type: str, payload: dict) -> bytes:
+    return encode_frame(
+        [
+            (":exception-type", exception_type),
+            (":content-type", "application/json"),
+            (":message-type", "exception"),
+        ],
+        _json_bytes(payload),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors, validation and the deterministic model
+# ---------------------------------------------------------------------------------------------
+
+
+class BedrockError(Exception):
+    def __init__(self, status: int, name: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.name = name
+        self.message = message
+
+
+def validation_error(message: str) -> BedrockError:
+    return BedrockError(400, "ValidationException", message)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_semantics(body: dict) -> None:
+    """Bedrock's rules that botocore's ParamValidator does not check."""
+    messages = body.get("messages")
+    if not messages:
+        raise validation_error(
+            "A conversation must start with a user message. Try again with a conversation "
+            "that starts with a user message."
+        )
+    previous = None
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise validation_error(
+                f"1 validation error detected: Value '{role}' at 'messages.{i + 1}.member.role' "
+                "failed to satisfy constraint: Member must satisfy enum value set: "
+                "[user, assistant]"
+            )
+        if i == 0 and role != "user":
+            raise validation_error(
+                "A conversation must start with a user message. Try again with a conversation "
+                "that starts with a user message."
+            )
+        if role == previous:
+            raise validation_error(
+                "A conversation must alternate between user and assistant roles. Make sure the "
+                "conversation alternates between user and assistant roles and try again."
+            )
+        previous = role
+        content = message.get("content")
+        if not content:
+            raise validation_error(
+                f"The content field in the Message object at messages.{i} is empty. Add a "
+                "ContentBlock object to the content field and try again."
+            )
+        for j, block in enumerate(content):
+            if "text" in block and not block["text"].strip():
+                raise validation_error(
+                    f"The text field in the ContentBlock object at messages.{i}.content.{j} is "
+                    "blank. Add text to the text field, and try again."
+                )
+    for i, block in enumerate(body.get("system") or []):
+        if "text" in block and not block["text"].strip():
+            raise validation_error(
+                f"The text field in the SystemContentBlock object at system.{i} is blank. Add "
+                "text to the text field, and try again."
+            )
+    config = body.get("inferenceConfig") or {}
+    limits = {"maxTokens": (1, None), "temperature": (0, 1), "topP": (0, 1)}
+    for name, (low, high) in limits.items():
+        if name not in config:
+            continue
+        value = config[name]
+        if not _is_number(value):
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' "
+                "failed to satisfy constraint: Member must be a number"
+            )
+        if value < low:
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' "
+                f"failed to satisfy constraint: Member must have value greater than or equal "
+                f"to {low}"
+            )
+        if high is not None and value > high:
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' "
+                f"failed to satisfy constraint: Member must have value less than or equal to "
+                f"{high}"
+            )
+
+
+def _texts(blocks: list | None) -> list[str]:
+    return [b["text"] for b in blocks or [] if isinstance(b, dict) and isinstance(b.get("text"), str)]
+
+
+def last_user_text(body: dict) -> str:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            return " ".join(_texts(message.get("content")))
+    return ""
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+@dataclass
+class Scenario:
+    throttle: bool = False
+    error: tuple[str, int | None] | None = None
+    stream_error: str | None = None
+    slow: float = 0.0
+
+
+def parse_scenario(text: str) -> Scenario:
+    scenario = Scenario()
+    for marker in MARKER.findall(text):
+        parts = marker[len("[scenario:") : -1].split(":")
+        kind = parts[0].strip()
+        if kind == "throttle":
+            scenario.throttle = True
+        elif kind == "error" and len(parts) >= 2 and parts[1]:
+            status = int(parts[2]) if len(parts) >= 3 and parts[2].strip().isdigit() else None
+            scenario.error = (parts[1].strip(), status)
+        elif kind == "stream-error":
+            scenario.stream_error = parts[1].strip() if len(parts) >= 2 and parts[1] else (
+                "modelStreamErrorException"
+            )
+        elif kind == "slow":
+            try:
+                scenario.slow = float(parts[1]) if len(parts) >= 2 else DEFAULT_SLOW_DELAY
+            except ValueError:
+                scenario.slow = DEFAULT_SLOW_DELAY
+    return scenario
+
+
+@dataclass
+class Answer:
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+
+    @property
+    def usage(self) -> dict:
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "totalTokens": self.input_tokens + self.output_tokens,
+        }
+
+    def deltas(self) -> list[str]:
+        """Word pieces (each with the whitespace that follows it) that concatenate to text."""
+        pieces = re.findall(r"\S+\s*", self.text)
+        leading = self.text[: len(self.text) - len(self.text.lstrip())]
+        if leading:
+            pieces = [leading + pieces[0]] + pieces[1:] if pieces else [leading]
+        return pieces
+
+
+def answer(body: dict) -> Answer:
+    words = MARKER.sub(" ", last_user_text(body)).split()
+    text = " ".join(["Echo:"] + words)
+    stop_reason = "end_turn"
+    config = body.get("inferenceConfig") or {}
+    cuts = [text.find(s) for s in config.get("stopSequences") or [] if s and s in text]
+    if cuts:
+        text = text[: min(cuts)]
+        stop_reason = "stop_sequence"
+    max_tokens = config.get("maxTokens")
+    if isinstance(max_tokens, int) and count_words(text) > max_tokens:
+        text = " ".join(text.split()[:max_tokens])
+        stop_reason = "max_tokens"
+    input_texts = _texts(body.get("system"))
+    for message in body.get("messages") or []:
+        input_texts += _texts(message.get("content"))
+    input_tokens = sum(count_words(t) for t in input_texts)
+    return Answer(text, stop_reason, input_tokens, count_words(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# SigV4 verification with botocore
+# ---------------------------------------------------------------------------------------------
+
+
+class _ExactHeadersSigV4(SigV4Auth):
+    """SigV4Auth that signs exactly the headers it is given (botocore would drop a few, such
+    as user-agent, that a client may legitimately have signed)."""
+
+    def headers_to_sign(self, request):
+        from botocore.compat import HTTPHeaders
+
+        header_map = HTTPHeaders()
+        for name, value in request.headers.items():
+            header_map[name.lower()] = value
+        return header_map
+
+
+@dataclass
+class AuthConfig:
+    access_key_id: str
+    secret_access_key: str
+    region: str
+    session_token: str | None = None
+
+
+def verify_sigv4(
+    auth: AuthConfig,
+    method: str,
+    raw_path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    now: datetime.datetime | None = None,
+) -> None:
+    """Raises BedrockError(403, ...) unless the request carries a valid SigV4 signature."""
+
+    def get_all(name: str) -> list[str]:
+        return [v for k, v in headers if k.lower() == name]
+
+    authorization = get_all("authorization")
+    if not authorization:
+        raise BedrockError(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
+    if len(authorization) > 1:
+        raise BedrockError(403, "IncompleteSignatureException", "More than one Authorization header.")
+    match = AUTH_HEADER.match(authorization[0].strip())
+    if not match:
+        scheme = authorization[0].strip().split(" ", 1)[0]
+        raise BedrockError(
+            403,
+            "IncompleteSignatureException",
+            f"Authorization header requires an AWS4-HMAC-SHA256 signature "
+            f"(Credential, SignedHeaders, Signature); got scheme '{scheme}'.",
+        )
+    credential = match.group("cred").split("/")
+    if len(credential) != 5:
+        raise BedrockError(403, "IncompleteSignatureException", "Authorization header is malformed.")
+    access_key, scope_date, scope_region, scope_service, terminator = credential
+    if access_key != auth.access_key_id:
+        raise BedrockError(403, "UnrecognizedClientException", INVALID_TOKEN)
+
+    tokens = get_all("x-amz-security-token")
+    if auth.session_token is not None:
+        if tokens != [auth.session_token]:
+            raise BedrockError(403, "UnrecognizedClientException", INVALID_TOKEN)
+    elif tokens:
+        raise BedrockError(403, "UnrecognizedClientException", INVALID_TOKEN)
+
+    amz_date = get_all("x-amz-date")
+    if len(amz_date) != 1:
+        raise BedrockError(
+            403, "IncompleteSignatureException", "Authorization header requires existence of "
+            "either a 'X-Amz-Date' or a 'Date' header."
+        )
+    timestamp = amz_date[0].strip()
+    try:
+        signed_at = datetime.datetime.strptime(timestamp, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc
+        )
+    except ValueError:
+        raise BedrockError(403, "IncompleteSignatureException", f"Invalid X-Amz-Date '{timestamp}'.")
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if abs(now - signed_at) > MAX_CLOCK_SKEW:
+        raise BedrockError(
+            403,
+            "InvalidSignatureException",
+            f"Signature expired: {timestamp} is now earlier than "
+            f"{(now - MAX_CLOCK_SKEW).strftime('%Y%m%dT%H%M%SZ')} "
+            f"({now.strftime('%Y%m%dT%H%M%SZ')} - 15 min.)",
+        )
+    if scope_date != timestamp[:8] or terminator != "aws4_request":
+        raise BedrockError(403, "InvalidSignatureException", "Credential scope is malformed.")
+    if scope_region != auth.region:
+        raise BedrockError(
+            403,
+            "InvalidSignatureException",
+            f"Credential should be scoped to a valid region. (got '{scope_region}', "
+            f"expected '{auth.region}')",
+        )
+    if scope_service != SIGNING_SERVICE:
+        raise BedrockError(
+            403,
+            "InvalidSignatureException",
+            f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'.",
+        )
+
+    signed_names = match.group("signed").split(";")
+    if "host" not in signed_names:
+        raise BedrockError(
+            403, "InvalidSignatureException", "'Host' must be a signed header."
+        )
+    if signed_names != sorted(set(signed_names)) or any(n != n.lower() for n in signed_names):
+        raise BedrockError(
+            403, "InvalidSignatureException", "SignedHeaders must be lower-case, sorted and unique."
+        )
+    for name in ("x-amz-date", "x-amz-security-token"):
+        if get_all(name) and name not in signed_names:
+            raise BedrockError(403, "InvalidSignatureException", f"'{name}' must be a signed header.")
+    body_hash = hashlib.sha256(body).hexdigest()
+    for declared in get_all("x-amz-content-sha256"):
+        if declared.strip() != body_hash:
+            raise BedrockError(
+                403,
+                "InvalidSignatureException",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            )
+
+    request_headers = []
+    for name in signed_names:
+        values = get_all(name)
+        if not values:
+            raise BedrockError(
+                403, "InvalidSignatureException", f"Signed header '{name}' is missing from the request."
+            )
+        request_headers += [(name, v) for v in values]
+    host = get_all("host")[0]
+    path, _, query = raw_path.partition("?")
+    request = AWSRequest(
+        method=method,
+        url=f"http://{host}{path}" + (f"?{query}" if query else ""),
+        data=body,
+    )
+    for name, value in request_headers:
+        request.headers.add_header(name, value)
+    request.context["timestamp"] = timestamp
+    signer = _ExactHeadersSigV4(
+        Credentials(auth.access_key_id, auth.secret_access_key, auth.session_token),
+        SIGNING_SERVICE,
+        auth.region,
+    )
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    if not hmac.compare_digest(expected, match.group("sig")):
+        raise BedrockError(403, "InvalidSignatureException", SIGNATURE_MISMATCH)
+
+
+# ---------------------------------------------------------------------------------------------
+# The HTTP server
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class EmulatorConfig:
+    auth: AuthConfig
+    model: botocore.model.ServiceModel
+    plain_errortype: bool = False
+    quiet: bool = False
+    requests: deque = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def error_status(self, name: str) -> int | None:
+        try:
+            shape = self.model.shape_for(name)
+        except Exception:  # noqa: BLE001 - unknown names are allowed with an explicit status
+            return None
+        return shape.metadata.get("error", {}).get("httpStatusCode")
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, config: EmulatorConfig):
+        super().__init__(address, Handler)
+        self.config = config
+        self.validator = botocore.validate.ParamValidator()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "BedrockEmulator/1.0"
+    server: EmulatorServer
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def log_message(self, fmt, *args):  # noqa: D401 - BaseHTTPRequestHandler signature
+        if not self.server.config.quiet:
+            sys.stderr.write("bedrock-emulator: %s - %s\n" % (self.address_string(), fmt % args))
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            data = bytearray()
+            while True:
+                size_line = self.rfile.readline(65537)
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(data)
+                data += self.rfile.read(size)
+                self.rfile.readline(65537)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        all_headers = {"Content-Type": "application/json"}
+        all_headers.update(headers or {})
+        self._send(status, json.dumps(obj).encode("utf-8"), all_headers)
+
+    def _send_error(self, err: BedrockError, request_id: str) -> None:
+        config = self.server.config
+        errortype = err.name
+        if not config.plain_errortype:
+            namespace = CORAL_ERROR_NAMESPACE if err.name in AUTH_ERRORS else BEDROCK_ERROR_NAMESPACE
+            errortype = f"{err.name}:{namespace}"
+        self._record_status(err.status, err.name)
+        self._send_json(
+            err.status,
+            {"message": err.message},
+            {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": errortype},
+        )
+
+    def _record_status(self, status: int, error: str | None = None) -> None:
+        record = getattr(self, "_record", None)
+        if record is not None:
+            with self.server.config.lock:
+                record["status"] = status
+                if error:
+                    record["error"] = error
+
+    # -- entry points --------------------------------------------------------------------------
+
+    def do_GET(self):
+        self._dispatch("GET")
+
+    def do_POST(self):
+        self._dispatch("POST")
+
+    def do_PUT(self):
+        self._dispatch("PUT")
+
+    def do_DELETE(self):
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        self._record = None
+        body = self._read_body()
+        raw_path = self.path
+        path_only = urlsplit(raw_path).path
+        config = self.server.config
+        if path_only.startswith("/_emulator/"):
+            return self._inspection(method, path_only)
+
+        request_id = str(uuid.uuid4())
+        raw_headers = [(k, v) for k, v in self.headers.items()]
+        headers: dict[str, str] = {}
+        for k, v in raw_headers:
+            headers[k.lower()] = f"{headers[k.lower()]}, {v}" if k.lower() in headers else v
+        try:
+            parsed_body: Any = json.loads(body) if body else None
+        except ValueError:
+            parsed_body = body.decode("utf-8", "replace")
+        route = ROUTE.match(raw_path.split("?", 1)[0])
+        self._record = {
+            "method": method,
+            "path": raw_path,
+            "headers": headers,
+            "raw_headers": [list(h) for h in raw_headers],
+            "body": parsed_body,
+            "model_id": unquote(route.group("model")) if route else None,
+            "operation": (
+                ("ConverseStream" if route.group("op") == "converse-stream" else "Converse")
+                if route
+                else None
+            ),
+            "status": None,
+            "time": time.time(),
+        }
+        with config.lock:
+            config.requests.append(self._record)
+
+        try:
+            if method != "POST" or not route:
+                raise BedrockError(404, "UnknownOperationException", "Unknown operation")
+            verify_sigv4(config.auth, method, raw_path, raw_headers, body)
+            request = self._validate(route.group("op"), unquote(route.group("model")), body)
+            scenario = parse_scenario(last_user_text(request))
+            if scenario.throttle:
+                raise BedrockError(429, "ThrottlingException", THROTTLE_MESSAGE)
+            if scenario.error:
+                name, status = scenario.error
+                status = status or config.error_status(name) or 400
+                raise BedrockError(status, name, f"Emulated {name} from the Bedrock emulator.")
+        except BedrockError as err:
+            self._send_error(err, request_id)
+            return
+
+        result = answer(request)
+        if route.group("op") == "converse":
+            self._converse(result, scenario, request_id)
+        else:
+            self._converse_stream(result, scenario, request_id)
+
+    def _validate(self, op: str, model_id: str, body: bytes) -> dict:
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            raise validation_error(
+                "Malformed input request, please reformat your input and try again."
+            )
+        if not isinstance(request, dict):
+            raise validation_error(
+                "Malformed input request, please reformat your input and try again."
+            )
+        operation = self.server.config.model.operation_model(
+            "ConverseStream" if op == "converse-stream" else "Converse"
+        )
+        shape = operation.input_shape
+        for key in request:
+            member = shape.members.get(key)
+            if member is not None and member.serialization.get("location"):
+                raise validation_error(f"'{key}' is not a body member of {shape.name}.")
+        # Bedrock matches the model id against the shape's pattern as a whole (so an id that
+        # was percent-encoded twice, "...-v2%3A0", is rejected); botocore does not check it.
+        pattern = shape.members["modelId"].metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, model_id):
+            raise validation_error(
+                f"1 validation error detected: Value '{model_id}' at 'modelId' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: {pattern}"
+            )
+        report = self.server.validator.validate(dict(request, modelId=model_id), shape)
+        if report.has_errors():
+            raise validation_error(report.generate_report())
+        check_semantics(request)
+        return request
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _converse(self, result: Answer, scenario: Scenario, request_id: str) -> None:
+        started = time.monotonic()
+        if scenario.slow:
+            time.sleep(scenario.slow)
+        self._record_status(200)
+        self._send_json(
+            200,
+            {
+                "output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
+                "stopReason": result.stop_reason,
+                "usage": result.usage,
+                "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+            },
+            {"x-amzn-RequestId": request_id},
+        )
+
+    def _write_chunk(self, data: bytes, delay: float) -> None:
+        if delay:
+            time.sleep(delay)
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _converse_stream(self, result: Answer, scenario: Scenario, request_id: str) -> None:
+        started = time.monotonic()
+        self._record_status(200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-amzn-RequestId", request_id)
+        self.end_headers()
+        self.wfile.flush()
+        delay = scenario.slow
+        index = 0
+
+        def event(event_type: str, payload: dict) -> None:
+            nonlocal index
+            self._write_chunk(event_frame(event_type, payload, index), delay)
+            index += 1
+
+        try:
+            event("messageStart", {"role": "assistant"})
+            deltas = result.deltas()
+            if scenario.stream_error:
+                deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
+            for piece in deltas:
+                event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+            if scenario.stream_error:
+                message = f"Emulated model stream error after {len(deltas)} content deltas."
+                payload = {"message": message}
+                if scenario.stream_error == "modelStreamErrorException":
+                    payload.update(originalStatusCode=500, originalMessage="Emulated model failure.")
+                self._write_chunk(exception_frame(scenario.stream_error, payload), delay)
+                with self.server.config.lock:
+                    self._record["error"] = scenario.stream_error
+            else:
+                event("contentBlockStop", {"contentBlockIndex": 0})
+                event("messageStop", {"stopReason": result.stop_reason})
+                event(
+                    "metadata",
+                    {
+                        "usage": result.usage,
+                        "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                    },
+                )
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # -- inspection ----------------------------------------------------------------------------
+
+    def _inspection(self, method: str, path: str) -> None:
+        config = self.server.config
+        if method == "GET" and path == "/_emulator/health":
+            return self._send_json(200, {"status": "ok"})
+        if method == "GET" and path == "/_emulator/requests":
+            with config.lock:
+                records = [dict(r) for r in config.requests]
+            return self._send_json(200, records)
+        if method == "POST" and path == "/_emulator/reset":
+            with config.lock:
+                config.requests.clear()
+            return self._send_json(200, {"status": "reset"})
+        return self._send_json(404, {"message": f"no emulator endpoint {method} {path}"})
+
+
+def config_from_env(region: str | None = None, plain_errortype: bool = False, quiet: bool = False) -> EmulatorConfig:
+    auth = AuthConfig(
+        access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or DEMO_ACCESS_KEY_ID,
+        secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or DEMO_SECRET_ACCESS_KEY,
+        region=region or os.environ.get("AWS_REGION") or DEFAULT_REGION,
+        session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+    )
+    return EmulatorConfig(
+        auth=auth, model=load_service_model(), plain_errortype=plain_errortype, quiet=quiet
+    )
+
+
+def make_server(host: str, port: int, config: EmulatorConfig) -> EmulatorServer:
+    return EmulatorServer((host, port), config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787, help="0 picks a free port")
+    parser.add_argument("--region", default=None, help="default: $AWS_REGION or us-east-1")
+    parser.add_argument(
+        "--plain-errortype",
+        action="store_true",
+        help="send x-amzn-ErrorType as the bare exception name (Bedrock appends ':<namespace>')",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    args = parser.parse_args(argv)
+    config = config_from_env(args.region, args.plain_errortype, args.quiet)
+    server = make_server(args.host, args.port, config)
+    host, port = server.server_address[:2]
+    print(f"bedrock-emulator listening on http://{host}:{port}", flush=True)
+    print(
+        f"bedrock-emulator: region {config.auth.region}, access key {config.auth.access_key_id}"
+        + (", session token required" if config.auth.session_token else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

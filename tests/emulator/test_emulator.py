@@ -1,0 +1,496 @@
+"""Self-test of the Bedrock emulator, driven by botocore's real `bedrock-runtime` client.
+
+Runs without Envoy or the filter: `.venv/bin/pytest -q tests/emulator`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import threading
+import time
+from pathlib import Path
+
+import botocore.session
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.eventstream import EventStreamBuffer
+from botocore.exceptions import ClientError, EventStreamError
+
+import bedrock_emulator as emu
+
+MODEL_ID = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+MODEL_PATH = "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0"
+REGION = "us-east-1"
+CAPTURE = (
+    Path(emu.__file__).resolve().parents[2].parent
+    / "shared/reference/captures/converse-stream-claude-text-tooluse.bin"
+)
+
+
+def start_server(session_token: str | None = None, plain_errortype: bool = False):
+    config = emu.EmulatorConfig(
+        auth=emu.AuthConfig(
+            emu.DEMO_ACCESS_KEY_ID, emu.DEMO_SECRET_ACCESS_KEY, REGION, session_token
+        ),
+        model=emu.load_service_model(),
+        plain_errortype=plain_errortype,
+        quiet=True,
+    )
+    server = emu.make_server("127.0.0.1", 0, config)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    server, url = start_server()
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_aws_env(monkeypatch):
+    # Keep a developer's real AWS settings out of the client (bearer token, profile, token).
+    for name in ("AWS_BEARER_TOKEN_BEDROCK", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def make_client(url, secret=emu.DEMO_SECRET_ACCESS_KEY, key=emu.DEMO_ACCESS_KEY_ID, token=None):
+    return botocore.session.get_session().create_client(
+        "bedrock-runtime",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        aws_session_token=token,
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=10, connect_timeout=5),
+    )
+
+
+@pytest.fixture(scope="module")
+def client(emulator):
+    return make_client(emulator)
+
+
+def user(text):
+    return [{"role": "user", "content": [{"text": text}]}]
+
+
+def signed_post(url, path, body: bytes, *, secret=emu.DEMO_SECRET_ACCESS_KEY, extra=None):
+    """POST raw bytes signed with botocore's SigV4Auth (as a filter would sign them)."""
+    full = f"{url}{path}"
+    request = AWSRequest(
+        method="POST", url=full, data=body, headers={"Content-Type": "application/json", **(extra or {})}
+    )
+    SigV4Auth(Credentials(emu.DEMO_ACCESS_KEY_ID, secret), "bedrock", REGION).add_auth(request)
+    return requests.post(full, data=body, headers=dict(request.headers.items()), timeout=10)
+
+
+def recorded(url):
+    return requests.get(f"{url}/_emulator/requests", timeout=5).json()
+
+
+# --- answers --------------------------------------------------------------------------------
+
+
+def test_converse_echoes_last_user_message(client):
+    out = client.converse(
+        modelId=MODEL_ID,
+        system=[{"text": "You are terse."}],
+        messages=[
+            {"role": "user", "content": [{"text": "first question"}]},
+            {"role": "assistant", "content": [{"text": "first answer"}]},
+            {"role": "user", "content": [{"text": "Say"}, {"text": "hello  to\nme"}]},
+        ],
+    )
+    assert out["output"]["message"] == {
+        "role": "assistant",
+        "content": [{"text": "Echo: Say hello to me"}],
+    }
+    assert out["stopReason"] == "end_turn"
+    # input: 3 (system) + 2 + 2 + 1 + 3 = 11 words; output: "Echo: Say hello to me" = 5.
+    assert out["usage"] == {"inputTokens": 11, "outputTokens": 5, "totalTokens": 16}
+    assert out["metrics"]["latencyMs"] >= 0
+    assert out["ResponseMetadata"]["HTTPHeaders"]["x-amzn-requestid"]
+
+
+def test_converse_max_tokens(client):
+    out = client.converse(
+        modelId=MODEL_ID,
+        messages=user("one two three four five"),
+        inferenceConfig={"maxTokens": 3},
+    )
+    assert out["output"]["message"]["content"][0]["text"] == "Echo: one two"
+    assert out["stopReason"] == "max_tokens"
+    assert out["usage"]["outputTokens"] == 3
+
+
+def test_converse_stop_sequence(client):
+    out = client.converse(
+        modelId=MODEL_ID,
+        messages=user("alpha beta STOP gamma"),
+        inferenceConfig={"stopSequences": ["STOP", "gamma"], "temperature": 0.5, "topP": 1},
+    )
+    assert out["output"]["message"]["content"][0]["text"] == "Echo: alpha beta "
+    assert out["stopReason"] == "stop_sequence"
+    assert out["usage"]["outputTokens"] == 3
+
+
+def test_scenario_markers_are_removed_from_the_echo(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:slow:0.01] hi there"))
+    assert out["output"]["message"]["content"][0]["text"] == "Echo: hi there"
+
+
+def test_converse_stream_decoded_by_botocore(client):
+    text = "stream these five words"
+    out = client.converse_stream(modelId=MODEL_ID, messages=user(text))
+    assert out["ResponseMetadata"]["HTTPHeaders"]["content-type"] == (
+        "application/vnd.amazon.eventstream"
+    )
+    events = list(out["stream"])
+    names = [next(iter(e)) for e in events]
+    assert names[0] == "messageStart"
+    assert events[0]["messageStart"]["role"] == "assistant"
+    assert names[-3:] == ["contentBlockStop", "messageStop", "metadata"]
+    deltas = [e["contentBlockDelta"] for e in events if "contentBlockDelta" in e]
+    assert [d["delta"]["text"] for d in deltas] == ["Echo: ", "stream ", "these ", "five ", "words"]
+    assert all(d["contentBlockIndex"] == 0 for d in deltas)
+    assert events[-2]["messageStop"]["stopReason"] == "end_turn"
+    assert events[-1]["metadata"]["usage"] == {
+        "inputTokens": 4,
+        "outputTokens": 5,
+        "totalTokens": 9,
+    }
+    same = client.converse(modelId=MODEL_ID, messages=user(text))
+    assert "".join(d["delta"]["text"] for d in deltas) == same["output"]["message"]["content"][0]["text"]
+
+
+def test_converse_stream_max_tokens(client):
+    out = client.converse_stream(
+        modelId=MODEL_ID, messages=user("a b c d e f"), inferenceConfig={"maxTokens": 2}
+    )
+    events = list(out["stream"])
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert text == "Echo: a"
+    assert events[-2]["messageStop"]["stopReason"] == "max_tokens"
+
+
+def test_stream_frames_are_chunked_padded_and_valid(emulator):
+    body = json.dumps({"messages": user("raw frames please")}).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse-stream", body)
+    assert response.status_code == 200
+    assert response.headers["transfer-encoding"] == "chunked"
+    buffer = EventStreamBuffer()  # raises on any CRC or length error
+    buffer.add_data(response.content)
+    messages = list(buffer)
+    assert len(messages) == 1 + 4 + 3
+    for message in messages:
+        assert message.headers[":message-type"] == "event"
+        assert message.headers[":content-type"] == "application/json"
+        assert "p" in json.loads(message.payload)
+
+
+def test_stream_error_scenario(client):
+    out = client.converse_stream(
+        modelId=MODEL_ID, messages=user("[scenario:stream-error] one two three four")
+    )
+    seen = []
+    with pytest.raises(EventStreamError) as info:
+        for event in out["stream"]:
+            seen.append(event)
+    assert info.value.response["Error"]["Code"] == "modelStreamErrorException"
+    assert "Emulated model stream error" in info.value.response["Error"]["Message"]
+    assert [next(iter(e)) for e in seen] == ["messageStart", "contentBlockDelta", "contentBlockDelta"]
+
+
+def test_slow_scenario_delays_frames(client):
+    started = time.monotonic()
+    out = client.converse_stream(modelId=MODEL_ID, messages=user("[scenario:slow] a b"))
+    events = list(out["stream"])
+    elapsed = time.monotonic() - started
+    assert len(events) == 1 + 3 + 3
+    assert elapsed >= 0.3 * len(events) - 0.05
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_wrong_secret_is_403_invalid_signature(emulator):
+    bad = make_client(emulator, secret="wrong")
+    with pytest.raises(ClientError) as info:
+        bad.converse(modelId=MODEL_ID, messages=user("hi"))
+    error = info.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Error"]["Code"] == "InvalidSignatureException"
+    assert "signature we calculated does not match" in error["Error"]["Message"]
+
+
+def test_unknown_access_key_is_403_unrecognized_client(emulator):
+    bad = make_client(emulator, key="AKIAUNKNOWNKEY000000")
+    with pytest.raises(ClientError) as info:
+        bad.converse_stream(modelId=MODEL_ID, messages=user("hi"))
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_throttle_scenario(client):
+    for call in (client.converse, client.converse_stream):
+        with pytest.raises(ClientError) as info:
+            call(modelId=MODEL_ID, messages=user("[scenario:throttle] hi"))
+        assert info.value.response["Error"]["Code"] == "ThrottlingException"
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+ERRORS = [
+    ("ValidationException", 400),
+    ("AccessDeniedException", 403),
+    ("ResourceNotFoundException", 404),
+    ("ServiceQuotaExceededException", 400),
+    ("ModelNotReadyException", 429),
+    ("ModelTimeoutException", 408),
+    ("ModelErrorException", 424),
+    ("ServiceUnavailableException", 503),
+    ("InternalServerException", 500),
+]
+
+
+@pytest.mark.parametrize("name,status", ERRORS)
+def test_error_scenarios_use_the_service_model_status(client, name, status):
+    with pytest.raises(ClientError) as info:
+        client.converse(modelId=MODEL_ID, messages=user(f"[scenario:error:{name}] hi"))
+    response = info.value.response
+    assert response["Error"]["Code"] == name
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert response["Error"]["Message"] == f"Emulated {name} from the Bedrock emulator."
+    header = response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"]
+    assert header == f"{name}:{emu.BEDROCK_ERROR_NAMESPACE}"
+
+
+def test_error_scenario_with_explicit_status(client):
+    with pytest.raises(ClientError) as info:
+        client.converse_stream(
+            modelId=MODEL_ID, messages=user("[scenario:error:ServiceQuotaExceededException:429] x")
+        )
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert info.value.response["Error"]["Code"] == "ServiceQuotaExceededException"
+
+
+INVALID_BODIES = {
+    "malformed json": b'{"messages": [',
+    "unknown top-level key": {"messages": user("hi"), "max_tokens": 5},
+    "modelId in body": {"messages": user("hi"), "modelId": MODEL_ID},
+    "messages not a list": {"messages": "hi"},
+    "content is a string": {"messages": [{"role": "user", "content": "hi"}]},
+    "snake_case inference key": {"messages": user("hi"), "inferenceConfig": {"max_tokens": 5}},
+    "float maxTokens": {"messages": user("hi"), "inferenceConfig": {"maxTokens": 5.0}},
+    "no messages": {},
+    "empty messages": {"messages": []},
+    "system role in messages": {"messages": [{"role": "system", "content": [{"text": "x"}]}]},
+    "first message from assistant": {
+        "messages": [{"role": "assistant", "content": [{"text": "x"}]}] + user("hi")
+    },
+    "roles do not alternate": {"messages": user("a") + user("b")},
+    "empty content": {"messages": [{"role": "user", "content": []}]},
+    "blank text": {"messages": user("  ")},
+    "blank system text": {"messages": user("hi"), "system": [{"text": " "}]},
+    "empty system text": {"messages": user("hi"), "system": [{"text": ""}]},
+    "system as a string": {"messages": user("hi"), "system": "be nice"},
+    "two members in one content block": {
+        "messages": [{"role": "user", "content": [{"text": "a", "image": {}}]}]
+    },
+    "temperature above 1": {"messages": user("hi"), "inferenceConfig": {"temperature": 1.5}},
+    "topP below 0": {"messages": user("hi"), "inferenceConfig": {"topP": -0.1}},
+    "maxTokens 0": {"messages": user("hi"), "inferenceConfig": {"maxTokens": 0}},
+    "empty stop sequence": {"messages": user("hi"), "inferenceConfig": {"stopSequences": [""]}},
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_BODIES))
+@pytest.mark.parametrize("operation", ["converse", "converse-stream"])
+def test_invalid_body_is_400_validation_exception(emulator, case, operation):
+    body = INVALID_BODIES[case]
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/{operation}", raw)
+    assert response.status_code == 400, response.text
+    assert response.headers["x-amzn-errortype"].split(":")[0] == "ValidationException"
+    assert response.json()["message"]
+
+
+def test_valid_raw_body_is_accepted(emulator):
+    body = json.dumps({"messages": user("fine"), "inferenceConfig": {"maxTokens": 1}}).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse", body)
+    assert response.status_code == 200, response.text
+    assert response.json()["output"]["message"]["content"][0]["text"] == "Echo:"
+
+
+def test_bearer_and_missing_authorization_are_403(emulator):
+    url = f"{emulator}/model/{MODEL_PATH}/converse"
+    body = json.dumps({"messages": user("hi")})
+    bearer = requests.post(url, data=body, headers={"Authorization": "Bearer sk-local-demo"}, timeout=5)
+    assert bearer.status_code == 403
+    assert bearer.headers["x-amzn-errortype"].startswith("IncompleteSignatureException")
+    missing = requests.post(url, data=body, timeout=5)
+    assert missing.status_code == 403
+    assert missing.headers["x-amzn-errortype"].startswith("MissingAuthenticationTokenException")
+    assert missing.json() == {"message": "Missing Authentication Token"}
+
+
+def test_tampered_body_is_403(emulator):
+    body = json.dumps({"messages": user("hi")}).encode()
+    path = f"/model/{MODEL_PATH}/converse"
+    request = AWSRequest(method="POST", url=emulator + path, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(emu.DEMO_ACCESS_KEY_ID, emu.DEMO_SECRET_ACCESS_KEY), "bedrock", REGION).add_auth(request)
+    tampered = body.replace(b"hi", b"ho")
+    response = requests.post(emulator + path, data=tampered, headers=dict(request.headers.items()), timeout=5)
+    assert response.status_code == 403
+    assert response.headers["x-amzn-errortype"].startswith("InvalidSignatureException")
+
+
+def test_model_id_encoded_twice_is_rejected(emulator):
+    # The path must carry the model id percent-encoded exactly once: %253A decodes to "%3A",
+    # which is not a valid model id, as on real Bedrock.
+    body = json.dumps({"messages": user("hi")}).encode()
+    response = signed_post(emulator, "/model/us.anthropic.claude-3-5-sonnet-20241022-v2%253A0/converse", body)
+    assert response.status_code == 400
+    assert response.headers["x-amzn-errortype"].startswith("ValidationException")
+    assert "at 'modelId' failed to satisfy constraint" in response.json()["message"]
+    assert recorded(emulator)[-1]["model_id"] == "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0"
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        MODEL_ID,
+        "anthropic.claude-3-haiku-20240307-v1:0",
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+    ],
+)
+def test_model_ids_round_trip_through_botocore(client, model_id, emulator):
+    out = client.converse(modelId=model_id, messages=user("hi"))
+    assert out["output"]["message"]["content"][0]["text"] == "Echo: hi"
+    assert recorded(emulator)[-1]["model_id"] == model_id
+
+
+def test_wrong_region_and_service_scope_are_403(emulator):
+    body = json.dumps({"messages": user("hi")}).encode()
+    url = f"{emulator}/model/{MODEL_PATH}/converse"
+    for service, region in (("bedrock", "eu-west-1"), ("bedrock-runtime", REGION)):
+        request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+        SigV4Auth(Credentials(emu.DEMO_ACCESS_KEY_ID, emu.DEMO_SECRET_ACCESS_KEY), service, region).add_auth(request)
+        response = requests.post(url, data=body, headers=dict(request.headers.items()), timeout=5)
+        assert response.status_code == 403, (service, region)
+        assert response.headers["x-amzn-errortype"].startswith("InvalidSignatureException")
+
+
+def test_clock_skew_is_rejected():
+    auth = emu.AuthConfig(emu.DEMO_ACCESS_KEY_ID, emu.DEMO_SECRET_ACCESS_KEY, REGION)
+    body = b'{"messages":[]}'
+    request = AWSRequest(method="POST", url="http://h/model/m/converse", data=body)
+    SigV4Auth(Credentials(auth.access_key_id, auth.secret_access_key), "bedrock", REGION).add_auth(request)
+    headers = list(request.headers.items()) + [("Host", "h")]
+    emu.verify_sigv4(auth, "POST", "/model/m/converse", headers, body)  # now: fine
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=16)
+    with pytest.raises(emu.BedrockError) as info:
+        emu.verify_sigv4(auth, "POST", "/model/m/converse", headers, body, now=later)
+    assert info.value.status == 403
+    assert "Signature expired" in info.value.message
+
+
+def test_session_token_required_when_configured():
+    server, url = start_server(session_token="session-token-123")
+    try:
+        ok = make_client(url, token="session-token-123").converse(modelId=MODEL_ID, messages=user("hi"))
+        assert ok["output"]["message"]["content"][0]["text"] == "Echo: hi"
+        for token in (None, "other-token"):
+            with pytest.raises(ClientError) as info:
+                make_client(url, token=token).converse(modelId=MODEL_ID, messages=user("hi"))
+            assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_plain_errortype_option():
+    server, url = start_server(plain_errortype=True)
+    try:
+        response = requests.post(f"{url}/model/x/converse", data="{}", timeout=5)
+        assert response.headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_unknown_paths_are_404(emulator):
+    for method, path in (("POST", "/model/x/invoke"), ("GET", f"/model/{MODEL_PATH}/converse"), ("POST", "/v1/chat/completions")):
+        response = requests.request(method, emulator + path, timeout=5)
+        assert response.status_code == 404
+        assert response.headers["x-amzn-errortype"].startswith("UnknownOperationException")
+
+
+# --- inspection and encoding ----------------------------------------------------------------
+
+
+def test_inspection_endpoints(emulator, client):
+    assert requests.get(f"{emulator}/_emulator/health", timeout=5).status_code == 200
+    assert requests.post(f"{emulator}/_emulator/reset", timeout=5).status_code == 200
+    assert recorded(emulator) == []
+    client.converse(
+        modelId=MODEL_ID, messages=user("inspect me"), inferenceConfig={"maxTokens": 10}
+    )
+    [entry] = recorded(emulator)
+    assert entry["method"] == "POST"
+    assert entry["path"] == f"/model/{MODEL_PATH}/converse"
+    assert entry["model_id"] == MODEL_ID
+    assert entry["operation"] == "Converse"
+    assert entry["status"] == 200
+    assert entry["headers"]["authorization"].startswith("AWS4-HMAC-SHA256 Credential=")
+    assert entry["body"] == {"messages": user("inspect me"), "inferenceConfig": {"maxTokens": 10}}
+    for _ in range(60):
+        requests.post(f"{emulator}/model/x/nope", timeout=5)
+    assert len(recorded(emulator)) == emu.REQUEST_LOG_SIZE
+
+
+@pytest.mark.skipif(not CAPTURE.is_file(), reason="recorded Bedrock capture not available")
+def test_frame_encoder_matches_real_bedrock_bytes():
+    """Re-encode every frame of a real Bedrock stream: the bytes must be identical."""
+    data = CAPTURE.read_bytes()
+    buffer = EventStreamBuffer()
+    buffer.add_data(data)
+    rebuilt = b"".join(
+        emu.encode_frame(list(message.headers.items()), message.payload) for message in buffer
+    )
+    assert rebuilt == data
+
+
+def test_deterministic_rules_unit():
+    body = {
+        "system": [{"text": "sys words here"}],
+        "messages": user("[scenario:throttle]  x   y"),
+        "inferenceConfig": {"stopSequences": ["y"]},
+    }
+    result = emu.answer(body)
+    assert result.text == "Echo: x "
+    assert result.stop_reason == "stop_sequence"
+    assert result.input_tokens == 3 + 3
+    assert result.output_tokens == 2
+    assert result.deltas() == ["Echo: ", "x "]
+    assert emu.answer({"messages": user("[scenario:slow]")}).text == "Echo:"
+
+
+def test_keep_alive_serves_several_requests_per_connection(emulator):
+    host, port = emulator.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    for _ in range(3):
+        connection.request("GET", "/_emulator/health")
+        response = connection.getresponse()
+        assert response.status == 200
+        response.read()
+    connection.close()
