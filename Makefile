@@ -8,10 +8,10 @@ PY       := $(VENV)/bin/python
 WASM     := target/wasm32-wasip1/release/bedrock_openai_filter.wasm
 TARGET   := wasm32-wasip1
 
-.PHONY: help venv wasm unit lint validate e2e test run clean
+.PHONY: help venv wasm unit lint validate e2e test run clean fuzz bench bench-core soak
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -44,6 +44,25 @@ test: lint unit wasm validate e2e ## everything: fmt, clippy, unit tests, wasm b
 
 run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock)
 	envoy/run.sh
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := chat_request config event_stream_decoder event_stream_corrected_crc stream_translator
+
+fuzz: ## cargo-fuzz every target for FUZZ_SECONDS each (default 60; nightly, cargo-fuzz installed if missing)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  mkdir -p fuzz/corpus/$$t fuzz/seeds/$$t; \
+	  dict=; case $$t in chat_request|config) dict=-dict=$(CURDIR)/fuzz/dict/json.dict;; esac; \
+	  cargo +nightly fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 $$dict 2>&1 \
+	    | grep -vE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' || exit 1; \
+	  test -z "$$(ls fuzz/artifacts/$$t 2>/dev/null)" || { echo "crash inputs in fuzz/artifacts/$$t"; exit 1; }; \
+	done
+
+bench-core: ## criterion benches of the core (request and stream translation)
+	cargo bench --bench core
 
 clean: ## remove build outputs and the venv
 	cargo clean
