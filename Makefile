@@ -35,7 +35,7 @@ unit: ## native unit and integration tests of the core
 	cargo test
 
 validate: venv wasm ## envoy --mode validate on every shipped Envoy config
-	@for c in envoy/*.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+	@for c in envoy/*.yaml bench/envoy-bench.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/e2e
@@ -64,6 +64,22 @@ fuzz: ## cargo-fuzz every target for FUZZ_SECONDS each (default 60; nightly, car
 bench-core: ## criterion benches of the core (request and stream translation)
 	cargo bench --bench core
 
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: venv wasm $(BENCH_VENV)/.installed ## Envoy+filter vs plain Envoy vs LiteLLM (wrk) + criterion → docs/benchmarks.md (~6 min)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@mkdir -p .run/bench
+	set -o pipefail; cargo bench --bench core 2>&1 | tee .run/bench/core.log | grep -E '^[a-z].*time:|^[a-z][^ ]*$$|thrpt:'
+	$(PY) bench/run.py
+
+SOAK_REQUESTS ?= 10000
+soak: venv wasm ## SOAK_REQUESTS (10000) mixed requests, concurrency 32, through Envoy + filter to the emulator; fails on any loss or leak
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(PY) tests/soak/soak.py
+
 clean: ## remove build outputs and the venv
 	cargo clean
-	rm -rf $(VENV) .run
+	rm -rf $(VENV) $(BENCH_VENV) .run
