@@ -214,6 +214,10 @@ const STRINGS: &[&str] = &[
     "",
     " ",
     "é/📦?#%:",
+    "\u{1c}",
+    " \u{1f}\t",
+    "\u{a0}",
+    "\u{2028}",
 ];
 
 const MODELS: [&str; 4] = [
@@ -259,10 +263,12 @@ fn json_value() -> impl Strategy<Value = Value> {
 fn chat_like() -> impl Strategy<Value = Value> {
     let text = prop_oneof![
         12 => ".{0,40}".prop_map(Value::String),
+        3 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
         1 => leaf(),
     ];
     let content = prop_oneof![
         30 => ".{0,60}".prop_map(Value::String),
+        6 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
         10 => prop::collection::vec(
             (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("x")], text),
             0..4
@@ -324,9 +330,15 @@ fn check_chat(body: &[u8]) -> Result<(), TestCaseError> {
         Ok((up, ex)) => {
             prop_assert!(up.path.starts_with("/model/"));
             prop_assert!(!ex.bedrock_model.is_empty());
-            // The upstream body is JSON.
-            serde_json::from_slice::<Value>(&up.body)
+            // The upstream body is JSON that Bedrock would accept.
+            let converse = serde_json::from_slice::<Value>(&up.body)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Err(e) = support::bedrock_rules::check(&converse) {
+                return Err(TestCaseError::fail(format!(
+                    "accepted but Bedrock would refuse it ({e}): {}",
+                    String::from_utf8_lossy(body)
+                )));
+            }
         }
         Err(e) => {
             prop_assert_eq!(e.status, 400, "{}", String::from_utf8_lossy(&e.to_body()));

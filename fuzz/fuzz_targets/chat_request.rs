@@ -1,6 +1,6 @@
 //! OpenAI chat request body → signed Converse request (`upstream::chat` with a fixed config).
-//! Never panics; accepts with a `/model/…` path and a JSON body, or rejects with a 400 and an
-//! OpenAI error body.
+//! Never panics; accepts with a `/model/…` path and a Converse body that Bedrock's rules
+//! accept (tests/support/bedrock_rules.rs), or rejects with a 400 and an OpenAI error body.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -20,7 +20,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(!ex.bedrock_model.is_empty());
             let body: serde_json::Value =
                 serde_json::from_slice(&up.body).expect("Converse body is JSON");
-            assert!(body["messages"].as_array().is_some_and(|m| !m.is_empty()));
+            if let Err(e) = fuzz::bedrock_rules::check(&body) {
+                panic!(
+                    "accepted, but Bedrock would refuse the Converse body ({e}): {}",
+                    String::from_utf8_lossy(data)
+                );
+            }
             assert!(up.headers.iter().any(|(k, _)| k == "authorization"));
         }
         Err(e) => {

@@ -1,6 +1,9 @@
 //! Helpers shared by the fuzz targets: a fixed plugin config, chunking, and the checks every
 //! SSE output must pass.
 
+#[path = "../../tests/support/bedrock_rules.rs"]
+pub mod bedrock_rules;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bedrock_openai_filter::config::Config;

@@ -15,7 +15,7 @@ pub fn to_converse_request(req: &ChatRequest) -> Result<ConverseRequest, ApiErro
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
     for m in &req.messages {
-        let texts = m.content.iter().filter(|t| !t.trim().is_empty());
+        let texts = m.content.iter().filter(|t| !is_blank(t));
         let role = match m.role {
             Role::System | Role::Developer => {
                 system.extend(texts.map(|t| SystemContentBlock { text: t.clone() }));
@@ -62,6 +62,16 @@ pub fn to_converse_request(req: &ChatRequest) -> Result<ConverseRequest, ApiErro
         system,
         inference_config: (!inference.is_empty()).then_some(inference),
     })
+}
+
+/// Blank as Bedrock judges text blocks: white space as Rust sees it, plus the information
+/// separators U+001C..U+001F, which Java's `Character.isWhitespace` (Bedrock) and Python's
+/// `str.isspace` (the emulator) count as white space and `char::is_whitespace` does not. Such
+/// a text sent on makes Bedrock answer `ValidationException: … is blank` (found by the
+/// Bedrock-rules oracle of the property tests and the `chat_request` fuzz target).
+fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
 #[cfg(test)]
@@ -122,6 +132,25 @@ mod tests {
                 "inferenceConfig": {"topP": 0.5, "stopSequences": ["x"]}
             })
         );
+    }
+
+    #[test]
+    fn information_separators_count_as_blank_like_bedrock() {
+        // Regression: "\u{1c}" used to reach Bedrock, which refuses it as a blank text.
+        let got = translate(json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "hello"},
+                {"role": "assistant", "content": "\u{1c}"},
+                {"role": "developer", "content": "\u{1f}\u{1e} \t"},
+                {"role": "user", "content": [{"type": "text", "text": "\u{1d}"}, {"type": "text", "text": "again"}]}
+            ]
+        }));
+        assert_eq!(
+            got,
+            json!({"messages": [{"role": "user", "content": [{"text": "hello"}, {"text": "again"}]}]})
+        );
+        assert!(!is_blank("\u{1c}x"));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use bedrock_openai_filter::event_stream::{encode, Header, HeaderValue};
 use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
 use serde_json::json;
 
+pub mod bedrock_rules;
+
 /// The real Bedrock ConverseStream body (25 frames, 4870 bytes; see its README).
 pub fn capture() -> Vec<u8> {
     std::fs::read(concat!(
