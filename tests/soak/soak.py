@@ -257,13 +257,20 @@ def main() -> int:
     print(f"  completed as expected: {completed}, failed: {failed}")
     print(f"  Envoy: downstream requests {down_total} (sent {sent}), upstream requests {up_total} "
           f"(expected {sent - bad_keys}), active at end: downstream {down_active}, upstream {up_active}")
-    print(f"  client disconnects seen by Envoy: {s_end.get('http.openai.downstream_rq_rx_reset', 0)} "
-          f"downstream resets, {s_end.get('cluster.bedrock.upstream_rq_tx_reset', 0)} upstream requests "
-          f"cancelled (disconnect requests: {outcomes[('disconnect', 'ok')]})")
+    disconnects = outcomes[("disconnect", "ok")] + outcomes[("disconnect", "failed")]
+    cut_down = s_end.get("http.openai.downstream_cx_destroy_remote_active_rq", 0)
+    cut_up = s_end.get("cluster.bedrock.upstream_cx_destroy_local_with_active_rq", 0)
+    print(f"  client disconnects: {disconnects} sent; Envoy saw {cut_down} client connections close "
+          f"mid-request and cancelled {cut_up} upstream calls mid-answer (a client that stops "
+          "reading at a mid-stream error event may close first, too)")
     print(f"  Envoy heap: start {heap0 / 2**20:.1f} MiB, after warm-up ({warm}) {heap1 / 2**20:.1f} MiB, "
           f"end {heap2 / 2**20:.1f} MiB (growth after warm-up {growth / 2**20:+.2f} MiB)")
     print(f"  Envoy RSS:  start {rss0 / 2**20:.1f} MiB, after warm-up {rss1 / 2**20:.1f} MiB, "
           f"end {rss2 / 2**20:.1f} MiB")
+    if os.environ.get("SOAK_DUMP_STATS"):
+        for k, v in sorted(s_end.items()):
+            if ("reset" in k or "destroy" in k or "cancel" in k) and v:
+                print(f"    {k}: {v}")
     problems = []
     if failed:
         problems.append(f"{failed} requests did not end as expected, e.g. {failures[:5]}")
@@ -275,6 +282,8 @@ def main() -> int:
         problems.append(f"{up_total} upstream requests, expected {sent - bad_keys}")
     if down_active or up_active:
         problems.append(f"requests still active at the end: {down_active} downstream, {up_active} upstream")
+    if disconnects and not cut_up:
+        problems.append("no upstream call was cancelled: the disconnects did not reach Envoy mid-answer")
     if growth > MAX_GROWTH:
         problems.append(f"Envoy heap grew {growth / 2**20:.1f} MiB after warm-up (limit {MAX_GROWTH / 2**20:.0f})")
     for p in problems:
