@@ -8,7 +8,7 @@ PY       := $(VENV)/bin/python
 WASM     := target/wasm32-wasip1/release/bedrock_openai_filter.wasm
 TARGET   := wasm32-wasip1
 
-.PHONY: help venv wasm unit lint validate e2e test run clean fuzz bench bench-core soak
+.PHONY: help venv wasm noop-wasm unit lint validate e2e test run clean fuzz bench bench-core soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ unit: ## native unit and integration tests of the core
 	cargo test
 
 validate: venv wasm ## envoy --mode validate on every shipped Envoy config
-	@for c in envoy/*.yaml bench/envoy-bench.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/e2e
@@ -61,6 +61,10 @@ fuzz: ## cargo-fuzz every target for FUZZ_SECONDS each (default 60; nightly, car
 	  test -z "$$(ls fuzz/artifacts/$$t 2>/dev/null)" || { echo "crash inputs in fuzz/artifacts/$$t"; exit 1; }; \
 	done
 
+noop-wasm:
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	cd bench/noop-filter && cargo build --release --target $(TARGET) --quiet
+
 bench-core: ## criterion benches of the core (request and stream translation)
 	cargo bench --bench core
 
@@ -70,7 +74,7 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
-bench: venv wasm $(BENCH_VENV)/.installed ## Envoy+filter vs plain Envoy vs LiteLLM (wrk) + criterion → docs/benchmarks.md (~6 min)
+bench: venv wasm noop-wasm $(BENCH_VENV)/.installed ## Envoy+filter vs plain Envoy vs LiteLLM (wrk) + criterion → docs/benchmarks.md (~6 min)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@mkdir -p .run/bench
 	set -o pipefail; cargo bench --bench core 2>&1 | tee .run/bench/core.log | grep -E '^[a-z].*time:|^[a-z][^ ]*$$|thrpt:'
