@@ -11,12 +11,19 @@
 //!   [`stream`] (on top of the [`event_stream`] decoder).
 //! - [`openai`] / [`converse`]: wire types of the two APIs; [`error`]: every failure as an
 //!   HTTP status plus OpenAI error body.
+//! - [`catalog`]: known models and aliases; [`metadata`]: `/v1/models`, `/v1/providers`,
+//!   `/v1/mappings`, answered without an upstream call.
+//! - [`credentials`]: AWS credentials fetched and refreshed from IMDSv2 or the container
+//!   credentials endpoint (the root context dispatches the calls).
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod converse;
+pub mod credentials;
 pub mod error;
 pub mod event_stream;
+pub mod metadata;
 pub mod models;
 pub mod openai;
 pub mod request;

@@ -3,6 +3,8 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::metadata;
+use crate::sigv4::Credentials;
 use crate::upstream::{self, Exchange, UpstreamRequest};
 
 /// The parts of the request head the decision needs.
@@ -17,6 +19,8 @@ pub struct RequestHead<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ChatCompletions,
+    /// Legacy `POST /v1/completions`.
+    Completions,
 }
 
 /// A response the filter produces itself, without calling Bedrock.
@@ -54,29 +58,58 @@ pub fn on_headers(cfg: &Config, head: &RequestHead<'_>) -> HeadDecision {
     }
     let path = head.path.split(['?', '#']).next().unwrap_or("");
     let path = path.strip_suffix('/').unwrap_or(path);
-    match (path, head.method) {
-        ("/v1/chat/completions", "POST") => HeadDecision::ReadBody(Endpoint::ChatCompletions),
-        ("/v1/chat/completions", m) => HeadDecision::Reply(
+    let json = |r: Result<Vec<u8>, ApiError>| {
+        HeadDecision::Reply(match r {
+            Ok(body) => LocalReply {
+                status: 200,
+                content_type: "application/json",
+                body,
+            },
+            Err(e) => e.into(),
+        })
+    };
+    let wrong_method = |allowed: &str| {
+        HeadDecision::Reply(
             ApiError::method_not_allowed(format!(
-                "{m} is not allowed on /v1/chat/completions; use POST"
+                "{} is not allowed on {path}; use {allowed}",
+                head.method
             ))
             .into(),
-        ),
-        _ => HeadDecision::Reply(
-            ApiError::not_found(format!("Unknown request URL: {} {path}", head.method)).into(),
-        ),
+        )
+    };
+    let model_id = path
+        .strip_prefix("/v1/models/")
+        .filter(|id| !id.is_empty() && !id.contains('/'));
+    match (path, head.method) {
+        ("/v1/chat/completions", "POST") => HeadDecision::ReadBody(Endpoint::ChatCompletions),
+        ("/v1/completions", "POST") => HeadDecision::ReadBody(Endpoint::Completions),
+        ("/v1/chat/completions" | "/v1/completions", _) => wrong_method("POST"),
+        ("/v1/models", "GET") => json(metadata::list_models(cfg)),
+        ("/v1/providers", "GET") => json(metadata::providers(cfg)),
+        ("/v1/mappings", "GET") => json(metadata::mappings(cfg)),
+        ("/v1/models" | "/v1/providers" | "/v1/mappings", _) => wrong_method("GET"),
+        _ => match (model_id, head.method) {
+            (Some(id), "GET") => json(metadata::retrieve_model(cfg, id)),
+            (Some(_), _) => wrong_method("GET"),
+            (None, _) => HeadDecision::Reply(
+                ApiError::not_found(format!("Unknown request URL: {} {path}", head.method)).into(),
+            ),
+        },
     }
 }
 
-/// Translates and signs the buffered body into the upstream request.
+/// Translates and signs the buffered body into the upstream request. `live` holds the
+/// credentials the root context refreshed, when the configuration uses a credentials source.
 pub fn on_body(
     cfg: &Config,
     endpoint: Endpoint,
     body: &[u8],
     now: std::time::SystemTime,
+    live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     match endpoint {
-        Endpoint::ChatCompletions => upstream::chat(cfg, body, now),
+        Endpoint::ChatCompletions => upstream::chat(cfg, body, now, live),
+        Endpoint::Completions => upstream::completion(cfg, body, now, live),
     }
 }
 
@@ -86,7 +119,7 @@ mod tests {
 
     fn cfg() -> Config {
         Config::parse(
-            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"}}"#,
+            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"},"model_aliases":{"gpt-4o":"amazon.nova-pro-v1:0"}}"#,
             &|_| None,
         )
         .unwrap()
@@ -126,6 +159,25 @@ mod tests {
             HeadDecision::ReadBody(Endpoint::ChatCompletions)
         );
         assert_eq!(status(decide("GET", "/v1/chat/completions", key)), 405);
+        assert_eq!(
+            decide("POST", "/v1/completions", key),
+            HeadDecision::ReadBody(Endpoint::Completions)
+        );
+        assert_eq!(status(decide("GET", "/v1/completions", key)), 405);
+        for ok in [
+            "/v1/models",
+            "/v1/models/gpt-4o",
+            "/v1/models/amazon.nova-pro-v1:0",
+            "/v1/providers",
+            "/v1/mappings/",
+        ] {
+            assert_eq!(status(decide("GET", ok, key)), 200, "{ok}");
+        }
+        assert_eq!(status(decide("GET", "/v1/models/nope", key)), 404);
+        assert_eq!(status(decide("GET", "/v1/models/a/b", key)), 404);
+        assert_eq!(status(decide("POST", "/v1/models", key)), 405);
+        assert_eq!(status(decide("DELETE", "/v1/models/gpt-4o", key)), 405);
+        assert_eq!(status(decide("GET", "/v1/models", None)), 401);
         assert_eq!(status(decide("POST", "/v1/nope", key)), 404);
         assert_eq!(status(decide("POST", "/v2/chat/completions", key)), 404);
         assert_eq!(status(decide("POST", "/v1/chat/completionsX", key)), 404);

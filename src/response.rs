@@ -3,8 +3,8 @@
 
 use crate::converse::response::ErrorBody;
 use crate::error::ApiError;
-use crate::stream::{StreamOptions, StreamTranslator};
-use crate::translate::response::{to_chat_completion, ResponseMeta};
+use crate::stream::{OutputFormat, StreamOptions, StreamTranslator};
+use crate::translate::response::{to_chat_completion, to_text_completion, ResponseMeta};
 use crate::upstream::Exchange;
 
 pub const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
@@ -25,6 +25,12 @@ pub enum ResponseHandler {
     Stream(Box<StreamTranslator>),
     /// A unary Converse answer: buffer, then replace with a `chat.completion`.
     Unary(ResponseMeta),
+    /// A unary Converse answer to a legacy completion: replaced with a `text_completion`
+    /// (`echo`: the prompt to put in front).
+    UnaryText {
+        meta: ResponseMeta,
+        echo: Option<String>,
+    },
     /// A Bedrock (or Envoy) error: buffer, then replace with an OpenAI error.
     Error {
         status: u16,
@@ -59,12 +65,22 @@ impl ResponseHandler {
                 model: ex.model.clone(),
                 created,
                 include_usage: ex.include_usage,
+                format: ex.format.clone(),
             }))),
-            (false, false) => Self::Unary(ResponseMeta {
-                id,
-                created,
-                model: ex.model.clone(),
-            }),
+            (false, false) => {
+                let meta = ResponseMeta {
+                    id,
+                    created,
+                    model: ex.model.clone(),
+                };
+                match &ex.format {
+                    OutputFormat::Chat => Self::Unary(meta),
+                    OutputFormat::Completion { echo } => Self::UnaryText {
+                        meta,
+                        echo: echo.clone(),
+                    },
+                }
+            }
             // A 200 of the wrong kind: report it rather than pass foreign bytes to the client.
             _ => Self::Error {
                 status: 200,
@@ -87,6 +103,12 @@ impl ResponseHandler {
                     .map(|b| (b, Some((u.prompt_tokens, u.completion_tokens))))
                     .map_err(|e| ApiError::internal(e.to_string()))
             }),
+            Self::UnaryText { meta, echo } => to_text_completion(body, meta, echo.as_deref())
+                .and_then(|(c, u)| {
+                    serde_json::to_vec(&c)
+                        .map(|b| (b, Some((u.prompt_tokens, u.completion_tokens))))
+                        .map_err(|e| ApiError::internal(e.to_string()))
+                }),
             Self::Error { status, error_type } => {
                 Err(upstream_error(*status, error_type.as_deref(), body))
             }
@@ -141,6 +163,7 @@ mod tests {
             bedrock_model: "b".into(),
             stream,
             include_usage: false,
+            format: OutputFormat::Chat,
         }
     }
 

@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bedrock_openai_filter::event_stream::{encode, encode_to_vec, Header, HeaderValue};
-use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
+use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
 use serde_json::{json, Value};
 
 const EXPECTED_TEXT: &str =
@@ -31,6 +31,7 @@ fn opts(include_usage: bool) -> StreamOptions {
         model: "anthropic.claude-3-5-sonnet".into(),
         created: 1_700_000_000,
         include_usage,
+        format: OutputFormat::Chat,
     }
 }
 

@@ -68,3 +68,28 @@ pub fn plugin_configuration() -> Option<Vec<u8>> {
     )
     .flatten()
 }
+
+pub fn set_tick_period(period: std::time::Duration) {
+    warn_on("set tick period", hostcalls::set_tick_period(period));
+}
+
+/// Dispatches a side call to an Envoy cluster; the token identifies its answer.
+pub fn dispatch_http_call(
+    cluster: &str,
+    headers: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> Option<u32> {
+    warn_on(
+        "dispatch http call",
+        hostcalls::dispatch_http_call(cluster, headers.to_vec(), None, vec![], timeout),
+    )
+}
+
+/// `:status` of a side call's answer; `None` when the call failed (reset, timeout).
+pub fn call_response_status() -> Option<u16> {
+    header(MapType::HttpCallResponseHeaders, ":status").and_then(|s| s.parse().ok())
+}
+
+pub fn call_response_body(size: usize) -> Vec<u8> {
+    body(BufferType::HttpCallResponseBody, size)
+}

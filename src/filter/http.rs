@@ -1,6 +1,7 @@
 //! Per-request context: request phase pauses the headers, translates and signs at the end of
 //! the body; response phase streams SSE chunk by chunk or replaces a buffered body whole.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
@@ -8,6 +9,7 @@ use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::host;
 use crate::config::Config;
+use crate::credentials::Refresher;
 use crate::error::ApiError;
 use crate::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
 use crate::response::{ResponseHandler, ResponseHead};
@@ -19,6 +21,7 @@ const RESP: MapType = MapType::HttpResponseHeaders;
 pub struct Http {
     id: u32,
     config: Option<Rc<Config>>,
+    refresher: Option<Rc<RefCell<Refresher>>>,
     endpoint: Option<Endpoint>,
     request_id: String,
     exchange: Option<Exchange>,
@@ -26,10 +29,15 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(id: u32, config: Option<Rc<Config>>) -> Self {
+    pub fn new(
+        id: u32,
+        config: Option<Rc<Config>>,
+        refresher: Option<Rc<RefCell<Refresher>>>,
+    ) -> Self {
         Self {
             id,
             config,
+            refresher,
             endpoint: None,
             request_id: String::new(),
             exchange: None,
@@ -89,7 +97,12 @@ impl HttpContext for Http {
             return Action::Pause;
         }
         let body = host::body(BufferType::HttpRequestBody, size);
-        match request::on_body(&cfg, endpoint, &body, host::now()) {
+        let now = host::now();
+        let live = self
+            .refresher
+            .as_ref()
+            .and_then(|r| r.borrow().current(now).cloned());
+        match request::on_body(&cfg, endpoint, &body, now, live.as_ref()) {
             Ok((up, exchange)) => {
                 host::replace_body(BufferType::HttpRequestBody, size, &up.body);
                 host::set_header(REQ, ":path", Some(&up.path));
@@ -115,10 +128,9 @@ impl HttpContext for Http {
             .unwrap_or(502);
         let content_type = host::header(RESP, "content-type");
         let error_type = host::header(RESP, "x-amzn-errortype");
-        let id = match host::header(RESP, "x-amzn-requestid") {
-            Some(r) => format!("chatcmpl-{r}"),
-            None => format!("chatcmpl-{}", self.request_id),
-        };
+        let id = exchange.response_id(
+            &host::header(RESP, "x-amzn-requestid").unwrap_or_else(|| self.request_id.clone()),
+        );
         let head = ResponseHead {
             status,
             content_type: content_type.as_deref(),

@@ -13,7 +13,9 @@ use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenU
 use crate::error::ApiError;
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
+use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
+use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 
 /// What every chunk of one response carries, and whether the client asked for usage
@@ -24,6 +26,8 @@ pub struct StreamOptions {
     pub model: String,
     pub created: u64,
     pub include_usage: bool,
+    /// Chat chunks or legacy `text_completion` chunks.
+    pub format: OutputFormat,
 }
 
 /// Translates one streamed response. Feed it upstream body bytes as they come.
@@ -36,6 +40,7 @@ pub struct StreamTranslator {
 #[derive(Debug)]
 struct State {
     writer: ChunkWriter,
+    format: OutputFormat,
     include_usage: bool,
     role_sent: bool,
     /// `(contentBlockIndex, tool_calls index)` per toolUse block: OpenAI numbers tool calls
@@ -53,7 +58,13 @@ impl StreamTranslator {
         Self {
             decoder: Decoder::new(),
             state: State {
-                writer: ChunkWriter::new(&opts.id, opts.created, &opts.model),
+                writer: ChunkWriter::with_object(
+                    opts.format.chunk_object(),
+                    &opts.id,
+                    opts.created,
+                    &opts.model,
+                ),
+                format: opts.format,
                 include_usage: opts.include_usage,
                 role_sent: false,
                 tools: Vec::new(),
@@ -296,12 +307,22 @@ impl State {
             .map(|(_, i)| *i)
     }
 
-    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with.
+    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with (for a legacy
+    /// completion: the echoed prompt, if asked for, else nothing).
     fn ensure_role(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
         if self.role_sent {
             return Ok(());
         }
         self.role_sent = true;
+        if let OutputFormat::Completion { echo } = &self.format {
+            return match echo {
+                Some(prompt) => self
+                    .writer
+                    .write(out, &[TextChoice::first(prompt.into(), None)], None)
+                    .map_err(serialize_failed),
+                None => Ok(()),
+            };
+        }
         let delta = Delta {
             role: Some(Cow::Borrowed("assistant")),
             content: Some(Cow::Borrowed("")),
@@ -316,9 +337,22 @@ impl State {
         finish: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
-        self.writer
-            .write(out, &[ChunkChoice::first(delta, finish)], None)
-            .map_err(serialize_failed)
+        let written = match self.format {
+            OutputFormat::Chat => {
+                self.writer
+                    .write(out, &[ChunkChoice::first(delta, finish)], None)
+            }
+            // Text only: reasoning and tool-call deltas have no place in a text completion.
+            OutputFormat::Completion { .. } => match (delta.content, finish) {
+                (None, None) => return Ok(()),
+                (text, finish) => self.writer.write(
+                    out,
+                    &[TextChoice::first(text.unwrap_or_default(), finish)],
+                    None,
+                ),
+            },
+        };
+        written.map_err(serialize_failed)
     }
 
     /// The `choices: []` usage chunk, once, only after the finish chunk and only if asked for.
@@ -330,7 +364,7 @@ impl State {
             return Ok(());
         };
         self.writer
-            .write(out, &[], Some(usage))
+            .write::<ChunkChoice<'_>>(out, &[], Some(usage))
             .map_err(serialize_failed)?;
         self.usage_sent = true;
         Ok(())

@@ -8,6 +8,7 @@ use crate::converse::request::{
 };
 use crate::error::ApiError;
 use crate::openai::chat::{ChatRequest, Role};
+use crate::openai::completion::CompletionRequest;
 
 /// Builds the Converse body. System and developer messages, wherever they appear, become
 /// `system` blocks in order; consecutive same-role turns are merged; blank text is dropped.
@@ -61,6 +62,24 @@ pub fn to_converse_request(req: &ChatRequest) -> Result<ConverseRequest, ApiErro
         messages,
         system,
         inference_config: (!inference.is_empty()).then_some(inference),
+    })
+}
+
+/// Legacy completion → Converse: the prompt is the one user turn.
+pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest, ApiError> {
+    let inference = InferenceConfig {
+        max_tokens: Some(req.max_tokens),
+        temperature: req.temperature.map(|t| t.min(1.0)),
+        top_p: req.top_p,
+        stop_sequences: req.stop.iter().filter(|s| !s.is_empty()).cloned().collect(),
+    };
+    Ok(ConverseRequest {
+        messages: vec![Message {
+            role: ConversationRole::User,
+            content: vec![ContentBlock::Text(req.prompt.clone())],
+        }],
+        system: Vec::new(),
+        inference_config: Some(inference),
     })
 }
 
@@ -155,5 +174,21 @@ mod tests {
             let e = to_converse_request(&req).unwrap_err();
             assert_eq!((e.status, e.param.as_deref()), (400, Some("messages")));
         }
+    }
+
+    #[test]
+    fn completion_prompt_becomes_one_user_turn() {
+        let req = CompletionRequest::parse(
+            br#"{"model":"m","prompt":"Once upon","max_tokens":5,"temperature":1.5,"stop":["x",""]}"#,
+        )
+        .unwrap();
+        let got = serde_json::to_value(completion_to_converse(&req).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "messages": [{"role": "user", "content": [{"text": "Once upon"}]}],
+                "inferenceConfig": {"maxTokens": 5, "temperature": 1.0, "stopSequences": ["x"]}
+            })
+        );
     }
 }

@@ -93,10 +93,11 @@ def emulator(start_emulator) -> Emulator:
 
 @pytest.fixture(scope="session")
 def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
-    """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None) → a ready
-    Envoy + filter. `plugin_config` replaces the plugin configuration JSON (None keeps
-    envoy.yaml's); `env` overrides the demo AWS environment (None removes a variable);
-    `upstream` is another Emulator (default: the main one)."""
+    """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None,
+    clusters=None) → a ready Envoy + filter. `plugin_config` replaces the plugin configuration
+    JSON (None keeps envoy.yaml's); `env` overrides the demo AWS environment (None removes a
+    variable); `upstream` is another Emulator (default: the main one); `clusters` adds STATIC
+    clusters by name → Emulator (e.g. an IMDS endpoint for `credentials_source`)."""
     if not WASM.is_file():
         pytest.fail(
             f"the filter is not built: {WASM} is missing. Build it with `make wasm` "
@@ -111,6 +112,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
         plugin_config: dict | None = None,
         env: dict[str, str | None] | None = None,
         upstream: Emulator | None = None,
+        clusters: dict[str, Emulator] | None = None,
     ) -> Gateway:
         upstream_port = int((upstream or emulator).url.rsplit(":", 1)[1])
         listener_port, admin_port = free_port(), free_port()
@@ -119,6 +121,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             admin_port=admin_port,
             upstream_port=upstream_port,
             plugin_config=plugin_config,
+            extra_clusters={k: int(v.url.rsplit(":", 1)[1]) for k, v in (clusters or {}).items()},
         )
         config_path = workdir / f"envoy-{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))

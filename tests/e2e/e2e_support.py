@@ -124,7 +124,12 @@ def _wasm_filter(config: dict) -> tuple[dict, dict]:
 
 
 def render_envoy_config(
-    *, listener_port: int, admin_port: int, upstream_port: int, plugin_config: dict | None
+    *,
+    listener_port: int,
+    admin_port: int,
+    upstream_port: int,
+    plugin_config: dict | None,
+    extra_clusters: dict[str, int] | None = None,
 ) -> dict:
     config = yaml.safe_load(ENVOY_YAML.read_text())
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
@@ -141,6 +146,21 @@ def render_envoy_config(
             address = lb_endpoint["endpoint"]["address"]["socket_address"]
             address["address"] = "127.0.0.1"
             address["port_value"] = upstream_port
+    for name, port in (extra_clusters or {}).items():
+        # e.g. an `imds` cluster for a credentials_source, pointed at an emulator.
+        config["static_resources"]["clusters"].append(
+            {
+                "name": name,
+                "type": "STATIC",
+                "connect_timeout": "2s",
+                "load_assignment": {
+                    "cluster_name": name,
+                    "endpoints": [
+                        {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}
+                    ],
+                },
+            }
+        )
     return config
 
 
@@ -351,17 +371,31 @@ def validate_exchange(exchange: Exchange) -> None:
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_error(exchange.json())
     elif exchange.content_type == "text/event-stream":
+        legacy = _is_legacy_completions(exchange.url)
         for data in exchange.sse_events():
             if data == "[DONE]":
                 continue
             payload = json.loads(data)
             if isinstance(payload, dict) and "error" in payload:
                 openai_schema.validate_error(payload)
+            elif legacy:
+                openai_schema.validate_text_completion_chunk(payload)
             else:
                 openai_schema.validate_chunk(payload)
+    elif _is_legacy_completions(exchange.url):
+        openai_schema.validate_text_completion(exchange.json())
+    elif exchange.url.split("?")[0].endswith("/v1/models"):
+        openai_schema.validate(exchange.json(), "ListModelsResponse")
+    elif "/v1/models/" in exchange.url:
+        openai_schema.validate(exchange.json(), "Model")
     elif exchange.url.endswith("/chat/completions"):
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_completion(exchange.json())
+
+
+def _is_legacy_completions(url: str) -> bool:
+    path = url.split("?")[0].rstrip("/")
+    return path.endswith("/completions") and not path.endswith("/chat/completions")
 
 
 def expected_answer(converse_body: dict) -> bedrock_emulator.Answer:
