@@ -127,6 +127,13 @@ impl HttpContext for Http {
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
         host::set_header(RESP, "x-bedrock-model", Some(&exchange.bedrock_model));
+        if !exchange.ignored.is_empty() {
+            host::set_header(
+                RESP,
+                "x-bedrock-ignored-params",
+                Some(&exchange.ignored.join(",")),
+            );
+        }
         host::set_header(RESP, "content-length", None);
         let action = if handler.is_buffered() {
             // Hold the head: status and content-length are known only once the body is.
