@@ -38,7 +38,7 @@ validate: venv wasm ## envoy --mode validate on every shipped Envoy config
 	@for c in envoy/*.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
-	$(VENV)/bin/pytest -q tests/e2e
+	$(VENV)/bin/pytest -q tests/emulator tests/e2e
 
 test: lint unit wasm validate e2e ## everything: fmt, clippy, unit tests, wasm build, config validation, e2e suite
 
