@@ -431,12 +431,14 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
                 "the deprecated `function` role is not supported; use `tool` messages",
             ))
         }
-        Some(other) => return Err(ApiError::invalid_param(
-            at("role"),
-            format!(
+        Some(other) => {
+            return Err(ApiError::invalid_param(
+                at("role"),
+                format!(
                 "unsupported role `{other}`: expected system, developer, user, assistant or tool"
             ),
-        )),
+            ))
+        }
         None => {
             return Err(ApiError::invalid_param(
                 at("role"),
