@@ -19,6 +19,10 @@ Writes, from the release build of the filter (`make wasm`):
   Envoy Gateway compare an `oci://` / Image download with). Apply these, not the templates.
 * `dist/SHA256SUMS` for every file above.
 
+`--image` and `--oci-digest` are remembered in `dist/render.json`, so a later plain `make dist`
+(or `make test`) renders with the same values; a remembered `--oci-digest` is dropped when the
+.wasm changes, since it cannot be the digest of an image of the new build.
+
 If you push an image built some other way (`docker build` + `docker push` gives a different
 manifest, hence a different digest), pass its digest with `--oci-digest` (`make dist
 OCI_DIGEST=…`) so the rendered manifests carry the digest of what is in the registry.
@@ -165,29 +169,34 @@ def main(argv: list[str] | None = None) -> int:
     version = cargo_version()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--wasm", default=f"target/wasm32-wasip1/release/{NAME}.wasm")
-    ap.add_argument(
-        "--image",
-        default=f"registry.example.com/bedrock-openai-filter:{version}",
-        help="image reference (REPO:TAG, no scheme) written into the manifests",
-    )
-    ap.add_argument("--oci-digest", default="", help="hex manifest digest of the pushed image, if not ours")
+    ap.add_argument("--image", help="image reference (REPO:TAG, no scheme) written into the manifests")
+    ap.add_argument("--oci-digest", help="hex manifest digest of the pushed image, if not ours")
     ap.add_argument("--out", default="dist")
     args = ap.parse_args(argv)
+    out = ROOT / args.out
+    remembered = {}
+    if (out / "render.json").is_file():
+        remembered = json.loads((out / "render.json").read_text())
 
     wasm_path = ROOT / args.wasm
     if not wasm_path.is_file():
         raise SystemExit(f"{wasm_path} not found: build it first (make wasm)")
+    wasm = wasm_path.read_bytes()
+    wasm_sha = sha256(wasm)
+    if args.image is None:
+        args.image = remembered.get("image") or f"registry.example.com/bedrock-openai-filter:{version}"
+    if args.oci_digest is None:
+        args.oci_digest = remembered.get("oci_digest", "") if remembered.get("wasm_sha256") == wasm_sha else ""
+        if remembered.get("oci_digest") and not args.oci_digest:
+            print("note: the .wasm changed, so the remembered --oci-digest no longer applies", file=sys.stderr)
     if "://" in args.image or ":" not in args.image.rsplit("/", 1)[-1]:
         raise SystemExit(f"--image must be REPO:TAG without a scheme, not {args.image!r}")
     if args.oci_digest and not re.fullmatch(r"[0-9a-f]{64}", args.oci_digest):
         raise SystemExit("--oci-digest must be 64 lowercase hex digits (no sha256: prefix)")
 
-    out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
-    wasm = wasm_path.read_bytes()
     if wasm[:4] != b"\0asm":
         raise SystemExit(f"{wasm_path} is not a WebAssembly module")
-    wasm_sha = sha256(wasm)
     (out / f"{NAME}.wasm").write_bytes(wasm)
     (out / f"{NAME}.wasm.sha256").write_text(f"{wasm_sha}  {NAME}.wasm\n")
 
@@ -197,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     digest = write_oci_layout(wasm, tag, version, out / "oci")
     (out / f"{NAME}.oci.tar").write_bytes(tar_directory(out / "oci"))
 
+    (out / "render.json").write_text(
+        json.dumps({"image": args.image, "oci_digest": args.oci_digest, "wasm_sha256": wasm_sha}, indent=2) + "\n"
+    )
     values = {"WASM_SHA256": wasm_sha, "OCI_IMAGE": args.image, "OCI_DIGEST": args.oci_digest or digest}
     rendered_root = out / "deploy"
     if rendered_root.exists():
@@ -214,11 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     (out / "SHA256SUMS").write_text(
         "".join(f"{sha256(p.read_bytes())}  {p.relative_to(out).as_posix()}\n" for p in sums)
     )
-    print(f"{out.relative_to(ROOT)}/{NAME}.wasm  {len(wasm)} bytes  sha256 {wasm_sha}")
-    print(f"{out.relative_to(ROOT)}/oci  image {args.image}  manifest sha256:{digest}")
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"{shown}/{NAME}.wasm  {len(wasm)} bytes  sha256 {wasm_sha}")
+    print(f"{shown}/oci  image {args.image}  manifest sha256:{digest}")
     if args.oci_digest:
         print(f"manifests rendered with the given image digest sha256:{args.oci_digest}")
-    print(f"{len(rendered)} manifests rendered into {rendered_root.relative_to(ROOT)}/")
+    print(f"{len(rendered)} manifests rendered into {shown}/deploy/")
     return 0
 
 
