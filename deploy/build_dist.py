@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "bedrock_openai_filter"
 TEMPLATE_DIRS = ("deploy/istio", "deploy/envoy-gateway")
+NOT_MANIFESTS = {"helm-values.yaml"}  # inputs to other tools, used from deploy/ as they are
 PLACEHOLDER = re.compile(r"@([A-Z0-9_]+)@")
 
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -216,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     rendered = []
     for d in TEMPLATE_DIRS:
         for src in sorted((ROOT / d).rglob("*.yaml")):
+            if src.name in NOT_MANIFESTS:
+                continue
             rel = src.relative_to(ROOT / "deploy")
             dst = rendered_root / rel
             dst.parent.mkdir(parents=True, exist_ok=True)

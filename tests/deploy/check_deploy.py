@@ -81,8 +81,10 @@ def shipped_envoy_configs() -> list[Path]:
 
 
 def k8s_manifests(base: Path) -> list[Path]:
-    """The Kubernetes manifests under deploy/istio and deploy/envoy-gateway (or their rendering)."""
-    return sorted(base.glob("istio/**/*.yaml")) + sorted(base.glob("envoy-gateway/**/*.yaml"))
+    """The Kubernetes manifests under deploy/istio and deploy/envoy-gateway (or their rendering);
+    not helm-values.yaml, which configures the Envoy Gateway install."""
+    found = sorted(base.glob("istio/**/*.yaml")) + sorted(base.glob("envoy-gateway/**/*.yaml"))
+    return [p for p in found if p.name != "helm-values.yaml"]
 
 
 def placeholders(text: str) -> set[str]:

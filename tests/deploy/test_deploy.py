@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -50,7 +51,9 @@ pytestmark = pytest.mark.skipif(
 
 def docs_by_kind(base: Path, home: str) -> dict[str, dict]:
     out: dict[str, dict] = {}
-    for p in sorted((base / home).glob("*.yaml")):
+    for p in cd.k8s_manifests(base):
+        if p.parent != base / home:
+            continue
         for d in cd.yaml_docs(p):
             if "kind" in d:
                 assert d["kind"] not in out, f"two {d['kind']} in {home}"
@@ -262,12 +265,6 @@ def test_manifest_validates_against_its_crd_schema(path):
     text = (RENDERED / path).read_text()
     assert not cd.placeholders(text), "unrendered placeholder"
     for doc in cd.yaml_docs(RENDERED / path):
-        if path.endswith("helm-values.yaml"):
-            assert doc["config"]["envoyGateway"]["extensionApis"] == {
-                "enableBackend": True,
-                "enableEnvoyPatchPolicy": True,
-            }
-            continue
         key = (doc["apiVersion"], doc["kind"])
         assert doc["metadata"]["name"]
         schema = cd.crd_schema(*key)
@@ -277,6 +274,12 @@ def test_manifest_validates_against_its_crd_schema(path):
         assert schema is not None, f"no schema for {key}: add it (tests/deploy/extract_crd_schemas.py)"
         errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(doc), key=lambda e: list(e.path))
         assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_envoy_gateway_helm_values_enable_the_apis_we_use():
+    (doc,) = cd.yaml_docs(DEPLOY / "envoy-gateway" / "helm-values.yaml")
+    assert doc == {"config": {"envoyGateway": {"extensionApis": {"enableBackend": True, "enableEnvoyPatchPolicy": True}}}}
+    assert not (RENDERED / "envoy-gateway" / "helm-values.yaml").exists()
 
 
 def test_schema_check_rejects_unknown_fields():
@@ -324,6 +327,7 @@ def test_istio_manifests_agree():
     (pls,) = dr["spec"]["trafficPolicy"]["portLevelSettings"]
     assert pls["port"]["number"] == 80 and pls["tls"]["mode"] == "SIMPLE"
     assert pls["tls"]["sni"] == host and pls["tls"]["subjectAltNames"] == [host]
+    assert pls["tls"]["caCertificates"] == "/etc/ssl/certs/ca-certificates.crt"
     (ext,) = cd.patches(ef, "EXTENSION_CONFIG")
     (flt,) = cd.patches(ef, "HTTP_FILTER")
     (vh,) = cd.patches(ef, "VIRTUAL_HOST")
@@ -421,6 +425,9 @@ def test_envoy_gateway_manifests_agree():
     assert parent == {"name": gw["metadata"]["name"], "sectionName": listener["name"]}
     (rule,) = route["spec"]["rules"]
     assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+    # the route is matched again after the filter set :authority to the Bedrock host
+    for hostnames in (route["spec"].get("hostnames"), listener.get("hostname") and [listener["hostname"]]):
+        assert not hostnames or be["spec"]["endpoints"][0]["fqdn"]["hostname"] in hostnames
     (ref,) = rule["backendRefs"]
     fqdn = be["spec"]["endpoints"][0]["fqdn"]
     assert ref == {"group": "gateway.envoyproxy.io", "kind": "Backend", "name": be["metadata"]["name"], "port": fqdn["port"]}
@@ -584,7 +591,7 @@ class RunningEnvoy:
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
         self.log = tmp / "envoy.log"
         self.proc = subprocess.Popen(
-            [str(cd.ENVOY), "-c", str(path), "--log-level", "warn", "--disable-hot-restart"],
+            [str(cd.ENVOY), "-c", str(path), "--log-level", os.environ.get("ENVOY_LOG", "warn"), "--disable-hot-restart"],
             stdout=open(self.log, "w"), stderr=subprocess.STDOUT, env={**cd.DEMO_ENV, "PATH": "/usr/bin:/bin"},
         )
         deadline = time.time() + 30
