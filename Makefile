@@ -43,7 +43,7 @@ validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envo
 	$(PY) tests/deploy/check_deploy.py validate-envoy
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
-	$(VENV)/bin/pytest -q tests/e2e
+	$(VENV)/bin/pytest -q tests/emulator tests/e2e
 
 dist: wasm ## release artifacts in dist/: .wasm + SHA-256, OCI image layout, manifests with real digests
 	python3 deploy/build_dist.py $(if $(OCI_IMAGE),--image "$(OCI_IMAGE)") $(if $(OCI_DIGEST),--oci-digest "$(OCI_DIGEST)")

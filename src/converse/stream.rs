@@ -13,6 +13,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::event_stream::Message;
 
+/// `Option<Cow<str>>` that borrows from the payload when it can. serde's `borrow` attribute
+/// only borrows a bare `Cow<str>` (serde-rs/serde#1497); behind an `Option` it always copies.
+fn borrow_opt<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'a>>::deserialize(d)?.map(|b| b.0))
+}
+
 /// `messageStart` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_MessageStartEvent.html>).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageStartEvent<'a> {
@@ -62,7 +72,12 @@ pub struct ContentBlockDeltaEvent<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockDelta<'a> {
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "borrow_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub text: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub tool_use: Option<ToolUseBlockDelta<'a>>,
@@ -81,12 +96,27 @@ pub struct ToolUseBlockDelta<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasoningContentBlockDelta<'a> {
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "borrow_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub text: Option<Cow<'a, str>>,
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "borrow_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub signature: Option<Cow<'a, str>>,
     /// Base64 `Blob` on the wire.
-    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        borrow,
+        deserialize_with = "borrow_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub redacted_content: Option<Cow<'a, str>>,
 }
 
@@ -259,5 +289,179 @@ pub fn decode_message<'a>(msg: &Message<'a>) -> Result<StreamMessage<'a>, Decode
             message: msg.headers.get_str(":error-message").unwrap_or_default(),
         }),
         other => Err(DecodeError::UnknownMessageType(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_stream::{encode_to_vec, Decoder, Header, HeaderValue};
+
+    fn frame(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
+        let h: Vec<Header<'_>> = headers
+            .iter()
+            .map(|(n, v)| Header {
+                name: n,
+                value: HeaderValue::String(v),
+            })
+            .collect();
+        encode_to_vec(&h, payload).unwrap()
+    }
+
+    /// Decodes one frame and routes it.
+    fn route(headers: &[(&str, &str)], payload: &[u8]) -> Result<String, String> {
+        let bytes = frame(headers, payload);
+        let mut dec = Decoder::new();
+        let mut frames = dec.feed(&bytes);
+        let msg = frames.next_message().unwrap().unwrap();
+        decode_message(&msg)
+            .map(|m| format!("{m:?}"))
+            .map_err(|e| e.to_string())
+    }
+
+    fn ev(t: &str) -> Vec<(&'static str, &str)> {
+        vec![(":message-type", "event"), (":event-type", t)]
+    }
+
+    #[test]
+    fn events_ignore_padding_and_unknown_members() {
+        let got = route(
+            &ev("contentBlockDelta"),
+            br#"{"p":"abcdef","contentBlockIndex":2,"delta":{"text":"hi \"x\"","future":1}}"#,
+        )
+        .unwrap();
+        assert!(got.contains(r#"text: Some("hi \"x\"")"#), "{got}");
+        assert!(got.contains("content_block_index: 2"), "{got}");
+
+        let got = route(
+            &ev("metadata"),
+            br#"{"usage":{"inputTokens":3,"outputTokens":2,"totalTokens":5,"cacheReadInputTokens":1},
+                 "metrics":{"latencyMs":7},"serviceTier":{"type":"default"},"p":"x"}"#,
+        )
+        .unwrap();
+        assert!(got.contains("cache_read_input_tokens: Some(1)"), "{got}");
+        assert!(got.contains("latency_ms: 7"), "{got}");
+    }
+
+    #[test]
+    fn borrowed_unless_escaped() {
+        let payload = br#"{"contentBlockIndex":0,"delta":{"text":"plain"}}"#;
+        let e: ContentBlockDeltaEvent<'_> = serde_json::from_slice(payload).unwrap();
+        assert!(matches!(e.delta.text, Some(Cow::Borrowed("plain"))));
+        let payload = br#"{"contentBlockIndex":0,"delta":{"text":"a\nb"}}"#;
+        let e: ContentBlockDeltaEvent<'_> = serde_json::from_slice(payload).unwrap();
+        assert!(matches!(e.delta.text, Some(Cow::Owned(ref s)) if s == "a\nb"));
+    }
+
+    #[test]
+    fn routing_on_message_type() {
+        assert_eq!(
+            route(&ev("somethingNew"), b"{}").unwrap(),
+            r#"UnknownEvent("somethingNew")"#
+        );
+        let got = route(
+            &[
+                (":message-type", "exception"),
+                (":exception-type", "throttlingException"),
+            ],
+            br#"{"Message":"slow down"}"#,
+        )
+        .unwrap();
+        assert!(
+            got.contains(r#"exception_type: "throttlingException""#),
+            "{got}"
+        );
+        assert!(got.contains("slow down"), "{got}");
+        let got = route(
+            &[
+                (":message-type", "error"),
+                (":error-code", "InternalFailure"),
+                (":error-message", "boom"),
+            ],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(got, r#"Error { code: "InternalFailure", message: "boom" }"#);
+
+        assert_eq!(
+            route(&[(":message-type", "weird")], b"").unwrap_err(),
+            r#"unknown message type "weird""#
+        );
+        assert_eq!(
+            route(&[(":event-type", "messageStart")], b"").unwrap_err(),
+            "missing string header :message-type"
+        );
+        assert_eq!(
+            route(&[(":message-type", "event")], b"").unwrap_err(),
+            "missing string header :event-type"
+        );
+        let e = route(&ev("messageStop"), br#"{"p":"x"}"#).unwrap_err();
+        assert!(
+            e.starts_with("invalid messageStop payload: missing field `stopReason`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn stream_shapes_match_the_botocore_model() {
+        // Every member we read exists in the model under that exact name.
+        let model: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/reference/bedrock-runtime-service-2.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let shapes = &model["shapes"];
+        let has = |shape: &str, member: &str| !shapes[shape]["members"][member].is_null();
+        for (shape, members) in [
+            (
+                "ConverseStreamOutput",
+                &[
+                    "messageStart",
+                    "contentBlockStart",
+                    "contentBlockDelta",
+                    "contentBlockStop",
+                    "messageStop",
+                    "metadata",
+                ][..],
+            ),
+            ("MessageStartEvent", &["role"]),
+            ("ContentBlockStartEvent", &["contentBlockIndex", "start"]),
+            ("ContentBlockStart", &["toolUse"]),
+            ("ToolUseBlockStart", &["toolUseId", "name"]),
+            ("ContentBlockDeltaEvent", &["contentBlockIndex", "delta"]),
+            (
+                "ContentBlockDelta",
+                &["text", "toolUse", "reasoningContent"],
+            ),
+            ("ToolUseBlockDelta", &["input"]),
+            (
+                "ReasoningContentBlockDelta",
+                &["text", "signature", "redactedContent"],
+            ),
+            ("ContentBlockStopEvent", &["contentBlockIndex"]),
+            (
+                "MessageStopEvent",
+                &["stopReason", "additionalModelResponseFields"],
+            ),
+            ("ConverseStreamMetadataEvent", &["usage", "metrics"]),
+            (
+                "TokenUsage",
+                &[
+                    "inputTokens",
+                    "outputTokens",
+                    "totalTokens",
+                    "cacheReadInputTokens",
+                    "cacheWriteInputTokens",
+                ],
+            ),
+            ("ConverseStreamMetrics", &["latencyMs"]),
+        ] {
+            for m in members {
+                assert!(has(shape, m), "{shape}.{m}");
+            }
+        }
     }
 }

@@ -83,7 +83,16 @@ impl<'a> Headers<'a> {
 
     /// The first header called `name` (names are case-sensitive on the wire).
     pub fn get(&self, name: &str) -> Option<HeaderValue<'a>> {
-        self.iter().find(|h| h.name == name).map(|h| h.value)
+        // Compares raw name bytes: only the matching value is decoded.
+        let mut pos = 0;
+        while pos < self.raw.len() {
+            let (h, next) = split_header(self.raw, pos).ok()?;
+            if h.name == name.as_bytes() {
+                return decode_value(&h).ok();
+            }
+            pos = next;
+        }
+        None
     }
 
     /// The first header called `name`, if it is a string.
@@ -278,53 +287,73 @@ fn utf8(bytes: &[u8], offset: usize) -> Result<&str, Error> {
     std::str::from_utf8(bytes).map_err(|_| ErrorKind::InvalidUtf8 { offset }.into())
 }
 
-/// Reads the header starting at `pos` of a headers section; returns it and the next offset.
-fn read_header(raw: &[u8], pos: usize) -> Result<(Header<'_>, usize), Error> {
+/// A header's pieces before decoding, so lookups can compare names as bytes.
+struct RawHeader<'a> {
+    name: &'a [u8],
+    name_at: usize,
+    value_type: u8,
+    value: &'a [u8],
+    value_at: usize,
+}
+
+/// Splits the header starting at `pos` of a headers section; returns it and the next offset.
+fn split_header(raw: &[u8], pos: usize) -> Result<(RawHeader<'_>, usize), Error> {
     let [name_len] = take_array::<1>(raw, pos)?;
     if name_len == 0 {
         return Err(ErrorKind::EmptyHeaderName { offset: pos }.into());
     }
     let name_at = pos + 1; // `take` proved `pos < raw.len()`
-    let name = utf8(take(raw, name_at, usize::from(name_len))?, name_at)?;
-    let type_at = name_at + usize::from(name_len); // within raw, proved by `take`
+    let name = take(raw, name_at, usize::from(name_len))?;
+    let type_at = name_at + name.len(); // within raw, proved by `take`
     let [value_type] = take_array::<1>(raw, type_at)?;
-    let at = type_at + 1;
-    let (value, end) = match value_type {
-        TYPE_BOOL_TRUE => (HeaderValue::Bool(true), at),
-        TYPE_BOOL_FALSE => (HeaderValue::Bool(false), at),
-        TYPE_BYTE => (
-            HeaderValue::Byte(i8::from_be_bytes(take_array(raw, at)?)),
-            at + 1,
-        ),
-        TYPE_INT16 => (
-            HeaderValue::Int16(i16::from_be_bytes(take_array(raw, at)?)),
-            at + 2,
-        ),
-        TYPE_INT32 => (
-            HeaderValue::Int32(i32::from_be_bytes(take_array(raw, at)?)),
-            at + 4,
-        ),
-        TYPE_INT64 => (
-            HeaderValue::Int64(i64::from_be_bytes(take_array(raw, at)?)),
-            at + 8,
-        ),
-        TYPE_TIMESTAMP => (
-            HeaderValue::Timestamp(i64::from_be_bytes(take_array(raw, at)?)),
-            at + 8,
-        ),
-        TYPE_UUID => (HeaderValue::Uuid(take_array(raw, at)?), at + 16),
+    let mut value_at = type_at + 1;
+    let len = match value_type {
+        TYPE_BOOL_TRUE | TYPE_BOOL_FALSE => 0,
+        TYPE_BYTE => 1,
+        TYPE_INT16 => 2,
+        TYPE_INT32 => 4,
+        TYPE_INT64 | TYPE_TIMESTAMP => 8,
+        TYPE_UUID => 16,
         TYPE_BYTE_ARRAY | TYPE_STRING => {
-            let len = usize::from(u16::from_be_bytes(take_array(raw, at)?));
-            let bytes = take(raw, at + 2, len)?;
-            let value = if value_type == TYPE_STRING {
-                HeaderValue::String(utf8(bytes, at + 2)?)
-            } else {
-                HeaderValue::ByteArray(bytes)
-            };
-            (value, at + 2 + len)
+            let len = usize::from(u16::from_be_bytes(take_array(raw, value_at)?));
+            value_at += 2;
+            len
         }
         other => return Err(ErrorKind::InvalidHeaderValueType(other).into()),
     };
+    let value = take(raw, value_at, len)?;
+    let header = RawHeader {
+        name,
+        name_at,
+        value_type,
+        value,
+        value_at,
+    };
+    Ok((header, value_at + len))
+}
+
+fn decode_value<'a>(h: &RawHeader<'a>) -> Result<HeaderValue<'a>, Error> {
+    let (v, at) = (h.value, h.value_at);
+    Ok(match h.value_type {
+        TYPE_BOOL_TRUE => HeaderValue::Bool(true),
+        TYPE_BOOL_FALSE => HeaderValue::Bool(false),
+        TYPE_BYTE => HeaderValue::Byte(i8::from_be_bytes(take_array(v, 0)?)),
+        TYPE_INT16 => HeaderValue::Int16(i16::from_be_bytes(take_array(v, 0)?)),
+        TYPE_INT32 => HeaderValue::Int32(i32::from_be_bytes(take_array(v, 0)?)),
+        TYPE_INT64 => HeaderValue::Int64(i64::from_be_bytes(take_array(v, 0)?)),
+        TYPE_TIMESTAMP => HeaderValue::Timestamp(i64::from_be_bytes(take_array(v, 0)?)),
+        TYPE_UUID => HeaderValue::Uuid(take_array(v, 0)?),
+        TYPE_BYTE_ARRAY => HeaderValue::ByteArray(v),
+        TYPE_STRING => HeaderValue::String(utf8(v, at)?),
+        other => return Err(ErrorKind::InvalidHeaderValueType(other).into()),
+    })
+}
+
+/// Reads and fully decodes the header starting at `pos`; returns it and the next offset.
+fn read_header(raw: &[u8], pos: usize) -> Result<(Header<'_>, usize), Error> {
+    let (h, end) = split_header(raw, pos)?;
+    let name = utf8(h.name, h.name_at)?;
+    let value = decode_value(&h)?;
     Ok((Header { name, value }, end))
 }
 

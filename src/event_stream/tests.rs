@@ -51,7 +51,10 @@ fn own(m: &Message<'_>) -> Owned {
 }
 
 /// Feeds `chunks` in order; all messages, or the first error.
-fn decode_chunks<'a>(dec: &mut Decoder, chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<Vec<Owned>, Error> {
+fn decode_chunks<'a>(
+    dec: &mut Decoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Result<Vec<Owned>, Error> {
     let mut out = Vec::new();
     for chunk in chunks {
         let mut frames = dec.feed(chunk);
@@ -67,7 +70,10 @@ fn decode_all(bytes: &[u8]) -> Result<Vec<Owned>, Error> {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/eventstream/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/eventstream/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -85,37 +91,81 @@ fn crc_field(bytes: &[u8], at: usize) -> u32 {
 
 fn all_types() -> Vec<Header<'static>> {
     vec![
-        Header { name: "true", value: HeaderValue::Bool(true) },
-        Header { name: "false", value: HeaderValue::Bool(false) },
-        Header { name: "byte", value: HeaderValue::Byte(-49) },
-        Header { name: "short", value: HeaderValue::Int16(-12345) },
-        Header { name: "int", value: HeaderValue::Int32(0x7ABB_CCDD) },
-        Header { name: "long", value: HeaderValue::Int64(-0x0102_0304_0506_0708) },
-        Header { name: "bytes", value: HeaderValue::ByteArray(&[0x00, 0xff, 0x10]) },
-        Header { name: "string", value: HeaderValue::String("héllo") },
-        Header { name: "timestamp", value: HeaderValue::Timestamp(1_700_000_000_123) },
-        Header { name: "uuid", value: HeaderValue::Uuid([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]) },
+        Header {
+            name: "true",
+            value: HeaderValue::Bool(true),
+        },
+        Header {
+            name: "false",
+            value: HeaderValue::Bool(false),
+        },
+        Header {
+            name: "byte",
+            value: HeaderValue::Byte(-49),
+        },
+        Header {
+            name: "short",
+            value: HeaderValue::Int16(-12345),
+        },
+        Header {
+            name: "int",
+            value: HeaderValue::Int32(0x7ABB_CCDD),
+        },
+        Header {
+            name: "long",
+            value: HeaderValue::Int64(-0x0102_0304_0506_0708),
+        },
+        Header {
+            name: "bytes",
+            value: HeaderValue::ByteArray(&[0x00, 0xff, 0x10]),
+        },
+        Header {
+            name: "string",
+            value: HeaderValue::String("héllo"),
+        },
+        Header {
+            name: "timestamp",
+            value: HeaderValue::Timestamp(1_700_000_000_123),
+        },
+        Header {
+            name: "uuid",
+            value: HeaderValue::Uuid([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]),
+        },
     ]
 }
 
 // Vectors from aws-c-event-stream, tests/message_deserializer_test.c
 // (https://github.com/awslabs/aws-c-event-stream), also used by smithy-rs.
-const EMPTY_MESSAGE: [u8; 16] = [0, 0, 0, 0x10, 0, 0, 0, 0, 0x05, 0xc2, 0x48, 0xeb, 0x7d, 0x98, 0xc8, 0xff];
+const EMPTY_MESSAGE: [u8; 16] = [
+    0, 0, 0, 0x10, 0, 0, 0, 0, 0x05, 0xc2, 0x48, 0xeb, 0x7d, 0x98, 0xc8, 0xff,
+];
 const INT32_HEADER: &[u8] = b"\x00\x00\x00\x2d\x00\x00\x00\x10\x41\xc4\x24\xb8\x0aevent-type\x04\x00\x00\xa0\x0c{'foo':'bar'}\x36\xf4\x80\xa0";
 
 #[test]
 fn decodes_aws_c_event_stream_vectors() {
     let m = decode_all(&EMPTY_MESSAGE).unwrap();
-    assert_eq!(m, vec![Owned { headers: vec![], payload: vec![] }]);
+    assert_eq!(
+        m,
+        vec![Owned {
+            headers: vec![],
+            payload: vec![]
+        }]
+    );
 
     let m = decode_all(INT32_HEADER).unwrap();
     assert_eq!(m.len(), 1);
-    assert_eq!(m[0].headers, vec![("event-type".to_string(), OwnedValue::Int32(40972))]);
+    assert_eq!(
+        m[0].headers,
+        vec![("event-type".to_string(), OwnedValue::Int32(40972))]
+    );
     assert_eq!(m[0].payload, b"{'foo':'bar'}");
 
     // The encoder reproduces both byte for byte.
     assert_eq!(encode_to_vec(&[], &[]).unwrap(), EMPTY_MESSAGE);
-    let h = [Header { name: "event-type", value: HeaderValue::Int32(40972) }];
+    let h = [Header {
+        name: "event-type",
+        value: HeaderValue::Int32(40972),
+    }];
     assert_eq!(encode_to_vec(&h, b"{'foo':'bar'}").unwrap(), INT32_HEADER);
 }
 
@@ -134,7 +184,10 @@ fn every_header_type_decodes_from_the_independent_corpus() {
         ("bytes".into(), OwnedValue::Bytes(vec![0x00, 0xff, 0x10])),
         ("string".into(), OwnedValue::String("héllo".into())),
         ("timestamp".into(), OwnedValue::Timestamp(1_700_000_000_123)),
-        ("uuid".into(), OwnedValue::Uuid(core::array::from_fn(|i| i as u8))),
+        (
+            "uuid".into(),
+            OwnedValue::Uuid(core::array::from_fn(|i| i as u8)),
+        ),
     ];
     assert_eq!(m[0].headers, want);
     assert_eq!(m[0].payload, b"payload");
@@ -196,7 +249,15 @@ fn three_frames_at_every_chunk_size() {
     let mut bytes = Vec::new();
     encode(&all_types(), b"first", &mut bytes).unwrap();
     encode(&[], b"", &mut bytes).unwrap();
-    encode(&[Header { name: ":event-type", value: HeaderValue::String("x") }], b"third payload", &mut bytes).unwrap();
+    encode(
+        &[Header {
+            name: ":event-type",
+            value: HeaderValue::String("x"),
+        }],
+        b"third payload",
+        &mut bytes,
+    )
+    .unwrap();
     let want = decode_all(&bytes).unwrap();
     assert_eq!(want.len(), 3);
     assert_eq!(want[2].payload, b"third payload");
@@ -234,31 +295,66 @@ fn invalid_corpus_fails_with_exact_kind() {
     let b = fixture("invalid_prelude_crc.bin");
     assert_kind(
         "invalid_prelude_crc.bin",
-        ErrorKind::PreludeChecksumMismatch { expected: crc_field(&b, 8), actual: crc32fast::hash(&b[..8]) },
+        ErrorKind::PreludeChecksumMismatch {
+            expected: crc_field(&b, 8),
+            actual: crc32fast::hash(&b[..8]),
+        },
     );
     let b = fixture("invalid_message_crc.bin");
     let n = b.len();
     assert_kind(
         "invalid_message_crc.bin",
-        ErrorKind::MessageChecksumMismatch { expected: crc_field(&b, n - 4), actual: crc32fast::hash(&b[..n - 4]) },
+        ErrorKind::MessageChecksumMismatch {
+            expected: crc_field(&b, n - 4),
+            actual: crc32fast::hash(&b[..n - 4]),
+        },
     );
     let b = fixture("invalid_payload_flip.bin");
     let n = b.len();
     assert_kind(
         "invalid_payload_flip.bin",
-        ErrorKind::MessageChecksumMismatch { expected: crc_field(&b, n - 4), actual: crc32fast::hash(&b[..n - 4]) },
+        ErrorKind::MessageChecksumMismatch {
+            expected: crc_field(&b, n - 4),
+            actual: crc32fast::hash(&b[..n - 4]),
+        },
     );
     assert_kind("invalid_total_len_15.bin", ErrorKind::FrameTooShort(15));
-    assert_kind("invalid_headers_len_beyond_frame.bin", ErrorKind::HeadersTooLong { headers_len: 87, frame_len: 100 });
-    assert_kind("invalid_oversize.bin", ErrorKind::FrameTooLarge { len: 16 * 1024 * 1024 + 1, max: 16 * 1024 * 1024 });
+    // 82 bytes of routing headers + 2 of payload; the prelude claims 85 bytes of headers.
+    assert_kind(
+        "invalid_headers_len_beyond_frame.bin",
+        ErrorKind::HeadersTooLong {
+            headers_len: 85,
+            frame_len: 100,
+        },
+    );
+    assert_kind(
+        "invalid_oversize.bin",
+        ErrorKind::FrameTooLarge {
+            len: 16 * 1024 * 1024 + 1,
+            max: 16 * 1024 * 1024,
+        },
+    );
     // Header "s": name_len, name, type, u16 length → value starts at offset 5 with 5 left.
     assert_kind(
         "invalid_truncated_header_value.bin",
-        ErrorKind::TruncatedHeader { offset: 5, needed: 100, available: 5 },
+        ErrorKind::TruncatedHeader {
+            offset: 5,
+            needed: 100,
+            available: 5,
+        },
     );
-    assert_kind("invalid_header_value_type.bin", ErrorKind::InvalidHeaderValueType(10));
-    assert_kind("invalid_empty_header_name.bin", ErrorKind::EmptyHeaderName { offset: 0 });
-    assert_kind("invalid_header_utf8.bin", ErrorKind::InvalidUtf8 { offset: 5 });
+    assert_kind(
+        "invalid_header_value_type.bin",
+        ErrorKind::InvalidHeaderValueType(10),
+    );
+    assert_kind(
+        "invalid_empty_header_name.bin",
+        ErrorKind::EmptyHeaderName { offset: 0 },
+    );
+    assert_kind(
+        "invalid_header_utf8.bin",
+        ErrorKind::InvalidUtf8 { offset: 5 },
+    );
 }
 
 #[test]
@@ -274,7 +370,10 @@ fn bad_prelude_fails_on_its_twelfth_byte() {
 
     let bytes = fixture("invalid_prelude_crc.bin");
     let e = decode_all(&bytes[..PRELUDE_LEN]).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::PreludeChecksumMismatch { .. }));
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::PreludeChecksumMismatch { .. }
+    ));
 }
 
 #[test]
@@ -282,7 +381,13 @@ fn configurable_cap() {
     let frame = fixture("valid_message_start.bin");
     let mut dec = Decoder::with_max_frame_len(frame.len() as u32 - 1);
     let e = decode_chunks(&mut dec, [&frame[..]]).unwrap_err();
-    assert_eq!(e.kind(), &ErrorKind::FrameTooLarge { len: frame.len() as u64, max: frame.len() as u32 - 1 });
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::FrameTooLarge {
+            len: frame.len() as u64,
+            max: frame.len() as u32 - 1
+        }
+    );
     let mut dec = Decoder::with_max_frame_len(frame.len() as u32);
     assert_eq!(decode_chunks(&mut dec, [&frame[..]]).unwrap().len(), 1);
 }
@@ -309,7 +414,10 @@ fn frames_after_an_error_in_the_same_chunk_are_not_returned() {
     let mut dec = Decoder::new();
     let mut frames = dec.feed(&bytes);
     assert!(frames.next_message().unwrap().is_some());
-    assert_eq!(frames.next_message().unwrap_err().kind(), &ErrorKind::InvalidHeaderValueType(10));
+    assert_eq!(
+        frames.next_message().unwrap_err().kind(),
+        &ErrorKind::InvalidHeaderValueType(10)
+    );
     assert!(frames.next_message().is_err());
 }
 
@@ -334,28 +442,61 @@ fn encoder_rejects_what_the_format_cannot_carry() {
     let long_name = "n".repeat(256);
     let long_value = vec![0u8; 65536];
     let mut out = b"keep".to_vec();
-    let e = encode(&[Header { name: &long_name, value: HeaderValue::Bool(true) }], b"", &mut out).unwrap_err();
+    let e = encode(
+        &[Header {
+            name: &long_name,
+            value: HeaderValue::Bool(true),
+        }],
+        b"",
+        &mut out,
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::HeaderNameTooLong(256));
-    let e = encode(&[Header { name: "v", value: HeaderValue::ByteArray(&long_value) }], b"", &mut out).unwrap_err();
+    let e = encode(
+        &[Header {
+            name: "v",
+            value: HeaderValue::ByteArray(&long_value),
+        }],
+        b"",
+        &mut out,
+    )
+    .unwrap_err();
     assert_eq!(e.kind(), &ErrorKind::HeaderValueTooLong(65536));
     assert!(!e.is_invalid_message());
     assert_eq!(out, b"keep");
     // The limits themselves are fine.
     let name = "n".repeat(255);
     let value = vec![7u8; 65535];
-    let frame = encode_to_vec(&[Header { name: &name, value: HeaderValue::ByteArray(&value) }], b"p").unwrap();
+    let frame = encode_to_vec(
+        &[Header {
+            name: &name,
+            value: HeaderValue::ByteArray(&value),
+        }],
+        b"p",
+    )
+    .unwrap();
     let m = decode_all(&frame).unwrap();
     assert_eq!(m[0].headers[0], (name, OwnedValue::Bytes(value)));
 }
 
 #[test]
 fn display_is_lowercase_with_evidence() {
-    let e = Error::from(ErrorKind::PreludeChecksumMismatch { expected: 1, actual: 0xdeadbeef });
-    assert_eq!(e.to_string(), "prelude checksum mismatch: expected 0x00000001, computed 0xdeadbeef");
+    let e = Error::from(ErrorKind::PreludeChecksumMismatch {
+        expected: 1,
+        actual: 0xdeadbeef,
+    });
+    assert_eq!(
+        e.to_string(),
+        "prelude checksum mismatch: expected 0x00000001, computed 0xdeadbeef"
+    );
     for kind in [
         ErrorKind::FrameTooShort(3),
         ErrorKind::FrameTooLarge { len: 9, max: 8 },
-        ErrorKind::TruncatedHeader { offset: 1, needed: 2, available: 0 },
+        ErrorKind::TruncatedHeader {
+            offset: 1,
+            needed: 2,
+            available: 0,
+        },
         ErrorKind::InvalidHeaderValueType(42),
         ErrorKind::Abandoned,
     ] {

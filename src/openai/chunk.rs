@@ -118,3 +118,55 @@ pub struct Usage {
     pub completion_tokens: u64,
     pub total_tokens: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_reason_and_logprobs_always_present_other_options_omitted() {
+        let c = ChatCompletionChunk::new(
+            "id1",
+            7,
+            "m",
+            vec![ChunkChoice::first(Delta::default(), None)],
+        );
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"id":"id1","object":"chat.completion.chunk","created":7,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":null,"logprobs":null}]}"#
+        );
+        let delta = Delta {
+            tool_calls: Some(vec![ToolCallChunk {
+                index: 1,
+                function: FunctionChunk {
+                    name: None,
+                    arguments: Some("{}".into()),
+                },
+                ..ToolCallChunk::default()
+            }]),
+            ..Delta::default()
+        };
+        let mut c = ChatCompletionChunk::new(
+            "id1",
+            7,
+            "m",
+            vec![ChunkChoice::first(delta, Some("tool_calls"))],
+        );
+        c.usage = Some(Usage {
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            total_tokens: 3,
+        });
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]},"finish_reason":"tool_calls""#), "{json}");
+        assert!(
+            json.ends_with(
+                r#""usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#
+            ),
+            "{json}"
+        );
+        // Round trip.
+        let back: ChatCompletionChunk<'_> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+    }
+}

@@ -4,7 +4,7 @@
 //! JSON is compact, so string newlines are escaped and each event is a single `data:` line.
 
 use crate::error::ApiError;
-use crate::openai::chunk::ChatCompletionChunk;
+use crate::openai::chunk::{ChatCompletionChunk, ChunkChoice, Usage, CHUNK_OBJECT};
 
 const DATA: &[u8] = b"data: ";
 const END: &[u8] = b"\n\n";
@@ -27,6 +27,69 @@ pub fn write_chunk(
     Ok(())
 }
 
+/// Writes the chunks of one response. `id`, `object`, `created` and `model` are the same in
+/// every chunk, so they are serialized once; per chunk only `choices` (and `usage`) are. The
+/// bytes equal serializing a [`ChatCompletionChunk`] (tested below).
+#[derive(Debug, Clone)]
+pub struct ChunkWriter {
+    /// `{"id":…,"object":…,"created":…,"model":…,"choices":[`
+    prefix: Vec<u8>,
+}
+
+impl ChunkWriter {
+    pub fn new(id: &str, created: u64, model: &str) -> Self {
+        // `Value`'s `Display` is the infallible way to get an escaped JSON string.
+        let json_str = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+        let prefix = format!(
+            r#"{{"id":{},"object":"{CHUNK_OBJECT}","created":{created},"model":{},"choices":["#,
+            json_str(id),
+            json_str(model),
+        );
+        Self {
+            prefix: prefix.into_bytes(),
+        }
+    }
+
+    /// Appends one chunk event. On error `out` is unchanged.
+    pub fn write(
+        &self,
+        out: &mut Vec<u8>,
+        choices: &[ChunkChoice<'_>],
+        usage: Option<&Usage>,
+    ) -> Result<(), serde_json::Error> {
+        let start = out.len();
+        let result = self.write_inner(out, choices, usage);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    fn write_inner(
+        &self,
+        out: &mut Vec<u8>,
+        choices: &[ChunkChoice<'_>],
+        usage: Option<&Usage>,
+    ) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(DATA);
+        out.extend_from_slice(&self.prefix);
+        for (i, choice) in choices.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, choice)?;
+        }
+        out.push(b']');
+        if let Some(usage) = usage {
+            out.extend_from_slice(br#","usage":"#);
+            serde_json::to_writer(&mut *out, usage)?;
+        }
+        out.push(b'}');
+        out.extend_from_slice(END);
+        Ok(())
+    }
+}
+
 /// Appends `data: {"error":{...}}`, the event OpenAI SDKs raise as an API error mid-stream.
 pub fn write_error(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(DATA);
@@ -36,4 +99,72 @@ pub fn write_error(out: &mut Vec<u8>, error: &ApiError) {
 
 pub fn write_done(out: &mut Vec<u8>) {
     out.extend_from_slice(DONE);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::chunk::{Delta, FunctionChunk, ToolCallChunk};
+
+    #[test]
+    fn chunk_writer_equals_serde_serialization() {
+        let choices = [
+            vec![],
+            vec![ChunkChoice::first(Delta::default(), Some("stop"))],
+            vec![ChunkChoice::first(
+                Delta {
+                    content: Some("a \"quoted\"\nline \u{2028} é".into()),
+                    reasoning_content: Some("r".into()),
+                    tool_calls: Some(vec![ToolCallChunk {
+                        index: 3,
+                        id: Some("t".into()),
+                        kind: Some("function".into()),
+                        function: FunctionChunk {
+                            name: Some("f".into()),
+                            arguments: Some("{\"x\":1}".into()),
+                        },
+                    }]),
+                    ..Delta::default()
+                },
+                None,
+            )],
+            vec![
+                ChunkChoice::first(Delta::default(), None),
+                ChunkChoice::first(Delta::default(), Some("length")),
+            ],
+        ];
+        let usage = Usage {
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            total_tokens: 3,
+        };
+        for (id, model) in [("chatcmpl-1", "m"), ("we\"ird\\id\u{1}", "modèle/📦:v1")] {
+            let w = ChunkWriter::new(id, 1_700_000_000, model);
+            for c in &choices {
+                for u in [None, Some(&usage)] {
+                    let mut chunk = ChatCompletionChunk::new(id, 1_700_000_000, model, c.clone());
+                    chunk.usage = u.cloned();
+                    let mut want = Vec::new();
+                    write_chunk(&mut want, &chunk).unwrap();
+                    let mut got = b"kept".to_vec();
+                    w.write(&mut got, c, u).unwrap();
+                    assert_eq!(
+                        String::from_utf8_lossy(&got[4..]),
+                        String::from_utf8_lossy(&want)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn error_and_done_events() {
+        let mut out = Vec::new();
+        write_error(&mut out, &ApiError::bad_upstream("bad"));
+        write_done(&mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "data: {\"error\":{\"message\":\"bad\",\"type\":\"upstream_error\",\"param\":null,\"code\":\"bad_upstream_response\"}}\n\ndata: [DONE]\n\n"
+        );
+    }
 }

@@ -12,10 +12,8 @@ use std::borrow::Cow;
 use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
 use crate::error::ApiError;
 use crate::event_stream::{Decoder, Message};
-use crate::openai::chunk::{
-    ChatCompletionChunk, ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage,
-};
-use crate::stream::sse;
+use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
+use crate::stream::sse::{self, ChunkWriter};
 use crate::translate::stop_reason::{finish_reason, Finish};
 
 /// What every chunk of one response carries, and whether the client asked for usage
@@ -37,7 +35,8 @@ pub struct StreamTranslator {
 
 #[derive(Debug)]
 struct State {
-    opts: StreamOptions,
+    writer: ChunkWriter,
+    include_usage: bool,
     role_sent: bool,
     /// `(contentBlockIndex, tool_calls index)` per toolUse block: OpenAI numbers tool calls
     /// 0, 1, 2… while Bedrock numbers all content blocks, text included.
@@ -54,7 +53,8 @@ impl StreamTranslator {
         Self {
             decoder: Decoder::new(),
             state: State {
-                opts,
+                writer: ChunkWriter::new(&opts.id, opts.created, &opts.model),
+                include_usage: opts.include_usage,
                 role_sent: false,
                 tools: Vec::new(),
                 stop_reason: None,
@@ -316,31 +316,22 @@ impl State {
         finish: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
-        let chunk = ChatCompletionChunk::new(
-            &self.opts.id,
-            self.opts.created,
-            &self.opts.model,
-            vec![ChunkChoice::first(delta, finish)],
-        );
-        sse::write_chunk(out, &chunk).map_err(serialize_failed)
+        self.writer
+            .write(out, &[ChunkChoice::first(delta, finish)], None)
+            .map_err(serialize_failed)
     }
 
     /// The `choices: []` usage chunk, once, only after the finish chunk and only if asked for.
     fn emit_usage(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        if !self.opts.include_usage || self.usage_sent || !self.finish_sent {
+        if !self.include_usage || self.usage_sent || !self.finish_sent {
             return Ok(());
         }
         let Some(usage) = &self.usage else {
             return Ok(());
         };
-        let mut chunk = ChatCompletionChunk::new(
-            &self.opts.id,
-            self.opts.created,
-            &self.opts.model,
-            Vec::new(),
-        );
-        chunk.usage = Some(usage.clone());
-        sse::write_chunk(out, &chunk).map_err(serialize_failed)?;
+        self.writer
+            .write(out, &[], Some(usage))
+            .map_err(serialize_failed)?;
         self.usage_sent = true;
         Ok(())
     }
@@ -348,5 +339,34 @@ impl State {
     fn fail(&mut self, error: &ApiError, out: &mut Vec<u8>) {
         sse::write_error(out, error);
         self.finished = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exception_member_names_become_error_names() {
+        assert_eq!(exception_name("throttlingException"), "ThrottlingException");
+        assert_eq!(
+            exception_name("ModelStreamErrorException"),
+            "ModelStreamErrorException"
+        );
+        assert_eq!(exception_name(""), "");
+        assert_eq!(
+            ApiError::from_bedrock(&exception_name("modelStreamErrorException"), "x", 500).status,
+            502
+        );
+    }
+
+    #[test]
+    fn usage_total_falls_back_to_the_sum() {
+        let u = TokenUsage {
+            input_tokens: 4,
+            output_tokens: 6,
+            ..TokenUsage::default()
+        };
+        assert_eq!(to_openai_usage(&u).total_tokens, 10);
     }
 }

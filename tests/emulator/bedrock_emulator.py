@@ -28,12 +28,12 @@ What it checks, like Bedrock does
 * The JSON body against the Bedrock service model (``bedrock-runtime-service-2.json``, the
   file in ``$BEDROCK_MODEL_JSON`` or ``<repo>/../shared/reference/``, else botocore's bundled
   copy) with botocore's ``ParamValidator`` (required members, unknown keys, types, unions,
-  minimums), plus Bedrock's semantic rules that botocore does not check: ``messages`` is
-  non-empty, the decoded ``modelId`` fully matches the model's pattern (an id percent-encoded
-  twice, ``...-v2%3A0``, does not), roles are ``user``/``assistant`` only, the first message is from the user, roles
-  alternate, every ``content`` array is non-empty, text blocks (and system text) are not
-  blank, ``inferenceConfig.maxTokens >= 1``, ``0 <= temperature <= 1``, ``0 <= topP <= 1``.
-  Violations are ``400 ValidationException``.
+  minimums), plus Bedrock's rules that botocore does not check: the decoded ``modelId`` fully
+  matches the model's pattern (an id percent-encoded twice, ``...-v2%3A0``, does not),
+  ``messages`` is non-empty, roles are ``user``/``assistant`` only, the first message is from
+  the user, roles alternate, every ``content`` array is non-empty, text blocks (and system
+  text) are not blank, ``inferenceConfig.maxTokens >= 1``, ``0 <= temperature <= 1``,
+  ``0 <= topP <= 1``. Violations are ``400 ValidationException``.
 
 Errors are answered like Bedrock: the status from the service model
 (``shapes.<Name>.error.httpStatusCode``), header ``x-amzn-ErrorType: <Name>:<namespace URL>``
@@ -64,7 +64,7 @@ Deterministic answers
   ``"p"`` padding field like real Bedrock: ``messageStart`` ``{"role": "assistant"}``; one
   ``contentBlockDelta`` per word (``contentBlockIndex`` 0, ``delta.text`` = the word plus the
   whitespace that follows it, so the deltas concatenate to REPLY); ``contentBlockStop``;
-  ``messageStop`` ``{"stopReason"}``; ``metadata`` ``{"usage", "metrics"}``.
+  ``messageStop`` ``{"stopReason"}``; ``metadata`` ``{"usage", "metrics", "serviceTier"}``.
 
 Scenario markers (anywhere in the last user message; removed from the echoed text)
 ---------------------------------------------------------------------------------
@@ -84,6 +84,19 @@ Scenario markers (anywhere in the last user message; removed from the echoed tex
   e.g. ``throttlingException``.
 * ``[scenario:slow]`` / ``[scenario:slow:<seconds>]``: 0.3 s (or the given delay) before each
   frame; a Converse answer is delayed once by the same amount.
+* ``[scenario:split]`` / ``[scenario:split:<n>]`` (streaming): every frame is cut into
+  ``n``-byte HTTP chunks (default 7), 2 ms apart, so frames straddle body callbacks.
+* ``[scenario:coalesce]`` (streaming): all frames in one HTTP chunk at the end.
+* ``[scenario:corrupt]`` / ``[scenario:corrupt-prelude]`` (streaming): after two deltas, a
+  frame with one flipped bit in its payload (bad message CRC) or in its prelude CRC, then one
+  more valid delta and the end of the body.
+* ``[scenario:truncate]`` (streaming): after two deltas, the first half of a frame, then the
+  end of the body.
+* ``[scenario:bad-json]`` (Converse): ``200`` with a truncated JSON body.
+* ``[scenario:raw-status:<code>]``: that status with an HTML body and no ``x-amzn-ErrorType``
+  (as from a proxy in front of Bedrock).
+* ``[scenario:stop-reason:<value>]``: that ``stopReason`` instead of the computed one (e.g.
+  ``content_filtered``, ``guardrail_intervened``, ``model_context_window_exceeded``).
 
 Inspection (no authentication)
 ------------------------------
@@ -91,7 +104,8 @@ Inspection (no authentication)
 * ``GET /_emulator/requests`` → the last 50 requests: ``method``, ``path`` (raw),
   ``headers`` (lower-case names; repeated headers joined with ``", "``), ``raw_headers``
   (list of ``[name, value]`` as received), ``body`` (parsed JSON, else the text), ``model_id``,
-  ``operation`` and ``status`` (the status answered).
+  ``operation``, ``status`` (the status answered) and ``error`` (the exception name answered,
+  or the stream fault injected), ``time``.
 * ``POST /_emulator/reset`` → clears that list.
 """
 
@@ -132,7 +146,8 @@ MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 REQUEST_LOG_SIZE = 50
 DEFAULT_SLOW_DELAY = 0.3
 STREAM_ERROR_AFTER_DELTAS = 2
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+DEFAULT_SPLIT_SIZE = 7
+SPLIT_PAUSE = 0.002
 
 # Namespaces Bedrock appends to x-amzn-ErrorType ("ValidationException:http://...").
 BEDROCK_ERROR_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.bedrock/"
@@ -360,6 +375,13 @@ class Scenario:
     error: tuple[str, int | None] | None = None
     stream_error: str | None = None
     slow: float = 0.0
+    split: int | None = None
+    coalesce: bool = False
+    corrupt: str | None = None  # "payload" (message CRC) or "prelude" (prelude CRC)
+    truncate: bool = False
+    bad_json: bool = False
+    raw_status: int | None = None
+    stop_reason: str | None = None
 
 
 def parse_scenario(text: str) -> Scenario:
@@ -376,6 +398,23 @@ def parse_scenario(text: str) -> Scenario:
             scenario.stream_error = parts[1].strip() if len(parts) >= 2 and parts[1] else (
                 "modelStreamErrorException"
             )
+        elif kind == "split":
+            size = parts[1].strip() if len(parts) >= 2 else ""
+            scenario.split = max(1, int(size)) if size.isdigit() else DEFAULT_SPLIT_SIZE
+        elif kind == "coalesce":
+            scenario.coalesce = True
+        elif kind == "corrupt":
+            scenario.corrupt = "payload"
+        elif kind == "corrupt-prelude":
+            scenario.corrupt = "prelude"
+        elif kind == "truncate":
+            scenario.truncate = True
+        elif kind == "bad-json":
+            scenario.bad_json = True
+        elif kind == "raw-status" and len(parts) >= 2 and parts[1].strip().isdigit():
+            scenario.raw_status = int(parts[1])
+        elif kind == "stop-reason" and len(parts) >= 2 and parts[1].strip():
+            scenario.stop_reason = parts[1].strip()
         elif kind == "slow":
             try:
                 scenario.slow = float(parts[1]) if len(parts) >= 2 else DEFAULT_SLOW_DELAY
@@ -623,7 +662,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing ------------------------------------------------------------------------------
 
     def log_message(self, fmt, *args):  # noqa: D401 - BaseHTTPRequestHandler signature
-        if not self.server.config.quiet:
+        if not self.server.config.quiet and not self.path.startswith("/_emulator/"):
             sys.stderr.write("bedrock-emulator: %s - %s\n" % (self.address_string(), fmt % args))
 
     def _read_body(self) -> bytes:
@@ -743,7 +782,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send_error(err, request_id)
             return
 
+        if scenario.raw_status:
+            # An answer from something in front of Bedrock: no x-amzn-ErrorType, not JSON.
+            self._record_status(scenario.raw_status, "raw-status")
+            return self._send(
+                scenario.raw_status,
+                b"<html><body>upstream gateway says no</body></html>",
+                {"Content-Type": "text/html"},
+            )
         result = answer(request)
+        if scenario.stop_reason:
+            result.stop_reason = scenario.stop_reason
         if route.group("op") == "converse":
             self._converse(result, scenario, request_id)
         else:
@@ -789,6 +838,12 @@ class Handler(BaseHTTPRequestHandler):
         if scenario.slow:
             time.sleep(scenario.slow)
         self._record_status(200)
+        if scenario.bad_json:
+            return self._send(
+                200,
+                b'{"output": {"message": {"role": "assistant", "content": [{"text": "cut',
+                {"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+            )
         self._send_json(
             200,
             {
@@ -815,27 +870,62 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("x-amzn-RequestId", request_id)
         self.end_headers()
         self.wfile.flush()
-        delay = scenario.slow
-        index = 0
+        pending: list[bytes] = []  # frames held back for [scenario:coalesce]
+
+        def send(frame: bytes) -> None:
+            if scenario.coalesce:
+                pending.append(frame)
+            elif scenario.split:
+                for at in range(0, len(frame), scenario.split):
+                    self._write_chunk(frame[at : at + scenario.split], SPLIT_PAUSE)
+            else:
+                self._write_chunk(frame, scenario.slow)
+
+        frames = 0
 
         def event(event_type: str, payload: dict) -> None:
-            nonlocal index
-            self._write_chunk(event_frame(event_type, payload, index), delay)
-            index += 1
+            nonlocal frames
+            send(event_frame(event_type, payload, frames))
+            frames += 1
 
         try:
             event("messageStart", {"role": "assistant"})
             deltas = result.deltas()
             if scenario.stream_error:
                 deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
+            if scenario.corrupt or scenario.truncate:
+                deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
             for piece in deltas:
                 event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+            if scenario.corrupt or scenario.truncate:
+                frame = bytearray(
+                    event_frame(
+                        "contentBlockDelta",
+                        {"contentBlockIndex": 0, "delta": {"text": "never delivered"}},
+                        frames,
+                    )
+                )
+                if scenario.truncate:
+                    send(bytes(frame[: len(frame) // 2]))
+                else:
+                    # Flip one bit of the payload (message CRC fails) or of the prelude CRC
+                    # itself; the lengths stay intact so a decoder still sees one frame.
+                    frame[-6 if scenario.corrupt == "payload" else 11] ^= 0x01
+                    send(bytes(frame))
+                    event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "after"}})
+                if pending:
+                    self._write_chunk(b"".join(pending), scenario.slow)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                with self.server.config.lock:
+                    self._record["error"] = "truncated" if scenario.truncate else f"corrupt-{scenario.corrupt}"
+                return
             if scenario.stream_error:
                 message = f"Emulated model stream error after {len(deltas)} content deltas."
                 payload = {"message": message}
                 if scenario.stream_error == "modelStreamErrorException":
                     payload.update(originalStatusCode=500, originalMessage="Emulated model failure.")
-                self._write_chunk(exception_frame(scenario.stream_error, payload), delay)
+                send(exception_frame(scenario.stream_error, payload))
                 with self.server.config.lock:
                     self._record["error"] = scenario.stream_error
             else:
@@ -846,8 +936,11 @@ class Handler(BaseHTTPRequestHandler):
                     {
                         "usage": result.usage,
                         "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                        "serviceTier": {"type": "default"},
                     },
                 )
+            if pending:
+                self._write_chunk(b"".join(pending), scenario.slow)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):

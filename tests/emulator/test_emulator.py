@@ -494,3 +494,92 @@ def test_keep_alive_serves_several_requests_per_connection(emulator):
         assert response.status == 200
         response.read()
     connection.close()
+
+
+def _raw_chunks(url: str, path: str, body: bytes) -> list[bytes]:
+    """POSTs a signed request on a plain socket and returns the HTTP chunks as sent."""
+    import socket
+
+    request = AWSRequest(method="POST", url=url + path, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(emu.DEMO_ACCESS_KEY_ID, emu.DEMO_SECRET_ACCESS_KEY), "bedrock", REGION).add_auth(request)
+    host, port = url.removeprefix("http://").split(":")
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if k.lower() != "host")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        stream = sock.makefile("rb")
+        while stream.readline() not in (b"\r\n", b""):
+            pass
+        chunks = []
+        while True:
+            size = int(stream.readline().strip(), 16)
+            if size == 0:
+                return chunks
+            chunks.append(stream.read(size))
+            stream.readline()
+
+
+@pytest.mark.parametrize("marker,check", [
+    ("[scenario:split:5]", lambda chunks: max(map(len, chunks)) <= 5 and len(chunks) > 20),
+    ("[scenario:split]", lambda chunks: max(map(len, chunks)) <= emu.DEFAULT_SPLIT_SIZE),
+    ("[scenario:coalesce]", lambda chunks: len(chunks) == 1),
+    ("", lambda chunks: len(chunks) == 1 + 4 + 3),
+])
+def test_split_and_coalesce_scenarios(emulator, client, marker, check):
+    body = json.dumps({"messages": user(f"{marker} cut me up")}).encode()
+    chunks = _raw_chunks(emulator, f"/model/{MODEL_PATH}/converse-stream", body)
+    assert check(chunks), [len(c) for c in chunks]
+    buffer = EventStreamBuffer()
+    buffer.add_data(b"".join(chunks))
+    names = [m.headers[":event-type"] for m in buffer]
+    assert names == ["messageStart"] + ["contentBlockDelta"] * 4 + ["contentBlockStop", "messageStop", "metadata"]
+    events = list(client.converse_stream(modelId=MODEL_ID, messages=user(f"{marker} cut me up"))["stream"])
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert text == "Echo: cut me up"
+
+
+@pytest.mark.parametrize("marker", ["[scenario:corrupt]", "[scenario:corrupt-prelude]"])
+def test_corrupt_frame_scenarios(emulator, marker):
+    from botocore.eventstream import ChecksumMismatch
+
+    body = json.dumps({"messages": user(f"{marker} one two three")}).encode()
+    raw = b"".join(_raw_chunks(emulator, f"/model/{MODEL_PATH}/converse-stream", body))
+    buffer = EventStreamBuffer()
+    buffer.add_data(raw)
+    decoded = []
+    with pytest.raises(ChecksumMismatch):
+        for message in buffer:
+            decoded.append(message.headers[":event-type"])
+    assert decoded == ["messageStart", "contentBlockDelta", "contentBlockDelta"]
+
+
+def test_truncate_scenario(emulator):
+    body = json.dumps({"messages": user("[scenario:truncate] one two three")}).encode()
+    raw = b"".join(_raw_chunks(emulator, f"/model/{MODEL_PATH}/converse-stream", body))
+    buffer = EventStreamBuffer()
+    buffer.add_data(raw)
+    assert [m.headers[":event-type"] for m in buffer] == ["messageStart", "contentBlockDelta", "contentBlockDelta"]
+    last_frame_end = len(raw) - len(buffer._data)
+    assert 0 < len(raw) - last_frame_end < 100, "a partial frame is left over"
+
+
+def test_bad_json_and_raw_status_scenarios(emulator):
+    body = json.dumps({"messages": user("[scenario:bad-json] x")}).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse", body)
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        response.json()
+    body = json.dumps({"messages": user("[scenario:raw-status:502] x")}).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse-stream", body)
+    assert response.status_code == 502
+    assert "x-amzn-errortype" not in response.headers
+    assert response.headers["content-type"] == "text/html"
+
+
+def test_stop_reason_override(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:stop-reason:content_filtered] x"))
+    assert out["stopReason"] == "content_filtered"
+    events = list(
+        client.converse_stream(modelId=MODEL_ID, messages=user("[scenario:stop-reason:guardrail_intervened] x"))["stream"]
+    )
+    assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
