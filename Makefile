@@ -56,6 +56,7 @@ oci: dist ## the OCI image (built by dist, no Docker): inspect it, print how to 
 	echo "or:   docker build -f deploy/oci/Dockerfile -t $$img dist/image  (another digest: see docs/deploy.md)"
 
 deploy-check: venv wasm dist ## deploy/: Envoy validate + live runs, CRD/Compose schemas, OCI image, digests
+	@command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq skopeo >/dev/null; }
 	$(PY) -m pytest -q tests/deploy
 
 test: lint unit wasm validate deploy-check e2e ## everything: fmt, clippy, unit tests, wasm build, config validation, deploy checks, e2e suite

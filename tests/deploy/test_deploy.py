@@ -44,9 +44,10 @@ RENDERED = cd.DIST / "deploy"
 COMPOSE_DIR = DEPLOY / "docker-compose"
 OCI = cd.DIST / "oci"
 
-pytestmark = pytest.mark.skipif(
-    not cd.DIST_WASM.is_file() or not RENDERED.is_dir(), reason="run `make dist` first"
-)
+@pytest.fixture(autouse=True, scope="module")
+def _dist_is_built():
+    # A missing artifact is a failure, not a skip: `make deploy-check` builds dist first.
+    assert cd.DIST_WASM.is_file() and RENDERED.is_dir(), "run `make dist` first"
 
 
 def docs_by_kind(base: Path, home: str) -> dict[str, dict]:
@@ -544,10 +545,10 @@ def test_oci_image_is_reproducible(tmp_path):
     assert a == b
 
 
-@pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed (apt-get install skopeo)")
 def test_skopeo_reads_the_image_and_keeps_its_digest(tmp_path):
     """An independent reader (containers/image): the layout and the tarball inspect, and a copy
     with --preserve-digests keeps the manifest digest the manifests were rendered with."""
+    assert shutil.which("skopeo"), "skopeo is missing: `make deploy-check` installs it (apt-get install skopeo)"
     index = json.loads((OCI / "index.json").read_text())
     digest = index["manifests"][0]["digest"]
     tag = index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
