@@ -125,6 +125,7 @@ Scenario markers (anywhere in the last user message; removed from the echoed tex
 * ``[scenario:truncate]`` (streaming): after two deltas, the first half of a frame, then the
   end of the body.
 * ``[scenario:bad-json]`` (Converse): ``200`` with a truncated JSON body.
+* ``[scenario:empty-status:<code>]``: that status with no body at all
 * ``[scenario:raw-status:<code>]``: that status with an HTML body and no ``x-amzn-ErrorType``
   (as from a proxy in front of Bedrock).
 * ``[scenario:stop-reason:<value>]``: that ``stopReason`` instead of the computed one (e.g.
@@ -414,6 +415,7 @@ class Scenario:
     truncate: bool = False
     bad_json: bool = False
     raw_status: int | None = None
+    empty_status: int | None = None
     stop_reason: str | None = None
 
 
@@ -446,6 +448,8 @@ def parse_scenario(text: str) -> Scenario:
             scenario.bad_json = True
         elif kind == "raw-status" and len(parts) >= 2 and parts[1].strip().isdigit():
             scenario.raw_status = int(parts[1])
+        elif kind == "empty-status" and len(parts) >= 2 and parts[1].strip().isdigit():
+            scenario.empty_status = int(parts[1])
         elif kind == "stop-reason" and len(parts) >= 2 and parts[1].strip():
             scenario.stop_reason = parts[1].strip()
         elif kind == "slow":
@@ -1044,6 +1048,10 @@ class Handler(BaseHTTPRequestHandler):
                 b"<html><body>upstream gateway says no</body></html>",
                 {"Content-Type": "text/html"},
             )
+        if scenario.empty_status:
+            # A bodyless answer (as Envoy's own 404 on a route miss would be).
+            self._record_status(scenario.empty_status, "empty-status")
+            return self._send(scenario.empty_status, b"", {})
         result = enrich(request, answer(request))
         if scenario.stop_reason:
             result.stop_reason = scenario.stop_reason
