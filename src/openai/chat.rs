@@ -595,8 +595,16 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
         }
         Some(other @ ("image_url" | "input_audio" | "file")) => Err(ApiError::invalid_param(
             format!("{param}.type"),
-            format!("content part type `{other}` is not supported in a {role:?} message")
-                .to_lowercase(),
+            format!(
+                "content part type `{other}` is not supported in {} messages",
+                match role {
+                    Role::System => "system",
+                    Role::Developer => "developer",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::Tool => "tool",
+                }
+            ),
         )),
         Some(other) => Err(ApiError::invalid_param(
             format!("{param}.type"),

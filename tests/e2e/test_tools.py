@@ -375,6 +375,11 @@ def test_ignored_params_header(api, emulator):
     assert raw.headers["x-bedrock-ignored-params"] == "logprobs,presence_penalty,seed,some_future_field"
     assert raw.parse().choices[0].message.content == "Echo: hi"
     assert emulator.last()["body"]["requestMetadata"] == {"user": "user-1", "team": "search"}
+    stream = api.client.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=user("hi"), seed=1, stream=True
+    )
+    assert stream.headers["x-bedrock-ignored-params"] == "seed"
+    assert "".join(c.choices[0].delta.content or "" for c in stream.parse() if c.choices) == "Echo: hi"
     quiet = api.client.chat.completions.with_raw_response.create(model="gpt-4o", messages=user("hi"), seed=None)
     assert "x-bedrock-ignored-params" not in quiet.headers
 
