@@ -13,11 +13,13 @@ use crate::converse::request::ConverseRequest;
 use crate::credentials::CredentialSource;
 use crate::error::{ApiError, ErrorType};
 use crate::models;
+use crate::models::Provider;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
 use crate::sigv4::{self, Credentials, SignRequest};
 use crate::stream::OutputFormat;
-use crate::translate::request::{completion_to_converse, to_converse_request};
+use crate::translate::request::{completion_to_converse, to_converse_request, Target};
+use crate::translate::tools::OutputMode;
 
 /// The custom gateway's default path (seed `bedrock-proxy-custom-gateway.md`).
 pub const GATEWAY_PATH_TEMPLATE: &str = "/v1.0/model/bedrock/model/{model}/{operation}";
@@ -121,6 +123,10 @@ pub struct Exchange {
     pub bedrock_model: String,
     pub stream: bool,
     pub include_usage: bool,
+    /// Request parameters accepted but not honoured: the `x-bedrock-ignored-params` header.
+    pub ignored: Vec<String>,
+    /// How the answer is read back (JSON-answer tool, dropped tool calls).
+    pub output: OutputMode,
     /// Which OpenAI object the answer becomes (chat completion or legacy text completion).
     pub format: OutputFormat,
 }
@@ -158,9 +164,29 @@ pub fn chat(
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
-    let converse = to_converse_request(&req)?;
-    let bedrock_model = cfg.catalog.bedrock_id(&req.model).to_string();
-    let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
+    // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
+    let bedrock_model = match &req.bedrock_model {
+        Some(id) => id.clone(),
+        None => cfg.catalog.bedrock_id(&req.model).to_string(),
+    };
+    let provider = req
+        .model_provider
+        .unwrap_or_else(|| Provider::infer(&bedrock_model));
+    let translation = to_converse_request(
+        &req,
+        Target {
+            model_id: &bedrock_model,
+            provider,
+        },
+    )?;
+    let up = call(
+        cfg,
+        &translation.body,
+        &bedrock_model,
+        req.stream,
+        now,
+        live,
+    )?;
     Ok((
         up,
         Exchange {
@@ -169,6 +195,8 @@ pub fn chat(
             stream: req.stream,
             include_usage: req.include_usage,
             format: OutputFormat::Chat,
+            ignored: translation.ignored,
+            output: translation.output,
         },
     ))
 }
@@ -194,6 +222,8 @@ pub fn completion(
             format: OutputFormat::Completion {
                 echo: req.echo.then_some(req.prompt),
             },
+            ignored: Vec::new(),
+            output: OutputMode::default(),
         },
     ))
 }
@@ -334,6 +364,42 @@ mod tests {
         assert!(ex.stream);
         let body: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
         assert_eq!(body["messages"][0]["content"][0]["text"], "hi");
+    }
+
+    #[test]
+    fn bedrock_model_wins_over_alias_and_model_provider_over_inference() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let call = |body: &str| chat(&cfg(), body.as_bytes(), now, None).unwrap();
+        // Alias only.
+        let (up, ex) = call(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#);
+        assert_eq!(
+            ex.bedrock_model,
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+        );
+        assert!(up.path.contains("claude-3-5-sonnet"));
+        // bedrock_model over the alias; the client still sees its own model name.
+        let (up, ex) = call(
+            r#"{"model":"gpt-4o","bedrock_model":"amazon.nova-pro-v1:0","messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        assert_eq!(ex.bedrock_model, "amazon.nova-pro-v1:0");
+        assert_eq!(ex.model, "gpt-4o");
+        assert_eq!(up.path, "/model/amazon.nova-pro-v1%3A0/converse");
+        // A provisioned-model ARN says nothing about its family: model_provider does. Here it
+        // turns on the Claude 4 temperature/top_p policy, reported in `ignored`.
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123def456";
+        let body = format!(
+            r#"{{"model":"x","bedrock_model":"{arn}","messages":[{{"role":"user","content":"hi"}}],"temperature":0.5,"top_p":0.5,"seed":3}}"#
+        );
+        let (_, ex) = call(&body);
+        assert_eq!(ex.ignored, vec!["seed"]);
+        let body = body.replace(
+            r#""model":"x""#,
+            r#""model":"x","model_provider":"anthropic""#,
+        );
+        let (up, ex) = call(&body);
+        assert_eq!(ex.ignored, vec!["seed", "top_p"]);
+        let sent: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+        assert!(sent["inferenceConfig"].get("topP").is_none());
     }
 
     #[test]

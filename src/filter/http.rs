@@ -119,7 +119,7 @@ impl HttpContext for Http {
         }
     }
 
-    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         let Some(exchange) = &self.exchange else {
             return Action::Continue;
         };
@@ -139,8 +139,20 @@ impl HttpContext for Http {
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
         host::set_header(RESP, "x-bedrock-model", Some(&exchange.bedrock_model));
+        if !exchange.ignored.is_empty() {
+            host::set_header(
+                RESP,
+                "x-bedrock-ignored-params",
+                Some(&exchange.ignored.join(",")),
+            );
+        }
         host::set_header(RESP, "content-length", None);
-        let action = if handler.is_buffered() {
+        let action = if end_of_stream {
+            // No body will follow, so no body callback either: answer in full now.
+            let f = handler.finish_buffered(&[]);
+            host::reply(f.status, "application/json", &f.body);
+            Action::Pause
+        } else if handler.is_buffered() {
             // Hold the head: status and content-length are known only once the body is.
             Action::Pause
         } else {
