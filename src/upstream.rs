@@ -29,6 +29,8 @@ pub struct Exchange {
     pub bedrock_model: String,
     pub stream: bool,
     pub include_usage: bool,
+    /// Input-token estimate charged to the token limit until the real usage is known.
+    pub estimated_input_tokens: u64,
 }
 
 /// Client headers that must never reach Bedrock: the caller's credentials, encodings we
@@ -45,6 +47,24 @@ pub fn strip_from_upstream(name: &str) -> bool {
             | "proxy-authorization"
     ) || n.starts_with("x-amz-")
         || n.starts_with("openai-")
+        || n.starts_with(DESCRIPTOR_PREFIX)
+}
+
+/// Request headers the filter sets for filters after it (Envoy's `ratelimit` filter in
+/// `envoy/envoy-global-ratelimit.yaml` builds its descriptors from them). A client's own
+/// `x-bedrock-*` headers are removed first, so they cannot be forged.
+pub const DESCRIPTOR_PREFIX: &str = "x-bedrock-";
+
+/// `x-bedrock-tenant`, `x-bedrock-model-id` (the Bedrock id) and `x-bedrock-token-estimate`.
+pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String); 3] {
+    [
+        ("x-bedrock-tenant", tenant.to_string()),
+        ("x-bedrock-model-id", ex.bedrock_model.clone()),
+        (
+            "x-bedrock-token-estimate",
+            ex.estimated_input_tokens.to_string(),
+        ),
+    ]
 }
 
 /// `POST /v1/chat/completions` → signed Converse / ConverseStream call.
@@ -84,6 +104,7 @@ pub fn chat(
         ("accept".to_string(), accept.to_string()),
     ];
     headers.extend(auth);
+    let estimated_input_tokens = crate::usage::estimate_input_tokens(&body);
     Ok((
         UpstreamRequest {
             path,
@@ -96,6 +117,7 @@ pub fn chat(
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
+            estimated_input_tokens,
         },
     ))
 }
@@ -163,6 +185,7 @@ mod tests {
             "X-Amz-Security-Token",
             "accept-encoding",
             "openai-organization",
+            "X-Bedrock-Tenant",
         ] {
             assert!(strip_from_upstream(h), "{h}");
         }

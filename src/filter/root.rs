@@ -23,12 +23,16 @@ impl RootContext for Root {
         match Config::parse(&bytes, &|k| std::env::var(k).ok()) {
             Ok(cfg) => {
                 log::info!(
-                    "bedrock-openai filter configured: region {}, upstream {}, {} api key(s), {} model alias(es)",
+                    "bedrock-openai filter configured: region {}, upstream {}, {} tenant(s), {} api key(s), {} model alias(es)",
                     cfg.region,
                     cfg.bedrock_host,
-                    cfg.api_keys.len(),
+                    cfg.tenants.tenants().len(),
+                    cfg.tenants.key_count(),
                     cfg.model_aliases.len()
                 );
+                for key in cfg.shared_data_keys() {
+                    host::shared_init(&key);
+                }
                 self.config = Some(Rc::new(cfg));
                 true
             }
