@@ -93,10 +93,12 @@ def emulator(start_emulator) -> Emulator:
 
 @pytest.fixture(scope="session")
 def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
-    """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None) → a ready
-    Envoy + filter. `plugin_config` replaces the plugin configuration JSON (None keeps
-    envoy.yaml's); `env` overrides the demo AWS environment (None removes a variable);
-    `upstream` is another Emulator (default: the main one)."""
+    """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None,
+    route_timeout=None, stream_idle_timeout=None) → a ready Envoy + filter. `plugin_config`
+    replaces the plugin configuration JSON (None keeps envoy.yaml's); `env` overrides the demo
+    AWS environment (None removes a variable); `upstream` is another Emulator (default: the
+    main one; anything with a `url` will do, e.g. a closed port); the timeouts replace the
+    shipped 15 minutes. The access log goes to `gateway.access_log`."""
     if not WASM.is_file():
         pytest.fail(
             f"the filter is not built: {WASM} is missing. Build it with `make wasm` "
@@ -111,14 +113,20 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
         plugin_config: dict | None = None,
         env: dict[str, str | None] | None = None,
         upstream: Emulator | None = None,
+        route_timeout: str | None = None,
+        stream_idle_timeout: str | None = None,
     ) -> Gateway:
         upstream_port = int((upstream or emulator).url.rsplit(":", 1)[1])
         listener_port, admin_port = free_port(), free_port()
+        access_log = workdir / f"access-{name}.log"
         config = render_envoy_config(
             listener_port=listener_port,
             admin_port=admin_port,
             upstream_port=upstream_port,
             plugin_config=plugin_config,
+            access_log=access_log,
+            route_timeout=route_timeout,
+            stream_idle_timeout=stream_idle_timeout,
         )
         config_path = workdir / f"envoy-{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -146,6 +154,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             log=log,
             config_path=config_path,
             plugin_config=plugin_config,
+            access_log=access_log,
         )
         started.append(gateway)
         wait_http(f"{gateway.admin_url}/ready", proc, log, f"envoy {name}")
