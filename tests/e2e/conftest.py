@@ -140,6 +140,8 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
                     "--concurrency", "2",
                     "--log-level", log_level,
                     "--disable-hot-restart",
+                    # access-log lines reach the file quickly (Envoy's default is 10 s)
+                    "--file-flush-interval-msec", "200",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
