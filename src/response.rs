@@ -83,11 +83,13 @@ impl ResponseHandler {
                 model: ex.model.clone(),
                 created,
                 include_usage: ex.include_usage,
+                output: ex.output.clone(),
             }))),
             (false, false) => Self::Unary(ResponseMeta {
                 id,
                 created,
                 model: ex.model.clone(),
+                output: ex.output.clone(),
             }),
             // A 200 of the wrong kind: report it rather than pass foreign bytes to the client.
             _ => Self::Error {
@@ -102,10 +104,13 @@ impl ResponseHandler {
         !matches!(self, Self::Stream(_))
     }
 
-    /// Builds the replacement of a buffered body.
+    /// Builds the replacement of a buffered body (or the answer to a bodyless response).
     pub fn finish_buffered(&self, body: &[u8]) -> FinalBody {
         let result = match self {
-            Self::Stream(_) => Err(ApiError::internal("a stream is not buffered")),
+            // Only reached for a stream that ended with its head: nothing to translate.
+            Self::Stream(_) => Err(ApiError::bad_upstream(
+                "Bedrock ended the stream before any event",
+            )),
             Self::Unary(meta) => to_chat_completion(body, meta).and_then(|(c, u)| {
                 serde_json::to_vec(&c)
                     .map(|b| (b, Some((u.prompt_tokens, u.completion_tokens))))
@@ -172,6 +177,8 @@ mod tests {
             stream,
             include_usage: false,
             estimated_input_tokens: 1,
+            ignored: Vec::new(),
+            output: Default::default(),
         }
     }
 

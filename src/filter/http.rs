@@ -237,7 +237,7 @@ impl HttpContext for Http {
         }
     }
 
-    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
+    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         if self.local_reply {
             return Action::Continue;
         }
@@ -269,14 +269,38 @@ impl HttpContext for Http {
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
         host::set_header(RESP, "x-bedrock-model", Some(&exchange.bedrock_model));
+        if !exchange.ignored.is_empty() {
+            host::set_header(
+                RESP,
+                "x-bedrock-ignored-params",
+                Some(&exchange.ignored.join(",")),
+            );
+        }
         host::set_header(RESP, "x-request-id", Some(&self.request_id));
         host::set_header(RESP, "content-length", None);
-        if let Some((_, decision)) = &self.limit {
-            for (k, v) in decision.headers() {
-                host::set_header(RESP, &k, Some(&v));
-            }
+        let limit_headers = self
+            .limit
+            .as_ref()
+            .map(|(_, d)| d.headers())
+            .unwrap_or_default();
+        for (k, v) in &limit_headers {
+            host::set_header(RESP, k, Some(v));
         }
-        let action = if handler.is_buffered() {
+        let action = if end_of_stream {
+            // No body will follow, so no body callback either: answer in full now.
+            let f = handler.finish_buffered(&[]);
+            self.outcome.error_type = f.error_type.map(|t| t.as_str().to_string());
+            self.outcome.stop_reason = f.stop_reason.clone();
+            let mut extra = limit_headers;
+            extra.push(("x-request-id".into(), self.request_id.clone()));
+            if f.status == 429 {
+                extra.push(("retry-after".into(), response::UPSTREAM_RETRY_AFTER.into()));
+            }
+            self.local_reply = true;
+            self.publish_log_fields();
+            host::reply(f.status, "application/json", &f.body, &extra);
+            Action::Pause
+        } else if handler.is_buffered() {
             // Hold the head: status and content-length are known only once the body is.
             Action::Pause
         } else {

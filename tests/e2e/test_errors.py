@@ -318,6 +318,21 @@ def test_upstream_error_without_bedrock_error_type(api, status, stream):
     assert error["message"]
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["unary", "stream"])
+@pytest.mark.parametrize("status, expected", [(404, 404), (503, 503), (500, 502), (200, 502)])
+def test_bodyless_upstream_error_is_answered_not_hung(api, status, expected, stream):
+    """A response with no body at all (e.g. Envoy's own 404 on a route miss) must still get an
+    OpenAI error, not a paused response that never ends (the SDK's 30 s timeout would fire)."""
+    started = time.monotonic()
+    with pytest.raises(openai.APIStatusError) as info:
+        api.client.chat.completions.create(
+            model=SONNET, messages=user(f"[scenario:empty-status:{status}] x"), stream=stream
+        )
+    assert info.value.status_code == expected
+    assert error_body(api.last())["message"]
+    assert time.monotonic() - started < 20, "the answer only came after a client timeout"
+
+
 # --- wrong AWS credentials --------------------------------------------------------------------
 
 
