@@ -4,6 +4,17 @@
 //! ```json
 //! {
 //!   "api_keys": ["sk-local-demo"],
+//!   "tenants": {
+//!     "acme": {
+//!       "key_sha256": ["<hex SHA-256 of the key>"],
+//!       "models": ["gpt-4o"],
+//!       "admin": false,
+//!       "limits": {"requests_per_minute": 60, "tokens_per_minute": 100000},
+//!       "model_limits": {"gpt-4o": {"requests_per_minute": 10}}
+//!     }
+//!   },
+//!   "max_request_body_bytes": 1048576,
+//!   "usage_window_seconds": 86400,
 //!   "region": "us-east-1",
 //!   "bedrock_host": "bedrock-runtime.us-east-1.amazonaws.com",
 //!   "credentials": {"access_key_id": "…", "secret_access_key": "…", "session_token": "…"},
@@ -28,14 +39,28 @@ use serde::Deserialize;
 
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
 use crate::credentials::{CredentialSource, SourceKind};
+use crate::ratelimit::Limits;
 use crate::sigv4::Credentials;
+use crate::tenant::{self, Tenant, TenantTable};
 use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
+
+/// The tenant `api_keys` belong to.
+pub const DEFAULT_TENANT: &str = "default";
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
+pub const DEFAULT_USAGE_WINDOW_SECONDS: u64 = 86_400;
 
 /// The raw JSON shape; unknown fields are rejected so typos do not silently disable things.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
     api_keys: Vec<String>,
+    #[serde(default)]
+    tenants: BTreeMap<String, RawTenant>,
+    #[serde(default)]
+    max_request_body_bytes: Option<u64>,
+    #[serde(default)]
+    usage_window_seconds: Option<u64>,
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
@@ -58,6 +83,29 @@ struct RawConfig {
 
 fn yes() -> bool {
     true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    key_sha256: Vec<String>,
+    #[serde(default)]
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    model_limits: BTreeMap<String, RawLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    requests_per_minute: Option<u64>,
+    #[serde(default)]
+    tokens_per_minute: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,7 +184,12 @@ struct RawModel {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub api_keys: Vec<String>,
+    /// API keys (as SHA-256 digests) → tenants; `api_keys` are the tenant `default`.
+    pub tenants: TenantTable,
+    /// Larger request bodies are refused with 413 (from `content-length`, or while buffering).
+    pub max_request_body_bytes: u64,
+    /// Length of the `GET /v1/usage` accounting window.
+    pub usage_window_seconds: u64,
     /// The default AWS region (signing scope and host), overridable per model.
     pub region: String,
     /// `:authority` and SigV4 host of the upstream Bedrock endpoint in `region`.
@@ -181,12 +234,25 @@ impl Config {
         let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
-        if raw.api_keys.is_empty() {
-            return Err(err("`api_keys` must list at least one key"));
+        if raw.api_keys.is_empty() && raw.tenants.is_empty() {
+            return Err(err(
+                "`api_keys` or `tenants` must list at least one key (`api_keys` is missing or empty)",
+            ));
         }
         if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
             return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
         }
+        let tenants = tenant_table(&raw.api_keys, raw.tenants)?;
+        let max_request_body_bytes = match raw.max_request_body_bytes {
+            Some(0) => return Err(err("`max_request_body_bytes` must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_MAX_REQUEST_BODY_BYTES,
+        };
+        let usage_window_seconds = match raw.usage_window_seconds {
+            Some(0) => return Err(err("`usage_window_seconds` must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_USAGE_WINDOW_SECONDS,
+        };
 
         let gateway_mode = raw.gateway.is_some();
         let region = match nonempty(raw.region).or_else(|| nonempty(env("AWS_REGION"))) {
@@ -250,7 +316,9 @@ impl Config {
         let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
 
         Ok(Self {
-            api_keys: raw.api_keys,
+            tenants,
+            max_request_body_bytes,
+            usage_window_seconds,
             region,
             bedrock_host,
             bedrock_host_explicit,
@@ -530,10 +598,156 @@ fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
     Ok(entry)
 }
 
+impl Config {
+    /// Shared-data keys the shell creates (empty) at plugin start if absent: each tenant's
+    /// usage, and the rate-limit bucket of every model a limited tenant lists. Buckets of
+    /// models not listed are created on first use.
+    pub fn shared_data_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for t in self.tenants.tenants() {
+            keys.push(crate::usage::key(&t.name));
+            for m in t.models.iter().flatten() {
+                let id = crate::models::resolve(&self.model_aliases, m);
+                if !t.limits_for(m, id).is_unlimited() {
+                    keys.push(crate::ratelimit::bucket_key(&self.region, &t.name, id));
+                }
+            }
+        }
+        keys
+    }
+}
+
+fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Limits::default());
+    };
+    for (name, v) in [
+        ("requests_per_minute", raw.requests_per_minute),
+        ("tokens_per_minute", raw.tokens_per_minute),
+    ] {
+        if v == Some(0) {
+            return Err(err(format!(
+                "`{field}.{name}` must be at least 1 (leave it out for no limit)"
+            )));
+        }
+    }
+    Ok(Limits {
+        requests_per_minute: raw.requests_per_minute,
+        tokens_per_minute: raw.tokens_per_minute,
+    })
+}
+
+fn tenant_table(
+    api_keys: &[String],
+    raw: BTreeMap<String, RawTenant>,
+) -> Result<TenantTable, ConfigError> {
+    let mut entries = Vec::new();
+    if !api_keys.is_empty() {
+        if raw.contains_key(DEFAULT_TENANT) {
+            return Err(err(format!(
+                "`tenants.{DEFAULT_TENANT}` is reserved for `api_keys`; rename the tenant or move the keys"
+            )));
+        }
+        entries.push((
+            Tenant {
+                name: DEFAULT_TENANT.into(),
+                models: None,
+                admin: false,
+                limits: Limits::default(),
+                model_limits: BTreeMap::new(),
+            },
+            api_keys.iter().map(|k| tenant::digest(k.trim())).collect(),
+        ));
+    }
+    for (name, t) in raw {
+        let at = format!("tenants.{name}");
+        if !tenant::valid_tenant_name(&name) {
+            return Err(err(format!(
+                "`{at}`: tenant names are 1-64 characters of [A-Za-z0-9_-]"
+            )));
+        }
+        if t.key_sha256.is_empty() {
+            return Err(err(format!(
+                "`{at}.key_sha256` must list at least one key digest"
+            )));
+        }
+        let mut digests = Vec::new();
+        for (i, d) in t.key_sha256.iter().enumerate() {
+            digests.push(tenant::parse_digest(d).ok_or_else(|| {
+                err(format!(
+                    "`{at}.key_sha256[{i}]` is not a SHA-256 digest (64 hex digits, e.g. `printf %s \"$KEY\" | sha256sum`)"
+                ))
+            })?);
+        }
+        if let Some(i) = t
+            .models
+            .as_ref()
+            .and_then(|m| m.iter().position(|m| m.trim().is_empty()))
+        {
+            return Err(err(format!("`{at}.models[{i}]` is empty")));
+        }
+        let mut model_limits = BTreeMap::new();
+        for (model, l) in t.model_limits {
+            let l = limits(&format!("{at}.model_limits.{model}"), Some(l))?;
+            model_limits.insert(model, l);
+        }
+        entries.push((
+            Tenant {
+                limits: limits(&format!("{at}.limits"), t.limits)?,
+                name,
+                models: t.models.map(|m| m.into_iter().collect()),
+                admin: t.admin,
+                model_limits,
+            },
+            digests,
+        ));
+    }
+    TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// SHA-256 of `sk-local-demo`.
+    const DEMO_SHA: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
+
+    #[test]
+    fn tenants_and_api_keys() {
+        let c = Config::parse(
+            json!({"api_keys": ["sk-plain-key-1"], "tenants": {"acme": {
+                "key_sha256": [DEMO_SHA], "models": ["gpt-4o"], "admin": true,
+                "limits": {"requests_per_minute": 5},
+                "model_limits": {"gpt-4o": {"tokens_per_minute": 100}}}}})
+            .to_string()
+            .as_bytes(),
+            &demo_env,
+        )
+        .unwrap();
+        assert_eq!(c.max_request_body_bytes, DEFAULT_MAX_REQUEST_BODY_BYTES);
+        assert_eq!(c.usage_window_seconds, DEFAULT_USAGE_WINDOW_SECONDS);
+        let acme = c
+            .tenants
+            .authenticate(Some("Bearer sk-local-demo"))
+            .unwrap();
+        assert_eq!(acme.name, "acme");
+        assert!(acme.admin);
+        assert_eq!(
+            acme.limits_for("gpt-4o", "x"),
+            Limits {
+                requests_per_minute: Some(5),
+                tokens_per_minute: Some(100)
+            }
+        );
+        let d = c
+            .tenants
+            .authenticate(Some("Bearer sk-plain-key-1"))
+            .unwrap();
+        assert_eq!(d.name, DEFAULT_TENANT);
+        assert!(d.allows("any", "model") && !d.admin && d.limits.is_unlimited());
+        assert_eq!(c.tenants.key_count(), 2);
+    }
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -593,6 +807,54 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (json!({}), "api_keys"),
+            (
+                json!({"api_keys": ["sk-local-demo"], "region": "r", "tenants": {"default": {"key_sha256": [DEMO_SHA]}}}),
+                "tenants.default",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a.b": {"key_sha256": [DEMO_SHA]}}}),
+                "tenants.a.b",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": []}}}),
+                "tenants.a.key_sha256",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": ["abc"]}}}),
+                "tenants.a.key_sha256[0]",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "limit": {}}}}),
+                "limit",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "limits": {"rpm": 1}}}}),
+                "rpm",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "limits": {"requests_per_minute": 0}}}}),
+                "tenants.a.limits.requests_per_minute",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "model_limits": {"m": {"tokens_per_minute": 0}}}}}),
+                "tenants.a.model_limits.m.tokens_per_minute",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "models": [""]}}}),
+                "tenants.a.models[0]",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA]}, "b": {"key_sha256": [DEMO_SHA]}}}),
+                "tenants",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "max_request_body_bytes": 0}),
+                "max_request_body_bytes",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "usage_window_seconds": 0}),
+                "usage_window_seconds",
+            ),
             (json!({"api_keys": []}), "api_keys"),
             (json!({"api_keys": ["short"]}), "api_keys[0]"),
             (

@@ -4,7 +4,10 @@
 //! `cargo test`. Modules in the order a request flows through them:
 //!
 //! - [`config`]: plugin configuration, validated once at plugin start.
-//! - [`request`]: authenticate ([`auth`]), route, and hand the body to [`upstream`].
+//! - [`request`]: authenticate the caller as a [`tenant`], route, enforce body limits and
+//!   the tenant's models, and hand the body to [`upstream`].
+//! - [`ratelimit`] / [`usage`]: per-tenant limits and accounting over bytes the shell keeps in
+//!   shared data; [`metrics`]: metric names and access-log fields of a finished request.
 //! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
 //!   [`sigv4`] to sign it.
 //! - [`response`]: Bedrock's answer → OpenAI's, unary via [`translate`], streams via
@@ -16,7 +19,6 @@
 //! - [`credentials`]: AWS credentials fetched and refreshed from IMDSv2 or the container
 //!   credentials endpoint (the root context dispatches the calls).
 
-pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod converse;
@@ -24,14 +26,18 @@ pub mod credentials;
 pub mod error;
 pub mod event_stream;
 pub mod metadata;
+pub mod metrics;
 pub mod models;
 pub mod openai;
+pub mod ratelimit;
 pub mod request;
 pub mod response;
 pub mod sigv4;
 pub mod stream;
+pub mod tenant;
 pub mod translate;
 pub mod upstream;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;

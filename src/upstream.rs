@@ -123,6 +123,8 @@ pub struct Exchange {
     pub bedrock_model: String,
     pub stream: bool,
     pub include_usage: bool,
+    /// Input-token estimate charged to the token limit until the real usage is known.
+    pub estimated_input_tokens: u64,
     /// Request parameters accepted but not honoured: the `x-bedrock-ignored-params` header.
     pub ignored: Vec<String>,
     /// How the answer is read back (JSON-answer tool, dropped tool calls).
@@ -153,6 +155,24 @@ pub fn strip_from_upstream(name: &str) -> bool {
             | "authorization-token"
     ) || n.starts_with("x-amz-")
         || n.starts_with("openai-")
+        || n.starts_with(DESCRIPTOR_PREFIX)
+}
+
+/// Request headers the filter sets for filters after it (Envoy's `ratelimit` filter in
+/// `envoy/envoy-global-ratelimit.yaml` builds its descriptors from them). A client's own
+/// `x-bedrock-*` headers are removed first, so they cannot be forged.
+pub const DESCRIPTOR_PREFIX: &str = "x-bedrock-";
+
+/// `x-bedrock-tenant`, `x-bedrock-model-id` (the Bedrock id) and `x-bedrock-token-estimate`.
+pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String); 3] {
+    [
+        ("x-bedrock-tenant", tenant.to_string()),
+        ("x-bedrock-model-id", ex.bedrock_model.clone()),
+        (
+            "x-bedrock-token-estimate",
+            ex.estimated_input_tokens.to_string(),
+        ),
+    ]
 }
 
 /// `POST /v1/chat/completions` → signed Converse / ConverseStream call. `live` holds the
@@ -187,6 +207,7 @@ pub fn chat(
         now,
         live,
     )?;
+    let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
     Ok((
         up,
         Exchange {
@@ -195,6 +216,7 @@ pub fn chat(
             stream: req.stream,
             include_usage: req.include_usage,
             format: OutputFormat::Chat,
+            estimated_input_tokens,
             ignored: translation.ignored,
             output: translation.output,
         },
@@ -212,6 +234,7 @@ pub fn completion(
     let converse = completion_to_converse(&req)?;
     let bedrock_model = cfg.catalog.bedrock_id(&req.model).to_string();
     let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
+    let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
     Ok((
         up,
         Exchange {
@@ -224,6 +247,7 @@ pub fn completion(
             },
             ignored: Vec::new(),
             output: OutputMode::default(),
+            estimated_input_tokens,
         },
     ))
 }
@@ -410,6 +434,7 @@ mod tests {
             "X-Amz-Security-Token",
             "accept-encoding",
             "openai-organization",
+            "X-Bedrock-Tenant",
         ] {
             assert!(strip_from_upstream(h), "{h}");
         }

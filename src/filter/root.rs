@@ -65,17 +65,21 @@ impl RootContext for Root {
         match Config::parse(&bytes, &|k| std::env::var(k).ok()) {
             Ok(cfg) => {
                 log::info!(
-                    "bedrock-openai filter configured: {} upstream, region {}, host {}, {} api key(s), {} model(s), {} alias(es)",
+                    "bedrock-openai filter configured: {} upstream, region {}, host {}, {} tenant(s), {} api key(s), {} model(s), {} alias(es)",
                     cfg.upstream.mode(),
                     cfg.region,
                     cfg.bedrock_host,
-                    cfg.api_keys.len(),
+                    cfg.tenants.tenants().len(),
+                    cfg.tenants.key_count(),
                     cfg.catalog.entries().len(),
                     cfg.model_aliases.len()
                 );
                 if let Upstream::Aws(AwsAuth::Refreshed(source)) = &cfg.upstream {
                     self.refresher = Some(Rc::new(RefCell::new(Refresher::new(source.clone()))));
                     host::set_tick_period(TICK);
+                }
+                for key in cfg.shared_data_keys() {
+                    host::shared_init(&key);
                 }
                 self.config = Some(Rc::new(cfg));
                 true

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
 use crate::openai::completion::TextChoice;
@@ -59,6 +59,8 @@ struct State {
     usage: Option<Usage>,
     usage_sent: bool,
     finished: bool,
+    /// The `error.type` of the error event that ended the stream, if one did.
+    error_type: Option<ErrorType>,
 }
 
 impl StreamTranslator {
@@ -84,6 +86,7 @@ impl StreamTranslator {
                 usage: None,
                 usage_sent: false,
                 finished: false,
+                error_type: None,
             },
         }
     }
@@ -156,6 +159,11 @@ impl StreamTranslator {
     /// Bedrock `stopReason` seen, if any.
     pub fn stop_reason(&self) -> Option<&str> {
         self.state.stop_reason.as_deref()
+    }
+
+    /// The `error.type` of the error event that ended the stream, if one did.
+    pub fn error_type(&self) -> Option<ErrorType> {
+        self.state.error_type
     }
 
     /// True once the stream has terminated (error emitted or `[DONE]` written).
@@ -407,6 +415,7 @@ impl State {
 
     fn fail(&mut self, error: &ApiError, out: &mut Vec<u8>) {
         sse::write_error(out, error);
+        self.error_type = Some(error.kind);
         self.finished = true;
     }
 }

@@ -123,15 +123,39 @@ def _wasm_filter(config: dict) -> tuple[dict, dict]:
     raise AssertionError(f"{ENVOY_YAML}: no envoy.filters.http.wasm filter on the listener")
 
 
+def _connection_manager(config: dict) -> dict:
+    listener = config["static_resources"]["listeners"][0]
+    for chain in listener["filter_chains"]:
+        for network_filter in chain["filters"]:
+            if network_filter["name"] == "envoy.filters.network.http_connection_manager":
+                return network_filter["typed_config"]
+    raise AssertionError(f"{ENVOY_YAML}: no http_connection_manager on the listener")
+
+
 def render_envoy_config(
     *,
     listener_port: int,
     admin_port: int,
     upstream_port: int,
     plugin_config: dict | None,
+    access_log: Path | None = None,
+    route_timeout: str | None = None,
+    stream_idle_timeout: str | None = None,
     extra_clusters: dict[str, int] | None = None,
 ) -> dict:
+    """envoy.yaml on the given ports; optionally the access log written to `access_log` and
+    shorter route / stream-idle timeouts (to exercise Envoy's timeouts quickly)."""
     config = yaml.safe_load(ENVOY_YAML.read_text())
+    hcm = _connection_manager(config)
+    if access_log is not None:
+        for log in hcm.get("access_log", []):
+            log["typed_config"]["path"] = str(access_log)
+    if stream_idle_timeout is not None:
+        hcm["stream_idle_timeout"] = stream_idle_timeout
+    if route_timeout is not None:
+        for vhost in hcm["route_config"]["virtual_hosts"]:
+            for route in vhost["routes"]:
+                route["route"]["timeout"] = route_timeout
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     listener, wasm_filter = _wasm_filter(config)
     listener["address"]["socket_address"]["port_value"] = listener_port
@@ -228,6 +252,7 @@ class Gateway:
     log: Path
     config_path: Path
     plugin_config: dict | None
+    access_log: Path | None = None
 
     @property
     def base_url(self) -> str:

@@ -124,6 +124,8 @@ Scenario markers (anywhere in the last user message; removed from the echoed tex
   more valid delta and the end of the body.
 * ``[scenario:truncate]`` (streaming): after two deltas, the first half of a frame, then the
   end of the body.
+* ``[scenario:reset]`` (streaming): after two deltas, the TCP connection is reset (RST, no
+  end of the chunked body); a Converse call is reset before any answer.
 * ``[scenario:bad-json]`` (Converse): ``200`` with a truncated JSON body.
 * ``[scenario:empty-status:<code>]``: that status with no body at all
 * ``[scenario:raw-status:<code>]``: that status with an HTML body and no ``x-amzn-ErrorType``
@@ -171,6 +173,7 @@ import hmac
 import json
 import os
 import re
+import socket
 import struct
 import sys
 import threading
@@ -439,6 +442,7 @@ class Scenario:
     coalesce: bool = False
     corrupt: str | None = None  # "payload" (message CRC) or "prelude" (prelude CRC)
     truncate: bool = False
+    reset: bool = False
     bad_json: bool = False
     raw_status: int | None = None
     empty_status: int | None = None
@@ -470,6 +474,8 @@ def parse_scenario(text: str) -> Scenario:
             scenario.corrupt = "prelude"
         elif kind == "truncate":
             scenario.truncate = True
+        elif kind == "reset":
+            scenario.reset = True
         elif kind == "bad-json":
             scenario.bad_json = True
         elif kind == "raw-status" and len(parts) >= 2 and parts[1].strip().isdigit():
@@ -1225,8 +1231,23 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- answers -------------------------------------------------------------------------------
 
+    def _reset_connection(self) -> None:
+        """Abort the TCP connection: SO_LINGER 0 makes close() send RST, not FIN."""
+        with self.server.config.lock:
+            if self._record is not None:
+                self._record["error"] = "reset"
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
     def _converse(self, result: Answer, scenario: Scenario, request_id: str) -> None:
         started = time.monotonic()
+        if scenario.reset:
+            return self._reset_connection()
         if scenario.slow:
             time.sleep(scenario.slow)
         self._record_status(200)
@@ -1294,8 +1315,12 @@ class Handler(BaseHTTPRequestHandler):
                 deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
             if scenario.corrupt or scenario.truncate:
                 deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
+            if scenario.reset:
+                deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
             for piece in deltas:
                 event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+            if scenario.reset:
+                return self._reset_connection()
             if scenario.corrupt or scenario.truncate:
                 frame = bytearray(
                     event_frame(
