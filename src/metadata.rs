@@ -14,6 +14,7 @@ use crate::openai::models::{
     BedrockModel, Mapping, MappingList, Model, ModelList, Provider, ProviderCapabilities,
     ProviderList, METADATA_VERSION,
 };
+use crate::tenant::Tenant;
 use crate::upstream::Upstream;
 
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
@@ -66,13 +67,20 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
     }
 }
 
-/// `GET /v1/models`: aliases first (sorted), then the catalog's models.
-pub fn list_models(cfg: &Config) -> Result<Vec<u8>, ApiError> {
+/// Tenant isolation: a tenant sees only the models it may call; an admin sees every model.
+fn visible(tenant: &Tenant, r: &Resolved<'_>) -> bool {
+    tenant.admin || tenant.allows(&r.requested, &r.bedrock_id)
+}
+
+/// `GET /v1/models`: aliases first (sorted), then the catalog's models, as far as the
+/// tenant may see them.
+pub fn list_models(cfg: &Config, tenant: &Tenant) -> Result<Vec<u8>, ApiError> {
     let c = &cfg.catalog;
     let aliases = c.aliases().keys().filter_map(|a| c.lookup(a));
     let entries = c.entries().iter().filter_map(|e| c.lookup(&e.id));
     let data = aliases
         .chain(entries)
+        .filter(|r| visible(tenant, r))
         .map(|r| model_object(cfg, &r))
         .collect();
     json(&ModelList {
@@ -82,11 +90,11 @@ pub fn list_models(cfg: &Config) -> Result<Vec<u8>, ApiError> {
 }
 
 /// `GET /v1/models/{id}`; `raw_id` is the path segment as received (percent-decoded here).
-pub fn retrieve_model(cfg: &Config, raw_id: &str) -> Result<Vec<u8>, ApiError> {
+pub fn retrieve_model(cfg: &Config, tenant: &Tenant, raw_id: &str) -> Result<Vec<u8>, ApiError> {
     let id = percent_decode_str(raw_id).decode_utf8_lossy();
     match cfg.catalog.lookup(&id) {
-        Some(r) => json(&model_object(cfg, &r)),
-        None => Err(model_not_found(&id)),
+        Some(r) if visible(tenant, &r) => json(&model_object(cfg, &r)),
+        _ => Err(model_not_found(&id)),
     }
 }
 
@@ -213,15 +221,30 @@ mod tests {
         .unwrap()
     }
 
+    fn tenant(models: Option<&[&str]>, admin: bool) -> Tenant {
+        Tenant {
+            name: "t".into(),
+            models: models.map(|m| m.iter().map(|s| s.to_string()).collect()),
+            admin,
+            limits: Default::default(),
+            model_limits: Default::default(),
+        }
+    }
+
+    fn anyone() -> Tenant {
+        tenant(None, false)
+    }
+
     fn parse(b: Result<Vec<u8>, ApiError>) -> Value {
         serde_json::from_slice(&b.unwrap()).unwrap()
     }
 
     #[test]
     fn lists_aliases_then_the_catalog() {
-        let v = parse(list_models(&cfg(
-            r#""models":[{"id":"acme.m-v1:0","region":"eu-west-1"}]"#,
-        )));
+        let v = parse(list_models(
+            &cfg(r#""models":[{"id":"acme.m-v1:0","region":"eu-west-1"}]"#),
+            &anyone(),
+        ));
         assert_eq!(v["object"], "list");
         let data = v["data"].as_array().unwrap();
         assert_eq!(data[0]["id"], "gpt-4o");
@@ -250,6 +273,7 @@ mod tests {
         let c = cfg(r#""builtin_models":true"#);
         let v = parse(retrieve_model(
             &c,
+            &anyone(),
             "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0",
         ));
         assert_eq!(v["id"], "us.anthropic.claude-3-5-sonnet-20241022-v2:0");
@@ -258,10 +282,35 @@ mod tests {
             "anthropic.claude-3-5-sonnet-20241022-v2:0"
         );
         assert_eq!(
-            parse(retrieve_model(&c, "gpt-4o"))["bedrock"]["model_id"],
+            parse(retrieve_model(&c, &anyone(), "gpt-4o"))["bedrock"]["model_id"],
             "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
         );
-        let e = retrieve_model(&c, "gpt-5").unwrap_err();
+        let e = retrieve_model(&c, &anyone(), "gpt-5").unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (404, Some("model_not_found"))
+        );
+    }
+
+    #[test]
+    fn a_tenant_sees_only_its_models_and_an_admin_sees_all() {
+        let c = cfg(r#""builtin_models":true"#);
+        let ids = |t: &Tenant| -> Vec<String> {
+            parse(list_models(&c, t))["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let all = ids(&anyone());
+        assert!(all.len() > 5);
+        let limited = tenant(Some(&["gpt-4o", "amazon.nova-pro-v1:0"]), false);
+        assert_eq!(ids(&limited), vec!["gpt-4o", "amazon.nova-pro-v1:0"]);
+        assert_eq!(ids(&tenant(Some(&["gpt-4o"]), true)), all);
+        assert!(retrieve_model(&c, &limited, "gpt-4o").is_ok());
+        let e = retrieve_model(&c, &limited, "anthropic.claude-3-5-sonnet-20241022-v2%3A0")
+            .unwrap_err();
         assert_eq!(
             (e.status, e.code.as_deref()),
             (404, Some("model_not_found"))

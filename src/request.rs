@@ -126,13 +126,13 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
         ("/v1/chat/completions", "POST") => read_body(Endpoint::ChatCompletions),
         ("/v1/completions", "POST") => read_body(Endpoint::Completions),
         ("/v1/usage", "GET") => usage_request(cfg, tenant, query),
-        ("/v1/models", "GET") => json(metadata::list_models(cfg)),
+        ("/v1/models", "GET") => json(metadata::list_models(cfg, tenant)),
         ("/v1/providers", "GET") => json(metadata::providers(cfg)),
         ("/v1/mappings", "GET") => json(metadata::mappings(cfg)),
         ("/v1/chat/completions" | "/v1/completions", _) => wrong_method("POST"),
         ("/v1/usage" | "/v1/models" | "/v1/providers" | "/v1/mappings", _) => wrong_method("GET"),
         _ => match (model_id, head.method) {
-            (Some(id), "GET") => json(metadata::retrieve_model(cfg, id)),
+            (Some(id), "GET") => json(metadata::retrieve_model(cfg, tenant, id)),
             (Some(_), _) => wrong_method("GET"),
             (None, _) => reply(ApiError::not_found(format!(
                 "Unknown request URL: {} {path}",

@@ -196,6 +196,18 @@ def test_tenant_may_only_use_its_models(lapi, emulator):
     assert emulator.bedrock_requests() == []
 
 
+def test_tenant_sees_only_its_models(lapi):
+    isolated = lapi.openai(KEYS["iso"])
+    assert [m.id for m in isolated.models.list()] == ["gpt-4o-mini"]
+    assert isolated.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
+    with pytest.raises(openai.NotFoundError) as info:
+        isolated.models.retrieve("gpt-4o")
+    assert info.value.body["code"] == "model_not_found"
+    everything = {m.id for m in lapi.openai(KEYS["ops"]).models.list()}  # admin
+    assert {"gpt-4o", "gpt-4o-mini", SONNET.removeprefix("us.")} <= everything
+    assert {m.id for m in lapi.openai(KEYS["acct"]).models.list()} == everything  # no model list
+
+
 def usage_of(gateway, key, query=""):
     r = httpx2.get(f"{gateway.base_url}/usage{query}", headers={"authorization": f"Bearer {key}"}, timeout=5)
     return r
