@@ -57,16 +57,9 @@ impl Provider {
     /// or the last path segment of an ARN. Provisioned or custom-model ARNs carry no
     /// provider: [`Provider::Other`] (the `model_provider` extension can say).
     pub fn infer(model_id: &str) -> Self {
-        let id = model_id.rsplit('/').next().unwrap_or(model_id);
-        let mut parts = id.split('.');
-        let first = parts.next().unwrap_or("");
-        let provider = match first {
-            "us" | "eu" | "apac" | "global" | "us-gov" | "jp" | "au" | "ca" => {
-                parts.next().unwrap_or("")
-            }
-            p => p,
-        };
-        Self::from_name(provider).unwrap_or(Self::Other)
+        crate::catalog::provider_of(model_id)
+            .and_then(Self::from_name)
+            .unwrap_or(Self::Other)
     }
 }
 
