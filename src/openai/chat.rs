@@ -171,30 +171,8 @@ const HANDLED: &[&str] = &[
 impl ChatRequest {
     /// Parses and validates a request body; every failure is a 400 naming its field.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::invalid_request(format!("request body is not valid JSON: {e}"))
-        })?;
-        let Value::Object(obj) = value else {
-            return Err(ApiError::invalid_request(
-                "request body must be a JSON object",
-            ));
-        };
-        let model = match obj.get("model") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(Value::String(_)) => {
-                return Err(ApiError::invalid_param(
-                    "model",
-                    "`model` must not be empty",
-                ))
-            }
-            None | Some(Value::Null) => {
-                return Err(ApiError::invalid_param(
-                    "model",
-                    "you must provide a model parameter",
-                ))
-            }
-            Some(_) => return Err(ApiError::invalid_param("model", "`model` must be a string")),
-        };
+        let obj = json_object(body)?;
+        let model = required_model(&obj)?;
         let bedrock_model = opt_string(&obj, "bedrock_model")?.filter(|s| !s.trim().is_empty());
         let model_provider = match opt_string(&obj, "model_provider")? {
             None => None,
@@ -894,6 +872,34 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
             key,
             format!("`{key}` must be a string"),
         )),
+    }
+}
+
+/// The request body as a JSON object; anything else is a 400.
+pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_request(format!("request body is not valid JSON: {e}")))?;
+    match value {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(ApiError::invalid_request(
+            "request body must be a JSON object",
+        )),
+    }
+}
+
+/// The required, non-empty `model` string.
+pub(crate) fn required_model(obj: &Map<String, Value>) -> Result<String, ApiError> {
+    match obj.get("model") {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err(ApiError::invalid_param(
+            "model",
+            "`model` must not be empty",
+        )),
+        None | Some(Value::Null) => Err(ApiError::invalid_param(
+            "model",
+            "you must provide a model parameter",
+        )),
+        Some(_) => Err(ApiError::invalid_param("model", "`model` must be a string")),
     }
 }
 

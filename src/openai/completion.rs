@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::openai::chat::{opt_bool, opt_number, opt_u32};
+use crate::openai::chat::{json_object, opt_bool, opt_number, opt_u32, required_model};
 use crate::openai::chunk::Usage;
 
 /// `object` of unary and streamed legacy completions alike.
@@ -44,21 +44,8 @@ fn reject(param: &str, message: impl Into<String>) -> ApiError {
 impl CompletionRequest {
     /// Parses and validates a request body; every failure is a 400 naming its field.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::invalid_request(format!("request body is not valid JSON: {e}"))
-        })?;
-        let Value::Object(obj) = value else {
-            return Err(ApiError::invalid_request(
-                "request body must be a JSON object",
-            ));
-        };
-        let model = match obj.get("model") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            None | Some(Value::Null) => {
-                return Err(reject("model", "you must provide a model parameter"))
-            }
-            Some(_) => return Err(reject("model", "`model` must be a non-empty string")),
-        };
+        let obj = json_object(body)?;
+        let model = required_model(&obj)?;
         let prompt = parse_prompt(obj.get("prompt"))?;
         match obj.get("suffix") {
             None | Some(Value::Null) => {}

@@ -458,9 +458,9 @@ def test_inspection_endpoints(emulator, client):
     assert len(recorded(emulator)) == emu.REQUEST_LOG_SIZE
 
 
-@pytest.mark.skipif(not CAPTURE.is_file(), reason="recorded Bedrock capture not available")
 def test_frame_encoder_matches_real_bedrock_bytes():
     """Re-encode every frame of a real Bedrock stream: the bytes must be identical."""
+    assert CAPTURE.is_file(), f"the recorded Bedrock capture is missing: {CAPTURE}"
     data = CAPTURE.read_bytes()
     buffer = EventStreamBuffer()
     buffer.add_data(data)
