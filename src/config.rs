@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::route::PathForms;
 use crate::sigv4::Credentials;
 
 /// The raw JSON shape; unknown fields are rejected so typos do not silently disable things.
@@ -33,6 +34,10 @@ struct RawConfig {
     credentials: Option<RawCredentials>,
     #[serde(default)]
     model_aliases: BTreeMap<String, String>,
+    #[serde(default)]
+    path_prefix: Option<String>,
+    #[serde(default)]
+    azure_deployments: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +58,10 @@ pub struct Config {
     pub bedrock_host: String,
     pub credentials: Credentials,
     pub model_aliases: BTreeMap<String, String>,
+    /// Accepted URL forms: `/v1`, `path_prefix`, Azure deployments ([`crate::route`]).
+    pub path_forms: PathForms,
+    /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
+    pub warnings: Vec<String>,
 }
 
 /// A configuration problem, worded to name the field at fault.
@@ -74,7 +83,9 @@ fn err(msg: impl Into<String>) -> ConfigError {
 impl Config {
     /// Parses the plugin configuration; `env` looks up environment variables.
     pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        let value = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        let (value, warnings) = crate::config_version::lower(value).map_err(err)?;
+        let raw: RawConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
         if raw.api_keys.is_empty() {
@@ -133,7 +144,11 @@ impl Config {
             )));
         }
 
+        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
+
         Ok(Self {
+            path_forms,
+            warnings,
             api_keys: raw.api_keys,
             region,
             bedrock_host,

@@ -4,6 +4,8 @@
 //! `cargo test`. Modules in the order a request flows through them:
 //!
 //! - [`config`]: plugin configuration, validated once at plugin start.
+//! - [`route`]: the path forms clients use (`/v1`, a prefix, Azure deployments) → one path;
+//!   [`config_version`]: schema versions and deprecated config names.
 //! - [`request`]: authenticate ([`auth`]), route, and hand the body to [`upstream`].
 //! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
 //!   [`sigv4`] to sign it.
@@ -14,6 +16,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod config_version;
 pub mod converse;
 pub mod error;
 pub mod event_stream;
@@ -21,6 +24,7 @@ pub mod models;
 pub mod openai;
 pub mod request;
 pub mod response;
+pub mod route;
 pub mod sigv4;
 pub mod stream;
 pub mod translate;

@@ -11,6 +11,8 @@ pub struct RequestHead<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub authorization: Option<&'a str>,
+    /// The `api-key` header (the Azure OpenAI clients' way to send the key).
+    pub api_key: Option<&'a str>,
 }
 
 /// An endpoint we serve.
@@ -49,11 +51,15 @@ pub enum HeadDecision {
 /// Authenticates and routes. Authentication comes first so that unauthenticated callers
 /// learn nothing about which paths exist.
 pub fn on_headers(cfg: &Config, head: &RequestHead<'_>) -> HeadDecision {
-    if let Err(e) = crate::auth::authenticate(&cfg.api_keys, head.authorization) {
+    let route = crate::route::normalise(&cfg.path_forms, head.path);
+    let authorization = route.authorization(head.authorization, head.api_key);
+    if let Err(e) = crate::auth::authenticate(&cfg.api_keys, authorization.as_deref()) {
         return HeadDecision::Reply(e.into());
     }
-    let path = head.path.split(['?', '#']).next().unwrap_or("");
-    let path = path.strip_suffix('/').unwrap_or(path);
+    if let Err(e) = route.check() {
+        return HeadDecision::Reply(e.into());
+    }
+    let path = route.path.as_str();
     match (path, head.method) {
         ("/v1/chat/completions", "POST") => HeadDecision::ReadBody(Endpoint::ChatCompletions),
         ("/v1/chat/completions", m) => HeadDecision::Reply(
@@ -99,6 +105,7 @@ mod tests {
                 method,
                 path,
                 authorization: auth,
+                api_key: None,
             },
         )
     }

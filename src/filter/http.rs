@@ -23,6 +23,8 @@ pub struct Http {
     request_id: String,
     exchange: Option<Exchange>,
     handler: Option<ResponseHandler>,
+    /// The Azure deployment's model, which replaces the body's `model`.
+    model_override: Option<String>,
 }
 
 impl Http {
@@ -34,6 +36,7 @@ impl Http {
             request_id: String::new(),
             exchange: None,
             handler: None,
+            model_override: None,
         }
     }
 
@@ -54,12 +57,14 @@ impl HttpContext for Http {
         let method = host::header(REQ, ":method").unwrap_or_default();
         let path = host::header(REQ, ":path").unwrap_or_default();
         let authorization = host::header(REQ, "authorization");
+        let api_key = host::header(REQ, "api-key");
         self.request_id =
             host::header(REQ, "x-request-id").unwrap_or_else(|| format!("{}", self.id));
         let head = RequestHead {
             method: &method,
             path: &path,
             authorization: authorization.as_deref(),
+            api_key: api_key.as_deref(),
         };
         match request::on_headers(&cfg, &head) {
             HeadDecision::Reply(r) => self.reply(r),
@@ -73,6 +78,9 @@ impl HttpContext for Http {
                     }
                 }
                 self.endpoint = Some(endpoint);
+                self.model_override = crate::route::normalise(&cfg.path_forms, &path)
+                    .model_override()
+                    .map(String::from);
                 Action::Pause
             }
         }
@@ -88,7 +96,10 @@ impl HttpContext for Http {
         if !end_of_stream {
             return Action::Pause;
         }
-        let body = host::body(BufferType::HttpRequestBody, size);
+        let mut body = host::body(BufferType::HttpRequestBody, size);
+        if let Some(model) = &self.model_override {
+            body = crate::route::override_model(&body, model);
+        }
         match request::on_body(&cfg, endpoint, &body, host::now()) {
             Ok((up, exchange)) => {
                 host::replace_body(BufferType::HttpRequestBody, size, &up.body);

@@ -29,6 +29,9 @@ impl RootContext for Root {
                     cfg.api_keys.len(),
                     cfg.model_aliases.len()
                 );
+                for warning in &cfg.warnings {
+                    log::warn!("{warning}");
+                }
                 self.config = Some(Rc::new(cfg));
                 true
             }
