@@ -23,6 +23,75 @@ pub fn resolve<'a>(aliases: &'a BTreeMap<String, String>, requested: &'a str) ->
         .unwrap_or(requested)
 }
 
+/// The model family a Bedrock model id belongs to: decides the reasoning config, the
+/// temperature/top_p policy and whether native structured output is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Anthropic,
+    Amazon,
+    Meta,
+    Mistral,
+    Cohere,
+    DeepSeek,
+    OpenAi,
+    Other,
+}
+
+impl Provider {
+    /// The `model_provider` request extension: a provider name as in Bedrock model ids.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "anthropic" => Self::Anthropic,
+            "amazon" | "nova" => Self::Amazon,
+            "meta" => Self::Meta,
+            "mistral" => Self::Mistral,
+            "cohere" => Self::Cohere,
+            "deepseek" => Self::DeepSeek,
+            "openai" => Self::OpenAi,
+            "other" => Self::Other,
+            _ => return None,
+        })
+    }
+
+    /// Inferred from the id: `anthropic.claude-…`, an inference profile `us.anthropic.…`,
+    /// or the last path segment of an ARN. Provisioned or custom-model ARNs carry no
+    /// provider: [`Provider::Other`] (the `model_provider` extension can say).
+    pub fn infer(model_id: &str) -> Self {
+        let id = model_id.rsplit('/').next().unwrap_or(model_id);
+        let mut parts = id.split('.');
+        let first = parts.next().unwrap_or("");
+        let provider = match first {
+            "us" | "eu" | "apac" | "global" | "us-gov" | "jp" | "au" | "ca" => {
+                parts.next().unwrap_or("")
+            }
+            p => p,
+        };
+        Self::from_name(provider).unwrap_or(Self::Other)
+    }
+}
+
+/// `(major, minor)` of an Anthropic Claude model id: `claude-3-5-sonnet-…` → (3, 5),
+/// `claude-sonnet-4-5-2025…` → (4, 5), `claude-opus-4-2025…` → (4, 0). Dates and
+/// version suffixes (`-v1:0`) are not read as a minor version.
+pub fn claude_version(model_id: &str) -> Option<(u32, u32)> {
+    let rest = &model_id[model_id.find("claude-")? + "claude-".len()..];
+    let small = |t: &str| -> Option<u32> {
+        (!t.is_empty() && t.len() <= 2 && t.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| t.parse().ok())
+            .flatten()
+    };
+    let mut tokens = rest.split(['-', ':', '.']).peekable();
+    if matches!(
+        tokens.peek(),
+        Some(&("sonnet" | "opus" | "haiku" | "instant"))
+    ) {
+        tokens.next();
+    }
+    let major = small(tokens.next()?)?;
+    let minor = tokens.next().and_then(small).unwrap_or(0);
+    Some((major, minor))
+}
+
 /// `/model/{id}/converse` or `/model/{id}/converse-stream`, the id encoded exactly once.
 pub fn converse_path(model_id: &str, stream: bool) -> String {
     let op = if stream {
@@ -56,6 +125,36 @@ mod tests {
             assert_eq!(converse_path(id, false), path);
         }
         assert!(converse_path("m", true).ends_with("/m/converse-stream"));
+    }
+
+    #[test]
+    fn providers_and_claude_versions_are_read_from_ids() {
+        let cases = [
+            ("anthropic.claude-3-haiku-20240307-v1:0", Provider::Anthropic, Some((3, 0))),
+            ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", Provider::Anthropic, Some((3, 5))),
+            ("us.anthropic.claude-3-7-sonnet-20250219-v1:0", Provider::Anthropic, Some((3, 7))),
+            ("anthropic.claude-sonnet-4-20250514-v1:0", Provider::Anthropic, Some((4, 0))),
+            ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", Provider::Anthropic, Some((4, 5))),
+            ("anthropic.claude-opus-4-1-20250805-v1:0", Provider::Anthropic, Some((4, 1))),
+            ("anthropic.claude-opus-4-6-v1", Provider::Anthropic, Some((4, 6))),
+            ("amazon.nova-pro-v1:0", Provider::Amazon, None),
+            ("us.meta.llama3-2-1b-instruct-v1:0", Provider::Meta, None),
+            ("openai.gpt-oss-120b-1:0", Provider::OpenAi, None),
+            ("us.deepseek.r1-v1:0", Provider::DeepSeek, None),
+            (
+                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-haiku-20240307-v1:0",
+                Provider::Anthropic,
+                Some((3, 0)),
+            ),
+            ("arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123def456", Provider::Other, None),
+            ("gpt-4o", Provider::Other, None),
+        ];
+        for (id, provider, version) in cases {
+            assert_eq!(Provider::infer(id), provider, "{id}");
+            assert_eq!(claude_version(id), version, "{id}");
+        }
+        assert_eq!(Provider::from_name("Nova"), Some(Provider::Amazon));
+        assert_eq!(Provider::from_name("acme"), None);
     }
 
     #[test]

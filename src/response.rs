@@ -59,11 +59,13 @@ impl ResponseHandler {
                 model: ex.model.clone(),
                 created,
                 include_usage: ex.include_usage,
+                output: ex.output.clone(),
             }))),
             (false, false) => Self::Unary(ResponseMeta {
                 id,
                 created,
                 model: ex.model.clone(),
+                output: ex.output.clone(),
             }),
             // A 200 of the wrong kind: report it rather than pass foreign bytes to the client.
             _ => Self::Error {
@@ -144,6 +146,8 @@ mod tests {
             bedrock_model: "b".into(),
             stream,
             include_usage: false,
+            ignored: Vec::new(),
+            output: Default::default(),
         }
     }
 

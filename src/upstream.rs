@@ -6,9 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::models;
+use crate::models::Provider;
 use crate::openai::chat::ChatRequest;
 use crate::sigv4::{self, SignRequest};
-use crate::translate::request::to_converse_request;
+use crate::translate::request::{to_converse_request, Target};
+use crate::translate::tools::OutputMode;
 
 /// What the shell writes into the request before it goes upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,10 @@ pub struct Exchange {
     pub bedrock_model: String,
     pub stream: bool,
     pub include_usage: bool,
+    /// Request parameters accepted but not honoured: the `x-bedrock-ignored-params` header.
+    pub ignored: Vec<String>,
+    /// How the answer is read back (JSON-answer tool, dropped tool calls).
+    pub output: OutputMode,
 }
 
 /// Client headers that must never reach Bedrock: the caller's credentials, encodings we
@@ -54,9 +60,22 @@ pub fn chat(
     now: SystemTime,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
-    let converse = to_converse_request(&req)?;
-    let bedrock_model = models::resolve(&cfg.model_aliases, &req.model).to_string();
-    let body = serde_json::to_vec(&converse)
+    // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
+    let bedrock_model = match &req.bedrock_model {
+        Some(id) => id.clone(),
+        None => models::resolve(&cfg.model_aliases, &req.model).to_string(),
+    };
+    let provider = req
+        .model_provider
+        .unwrap_or_else(|| Provider::infer(&bedrock_model));
+    let translation = to_converse_request(
+        &req,
+        Target {
+            model_id: &bedrock_model,
+            provider,
+        },
+    )?;
+    let body = serde_json::to_vec(&translation.body)
         .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
     let path = models::converse_path(&bedrock_model, req.stream);
     let accept = if req.stream {
@@ -96,6 +115,8 @@ pub fn chat(
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
+            ignored: translation.ignored,
+            output: translation.output,
         },
     ))
 }
@@ -153,6 +174,42 @@ mod tests {
         assert!(ex.stream);
         let body: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
         assert_eq!(body["messages"][0]["content"][0]["text"], "hi");
+    }
+
+    #[test]
+    fn bedrock_model_wins_over_alias_and_model_provider_over_inference() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let call = |body: &str| chat(&cfg(), body.as_bytes(), now).unwrap();
+        // Alias only.
+        let (up, ex) = call(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#);
+        assert_eq!(
+            ex.bedrock_model,
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+        );
+        assert!(up.path.contains("claude-3-5-sonnet"));
+        // bedrock_model over the alias; the client still sees its own model name.
+        let (up, ex) = call(
+            r#"{"model":"gpt-4o","bedrock_model":"amazon.nova-pro-v1:0","messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        assert_eq!(ex.bedrock_model, "amazon.nova-pro-v1:0");
+        assert_eq!(ex.model, "gpt-4o");
+        assert_eq!(up.path, "/model/amazon.nova-pro-v1%3A0/converse");
+        // A provisioned-model ARN says nothing about its family: model_provider does. Here it
+        // turns on the Claude 4 temperature/top_p policy, reported in `ignored`.
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123def456";
+        let body = format!(
+            r#"{{"model":"x","bedrock_model":"{arn}","messages":[{{"role":"user","content":"hi"}}],"temperature":0.5,"top_p":0.5,"seed":3}}"#
+        );
+        let (_, ex) = call(&body);
+        assert_eq!(ex.ignored, vec!["seed"]);
+        let body = body.replace(
+            r#""model":"x""#,
+            r#""model":"x","model_provider":"anthropic""#,
+        );
+        let (up, ex) = call(&body);
+        assert_eq!(ex.ignored, vec!["seed", "top_p"]);
+        let sent: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+        assert!(sent["inferenceConfig"].get("topP").is_none());
     }
 
     #[test]

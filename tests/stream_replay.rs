@@ -11,6 +11,7 @@
 
 use bedrock_openai_filter::event_stream::{encode, encode_to_vec, Header, HeaderValue};
 use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
+use bedrock_openai_filter::translate::tools::{OutputMode, JSON_TOOL};
 use serde_json::{json, Value};
 
 const EXPECTED_TEXT: &str =
@@ -31,6 +32,7 @@ fn opts(include_usage: bool) -> StreamOptions {
         model: "anthropic.claude-3-5-sonnet".into(),
         created: 1_700_000_000,
         include_usage,
+        output: Default::default(),
     }
 }
 
@@ -998,4 +1000,132 @@ fn exception_with_non_json_payload_still_maps() {
     let err = only_error(&events);
     assert_eq!(err["error"]["type"], "service_unavailable_error");
     assert_eq!(err["error"]["code"], "ServiceUnavailableException");
+}
+
+fn tool_start(block: u32, id: &str, name: &str) -> Vec<u8> {
+    event(
+        "contentBlockStart",
+        json!({"contentBlockIndex": block, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
+    )
+}
+
+fn tool_input(block: u32, input: &str) -> Vec<u8> {
+    event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": block, "delta": {"toolUse": {"input": input}}}),
+    )
+}
+
+fn block_stop(block: u32) -> Vec<u8> {
+    event("contentBlockStop", json!({"contentBlockIndex": block}))
+}
+
+fn run_with(output: OutputMode, body: &[u8]) -> Vec<Sse> {
+    let mut t = StreamTranslator::new(StreamOptions {
+        output,
+        ..opts(false)
+    });
+    parse_sse(&[t.feed(body), t.finish()].concat())
+}
+
+fn finish_of(events: &[Sse]) -> Value {
+    chunks_of(events)
+        .into_iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str().map(Value::from))
+        .unwrap()
+}
+
+fn content_of(events: &[Sse]) -> String {
+    chunks_of(events)
+        .into_iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+fn tool_calls_of(events: &[Sse]) -> Vec<Value> {
+    chunks_of(events)
+        .into_iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].as_array())
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn parallel_tool_calls_get_indices_0_and_1() {
+    let body = stream(&[
+        message_start(),
+        tool_start(0, "tooluse_a", "get_weather"),
+        tool_input(0, "{\"city\":\"Paris\"}"),
+        block_stop(0),
+        tool_start(1, "tooluse_b", "get_weather"),
+        tool_input(1, "{\"city\":"),
+        tool_input(1, "\"Rome\"}"),
+        block_stop(1),
+        stop("tool_use"),
+    ]);
+    let events = run_with(OutputMode::default(), &body);
+    let calls = tool_calls_of(&events);
+    let starts: Vec<(u64, &str)> = calls
+        .iter()
+        .filter(|c| c.get("id").is_some())
+        .map(|c| (c["index"].as_u64().unwrap(), c["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(starts, [(0, "tooluse_a"), (1, "tooluse_b")]);
+    let args = |i: u64| -> String {
+        calls
+            .iter()
+            .filter(|c| c["index"] == i)
+            .filter_map(|c| c["function"]["arguments"].as_str())
+            .collect()
+    };
+    assert_eq!(args(0), "{\"city\":\"Paris\"}");
+    assert_eq!(args(1), "{\"city\":\"Rome\"}");
+    assert_eq!(finish_of(&events), "tool_calls");
+}
+
+#[test]
+fn the_json_tool_streams_as_content_with_a_normal_stop() {
+    let body = stream(&[
+        message_start(),
+        tool_start(0, "t1", JSON_TOOL),
+        tool_input(0, "{\"name\":"),
+        tool_input(0, "\"Paris\"}"),
+        block_stop(0),
+        stop("tool_use"),
+    ]);
+    let events = run_with(
+        OutputMode {
+            json_tool: Some(JSON_TOOL.into()),
+            drop_tool_calls: false,
+        },
+        &body,
+    );
+    assert_eq!(content_of(&events), "{\"name\":\"Paris\"}");
+    assert!(tool_calls_of(&events).is_empty());
+    assert_eq!(finish_of(&events), "stop");
+    assert_eq!(events.last(), Some(&Sse::Done));
+}
+
+#[test]
+fn dropped_tool_calls_never_reach_the_client() {
+    let body = stream(&[
+        message_start(),
+        text(0, "Sunny."),
+        block_stop(0),
+        tool_start(1, "t1", "get_weather"),
+        tool_input(1, "{}"),
+        block_stop(1),
+        stop("tool_use"),
+    ]);
+    let events = run_with(
+        OutputMode {
+            json_tool: None,
+            drop_tool_calls: true,
+        },
+        &body,
+    );
+    assert_eq!(content_of(&events), "Sunny.");
+    assert!(tool_calls_of(&events).is_empty());
+    assert_eq!(finish_of(&events), "stop");
 }

@@ -138,6 +138,13 @@ impl HttpContext for Http {
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
         host::set_header(RESP, "x-bedrock-model", Some(&exchange.bedrock_model));
+        if !exchange.ignored.is_empty() {
+            host::set_header(
+                RESP,
+                "x-bedrock-ignored-params",
+                Some(&exchange.ignored.join(",")),
+            );
+        }
         host::set_header(RESP, "content-length", None);
         let action = if end_of_stream {
             // No body will follow, so no body callback either: answer in full now.

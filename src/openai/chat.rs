@@ -4,10 +4,14 @@
 //! The request is read from a `serde_json::Value` by hand rather than derived, so that every
 //! rejection names the exact field (`messages[2].content`) in the OpenAI error's `param`.
 
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::models::Provider;
 use crate::openai::chunk::Usage;
 
 /// Who wrote a message. `developer` is OpenAI's newer name for `system`.
@@ -17,19 +21,95 @@ pub enum Role {
     Developer,
     User,
     Assistant,
+    Tool,
 }
 
-/// One chat message, its content flattened to text parts.
+/// One content part (`ChatCompletionRequestMessageContentPart*`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentPart {
+    /// `text` parts, and the `refusal` parts of assistant messages.
+    Text(String),
+    Image(Image),
+}
+
+/// An `image_url` part whose URL was a `data:` URL: the format Bedrock names and the
+/// (validated) base64 payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub format: &'static str,
+    pub base64: String,
+}
+
+/// An assistant `tool_calls[]` entry, `function.arguments` parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: Value,
+}
+
+/// One chat message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub role: Role,
-    pub content: Vec<String>,
+    pub content: Vec<ContentPart>,
+    /// Assistant messages only.
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool messages only.
+    pub tool_call_id: Option<String>,
+}
+
+/// A `tools[]` entry of type `function`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema; `{"type":"object","properties":{}}` when absent.
+    pub parameters: Value,
+    pub strict: bool,
+}
+
+/// `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    None,
+    Auto,
+    Required,
+    Function(String),
+}
+
+/// `response_format`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        description: Option<String>,
+        schema: Value,
+        strict: bool,
+    },
+}
+
+/// `reasoning_effort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasoningEffort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
 }
 
 /// The fields of a chat request that the translation uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRequest {
     pub model: String,
+    /// Extension: the Bedrock model id to call, over `model` and its alias.
+    pub bedrock_model: Option<String>,
+    /// Extension: the provider family, over the one inferred from the model id.
+    pub model_provider: Option<Provider>,
     pub messages: Vec<Message>,
     pub stream: bool,
     pub include_usage: bool,
@@ -38,7 +118,55 @@ pub struct ChatRequest {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub stop: Vec<String>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    pub response_format: ResponseFormat,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Anthropic-style `thinking` object, passed through.
+    pub thinking: Option<Value>,
+    pub user: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    pub service_tier: Option<String>,
+    /// Parameters accepted but not honoured, in request order (the
+    /// `x-bedrock-ignored-params` response header).
+    pub ignored: Vec<String>,
 }
+
+/// Top-level fields read by [`ChatRequest::parse`]; everything else is reported as ignored.
+const HANDLED: &[&str] = &[
+    "model",
+    "bedrock_model",
+    "model_provider",
+    "messages",
+    "stream",
+    "stream_options",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "reasoning_effort",
+    "thinking",
+    "user",
+    "metadata",
+    "service_tier",
+    "n",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "store",
+    "modalities",
+    "audio",
+    "functions",
+    "function_call",
+];
 
 impl ChatRequest {
     /// Parses and validates a request body; every failure is a 400 naming its field.
@@ -66,6 +194,16 @@ impl ChatRequest {
                 ))
             }
             Some(_) => return Err(ApiError::invalid_param("model", "`model` must be a string")),
+        };
+        let bedrock_model = opt_string(&obj, "bedrock_model")?.filter(|s| !s.trim().is_empty());
+        let model_provider = match opt_string(&obj, "model_provider")? {
+            None => None,
+            Some(p) => Some(Provider::from_name(&p).ok_or_else(|| {
+                ApiError::invalid_param(
+                    "model_provider",
+                    format!("unknown model_provider `{p}`: expected anthropic, amazon, meta, mistral, cohere, deepseek, openai or other"),
+                )
+            })?),
         };
         let messages = match obj.get("messages") {
             Some(Value::Array(items)) if !items.is_empty() => items
@@ -138,8 +276,100 @@ impl ChatRequest {
                 "`stop` takes at most 4 sequences",
             ));
         }
+        let tools = parse_tools(&obj)?;
+        let tool_choice = parse_tool_choice(&obj, &tools)?;
+        let response_format = parse_response_format(&obj)?;
+        let reasoning_effort = match opt_string(&obj, "reasoning_effort")?.as_deref() {
+            None => None,
+            Some("none") => Some(ReasoningEffort::None),
+            Some("minimal") => Some(ReasoningEffort::Minimal),
+            Some("low") => Some(ReasoningEffort::Low),
+            Some("medium") => Some(ReasoningEffort::Medium),
+            Some("high") => Some(ReasoningEffort::High),
+            Some("xhigh") => Some(ReasoningEffort::XHigh),
+            Some(other) => {
+                return Err(ApiError::invalid_param(
+                    "reasoning_effort",
+                    format!("unsupported reasoning_effort `{other}`: expected none, minimal, low, medium, high or xhigh"),
+                ))
+            }
+        };
+        let thinking = match obj.get("thinking") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(t)) if t.get("type").is_some_and(Value::is_string) => {
+                Some(Value::Object(t.clone()))
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    "thinking",
+                    "`thinking` must be an object with a string `type` (Anthropic's format, e.g. {\"type\":\"enabled\",\"budget_tokens\":2048})",
+                ))
+            }
+        };
+        let user = opt_string(&obj, "user")?;
+        let metadata = match obj.get("metadata") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok((k.clone(), s.clone())),
+                    _ => Err(ApiError::invalid_param(
+                        format!("metadata.{k}"),
+                        "`metadata` values must be strings",
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    "metadata",
+                    "`metadata` must be an object of strings",
+                ))
+            }
+        };
+        let service_tier = opt_string(&obj, "service_tier")?;
+        match obj.get("n") {
+            None | Some(Value::Null) => {}
+            Some(v) if v.as_u64() == Some(1) => {}
+            Some(v) if v.as_u64().is_some_and(|n| n > 1) => {
+                return Err(ApiError::invalid_param(
+                    "n",
+                    "`n` > 1 is not supported: Bedrock returns one choice per call; send separate requests",
+                ))
+            }
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    "n",
+                    "`n` must be a positive integer",
+                ))
+            }
+        }
+        for key in ["functions", "function_call"] {
+            if obj.get(key).is_some_and(|v| !v.is_null()) {
+                return Err(ApiError::invalid_param(
+                    key,
+                    format!("the deprecated `{key}` parameter is not supported; use `tools` and `tool_choice`"),
+                ));
+            }
+        }
+        if obj.get("audio").is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::invalid_param(
+                "audio",
+                "audio output is not supported",
+            ));
+        }
+        if let Some(Value::Array(m)) = obj.get("modalities") {
+            if m.iter().any(|v| v.as_str() != Some("text")) {
+                return Err(ApiError::invalid_param(
+                    "modalities",
+                    "only the `text` output modality is supported",
+                ));
+            }
+        }
+        let ignored = ignored_params(&obj);
         Ok(Self {
             model,
+            bedrock_model,
+            model_provider,
             messages,
             stream,
             include_usage,
@@ -147,8 +377,38 @@ impl ChatRequest {
             temperature,
             top_p,
             stop,
+            tools,
+            tool_choice,
+            response_format,
+            reasoning_effort,
+            thinking,
+            user,
+            metadata,
+            service_tier,
+            ignored,
         })
     }
+}
+
+/// Parameters present with a value Bedrock cannot honour (defaults such as `seed: null`,
+/// `presence_penalty: 0`, `logprobs: false` are not reported), then unknown fields.
+fn ignored_params(obj: &Map<String, Value>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, v) in obj {
+        let ignored = match key.as_str() {
+            "seed" | "top_logprobs" => !v.is_null(),
+            "presence_penalty" | "frequency_penalty" => v.as_f64().is_some_and(|n| n != 0.0),
+            "logit_bias" => v.as_object().is_some_and(|m| !m.is_empty()),
+            "logprobs" | "store" => v.as_bool() == Some(true),
+            "parallel_tool_calls" => v.as_bool() == Some(false),
+            k if HANDLED.contains(&k) => false,
+            _ => !v.is_null(),
+        };
+        if ignored {
+            out.push(key.clone());
+        }
+    }
+    out
 }
 
 fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
@@ -164,12 +424,19 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
         Some("developer") => Role::Developer,
         Some("user") => Role::User,
         Some("assistant") => Role::Assistant,
+        Some("tool") => Role::Tool,
+        Some("function") => {
+            return Err(ApiError::invalid_param(
+                at("role"),
+                "the deprecated `function` role is not supported; use `tool` messages",
+            ))
+        }
         Some(other) => {
             return Err(ApiError::invalid_param(
                 at("role"),
                 format!(
-                    "unsupported role `{other}`: expected system, developer, user or assistant"
-                ),
+                "unsupported role `{other}`: expected system, developer, user, assistant or tool"
+            ),
             ))
         }
         None => {
@@ -179,12 +446,44 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
             ))
         }
     };
+    let tool_calls = match (role, m.get("tool_calls")) {
+        (_, None | Some(Value::Null)) => Vec::new(),
+        (Role::Assistant, Some(Value::Array(calls))) => calls
+            .iter()
+            .enumerate()
+            .map(|(k, c)| parse_tool_call(&at(&format!("tool_calls[{k}]")), c))
+            .collect::<Result<Vec<_>, _>>()?,
+        (Role::Assistant, Some(_)) => {
+            return Err(ApiError::invalid_param(
+                at("tool_calls"),
+                "`tool_calls` must be an array",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_param(
+                at("tool_calls"),
+                "only assistant messages carry `tool_calls`",
+            ))
+        }
+    };
+    let tool_call_id = match role {
+        Role::Tool => match m.get("tool_call_id") {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => {
+                return Err(ApiError::invalid_param(
+                    at("tool_call_id"),
+                    "a tool message needs the string `tool_call_id` of the call it answers",
+                ))
+            }
+        },
+        _ => None,
+    };
     let content = match m.get("content") {
-        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::String(s)) => vec![ContentPart::Text(s.clone())],
         Some(Value::Array(parts)) => parts
             .iter()
             .enumerate()
-            .map(|(j, p)| parse_text_part(&at(&format!("content[{j}]")), p))
+            .map(|(j, p)| parse_part(&at(&format!("content[{j}]")), role, p))
             .collect::<Result<Vec<_>, _>>()?,
         None | Some(Value::Null) if role == Role::Assistant => Vec::new(),
         None | Some(Value::Null) => {
@@ -200,24 +499,400 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
             ))
         }
     };
-    Ok(Message { role, content })
+    Ok(Message {
+        role,
+        content,
+        tool_calls,
+        tool_call_id,
+    })
 }
 
-fn parse_text_part(param: &str, p: &Value) -> Result<String, ApiError> {
+fn parse_tool_call(param: &str, c: &Value) -> Result<ToolCall, ApiError> {
+    let bad = |field: &str, msg: &str| ApiError::invalid_param(format!("{param}{field}"), msg);
+    let Value::Object(c) = c else {
+        return Err(bad("", "each tool call must be an object"));
+    };
+    if c.get("type")
+        .is_some_and(|t| t.as_str() != Some("function"))
+    {
+        return Err(bad(".type", "only `function` tool calls are supported"));
+    }
+    let id = match c.get("id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => return Err(bad(".id", "a tool call needs a string `id`")),
+    };
+    let Some(Value::Object(f)) = c.get("function") else {
+        return Err(bad(".function", "a tool call needs a `function` object"));
+    };
+    let name = match f.get("name") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => return Err(bad(".function.name", "a tool call needs a string `name`")),
+    };
+    let arguments = match f.get("arguments") {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                return Err(bad(
+                    ".function.arguments",
+                    "`arguments` must encode a JSON object",
+                ))
+            }
+            Err(e) => {
+                return Err(bad(
+                    ".function.arguments",
+                    &format!("`arguments` is not valid JSON: {e}"),
+                ))
+            }
+        },
+        Some(_) => {
+            return Err(bad(
+                ".function.arguments",
+                "`arguments` must be a JSON string",
+            ))
+        }
+    };
+    Ok(ToolCall {
+        id,
+        name,
+        arguments,
+    })
+}
+
+fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiError> {
     let kind = p.get("type").and_then(Value::as_str);
-    match (kind, p.get("text")) {
-        (Some("text"), Some(Value::String(t))) => Ok(t.clone()),
-        (Some("text"), _) => Err(ApiError::invalid_param(
-            format!("{param}.text"),
-            "a text part needs a string `text`",
+    match kind {
+        Some("text") => match p.get("text") {
+            Some(Value::String(t)) => Ok(ContentPart::Text(t.clone())),
+            _ => Err(ApiError::invalid_param(
+                format!("{param}.text"),
+                "a text part needs a string `text`",
+            )),
+        },
+        Some("refusal") if role == Role::Assistant => match p.get("refusal") {
+            Some(Value::String(t)) => Ok(ContentPart::Text(t.clone())),
+            _ => Err(ApiError::invalid_param(
+                format!("{param}.refusal"),
+                "a refusal part needs a string `refusal`",
+            )),
+        },
+        Some("image_url") if role == Role::User => {
+            let url = match p.get("image_url") {
+                Some(Value::Object(o)) => o.get("url").and_then(Value::as_str),
+                Some(Value::String(s)) => Some(s.as_str()),
+                _ => None,
+            };
+            let Some(url) = url else {
+                return Err(ApiError::invalid_param(
+                    format!("{param}.image_url.url"),
+                    "an image_url part needs `image_url.url`",
+                ));
+            };
+            parse_data_url(url)
+                .map(ContentPart::Image)
+                .map_err(|msg| ApiError::invalid_param(format!("{param}.image_url"), msg))
+        }
+        Some(other @ ("image_url" | "input_audio" | "file")) => Err(ApiError::invalid_param(
+            format!("{param}.type"),
+            format!(
+                "content part type `{other}` is not supported in {} messages",
+                match role {
+                    Role::System => "system",
+                    Role::Developer => "developer",
+                    Role::User => "user",
+                    Role::Assistant => "assistant",
+                    Role::Tool => "tool",
+                }
+            ),
         )),
-        (Some(other), _) => Err(ApiError::invalid_param(
+        Some(other) => Err(ApiError::invalid_param(
             format!("{param}.type"),
             format!("content part type `{other}` is not supported"),
         )),
-        (None, _) => Err(ApiError::invalid_param(
+        None => Err(ApiError::invalid_param(
             format!("{param}.type"),
             "each content part needs a `type`",
+        )),
+    }
+}
+
+/// Accepts standard base64 with or without padding (some clients strip it).
+const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// `data:image/png;base64,…` → a Bedrock image. Remote `http(s)` URLs are refused: the filter
+/// does not fetch (Bedrock takes bytes or S3 locations only).
+fn parse_data_url(url: &str) -> Result<Image, String> {
+    let Some(rest) = url.strip_prefix("data:") else {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            return Err("image URLs are not fetched: send the image inline as a base64 `data:` URL (png, jpeg, gif or webp)".into());
+        }
+        return Err("`image_url.url` must be a base64 `data:` URL".into());
+    };
+    let Some((meta, data)) = rest.split_once(',') else {
+        return Err("malformed data URL: no `,`".into());
+    };
+    let Some(mime) = meta.strip_suffix(";base64") else {
+        return Err("the data URL must be base64-encoded (`;base64,`)".into());
+    };
+    let declared = match mime.to_ascii_lowercase().as_str() {
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpeg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        other => {
+            return Err(format!(
+                "unsupported image type `{other}`: Bedrock takes png, jpeg, gif or webp"
+            ))
+        }
+    };
+    let bytes = BASE64_LENIENT
+        .decode(data.trim())
+        .map_err(|e| format!("the data URL is not valid base64: {e}"))?;
+    if bytes.is_empty() {
+        return Err("the image is empty".into());
+    }
+    // The bytes decide when they are recognisable: a mislabelled data URL still works.
+    let format = sniff_image(&bytes).unwrap_or(declared);
+    Ok(Image {
+        format,
+        base64: STANDARD.encode(&bytes),
+    })
+}
+
+fn sniff_image(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if b.starts_with(&[0xff, 0xd8, 0xff]) {
+        Some("jpeg")
+    } else if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
+        Some("gif")
+    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some("webp")
+    } else {
+        None
+    }
+}
+
+/// Tool names Bedrock accepts (`ToolName`: `[a-zA-Z0-9_-]+`, 1 to 64 characters).
+pub fn valid_tool_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn parse_tools(obj: &Map<String, Value>) -> Result<Vec<Tool>, ApiError> {
+    let items = match obj.get("tools") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(ApiError::invalid_param("tools", "`tools` must be an array")),
+    };
+    let mut tools: Vec<Tool> = Vec::with_capacity(items.len());
+    for (i, t) in items.iter().enumerate() {
+        let at = |f: &str| format!("tools[{i}]{f}");
+        match t.get("type").and_then(Value::as_str) {
+            Some("function") => {}
+            Some(other) => {
+                return Err(ApiError::invalid_param(
+                    at(".type"),
+                    format!("tool type `{other}` is not supported: only `function` tools"),
+                ))
+            }
+            None => {
+                return Err(ApiError::invalid_param(
+                    at(".type"),
+                    "each tool needs `type: \"function\"`",
+                ))
+            }
+        }
+        let Some(Value::Object(f)) = t.get("function") else {
+            return Err(ApiError::invalid_param(
+                at(".function"),
+                "each tool needs a `function` object",
+            ));
+        };
+        let name = match f.get("name") {
+            Some(Value::String(n)) if valid_tool_name(n) => n.clone(),
+            Some(Value::String(n)) => {
+                return Err(ApiError::invalid_param(
+                    at(".function.name"),
+                    format!(
+                        "invalid tool name `{n}`: 1 to 64 characters of a-z, A-Z, 0-9, _ and -"
+                    ),
+                ))
+            }
+            _ => {
+                return Err(ApiError::invalid_param(
+                    at(".function.name"),
+                    "each tool needs a string `name`",
+                ))
+            }
+        };
+        if tools.iter().any(|t| t.name == name) {
+            return Err(ApiError::invalid_param(
+                at(".function.name"),
+                format!("duplicate tool name `{name}`"),
+            ));
+        }
+        let description = match f.get("description") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(d)) if d.trim().is_empty() => None,
+            Some(Value::String(d)) => Some(d.clone()),
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    at(".function.description"),
+                    "`description` must be a string",
+                ))
+            }
+        };
+        let parameters = match f.get("parameters") {
+            None | Some(Value::Null) => serde_json::json!({"type": "object", "properties": {}}),
+            Some(p @ Value::Object(_)) => p.clone(),
+            Some(_) => {
+                return Err(ApiError::invalid_param(
+                    at(".function.parameters"),
+                    "`parameters` must be a JSON Schema object",
+                ))
+            }
+        };
+        let strict = f.get("strict").and_then(Value::as_bool).unwrap_or(false);
+        tools.push(Tool {
+            name,
+            description,
+            parameters,
+            strict,
+        });
+    }
+    Ok(tools)
+}
+
+fn parse_tool_choice(
+    obj: &Map<String, Value>,
+    tools: &[Tool],
+) -> Result<Option<ToolChoice>, ApiError> {
+    let choice = match obj.get("tool_choice") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => match s.as_str() {
+            "none" => ToolChoice::None,
+            "auto" => ToolChoice::Auto,
+            "required" => ToolChoice::Required,
+            other => {
+                return Err(ApiError::invalid_param(
+                    "tool_choice",
+                    format!("unsupported tool_choice `{other}`: expected none, auto, required or a named function"),
+                ))
+            }
+        },
+        Some(Value::Object(o)) => {
+            let name = o
+                .get("function")
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str);
+            match (o.get("type").and_then(Value::as_str), name) {
+                (Some("function"), Some(n)) => ToolChoice::Function(n.to_string()),
+                _ => {
+                    return Err(ApiError::invalid_param(
+                        "tool_choice",
+                        "a named tool_choice is {\"type\":\"function\",\"function\":{\"name\":…}}",
+                    ))
+                }
+            }
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "tool_choice",
+                "`tool_choice` must be a string or an object",
+            ))
+        }
+    };
+    match &choice {
+        ToolChoice::Required if tools.is_empty() => Err(ApiError::invalid_param(
+            "tool_choice",
+            "tool_choice `required` needs `tools`",
+        )),
+        ToolChoice::Function(n) if !tools.iter().any(|t| &t.name == n) => {
+            Err(ApiError::invalid_param(
+                "tool_choice",
+                format!("tool_choice names `{n}`, which is not in `tools`"),
+            ))
+        }
+        _ => Ok(Some(choice)),
+    }
+}
+
+fn parse_response_format(obj: &Map<String, Value>) -> Result<ResponseFormat, ApiError> {
+    let rf = match obj.get("response_format") {
+        None | Some(Value::Null) => return Ok(ResponseFormat::Text),
+        Some(Value::Object(o)) => o,
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "response_format",
+                "`response_format` must be an object",
+            ))
+        }
+    };
+    match rf.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(ResponseFormat::Text),
+        Some("json_object") => Ok(ResponseFormat::JsonObject),
+        Some("json_schema") => {
+            let Some(Value::Object(js)) = rf.get("json_schema") else {
+                return Err(ApiError::invalid_param(
+                    "response_format.json_schema",
+                    "`json_schema` must be an object with `name` and `schema`",
+                ));
+            };
+            let name = match js.get("name") {
+                Some(Value::String(n)) if !n.is_empty() => n.clone(),
+                _ => {
+                    return Err(ApiError::invalid_param(
+                        "response_format.json_schema.name",
+                        "`json_schema.name` must be a non-empty string",
+                    ))
+                }
+            };
+            let schema = match js.get("schema") {
+                Some(s @ Value::Object(_)) => s.clone(),
+                None | Some(Value::Null) => serde_json::json!({"type": "object"}),
+                Some(_) => {
+                    return Err(ApiError::invalid_param(
+                        "response_format.json_schema.schema",
+                        "`json_schema.schema` must be a JSON Schema object",
+                    ))
+                }
+            };
+            Ok(ResponseFormat::JsonSchema {
+                name,
+                description: js
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .filter(|d| !d.trim().is_empty())
+                    .map(str::to_string),
+                schema,
+                strict: js.get("strict").and_then(Value::as_bool).unwrap_or(false),
+            })
+        }
+        Some(other) => Err(ApiError::invalid_param(
+            "response_format.type",
+            format!("unsupported response_format type `{other}`: expected text, json_object or json_schema"),
+        )),
+        None => Err(ApiError::invalid_param(
+            "response_format.type",
+            "`response_format` needs a `type`",
+        )),
+    }
+}
+
+fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::invalid_param(
+            key,
+            format!("`{key}` must be a string"),
         )),
     }
 }
@@ -289,17 +964,48 @@ pub struct ResponseMessage {
     pub role: &'static str,
     pub content: Option<String>,
     pub refusal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ResponseToolCall>,
+    /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+}
+
+/// `ChatCompletionMessageToolCall`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: ResponseFunction,
+}
+
+/// The `function` of a tool call: `arguments` is a JSON string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseFunction {
+    pub name: String,
+    pub arguments: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn err(body: &str) -> ApiError {
         ChatRequest::parse(body.as_bytes()).unwrap_err()
     }
+
+    fn parse(v: Value) -> ChatRequest {
+        ChatRequest::parse(v.to_string().as_bytes()).unwrap()
+    }
+
+    fn text(s: &str) -> ContentPart {
+        ContentPart::Text(s.into())
+    }
+
+    /// A 1×1 transparent PNG.
+    pub const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
     #[test]
     fn parses_the_common_request() {
@@ -315,70 +1021,304 @@ mod tests {
             r.messages[0],
             Message {
                 role: Role::System,
-                content: vec!["s".into()]
+                content: vec![text("s")],
+                tool_calls: vec![],
+                tool_call_id: None,
             }
         );
-        assert_eq!(r.messages[1].content, vec!["a", "b"]);
+        assert_eq!(r.messages[1].content, vec![text("a"), text("b")]);
         assert!(r.stream && r.include_usage);
         assert_eq!(r.max_tokens, Some(7));
         assert_eq!((r.temperature, r.top_p), (Some(0.5), Some(0.9)));
         assert_eq!(r.stop, vec!["END"]);
+        assert!(r.ignored.is_empty());
+        assert_eq!(r.response_format, ResponseFormat::Text);
+    }
+
+    #[test]
+    fn parses_tools_tool_calls_and_tool_messages() {
+        let r = parse(json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": null, "tool_calls": [
+                    {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                    {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}
+                ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\":21}"},
+                {"role": "tool", "tool_call_id": "call_2", "content": [{"type": "text", "text": "noon"}]}
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}, "strict": true}},
+                {"type": "function", "function": {"name": "get_time"}}
+            ],
+            "tool_choice": {"type": "function", "function": {"name": "get_time"}}
+        }));
+        assert_eq!(r.tools.len(), 2);
+        assert!(r.tools[0].strict);
+        assert_eq!(
+            r.tools[1].parameters,
+            json!({"type": "object", "properties": {}})
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Function("get_time".into())));
+        let calls = &r.messages[1].tool_calls;
+        assert_eq!(calls[0].arguments, json!({"city": "Paris"}));
+        assert_eq!(calls[1].arguments, json!({}));
+        assert_eq!(r.messages[2].tool_call_id.as_deref(), Some("call_1"));
+        assert_eq!(r.messages[3].content, vec![text("noon")]);
+    }
+
+    #[test]
+    fn parses_images_json_modes_reasoning_and_extensions() {
+        let r = parse(json!({
+            "model": "m",
+            "bedrock_model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "model_provider": "anthropic",
+            "messages": [{"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                // Declared jpeg, bytes are PNG: the bytes win. Padding stripped: still accepted.
+                {"type": "image_url", "image_url": {"url": format!("data:image/jpeg;base64,{}", PNG_1X1.trim_end_matches('=')), "detail": "low"}}
+            ]}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": true}},
+            "reasoning_effort": "high",
+            "user": "u-1",
+            "metadata": {"team": "a"},
+            "service_tier": "flex"
+        }));
+        assert_eq!(
+            r.bedrock_model.as_deref(),
+            Some("us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        );
+        assert_eq!(r.model_provider, Some(Provider::Anthropic));
+        let ContentPart::Image(img) = &r.messages[0].content[1] else {
+            panic!("not an image")
+        };
+        assert_eq!((img.format, img.base64.as_str()), ("png", PNG_1X1));
+        assert!(matches!(
+            r.response_format,
+            ResponseFormat::JsonSchema { strict: true, .. }
+        ));
+        assert_eq!(r.reasoning_effort, Some(ReasoningEffort::High));
+        assert_eq!(r.user.as_deref(), Some("u-1"));
+        assert_eq!(r.metadata, vec![("team".into(), "a".into())]);
+        assert_eq!(r.service_tier.as_deref(), Some("flex"));
+    }
+
+    #[test]
+    fn parameters_without_effect_are_reported_and_defaults_are_not() {
+        let r = parse(json!({
+            "model": "m", "messages": [{"role": "user", "content": "x"}],
+            "seed": 7, "presence_penalty": 0.5, "frequency_penalty": 0, "logit_bias": {"50256": -100},
+            "logprobs": true, "top_logprobs": 2, "store": false, "parallel_tool_calls": false,
+            "n": 1, "prediction": {"type": "content", "content": "x"}, "verbosity": null
+        }));
+        assert_eq!(
+            r.ignored,
+            vec![
+                "logit_bias",
+                "logprobs",
+                "parallel_tool_calls",
+                "prediction",
+                "presence_penalty",
+                "seed",
+                "top_logprobs"
+            ]
+        );
+        let quiet = parse(json!({
+            "model": "m", "messages": [{"role": "user", "content": "x"}],
+            "seed": null, "presence_penalty": 0, "logprobs": false, "store": false,
+            "parallel_tool_calls": true, "logit_bias": {}
+        }));
+        assert!(quiet.ignored.is_empty(), "{:?}", quiet.ignored);
     }
 
     #[test]
     fn rejections_name_their_field() {
-        let cases = [
+        let user = r#"[{"role":"user","content":"x"}]"#;
+        let with = |extra: &str| format!(r#"{{"model":"m","messages":{user},{extra}}}"#);
+        let msgs = |m: &str| format!(r#"{{"model":"m","messages":{m}}}"#);
+        let call = |args: &str| {
+            msgs(&format!(
+                r#"[{{"role":"user","content":"x"}},{{"role":"assistant","tool_calls":[{{"id":"c1","type":"function","function":{{"name":"f","arguments":{args}}}}}]}}]"#
+            ))
+        };
+        let cases: Vec<(String, Option<&str>)> = vec![
             (
-                r#"{"messages":[{"role":"user","content":"x"}]}"#,
+                r#"{"messages":[{"role":"user","content":"x"}]}"#.into(),
                 Some("model"),
             ),
-            (r#"{"model":5,"messages":[]}"#, Some("model")),
-            (r#"{"model":"m"}"#, Some("messages")),
-            (r#"{"model":"m","messages":"hi"}"#, Some("messages")),
-            (r#"{"model":"m","messages":[]}"#, Some("messages")),
+            (r#"{"model":5,"messages":[]}"#.into(), Some("model")),
+            (r#"{"model":"m"}"#.into(), Some("messages")),
+            (r#"{"model":"m","messages":"hi"}"#.into(), Some("messages")),
+            (r#"{"model":"m","messages":[]}"#.into(), Some("messages")),
             (
-                r#"{"model":"m","messages":[{"role":"wizard","content":"x"}]}"#,
+                msgs(r#"[{"role":"wizard","content":"x"}]"#),
                 Some("messages[0].role"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":7}]}"#,
-                Some("messages[0].content"),
+                msgs(r#"[{"role":"function","content":"x"}]"#),
+                Some("messages[0].role"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user"}]}"#,
+                msgs(r#"[{"role":"user","content":7}]"#),
                 Some("messages[0].content"),
             ),
+            (msgs(r#"[{"role":"user"}]"#), Some("messages[0].content")),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text"}]}]}"#,
+                msgs(r#"[{"role":"user","content":[{"type":"text"}]}]"#),
                 Some("messages[0].content[0].text"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
-                Some("stream"),
+                msgs(r#"[{"role":"user","content":[{"text":"x"}]}]"#),
+                Some("messages[0].content[0].type"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":0}"#,
-                Some("max_tokens"),
+                msgs(r#"[{"role":"user","content":[{"type":"input_audio","input_audio":{}}]}]"#),
+                Some("messages[0].content[0].type"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":3}"#,
-                Some("temperature"),
+                msgs(
+                    r#"[{"role":"system","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]}]"#,
+                ),
+                Some("messages[0].content[0].type"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stop":[1]}"#,
-                Some("stop[0]"),
+                msgs(
+                    r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]"#,
+                ),
+                Some("messages[0].content[0].image_url"),
             ),
             (
-                r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":1}}"#,
+                msgs(
+                    r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/bmp;base64,AAAA"}}]}]"#,
+                ),
+                Some("messages[0].content[0].image_url"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,@@@"}}]}]"#,
+                ),
+                Some("messages[0].content[0].image_url"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png,abc"}}]}]"#,
+                ),
+                Some("messages[0].content[0].image_url"),
+            ),
+            (
+                msgs(r#"[{"role":"user","content":[{"type":"image_url","image_url":{}}]}]"#),
+                Some("messages[0].content[0].image_url.url"),
+            ),
+            (
+                call(r#""{not json""#),
+                Some("messages[1].tool_calls[0].function.arguments"),
+            ),
+            (
+                call(r#""[1,2]""#),
+                Some("messages[1].tool_calls[0].function.arguments"),
+            ),
+            (
+                call(r#"{"a":1}"#),
+                Some("messages[1].tool_calls[0].function.arguments"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]"#,
+                ),
+                Some("messages[0].tool_calls[0].id"),
+            ),
+            (
+                msgs(r#"[{"role":"assistant","tool_calls":[{"id":"c","type":"function"}]}]"#),
+                Some("messages[0].tool_calls[0].function"),
+            ),
+            (
+                msgs(r#"[{"role":"user","content":"x","tool_calls":[]}]"#),
+                Some("messages[0].tool_calls"),
+            ),
+            (
+                msgs(r#"[{"role":"tool","content":"x"}]"#),
+                Some("messages[0].tool_call_id"),
+            ),
+            (with(r#""stream":"yes""#), Some("stream")),
+            (with(r#""max_tokens":0"#), Some("max_tokens")),
+            (with(r#""temperature":3"#), Some("temperature")),
+            (with(r#""stop":[1]"#), Some("stop[0]")),
+            (
+                with(r#""stream_options":{"include_usage":1}"#),
                 Some("stream_options.include_usage"),
             ),
-            ("not json", None),
-            ("[1]", None),
+            (with(r#""tools":{}"#), Some("tools")),
+            (
+                with(r#""tools":[{"type":"web_search"}]"#),
+                Some("tools[0].type"),
+            ),
+            (
+                with(r#""tools":[{"type":"function","function":{"name":"bad name"}}]"#),
+                Some("tools[0].function.name"),
+            ),
+            (
+                with(
+                    r#""tools":[{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"f"}}]"#,
+                ),
+                Some("tools[1].function.name"),
+            ),
+            (
+                with(r#""tools":[{"type":"function","function":{"name":"f","parameters":"x"}}]"#),
+                Some("tools[0].function.parameters"),
+            ),
+            (with(r#""tool_choice":"sometimes""#), Some("tool_choice")),
+            (with(r#""tool_choice":"required""#), Some("tool_choice")),
+            (
+                with(
+                    r#""tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}"#,
+                ),
+                Some("tool_choice"),
+            ),
+            (
+                with(r#""response_format":{"type":"xml"}"#),
+                Some("response_format.type"),
+            ),
+            (
+                with(r#""response_format":{"type":"json_schema"}"#),
+                Some("response_format.json_schema"),
+            ),
+            (
+                with(r#""response_format":{"type":"json_schema","json_schema":{"schema":{}}}"#),
+                Some("response_format.json_schema.name"),
+            ),
+            (
+                with(
+                    r#""response_format":{"type":"json_schema","json_schema":{"name":"a","schema":[]}}"#,
+                ),
+                Some("response_format.json_schema.schema"),
+            ),
+            (
+                with(r#""reasoning_effort":"max""#),
+                Some("reasoning_effort"),
+            ),
+            (with(r#""thinking":true"#), Some("thinking")),
+            (with(r#""metadata":{"a":1}"#), Some("metadata.a")),
+            (with(r#""user":5"#), Some("user")),
+            (with(r#""n":2"#), Some("n")),
+            (with(r#""n":0"#), Some("n")),
+            (with(r#""functions":[]"#), Some("functions")),
+            (with(r#""audio":{"voice":"alloy"}"#), Some("audio")),
+            (with(r#""modalities":["text","audio"]"#), Some("modalities")),
+            (with(r#""model_provider":"acme""#), Some("model_provider")),
+            ("not json".into(), None),
+            ("[1]".into(), None),
         ];
         for (body, param) in cases {
-            let e = err(body);
+            let e = err(&body);
             assert_eq!(e.status, 400, "{body}");
-            assert_eq!(e.param.as_deref(), param, "{body}");
+            assert_eq!(e.param.as_deref(), param, "{body}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn n_above_one_is_refused_with_an_explanation() {
+        let e = err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":3}"#);
+        assert!(e.message.contains("not supported"), "{}", e.message);
     }
 }

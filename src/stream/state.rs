@@ -15,6 +15,7 @@ use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
 use crate::stream::sse::{self, ChunkWriter};
 use crate::translate::stop_reason::{finish_reason, Finish};
+use crate::translate::tools::OutputMode;
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -24,6 +25,8 @@ pub struct StreamOptions {
     pub model: String,
     pub created: u64,
     pub include_usage: bool,
+    /// JSON-answer tool and dropped tool calls, as decided at request time.
+    pub output: OutputMode,
 }
 
 /// Translates one streamed response. Feed it upstream body bytes as they come.
@@ -41,6 +44,11 @@ struct State {
     /// `(contentBlockIndex, tool_calls index)` per toolUse block: OpenAI numbers tool calls
     /// 0, 1, 2… while Bedrock numbers all content blocks, text included.
     tools: Vec<(u32, u32)>,
+    /// Content blocks whose tool input is the JSON answer: streamed as `content`.
+    json_blocks: Vec<u32>,
+    /// Content blocks of tool calls the client must not see (`tool_choice: "none"`).
+    dropped_blocks: Vec<u32>,
+    output: OutputMode,
     stop_reason: Option<String>,
     finish_sent: bool,
     usage: Option<Usage>,
@@ -57,6 +65,9 @@ impl StreamTranslator {
                 include_usage: opts.include_usage,
                 role_sent: false,
                 tools: Vec::new(),
+                json_blocks: Vec::new(),
+                dropped_blocks: Vec::new(),
+                output: opts.output,
                 stop_reason: None,
                 finish_sent: false,
                 usage: None,
@@ -203,6 +214,14 @@ impl State {
                     return Ok(());
                 };
                 self.ensure_role(out)?;
+                if self.output.is_json_tool(&tool.name) {
+                    self.json_blocks.push(e.content_block_index);
+                    return Ok(());
+                }
+                if !self.output.is_client_tool(&tool.name) {
+                    self.dropped_blocks.push(e.content_block_index);
+                    return Ok(());
+                }
                 let index = u32::try_from(self.tools.len())
                     .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
                 self.tools.push((e.content_block_index, index));
@@ -224,7 +243,14 @@ impl State {
                 )
             }
             StreamEvent::ContentBlockDelta(e) => {
-                let d = e.delta;
+                let mut d = e.delta;
+                let block = e.content_block_index;
+                let mut content = d.text.take();
+                if self.json_blocks.contains(&block) {
+                    content = d.tool_use.take().map(|t| t.input);
+                } else if self.dropped_blocks.contains(&block) {
+                    d.tool_use = None;
+                }
                 let tool_calls = match d.tool_use {
                     Some(t) => {
                         let index = self.tool_index(e.content_block_index).ok_or_else(|| {
@@ -246,7 +272,7 @@ impl State {
                 };
                 let delta = Delta {
                     role: None,
-                    content: d.text,
+                    content,
                     reasoning_content: d.reasoning_content.and_then(|r| r.text),
                     tool_calls,
                 };
@@ -266,6 +292,15 @@ impl State {
                 self.stop_reason = Some(stop.to_string());
                 match finish_reason(&stop) {
                     Finish::Reason(reason) => {
+                        // Only JSON answers or dropped calls: a normal stop for the client.
+                        let converted =
+                            !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
+                        let reason = if reason == "tool_calls" && converted && self.tools.is_empty()
+                        {
+                            "stop"
+                        } else {
+                            reason
+                        };
                         self.ensure_role(out)?;
                         self.emit_delta(Delta::default(), Some(reason), out)?;
                         self.finish_sent = true;

@@ -2,9 +2,12 @@
 
 use crate::converse::response::ConverseResponse;
 use crate::error::ApiError;
-use crate::openai::chat::{ChatCompletion, Choice, ResponseMessage};
+use crate::openai::chat::{
+    ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
+};
 use crate::openai::chunk::Usage;
 use crate::translate::stop_reason::{finish_reason, Finish};
+use crate::translate::tools::OutputMode;
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -12,6 +15,7 @@ pub struct ResponseMeta {
     pub id: String,
     pub created: u64,
     pub model: String,
+    pub output: OutputMode,
 }
 
 /// Parses a 200 Converse body and builds the completion. A body that is not Converse JSON,
@@ -37,6 +41,9 @@ pub fn to_chat_completion(
     };
     let mut text = String::new();
     let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    let mut converted = false;
+    let mut json_answer: Option<String> = None;
     for block in &message.content {
         if let Some(t) = &block.text {
             text.push_str(t);
@@ -48,7 +55,37 @@ pub fn to_chat_completion(
         {
             reasoning.push_str(&r.text);
         }
+        if let Some(t) = &block.tool_use {
+            if meta.output.is_json_tool(&t.name) {
+                // The forced-tool JSON answer: its input is the content, replacing any
+                // preamble the model wrote around it.
+                json_answer = Some(t.input.to_string());
+                converted = true;
+            } else if !meta.output.is_client_tool(&t.name) {
+                converted = true;
+            } else {
+                tool_calls.push(ResponseToolCall {
+                    id: t.tool_use_id.clone(),
+                    kind: "function",
+                    function: ResponseFunction {
+                        name: t.name.clone(),
+                        arguments: t.input.to_string(),
+                    },
+                });
+            }
+        }
     }
+    // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
+    let finish = if finish == "tool_calls" && converted && tool_calls.is_empty() {
+        "stop"
+    } else {
+        finish
+    };
+    let content = match json_answer {
+        Some(json) => Some(json),
+        None if tool_calls.is_empty() || !text.is_empty() => Some(text),
+        None => None,
+    };
     let u = resp.usage.unwrap_or_default();
     let usage = Usage {
         prompt_tokens: u.input_tokens,
@@ -68,8 +105,9 @@ pub fn to_chat_completion(
             index: 0,
             message: ResponseMessage {
                 role: "assistant",
-                content: Some(text),
+                content,
                 refusal: None,
+                tool_calls,
                 reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
             },
             finish_reason: finish,
@@ -90,6 +128,7 @@ mod tests {
             id: "chatcmpl-1".into(),
             created: 7,
             model: "gpt-4o".into(),
+            output: OutputMode::default(),
         }
     }
 
@@ -124,6 +163,122 @@ mod tests {
         ] {
             let e = to_chat_completion(body.as_bytes(), &meta()).unwrap_err();
             assert_eq!(e.status, 502, "{body}");
+        }
+    }
+
+    fn translate(content: serde_json::Value, stop: &str, output: OutputMode) -> serde_json::Value {
+        let body = json!({
+            "output": {"message": {"role": "assistant", "content": content}},
+            "stopReason": stop,
+            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+        });
+        let meta = ResponseMeta { output, ..meta() };
+        let (c, _) = to_chat_completion(body.to_string().as_bytes(), &meta).unwrap();
+        serde_json::to_value(&c).unwrap()["choices"][0].clone()
+    }
+
+    fn tool_use(id: &str, name: &str, input: serde_json::Value) -> serde_json::Value {
+        json!({"toolUse": {"toolUseId": id, "name": name, "input": input}})
+    }
+
+    #[test]
+    fn tool_uses_become_tool_calls() {
+        // Only tool calls: content is null; two calls keep their order.
+        let c = translate(
+            json!([
+                tool_use("t1", "get_weather", json!({"city": "Paris"})),
+                tool_use("t2", "get_time", json!({}))
+            ]),
+            "tool_use",
+            OutputMode::default(),
+        );
+        assert_eq!(
+            c,
+            json!({"index": 0, "finish_reason": "tool_calls", "logprobs": null, "message": {
+            "role": "assistant", "content": null, "refusal": null, "tool_calls": [
+                {"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "t2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+            ]}})
+        );
+        // Text before the call is kept.
+        let c = translate(
+            json!([{"text": "Checking."}, tool_use("t1", "get_weather", json!({}))]),
+            "tool_use",
+            OutputMode::default(),
+        );
+        assert_eq!(c["message"]["content"], "Checking.");
+        assert_eq!(c["message"]["tool_calls"][0]["id"], "t1");
+    }
+
+    #[test]
+    fn the_json_tool_becomes_content_with_a_normal_stop() {
+        let mode = OutputMode {
+            json_tool: Some("json_response".into()),
+            drop_tool_calls: false,
+        };
+        let c = translate(
+            json!([tool_use("t1", "json_response", json!({"name": "Paris"}))]),
+            "tool_use",
+            mode.clone(),
+        );
+        assert_eq!(c["finish_reason"], "stop");
+        assert_eq!(c["message"]["content"], "{\"name\":\"Paris\"}");
+        assert!(c["message"].get("tool_calls").is_none());
+        // A real tool call next to it is still a tool call.
+        let c = translate(
+            json!([tool_use("t1", "get_weather", json!({}))]),
+            "tool_use",
+            mode,
+        );
+        assert_eq!(c["finish_reason"], "tool_calls");
+        assert_eq!(
+            c["message"]["tool_calls"][0]["function"]["name"],
+            "get_weather"
+        );
+    }
+
+    #[test]
+    fn dropped_tool_calls_leave_the_text() {
+        let mode = OutputMode {
+            json_tool: None,
+            drop_tool_calls: true,
+        };
+        let c = translate(
+            json!([{"text": "It is sunny."}, tool_use("t1", "get_weather", json!({}))]),
+            "tool_use",
+            mode,
+        );
+        assert_eq!(c["finish_reason"], "stop");
+        assert_eq!(c["message"]["content"], "It is sunny.");
+        assert!(c["message"].get("tool_calls").is_none());
+    }
+
+    #[test]
+    fn reasoning_becomes_reasoning_content() {
+        let c = translate(
+            json!([{"reasoningContent": {"reasoningText": {"text": "Think.", "signature": "sig"}}},
+                   {"reasoningContent": {"redactedContent": "AAAA"}}, {"text": "Answer."}]),
+            "end_turn",
+            OutputMode::default(),
+        );
+        assert_eq!(c["message"]["reasoning_content"], "Think.");
+        assert_eq!(c["message"]["content"], "Answer.");
+        assert_eq!(c["finish_reason"], "stop");
+    }
+
+    #[test]
+    fn stop_reasons_become_finish_reasons() {
+        for (stop, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("model_context_window_exceeded", "length"),
+            ("guardrail_intervened", "content_filter"),
+            ("content_filtered", "content_filter"),
+            ("some_future_reason", "stop"),
+        ] {
+            let c = translate(json!([{"text": "x"}]), stop, OutputMode::default());
+            assert_eq!(c["finish_reason"], finish, "{stop}");
         }
     }
 }

@@ -66,6 +66,38 @@ Deterministic answers
   whitespace that follows it, so the deltas concatenate to REPLY); ``contentBlockStop``;
   ``messageStop`` ``{"stopReason"}``; ``metadata`` ``{"usage", "metrics", "serviceTier"}``.
 
+Tools, images, reasoning, JSON (applied on top of the echo, in this order)
+--------------------------------------------------------------------------
+* Extra validation (``400 ValidationException``): ``toolConfig`` is required when the
+  conversation holds ``toolUse``/``toolResult`` blocks; tool names are unique; a
+  ``toolChoice.tool`` names a declared tool; every ``toolResult`` answers a ``toolUse`` of the
+  assistant turn just before, and every ``toolUse`` is answered in the next turn; image bytes
+  are non-empty base64; ``outputConfig.textFormat`` carries a schema string that parses; with
+  ``additionalModelRequestFields.thinking`` enabled (Anthropic's rules) ``budget_tokens >= 1024``,
+  ``maxTokens > budget_tokens``, no ``temperature``/``topP`` and no forced ``toolChoice``.
+* Images: the reply gets `` [N image(s)]`` appended (N = image blocks in the last user turn).
+* Tool results: when the last user turn holds ``toolResult`` blocks, the reply is
+  ``Tool results: <toolUseId>=<text, or compact sorted JSON> | ...``.
+* Tool calls (``stopReason`` ``tool_use``), inputs built from each tool's schema by
+  ``example_for`` (first enum/const, strings = the property name, integers 1 or the minimum,
+  ``true``, one-item arrays, every declared property; a second parallel call gets ``-2``
+  strings and numbers + 1), ids ``tooluse_<turn>_<n>_<name>``:
+  ``toolChoice.tool`` → that tool; ``[scenario:tool:<name>]`` → that tool;
+  ``[scenario:parallel-tools]`` → the first two tools (the first one twice if alone);
+  ``[scenario:tool]`` → the first tool; ``toolChoice.any`` → ``json_response`` if declared, else
+  the first tool. A forced choice (``any``/``tool``) replies with no text block; otherwise the
+  echo text block comes first.
+* Structured output: with ``outputConfig.textFormat`` (and no tool call) the reply text is
+  ``example_for(schema)`` as compact JSON, ``stopReason`` ``end_turn``.
+* Reasoning: with ``additionalModelRequestFields`` ``thinking.type: enabled``,
+  ``reasoningConfig.type: enabled`` or ``reasoning_effort``, a ``reasoningContent`` block
+  ``Reasoning about: <words of the last user text>`` (signature ``emulated-signature``) comes
+  first.
+* Streams carry the same blocks, each with its own ``contentBlockIndex``: reasoning as word
+  deltas then a signature delta, text as word deltas, each toolUse as ``contentBlockStart``
+  (``toolUseId``, ``name``) plus its input JSON in two ``toolUse.input`` fragments.
+* ``outputTokens`` counts the words of the text, the reasoning and each tool input's JSON.
+
 Scenario markers (anywhere in the last user message; removed from the echoed text)
 ---------------------------------------------------------------------------------
 * ``[scenario:throttle]``: ``429 ThrottlingException`` "Too many requests, please wait before
@@ -113,6 +145,7 @@ Inspection (no authentication)
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import hashlib
 import hmac
@@ -433,6 +466,25 @@ class Answer:
     stop_reason: str
     input_tokens: int
     output_tokens: int
+    # Set by enrich() for tools, reasoning and structured output; empty means a text answer.
+    reasoning: str | None = None
+    tool_uses: list = field(default_factory=list)
+
+    @property
+    def plain(self) -> bool:
+        return self.reasoning is None and not self.tool_uses
+
+    def content_blocks(self) -> list[dict]:
+        """The Converse `output.message.content` of this answer."""
+        blocks: list[dict] = []
+        if self.reasoning is not None:
+            blocks.append(
+                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": REASONING_SIGNATURE}}}
+            )
+        if self.text or not self.tool_uses:
+            blocks.append({"text": self.text})
+        blocks += [{"toolUse": t} for t in self.tool_uses]
+        return blocks
 
     @property
     def usage(self) -> dict:
@@ -469,6 +521,208 @@ def answer(body: dict) -> Answer:
         input_texts += _texts(message.get("content"))
     input_tokens = sum(count_words(t) for t in input_texts)
     return Answer(text, stop_reason, input_tokens, count_words(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools, reasoning, images and structured output
+# ---------------------------------------------------------------------------------------------
+
+REASONING_SIGNATURE = "emulated-signature"
+JSON_TOOL = "json_response"
+
+
+def example_for(schema: Any, key: str = "value", variant: int = 0) -> Any:
+    """A deterministic value that validates against the common JSON Schema subset: the first
+    enum/const, `<key>` strings (`<key>-2` for a second parallel call), 1 (or the minimum),
+    true, one-item arrays, every declared property of an object."""
+    if not isinstance(schema, dict):
+        return key
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for union in ("anyOf", "oneOf", "allOf"):
+        if schema.get(union):
+            return example_for(schema[union][0], key, variant)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "string"
+    if kind == "object":
+        return {
+            name: example_for(sub, name, variant)
+            for name, sub in (schema.get("properties") or {}).items()
+        }
+    if kind == "array":
+        return [example_for(schema.get("items") or {}, key, variant)]
+    if kind == "integer":
+        return max(int(schema.get("minimum", 1)), 1) + variant
+    if kind == "number":
+        return float(max(schema.get("minimum", 1.5), 1.5)) + variant
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return key if variant == 0 else f"{key}-{variant + 1}"
+
+
+def _tool_specs(body: dict) -> list[dict]:
+    return [t["toolSpec"] for t in (body.get("toolConfig") or {}).get("tools") or [] if "toolSpec" in t]
+
+
+def check_tool_semantics(body: dict) -> None:
+    """Bedrock's (and Anthropic's) tool rules: toolConfig present when the conversation holds
+    tool blocks, unique tool names, a named toolChoice that exists, every toolResult answering a
+    toolUse of the assistant turn just before it, every toolUse answered in the next turn,
+    well-formed images and structured-output schemas."""
+    messages = body.get("messages") or []
+    names = [t.get("name") for t in _tool_specs(body)]
+    if len(names) != len(set(names)):
+        raise validation_error("The tool names in toolConfig.tools must be unique.")
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    if "tool" in choice and choice["tool"].get("name") not in names:
+        raise validation_error(
+            f"The tool {choice['tool'].get('name')!r} in toolChoice is not in toolConfig.tools."
+        )
+    has_tool_blocks = any(
+        "toolUse" in b or "toolResult" in b for m in messages for b in m.get("content") or []
+    )
+    if has_tool_blocks and not body.get("toolConfig"):
+        raise validation_error(
+            "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+        )
+    for i, message in enumerate(messages):
+        uses = [b["toolUse"]["toolUseId"] for b in message.get("content") or [] if "toolUse" in b]
+        results = [b["toolResult"]["toolUseId"] for b in message.get("content") or [] if "toolResult" in b]
+        if results:
+            previous = messages[i - 1] if i > 0 else {}
+            asked = {b["toolUse"]["toolUseId"] for b in previous.get("content") or [] if "toolUse" in b}
+            for r in results:
+                if r not in asked:
+                    raise validation_error(
+                        f"messages.{i}: toolResult {r!r} does not answer a toolUse of the previous turn."
+                    )
+        if uses and i + 1 < len(messages):
+            answered = {
+                b["toolResult"]["toolUseId"] for b in messages[i + 1].get("content") or [] if "toolResult" in b
+            }
+            missing = [u for u in uses if u not in answered]
+            if missing:
+                raise validation_error(
+                    f"messages.{i}: toolUse ids were found without toolResult blocks immediately after: {missing}"
+                )
+        for j, block in enumerate(message.get("content") or []):
+            image = block.get("image")
+            if image is not None:
+                try:
+                    raw = base64.b64decode(image["source"]["bytes"], validate=True)
+                except (KeyError, ValueError, TypeError):
+                    raw = b""
+                if not raw:
+                    raise validation_error(f"messages.{i}.content.{j}: the image bytes are not valid base64.")
+    text_format = (body.get("outputConfig") or {}).get("textFormat")
+    if text_format:
+        try:
+            json.loads(text_format["structure"]["jsonSchema"]["schema"])
+        except (KeyError, ValueError, TypeError):
+            raise validation_error("outputConfig.textFormat: the JSON schema is not valid JSON.")
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        config = body.get("inferenceConfig") or {}
+        if not isinstance(budget, int) or budget < 1024:
+            raise validation_error("thinking.budget_tokens: Input should be greater than or equal to 1024")
+        if isinstance(config.get("maxTokens"), int) and config["maxTokens"] <= budget:
+            raise validation_error("`max_tokens` must be greater than `thinking.budget_tokens`.")
+        if "temperature" in config or "topP" in config:
+            raise validation_error(
+                "temperature and top_p may not be set when thinking is enabled."
+            )
+        if choice.get("any") is not None or choice.get("tool") is not None:
+            raise validation_error("Thinking may not be enabled when tool_choice forces tool use.")
+
+
+def _last_user(body: dict) -> dict:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            return message
+    return {}
+
+
+def _result_text(result: dict) -> str:
+    parts = []
+    for c in result.get("content") or []:
+        if "text" in c:
+            parts.append(c["text"])
+        elif "json" in c:
+            parts.append(json.dumps(c["json"], separators=(",", ":"), sort_keys=True))
+    return " ".join(parts)
+
+
+def enrich(body: dict, base: Answer) -> Answer:
+    """Tool calls, tool-result echoes, image counts, reasoning and structured output on top of
+    the plain echo answer (see the module docstring, "Tools, images, reasoning, JSON")."""
+    last = _last_user(body)
+    text = MARKER.sub(" ", last_user_text(body))
+    markers = MARKER.findall(last_user_text(body))
+    result = base
+    images = sum(1 for b in last.get("content") or [] if "image" in b)
+    if images:
+        result.text = f"{result.text} [{images} image{'s' if images > 1 else ''}]"
+    results = [b["toolResult"] for b in last.get("content") or [] if "toolResult" in b]
+    if results:
+        result.text = "Tool results: " + " | ".join(
+            f"{r['toolUseId']}={_result_text(r)}" for r in results
+        )
+        result.stop_reason = "end_turn"
+    specs = _tool_specs(body)
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    wanted: list[dict] = []
+    named = next((m[len("[scenario:tool:"):-1] for m in markers if m.startswith("[scenario:tool:")), None)
+    if specs:
+        by_name = {s["name"]: s for s in specs}
+        if "tool" in choice:
+            wanted = [by_name[choice["tool"]["name"]]]
+        elif named and named in by_name:
+            wanted = [by_name[named]]
+        elif "[scenario:parallel-tools]" in markers:
+            wanted = [specs[0], specs[1] if len(specs) > 1 else specs[0]]
+        elif "[scenario:tool]" in markers:
+            wanted = [specs[0]]
+        elif "any" in choice:
+            wanted = [by_name.get(JSON_TOOL, specs[0])]
+    if wanted:
+        turn = len(body.get("messages") or [])
+        for n, spec in enumerate(wanted):
+            schema = (spec.get("inputSchema") or {}).get("json") or {}
+            value = example_for(schema, "value", n)
+            result.tool_uses.append(
+                {
+                    "toolUseId": f"tooluse_{turn}_{n}_{spec['name']}"[:64],
+                    "name": spec["name"],
+                    "input": value if isinstance(value, dict) else {"value": value},
+                }
+            )
+        if choice.get("any") is not None or choice.get("tool") is not None:
+            result.text = ""  # a forced tool call comes without text
+        result.stop_reason = "tool_use"
+    text_format = (body.get("outputConfig") or {}).get("textFormat")
+    if text_format and not result.tool_uses:
+        schema = json.loads(text_format["structure"]["jsonSchema"]["schema"])
+        result.text = json.dumps(example_for(schema), separators=(",", ":"))
+        result.stop_reason = "end_turn"
+    extra = body.get("additionalModelRequestFields") or {}
+    thinking = (extra.get("thinking") or {}).get("type") == "enabled"
+    nova = (extra.get("reasoningConfig") or {}).get("type") == "enabled"
+    if thinking or nova or extra.get("reasoning_effort"):
+        result.reasoning = "Reasoning about: " + " ".join(text.split())
+    result.output_tokens = (
+        count_words(result.text)
+        + sum(count_words(json.dumps(t["input"])) for t in result.tool_uses)
+        + count_words(result.reasoning or "")
+    )
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -798,7 +1052,7 @@ class Handler(BaseHTTPRequestHandler):
             # A bodyless answer (as Envoy's own 404 on a route miss would be).
             self._record_status(scenario.empty_status, "empty-status")
             return self._send(scenario.empty_status, b"", {})
-        result = answer(request)
+        result = enrich(request, answer(request))
         if scenario.stop_reason:
             result.stop_reason = scenario.stop_reason
         if route.group("op") == "converse":
@@ -837,6 +1091,7 @@ class Handler(BaseHTTPRequestHandler):
         if report.has_errors():
             raise validation_error(report.generate_report())
         check_semantics(request)
+        check_tool_semantics(request)
         return request
 
     # -- answers -------------------------------------------------------------------------------
@@ -855,7 +1110,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(
             200,
             {
-                "output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
+                "output": {"message": {"role": "assistant", "content": result.content_blocks()}},
                 "stopReason": result.stop_reason,
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
@@ -898,6 +1153,13 @@ class Handler(BaseHTTPRequestHandler):
 
         try:
             event("messageStart", {"role": "assistant"})
+            if not result.plain:
+                self._stream_blocks(result, event, started)
+                if pending:
+                    self._write_chunk(b"".join(pending), scenario.slow)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
             deltas = result.deltas()
             if scenario.stream_error:
                 deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
@@ -953,6 +1215,48 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    @staticmethod
+    def _stream_blocks(result: Answer, event, started: float) -> None:
+        """Reasoning, text and toolUse blocks, each with its own contentBlockIndex, as
+        ConverseStream sends them: reasoning and text as word deltas (reasoning then its
+        signature), a toolUse as contentBlockStart plus its input JSON in two fragments."""
+        index = 0
+        if result.reasoning is not None:
+            for piece in re.findall(r"\S+\s*", result.reasoning):
+                event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}})
+            event(
+                "contentBlockDelta",
+                {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": REASONING_SIGNATURE}}},
+            )
+            event("contentBlockStop", {"contentBlockIndex": index})
+            index += 1
+        if result.text or not result.tool_uses:
+            for piece in result.deltas():
+                event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}})
+            event("contentBlockStop", {"contentBlockIndex": index})
+            index += 1
+        for tool in result.tool_uses:
+            event(
+                "contentBlockStart",
+                {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": tool["toolUseId"], "name": tool["name"]}}},
+            )
+            raw = json.dumps(tool["input"], separators=(",", ":"))
+            half = len(raw) // 2
+            for piece in (raw[:half], raw[half:]):
+                if piece:
+                    event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}})
+            event("contentBlockStop", {"contentBlockIndex": index})
+            index += 1
+        event("messageStop", {"stopReason": result.stop_reason})
+        event(
+            "metadata",
+            {
+                "usage": result.usage,
+                "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                "serviceTier": {"type": "default"},
+            },
+        )
 
     # -- inspection ----------------------------------------------------------------------------
 

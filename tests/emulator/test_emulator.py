@@ -583,3 +583,103 @@ def test_stop_reason_override(client):
         client.converse_stream(modelId=MODEL_ID, messages=user("[scenario:stop-reason:guardrail_intervened] x"))["stream"]
     )
     assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
+
+
+# --- tools, images, reasoning, structured output ----------------------------------------------
+
+WEATHER = {
+    "toolSpec": {
+        "name": "get_weather",
+        "inputSchema": {"json": {"type": "object", "properties": {
+            "city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}}},
+    }
+}
+PNG_1X1 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def test_tool_call_and_round_trip(client):
+    out = client.converse(
+        modelId=MODEL_ID, messages=user("weather? [scenario:tool]"), toolConfig={"tools": [WEATHER]}
+    )
+    content = out["output"]["message"]["content"]
+    assert content[0] == {"text": "Echo: weather?"}
+    use = content[1]["toolUse"]
+    assert (use["name"], use["input"]) == ("get_weather", {"city": "city", "unit": "c"})
+    assert out["stopReason"] == "tool_use"
+    messages = user("weather? [scenario:tool]") + [
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"json": {"t": 21}}]}}]},
+    ]
+    out = client.converse(modelId=MODEL_ID, messages=messages, toolConfig={"tools": [WEATHER]})
+    assert out["output"]["message"]["content"] == [{"text": f"Tool results: {use['toolUseId']}={{\"t\":21}}"}]
+    assert out["stopReason"] == "end_turn"
+
+
+def test_parallel_tools_stream(client):
+    out = client.converse_stream(
+        modelId=MODEL_ID,
+        messages=user("both [scenario:parallel-tools]"),
+        toolConfig={"tools": [WEATHER], "toolChoice": {"any": {}}},
+    )
+    events = list(out["stream"])
+    starts = [e["contentBlockStart"] for e in events if "contentBlockStart" in e]
+    assert [(s["contentBlockIndex"], s["start"]["toolUse"]["name"]) for s in starts] == [
+        (0, "get_weather"), (1, "get_weather")
+    ]
+    inputs = {}
+    for e in events:
+        if "contentBlockDelta" in e:
+            d = e["contentBlockDelta"]
+            inputs[d["contentBlockIndex"]] = inputs.get(d["contentBlockIndex"], "") + d["delta"]["toolUse"]["input"]
+    assert [json.loads(inputs[i])["city"] for i in (0, 1)] == ["city", "city-2"]
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
+
+
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]},
+                       {"role": "assistant", "content": [{"toolUse": {"toolUseId": "a", "name": "f", "input": {}}}]},
+                       {"role": "user", "content": [{"toolResult": {"toolUseId": "a", "content": [{"text": "r"}]}}]}]},
+         "toolConfig field must be defined"),
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]},
+                       {"role": "assistant", "content": [{"toolUse": {"toolUseId": "a", "name": "get_weather", "input": {}}}]},
+                       {"role": "user", "content": [{"text": "no result"}]}],
+          "toolConfig": {"tools": [WEATHER]}},
+         "without toolResult"),
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]}],
+          "toolConfig": {"tools": [WEATHER], "toolChoice": {"tool": {"name": "nope"}}}},
+         "not in toolConfig.tools"),
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]}],
+          "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+          "inferenceConfig": {"maxTokens": 1000}},
+         "greater than"),
+    ],
+)
+def test_tool_and_thinking_rules(emulator, body, fragment):
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse", json.dumps(body).encode())
+    assert response.status_code == 400
+    assert fragment in response.json()["message"]
+
+
+def test_images_reasoning_and_structured_output(client):
+    import base64 as b64
+
+    out = client.converse(
+        modelId=MODEL_ID,
+        messages=[{"role": "user", "content": [
+            {"text": "what is it"}, {"image": {"format": "png", "source": {"bytes": b64.b64decode(PNG_1X1)}}}]}],
+        additionalModelRequestFields={"thinking": {"type": "enabled", "budget_tokens": 1024}},
+    )
+    content = out["output"]["message"]["content"]
+    assert content[0]["reasoningContent"]["reasoningText"]["text"] == "Reasoning about: what is it"
+    assert content[1] == {"text": "Echo: what is it [1 image]"}
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer", "minimum": 3}}}
+    out = client.converse(
+        modelId=MODEL_ID,
+        messages=user("json please"),
+        outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": json.dumps(schema), "name": "x"}}}},
+    )
+    assert json.loads(out["output"]["message"]["content"][0]["text"]) == {"name": "name", "n": 3}
