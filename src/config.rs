@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::key_source::{KeySource, RawKeySource};
 use crate::route::PathForms;
 use crate::sigv4::Credentials;
 
@@ -25,6 +26,7 @@ use crate::sigv4::Credentials;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
     api_keys: Vec<String>,
     #[serde(default)]
     region: Option<String>,
@@ -38,6 +40,8 @@ struct RawConfig {
     path_prefix: Option<String>,
     #[serde(default)]
     azure_deployments: BTreeMap<String, String>,
+    #[serde(default)]
+    api_keys_source: Option<RawKeySource>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +64,8 @@ pub struct Config {
     pub model_aliases: BTreeMap<String, String>,
     /// Accepted URL forms: `/v1`, `path_prefix`, Azure deployments ([`crate::route`]).
     pub path_forms: PathForms,
+    /// Where the tenant key table kept in AWS is read from ([`crate::key_source`]).
+    pub key_source: Option<KeySource>,
     /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
     pub warnings: Vec<String>,
 }
@@ -88,8 +94,10 @@ impl Config {
         let raw: RawConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
-        if raw.api_keys.is_empty() {
-            return Err(err("`api_keys` must list at least one key"));
+        if raw.api_keys.is_empty() && raw.api_keys_source.is_none() {
+            return Err(err(
+                "`api_keys` must list at least one key (or set `api_keys_source`)",
+            ));
         }
         if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
             return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
@@ -145,9 +153,15 @@ impl Config {
         }
 
         let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
+        let key_source = raw
+            .api_keys_source
+            .map(|k| KeySource::from_raw(k, &region))
+            .transpose()
+            .map_err(err)?;
 
         Ok(Self {
             path_forms,
+            key_source,
             warnings,
             api_keys: raw.api_keys,
             region,

@@ -6,6 +6,7 @@
 //! - [`config`]: plugin configuration, validated once at plugin start.
 //! - [`route`]: the path forms clients use (`/v1`, a prefix, Azure deployments) → one path;
 //!   [`config_version`]: schema versions and deprecated config names.
+//! - [`caller`]: who is calling — config keys, the key table kept in AWS ([`key_source`]).
 //! - [`request`]: authenticate ([`auth`]), route, and hand the body to [`upstream`].
 //! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
 //!   [`sigv4`] to sign it.
@@ -15,11 +16,13 @@
 //!   HTTP status plus OpenAI error body.
 
 pub mod auth;
+pub mod caller;
 pub mod config;
 pub mod config_version;
 pub mod converse;
 pub mod error;
 pub mod event_stream;
+pub mod key_source;
 pub mod models;
 pub mod openai;
 pub mod request;

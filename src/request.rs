@@ -13,6 +13,10 @@ pub struct RequestHead<'a> {
     pub authorization: Option<&'a str>,
     /// The `api-key` header (the Azure OpenAI clients' way to send the key).
     pub api_key: Option<&'a str>,
+    /// This worker's key table kept in AWS, when `api_keys_source` is configured.
+    pub keys: Option<&'a crate::key_source::KeyState>,
+    /// The tenant of an AWS identity the shell has verified with STS.
+    pub iam_tenant: Option<&'a str>,
 }
 
 /// An endpoint we serve.
@@ -53,7 +57,9 @@ pub enum HeadDecision {
 pub fn on_headers(cfg: &Config, head: &RequestHead<'_>) -> HeadDecision {
     let route = crate::route::normalise(&cfg.path_forms, head.path);
     let authorization = route.authorization(head.authorization, head.api_key);
-    if let Err(e) = crate::auth::authenticate(&cfg.api_keys, authorization.as_deref()) {
+    if let Err(e) =
+        crate::caller::authenticate(cfg, head.keys, head.iam_tenant, authorization.as_deref())
+    {
         return HeadDecision::Reply(e.into());
     }
     if let Err(e) = route.check() {
@@ -106,6 +112,8 @@ mod tests {
                 path,
                 authorization: auth,
                 api_key: None,
+                keys: None,
+                iam_tenant: None,
             },
         )
     }

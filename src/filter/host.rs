@@ -68,3 +68,36 @@ pub fn plugin_configuration() -> Option<Vec<u8>> {
     )
     .flatten()
 }
+
+/// Sends an HTTP call through an Envoy cluster; the token comes back in
+/// `on_http_call_response`. `None` (logged) when Envoy refuses it, e.g. an unknown cluster.
+pub fn dispatch(
+    cluster: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> Option<u32> {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    warn_on(
+        &format!("dispatch_http_call to cluster `{cluster}`"),
+        hostcalls::dispatch_http_call(cluster, headers, Some(body), vec![], timeout),
+    )
+}
+
+/// The status of the HTTP call being answered (0 when Envoy gave none: reset, timeout).
+pub fn call_status() -> u16 {
+    header(MapType::HttpCallResponseHeaders, ":status")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn call_body(size: usize) -> Vec<u8> {
+    body(BufferType::HttpCallResponseBody, size)
+}
+
+pub fn set_tick_period(period: std::time::Duration) {
+    warn_on("set tick period", hostcalls::set_tick_period(period));
+}

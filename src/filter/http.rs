@@ -7,6 +7,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::host;
+use super::keys::SharedKeys;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
@@ -25,6 +26,8 @@ pub struct Http {
     handler: Option<ResponseHandler>,
     /// The Azure deployment's model, which replaces the body's `model`.
     model_override: Option<String>,
+    /// This worker's key table kept in AWS, when `api_keys_source` is configured.
+    keys: Option<SharedKeys>,
 }
 
 impl Http {
@@ -37,7 +40,13 @@ impl Http {
             exchange: None,
             handler: None,
             model_override: None,
+            keys: None,
         }
+    }
+
+    pub fn with_keys(mut self, keys: Option<SharedKeys>) -> Self {
+        self.keys = keys;
+        self
     }
 
     fn reply(&self, r: LocalReply) -> Action {
@@ -60,11 +69,14 @@ impl HttpContext for Http {
         let api_key = host::header(REQ, "api-key");
         self.request_id =
             host::header(REQ, "x-request-id").unwrap_or_else(|| format!("{}", self.id));
+        let keys = self.keys.as_ref().and_then(|k| k.try_borrow().ok());
         let head = RequestHead {
             method: &method,
             path: &path,
             authorization: authorization.as_deref(),
             api_key: api_key.as_deref(),
+            keys: keys.as_deref(),
+            iam_tenant: None,
         };
         match request::on_headers(&cfg, &head) {
             HeadDecision::Reply(r) => self.reply(r),

@@ -1,20 +1,36 @@
 //! Root context: parse the plugin configuration once and hand it to every request.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::host;
 use super::http::Http;
+use super::keys::Refresher;
 use crate::config::Config;
 
 #[derive(Default)]
 pub struct Root {
     config: Option<Rc<Config>>,
+    /// The key table kept in AWS (`api_keys_source`), refreshed on the tick.
+    keys: Refresher,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        if let Some(cfg) = self.config.clone() {
+            self.keys.on_response(&cfg, token, body_size);
+        }
+    }
+}
 
 impl RootContext for Root {
     /// Returning `false` fails plugin start; the log line names the bad field.
@@ -32,6 +48,11 @@ impl RootContext for Root {
                 for warning in &cfg.warnings {
                     log::warn!("{warning}");
                 }
+                if cfg.key_source.is_some() {
+                    // Read at once, then the core decides on each tick whether a read is due.
+                    host::set_tick_period(Duration::from_secs(1));
+                    self.keys.tick(&cfg);
+                }
                 self.config = Some(Rc::new(cfg));
                 true
             }
@@ -43,7 +64,20 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(context_id, self.config.clone())))
+        let keys = self
+            .config
+            .as_ref()
+            .and_then(|c| c.key_source.as_ref())
+            .map(|_| self.keys.keys.clone());
+        Some(Box::new(
+            Http::new(context_id, self.config.clone()).with_keys(keys),
+        ))
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(cfg) = self.config.clone() {
+            self.keys.tick(&cfg);
+        }
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -1,0 +1,71 @@
+//! Shell side of the key table kept in AWS: dispatch the signed read on the root's tick,
+//! hand the answer to [`crate::key_source::KeyState`], log what it says.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use super::host;
+use crate::config::Config;
+use crate::key_source::{self, KeyState};
+
+/// This worker's table, shared with its HTTP contexts.
+pub type SharedKeys = Rc<RefCell<KeyState>>;
+
+#[derive(Default)]
+pub struct Refresher {
+    pub keys: SharedKeys,
+    pending: Option<u32>,
+}
+
+impl Refresher {
+    /// Starts a read when one is due.
+    pub fn tick(&mut self, cfg: &Config) {
+        let Some(src) = &cfg.key_source else {
+            return;
+        };
+        let now = host::now();
+        let Ok(mut keys) = self.keys.try_borrow_mut() else {
+            return;
+        };
+        if !keys.due(src, now) {
+            return;
+        }
+        keys.started(now);
+        let call = match key_source::fetch_request(src, &cfg.credentials, &cfg.region, now) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("{}", keys.finished(Err(e)));
+                return;
+            }
+        };
+        match host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout) {
+            Some(token) => self.pending = Some(token),
+            None => {
+                let e = format!("could not call cluster `{}`", call.cluster);
+                log::warn!("{}", keys.finished(Err(e)));
+            }
+        }
+    }
+
+    /// `true` when the call was ours.
+    pub fn on_response(&mut self, cfg: &Config, token: u32, body_size: usize) -> bool {
+        if self.pending != Some(token) {
+            return false;
+        }
+        self.pending = None;
+        let Some(src) = &cfg.key_source else {
+            return true;
+        };
+        let status = host::call_status();
+        let body = host::call_body(body_size);
+        if let Ok(mut keys) = self.keys.try_borrow_mut() {
+            let outcome = keys.answer(src.service, status, &body);
+            if outcome.is_error() {
+                log::warn!("{outcome}");
+            } else {
+                log::info!("{outcome}");
+            }
+        }
+        true
+    }
+}
