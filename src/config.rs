@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::iam_auth::{IamAuth, RawIamAuth};
 use crate::key_source::{KeySource, RawKeySource};
 use crate::route::PathForms;
 use crate::sigv4::Credentials;
@@ -42,6 +43,8 @@ struct RawConfig {
     azure_deployments: BTreeMap<String, String>,
     #[serde(default)]
     api_keys_source: Option<RawKeySource>,
+    #[serde(default)]
+    iam_auth: Option<RawIamAuth>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +69,8 @@ pub struct Config {
     pub path_forms: PathForms,
     /// Where the tenant key table kept in AWS is read from ([`crate::key_source`]).
     pub key_source: Option<KeySource>,
+    /// IAM caller authentication through STS ([`crate::iam_auth`]).
+    pub iam: Option<IamAuth>,
     /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
     pub warnings: Vec<String>,
 }
@@ -94,9 +99,9 @@ impl Config {
         let raw: RawConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
-        if raw.api_keys.is_empty() && raw.api_keys_source.is_none() {
+        if raw.api_keys.is_empty() && raw.api_keys_source.is_none() && raw.iam_auth.is_none() {
             return Err(err(
-                "`api_keys` must list at least one key (or set `api_keys_source`)",
+                "`api_keys` must list at least one key (or set `api_keys_source` or `iam_auth`)",
             ));
         }
         if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
@@ -158,10 +163,16 @@ impl Config {
             .map(|k| KeySource::from_raw(k, &region))
             .transpose()
             .map_err(err)?;
+        let iam = raw
+            .iam_auth
+            .map(|i| IamAuth::from_raw(i, &region))
+            .transpose()
+            .map_err(err)?;
 
         Ok(Self {
             path_forms,
             key_source,
+            iam,
             warnings,
             api_keys: raw.api_keys,
             region,

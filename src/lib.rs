@@ -6,7 +6,8 @@
 //! - [`config`]: plugin configuration, validated once at plugin start.
 //! - [`route`]: the path forms clients use (`/v1`, a prefix, Azure deployments) → one path;
 //!   [`config_version`]: schema versions and deprecated config names.
-//! - [`caller`]: who is calling — config keys, the key table kept in AWS ([`key_source`]).
+//! - [`caller`]: who is calling — config keys, the key table kept in AWS ([`key_source`]),
+//!   an AWS identity verified by STS ([`iam_auth`]).
 //! - [`request`]: authenticate ([`auth`]), route, and hand the body to [`upstream`].
 //! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
 //!   [`sigv4`] to sign it.
@@ -22,6 +23,7 @@ pub mod config_version;
 pub mod converse;
 pub mod error;
 pub mod event_stream;
+pub mod iam_auth;
 pub mod key_source;
 pub mod models;
 pub mod openai;

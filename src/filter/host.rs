@@ -101,3 +101,7 @@ pub fn call_body(size: usize) -> Vec<u8> {
 pub fn set_tick_period(period: std::time::Duration) {
     warn_on("set tick period", hostcalls::set_tick_period(period));
 }
+
+pub fn resume_request() {
+    warn_on("resume request", hostcalls::resume_http_request());
+}

@@ -7,7 +7,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::host;
-use super::http::Http;
+use super::http::{Http, SharedIamCache};
 use super::keys::Refresher;
 use crate::config::Config;
 
@@ -16,6 +16,8 @@ pub struct Root {
     config: Option<Rc<Config>>,
     /// The key table kept in AWS (`api_keys_source`), refreshed on the tick.
     keys: Refresher,
+    /// Verified IAM callers, shared by this worker's requests.
+    iam_cache: SharedIamCache,
 }
 
 impl Context for Root {
@@ -70,7 +72,9 @@ impl RootContext for Root {
             .and_then(|c| c.key_source.as_ref())
             .map(|_| self.keys.keys.clone());
         Some(Box::new(
-            Http::new(context_id, self.config.clone()).with_keys(keys),
+            Http::new(context_id, self.config.clone())
+                .with_keys(keys)
+                .with_iam_cache(self.iam_cache.clone()),
         ))
     }
 

@@ -192,10 +192,12 @@ class AwsServices:
         signer = SigV4QueryAuth(
             Credentials(access_key, identity.secret_access_key, identity.session_token), service, region, expires=expires
         )
-        signer.add_auth(request)
+        # add_auth() would stamp the current time; sign at the token's own X-Amz-Date instead.
+        signer._modify_request_before_signing(request)
+        signature = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         expected = dict(parse_qsl(urlsplit(request.url).query))
         if expected.get("X-Amz-SignedHeaders") != params["X-Amz-SignedHeaders"] or not hmac.compare_digest(
-            expected.get("X-Amz-Signature", ""), params["X-Amz-Signature"]
+            signature, params["X-Amz-Signature"]
         ):
             raise AwsError(403, "SignatureDoesNotMatch",
                            "The request signature we calculated does not match the signature you provided.")
