@@ -39,7 +39,7 @@ unit: ## native unit and integration tests of the core
 	cargo test
 
 validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envoy/, deploy/**/envoy*.yaml)
-	@for c in envoy/*.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+	@for c in envoy/*.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
 	$(PY) tests/deploy/check_deploy.py validate-envoy
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator

@@ -1,27 +1,12 @@
 //! Who the caller is: a key from the plugin configuration (`api_keys`), a key from the table
 //! kept in AWS ([`crate::key_source`]), or an AWS identity already verified by STS
-//! ([`crate::iam_auth`]). Every path ends in a tenant name or a 401.
+//! ([`crate::iam_auth`]). Every path ends in a configured tenant (its models and limits) or
+//! a 401.
 
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::key_source::KeyState;
-
-/// The tenant `api_keys` belong to.
-pub const CONFIG_KEYS_TENANT: &str = "default";
-
-/// How the caller proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    ConfigKey,
-    AwsKeyTable,
-    Iam,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub tenant: String,
-    pub via: Via,
-}
+use crate::tenant::Tenant;
 
 /// `Bearer <token>` → the token (trimmed); anything else → `""`.
 pub fn bearer(authorization: &str) -> &str {
@@ -32,51 +17,41 @@ pub fn bearer(authorization: &str) -> &str {
         .unwrap_or("")
 }
 
-/// Decides the caller. `keys` is this worker's key table state (when `api_keys_source` is
-/// configured); `iam_tenant` the tenant of an identity the shell has verified with STS.
-pub fn authenticate(
-    cfg: &Config,
+fn incorrect() -> ApiError {
+    ApiError::unauthorized("Incorrect API key provided.")
+}
+
+/// Decides the caller's tenant. `keys` is this worker's key table state (when
+/// `api_keys_source` is configured); `iam_tenant` the tenant of an identity the shell has
+/// verified with STS. Keys in the configuration (`api_keys`, `tenants.*.key_sha256`) are
+/// tried first, then the table kept in AWS.
+pub fn authenticate<'c>(
+    cfg: &'c Config,
     keys: Option<&KeyState>,
     iam_tenant: Option<&str>,
     authorization: Option<&str>,
-) -> Result<Caller, ApiError> {
-    if let Some(tenant) = iam_tenant {
-        return Ok(Caller {
-            tenant: tenant.to_string(),
-            via: Via::Iam,
-        });
+) -> Result<&'c Tenant, ApiError> {
+    if let Some(name) = iam_tenant {
+        // The configuration guarantees every principal's tenant exists.
+        return cfg
+            .tenants
+            .get(name)
+            .ok_or_else(|| ApiError::internal(format!("IAM tenant `{name}` is not configured")));
     }
-    let Some(authorization) = authorization else {
+    let configured = cfg.tenants.authenticate(authorization);
+    let (Some(authorization), Err(_), Some(_)) = (authorization, &configured, &cfg.key_source)
+    else {
+        return configured;
+    };
+    let Some(table) = keys.and_then(KeyState::table) else {
         return Err(ApiError::unauthorized(
-            "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",
+            "API keys are not available yet: the key table has not been loaded from AWS. Try again shortly.",
         ));
     };
-    if !cfg.api_keys.is_empty()
-        && crate::auth::authenticate(&cfg.api_keys, Some(authorization)).is_ok()
-    {
-        return Ok(Caller {
-            tenant: CONFIG_KEYS_TENANT.to_string(),
-            via: Via::ConfigKey,
-        });
-    }
-    if cfg.key_source.is_some() {
-        match keys.and_then(KeyState::table) {
-            None => {
-                return Err(ApiError::unauthorized(
-                    "API keys are not available yet: the key table has not been loaded from AWS. Try again shortly.",
-                ))
-            }
-            Some(table) => {
-                if let Some(tenant) = table.lookup(bearer(authorization)) {
-                    return Ok(Caller {
-                        tenant: tenant.to_string(),
-                        via: Via::AwsKeyTable,
-                    });
-                }
-            }
-        }
-    }
-    Err(ApiError::unauthorized("Incorrect API key provided."))
+    table
+        .lookup(bearer(authorization))
+        .and_then(|name| cfg.tenants.get(name))
+        .ok_or_else(incorrect)
 }
 
 #[cfg(test)]
@@ -87,7 +62,7 @@ mod tests {
     fn cfg(extra: &str) -> Config {
         Config::parse(
             format!(
-                r#"{{"region":"us-east-1","credentials":{{"access_key_id":"AKID","secret_access_key":"s"}}{extra}}}"#
+                r#"{{"region":"us-east-1","credentials":{{"access_key_id":"AKID","secret_access_key":"s"}},"tenants":{{"acme":{{}},"ops":{{}}}}{extra}}}"#
             )
             .as_bytes(),
             &|_| None,
@@ -99,7 +74,7 @@ mod tests {
         let mut st = KeyState::default();
         let table =
             serde_json::json!({"tenants": {"acme": {"key_sha256": [hex::encode(digest(key))]}}});
-        st.finished(KeyTable::parse(&table.to_string()));
+        st.finished(KeyTable::parse(&table.to_string(), &|_| true));
         st
     }
 
@@ -112,15 +87,16 @@ mod tests {
         let who = |keys: Option<&KeyState>, iam: Option<&str>, auth: Option<&str>| {
             authenticate(&c, keys, iam, auth)
         };
+        let name = |r: Result<&Tenant, ApiError>| r.map(|t| t.name.clone()).unwrap();
         assert_eq!(
-            who(Some(&st), None, Some("Bearer sk-local-demo"))
-                .unwrap()
-                .via,
-            Via::ConfigKey
+            name(who(Some(&st), None, Some("Bearer sk-local-demo"))),
+            "default"
         );
-        let t = who(Some(&st), None, Some("Bearer sk-from-aws")).unwrap();
-        assert_eq!((t.tenant.as_str(), t.via), ("acme", Via::AwsKeyTable));
-        assert_eq!(who(None, Some("ops"), None).unwrap().via, Via::Iam);
+        assert_eq!(
+            name(who(Some(&st), None, Some("Bearer sk-from-aws"))),
+            "acme"
+        );
+        assert_eq!(name(who(None, Some("ops"), None)), "ops");
         for bad in [None, Some("Bearer nope-nope-nope"), Some("sk-from-aws")] {
             assert_eq!(
                 who(Some(&st), None, bad).unwrap_err().status,
@@ -137,7 +113,11 @@ mod tests {
 
     #[test]
     fn without_a_key_source_the_table_is_ignored() {
-        let c = cfg(r#","api_keys":["sk-local-demo"]"#);
+        let c = Config::parse(
+            br#"{"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"},"api_keys":["sk-local-demo"]}"#,
+            &|_| None,
+        )
+        .unwrap();
         let st = loaded("sk-from-aws");
         assert!(authenticate(&c, Some(&st), None, Some("Bearer sk-from-aws")).is_err());
     }

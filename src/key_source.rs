@@ -137,6 +137,19 @@ impl KeySource {
     }
 }
 
+/// The credentials the read is signed with: the configured ones, or the live refreshed ones.
+pub fn signing_credentials<'a>(
+    upstream: &'a crate::upstream::Upstream,
+    live: Option<&'a Credentials>,
+) -> Option<&'a Credentials> {
+    use crate::upstream::{AwsAuth, Upstream};
+    match upstream {
+        Upstream::Aws(AwsAuth::SigV4(c)) => Some(c),
+        Upstream::Aws(AwsAuth::Refreshed(_)) => live,
+        _ => None,
+    }
+}
+
 /// An HTTP call for the shell to dispatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -266,8 +279,9 @@ fn valid_tenant_name(name: &str) -> bool {
 }
 
 impl KeyTable {
-    /// Parses the secret text; errors say where (never the digests' neighbours' secrets).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parses the secret text; `known` says whether a tenant is in the plugin
+    /// configuration's `tenants` (where its models and limits are). Errors say where.
+    pub fn parse(text: &str, known: &dyn Fn(&str) -> bool) -> Result<Self, String> {
         let raw: RawTable =
             serde_json::from_str(text).map_err(|e| format!("the key table is not valid: {e}"))?;
         let mut table = KeyTable::default();
@@ -275,6 +289,11 @@ impl KeyTable {
             if !valid_tenant_name(&name) {
                 return Err(format!(
                     "tenant name `{name}` must be 1-64 letters, digits, `_` or `-`"
+                ));
+            }
+            if !known(&name) {
+                return Err(format!(
+                    "the key table names tenant `{name}`, which is not in the plugin configuration's `tenants`"
                 ));
             }
             let index = table.tenants.len();
@@ -427,8 +446,15 @@ impl KeyState {
     }
 
     /// A read's answer → the outcome: [`secret_from_response`] then [`KeyTable::parse`].
-    pub fn answer(&mut self, service: Service, status: u16, body: &[u8]) -> Refresh {
-        let result = secret_from_response(service, status, body).and_then(|t| KeyTable::parse(&t));
+    pub fn answer(
+        &mut self,
+        service: Service,
+        status: u16,
+        body: &[u8],
+        known: &dyn Fn(&str) -> bool,
+    ) -> Refresh {
+        let result =
+            secret_from_response(service, status, body).and_then(|t| KeyTable::parse(&t, known));
         self.finished(result)
     }
 }
@@ -571,14 +597,19 @@ mod tests {
 
     #[test]
     fn table_maps_keys_to_tenants() {
-        let t = KeyTable::parse(&table_json("acme", &["sk-acme-1", "sk-acme-2"])).unwrap();
+        let t =
+            KeyTable::parse(&table_json("acme", &["sk-acme-1", "sk-acme-2"]), &|_| true).unwrap();
         assert_eq!(t.lookup("sk-acme-1"), Some("acme"));
         assert_eq!(t.lookup("sk-acme-2"), Some("acme"));
         assert_eq!(t.lookup("sk-acme-3"), None);
         assert_eq!(t.lookup(""), None);
+        let e = KeyTable::parse(&table_json("ghost", &["k"]), &|t| t == "acme").unwrap_err();
+        assert!(e.contains("`ghost`") && e.contains("tenants"), "{e}");
         let upper = serde_json::json!({"tenants": {"b": {"key_sha256": [hex::encode(digest("k")).to_uppercase()]}}});
         assert_eq!(
-            KeyTable::parse(&upper.to_string()).unwrap().lookup("k"),
+            KeyTable::parse(&upper.to_string(), &|_| true)
+                .unwrap()
+                .lookup("k"),
             Some("b")
         );
         let d = hex::encode(digest("k"));
@@ -604,7 +635,7 @@ mod tests {
             ),
             (r#"{"keys":[]}"#.to_string(), "keys"),
         ] {
-            let e = KeyTable::parse(&bad).unwrap_err();
+            let e = KeyTable::parse(&bad, &|_| true).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
     }
@@ -622,6 +653,7 @@ mod tests {
             Service::SecretsManager,
             500,
             br#"{"__type":"InternalServiceError"}"#,
+            &|_| true,
         );
         assert!(matches!(r, Refresh::NothingLoaded { .. }), "{r}");
         assert!(st.table().is_none());
@@ -630,7 +662,7 @@ mod tests {
         st.started(at(5));
         let body = serde_json::json!({"SecretString": table_json("acme", &["sk-one"])}).to_string();
         assert_eq!(
-            st.answer(Service::SecretsManager, 200, body.as_bytes()),
+            st.answer(Service::SecretsManager, 200, body.as_bytes(), &|_| true),
             Refresh::Loaded {
                 tenants: 1,
                 keys: 1
@@ -645,6 +677,7 @@ mod tests {
             Service::SecretsManager,
             200,
             br#"{"SecretString":"{broken"}"#,
+            &|_| true,
         );
         assert!(
             matches!(r, Refresh::KeptLastGood { .. }) && r.is_error(),
@@ -655,7 +688,7 @@ mod tests {
         // Rotation: the new table replaces the old one whole.
         st.started(at(70));
         let body = serde_json::json!({"SecretString": table_json("acme", &["sk-two"])}).to_string();
-        st.answer(Service::SecretsManager, 200, body.as_bytes());
+        st.answer(Service::SecretsManager, 200, body.as_bytes(), &|_| true);
         assert_eq!(st.table().unwrap().lookup("sk-one"), None);
         assert_eq!(st.table().unwrap().lookup("sk-two"), Some("acme"));
     }

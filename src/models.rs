@@ -1,5 +1,5 @@
-//! Model names: OpenAI-side aliases → Bedrock model ids, and the one place the id is
-//! percent-encoded for the request path.
+//! Model names: OpenAI-side aliases → Bedrock model ids, Bedrock ids → custom-gateway
+//! aliases, and the one place the id is percent-encoded for the request path.
 
 use std::collections::BTreeMap;
 
@@ -57,16 +57,9 @@ impl Provider {
     /// or the last path segment of an ARN. Provisioned or custom-model ARNs carry no
     /// provider: [`Provider::Other`] (the `model_provider` extension can say).
     pub fn infer(model_id: &str) -> Self {
-        let id = model_id.rsplit('/').next().unwrap_or(model_id);
-        let mut parts = id.split('.');
-        let first = parts.next().unwrap_or("");
-        let provider = match first {
-            "us" | "eu" | "apac" | "global" | "us-gov" | "jp" | "au" | "ca" => {
-                parts.next().unwrap_or("")
-            }
-            p => p,
-        };
-        Self::from_name(provider).unwrap_or(Self::Other)
+        crate::catalog::provider_of(model_id)
+            .and_then(Self::from_name)
+            .unwrap_or(Self::Other)
     }
 }
 
@@ -92,17 +85,62 @@ pub fn claude_version(model_id: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-/// `/model/{id}/converse` or `/model/{id}/converse-stream`, the id encoded exactly once.
-pub fn converse_path(model_id: &str, stream: bool) -> String {
-    let op = if stream {
+/// `converse` or `converse-stream`.
+pub fn operation(stream: bool) -> &'static str {
+    if stream {
         "converse-stream"
     } else {
         "converse"
+    }
+}
+
+/// One path segment, percent-encoded once.
+pub fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
+/// `/model/{id}/converse` or `/model/{id}/converse-stream`, the id encoded exactly once.
+pub fn converse_path(model_id: &str, stream: bool) -> String {
+    format!("/model/{}/{}", encode_segment(model_id), operation(stream))
+}
+
+/// The custom gateway's short name for a Bedrock model id, by the seed's rule
+/// (`us.anthropic.claude-3-5-sonnet-20241022-v2:0` → `claude-35-sonnet`), generalised:
+/// the last segment of an ARN; the inference-profile prefix (`us.`, `eu.`, …) and the provider
+/// (`anthropic.`) dropped; the version suffix (`-v2:0`, `:0`) and an 8-digit date dropped;
+/// runs of one-digit version numbers joined (`3-5` → `35`, `opus-4-1` → `opus-41`). A name
+/// that is not a Bedrock id (no `.`) is taken as an alias already and kept.
+pub fn gateway_alias(bedrock_id: &str) -> String {
+    let tail = bedrock_id.rsplit('/').next().unwrap_or(bedrock_id);
+    let base = crate::catalog::strip_profile_prefix(tail);
+    let Some((_, name)) = base.split_once('.') else {
+        return base.to_string();
     };
-    format!(
-        "/model/{}/{op}",
-        utf8_percent_encode(model_id, PATH_SEGMENT)
-    )
+    // `-v2:0`, `-v1`, `:0`
+    let mut name = name;
+    if let Some((head, _)) = name.rsplit_once(':') {
+        name = head;
+    }
+    if let Some((head, v)) = name.rsplit_once("-v") {
+        if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) {
+            name = head;
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut joining = false;
+    for part in name.split('-') {
+        let digits = !part.is_empty() && part.chars().all(|c| c.is_ascii_digit());
+        if digits && part.len() == 8 {
+            continue; // a release date
+        }
+        let single = digits && part.len() == 1;
+        match out.last_mut() {
+            Some(last) if single && joining => last.push_str(part),
+            _ => out.push(part.to_string()),
+        }
+        joining = single;
+    }
+    out.join("-")
 }
 
 #[cfg(test)]
@@ -125,6 +163,32 @@ mod tests {
             assert_eq!(converse_path(id, false), path);
         }
         assert!(converse_path("m", true).ends_with("/m/converse-stream"));
+    }
+
+    #[test]
+    fn gateway_aliases_follow_the_seed_rule() {
+        let cases = [
+            // The seed's two examples.
+            ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-35-sonnet"),
+            ("anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-35-sonnet"),
+            ("eu.anthropic.claude-3-7-sonnet-20250219-v1:0", "claude-37-sonnet"),
+            ("anthropic.claude-3-5-haiku-20241022-v1:0", "claude-35-haiku"),
+            ("anthropic.claude-3-haiku-20240307-v1:0", "claude-3-haiku"),
+            ("global.anthropic.claude-sonnet-4-20250514-v1:0", "claude-sonnet-4"),
+            ("anthropic.claude-opus-4-1-20250805-v1:0", "claude-opus-41"),
+            ("amazon.nova-pro-v1:0", "nova-pro"),
+            ("meta.llama3-3-70b-instruct-v1:0", "llama3-3-70b-instruct"),
+            ("mistral.mistral-large-2407-v1:0", "mistral-large-2407"),
+            ("deepseek.r1-v1:0", "r1"),
+            (
+                "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                "claude-35-sonnet",
+            ),
+            ("claude-35-sonnet", "claude-35-sonnet"),
+        ];
+        for (id, alias) in cases {
+            assert_eq!(gateway_alias(id), alias, "{id}");
+        }
     }
 
     #[test]

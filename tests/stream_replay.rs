@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bedrock_openai_filter::event_stream::{encode, encode_to_vec, Header, HeaderValue};
-use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
+use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
 use bedrock_openai_filter::translate::tools::{OutputMode, JSON_TOOL};
 use serde_json::{json, Value};
 
@@ -32,6 +32,7 @@ fn opts(include_usage: bool) -> StreamOptions {
         model: "anthropic.claude-3-5-sonnet".into(),
         created: 1_700_000_000,
         include_usage,
+        format: OutputFormat::Chat,
         output: Default::default(),
     }
 }
@@ -1128,4 +1129,66 @@ fn dropped_tool_calls_never_reach_the_client() {
     assert_eq!(content_of(&events), "Sunny.");
     assert!(tool_calls_of(&events).is_empty());
     assert_eq!(finish_of(&events), "stop");
+}
+
+/// The same recorded stream as a legacy completion (`text_completion` chunks): text only, at
+/// every split, with the tool-use stop read as `stop` and the echoed prompt first.
+#[test]
+fn capture_as_text_completion_at_every_split() {
+    let body = capture();
+    let translate = |split: usize| {
+        let mut t = StreamTranslator::new(StreamOptions {
+            id: "cmpl-replay".into(),
+            model: "m".into(),
+            created: 1,
+            include_usage: true,
+            output: Default::default(),
+            format: OutputFormat::Completion {
+                echo: Some("Prompt: ".into()),
+            },
+        });
+        let mut out = Vec::new();
+        for c in body.chunks(split) {
+            out.extend(t.feed(c));
+        }
+        out.extend(t.finish());
+        out
+    };
+    let whole = translate(body.len());
+    let events = parse_sse(&whole);
+    assert_eq!(events.last(), Some(&Sse::Done));
+    let chunks: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| match e {
+            Sse::Chunk(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    for c in &chunks {
+        assert_eq!(c["object"], "text_completion");
+        if let Some(choice) = c["choices"].get(0) {
+            assert_eq!(
+                choice.as_object().unwrap().keys().collect::<Vec<_>>(),
+                ["finish_reason", "index", "logprobs", "text"]
+            );
+        }
+    }
+    assert_eq!(chunks[0]["choices"][0]["text"], "Prompt: ");
+    let with_choice: Vec<_> = chunks
+        .iter()
+        .filter(|c| c["choices"].get(0).is_some())
+        .collect();
+    assert_eq!(
+        with_choice.last().unwrap()["choices"][0]["finish_reason"],
+        "stop"
+    );
+    assert!(
+        chunks.last().unwrap()["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    for split in [1, 2, 3, 7, 64, 1000] {
+        assert_eq!(translate(split), whole, "split {split}");
+    }
 }

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::host;
 use crate::config::Config;
 use crate::key_source::{self, KeyState};
+use crate::sigv4::Credentials;
 
 /// This worker's table, shared with its HTTP contexts.
 pub type SharedKeys = Rc<RefCell<KeyState>>;
@@ -19,7 +20,7 @@ pub struct Refresher {
 
 impl Refresher {
     /// Starts a read when one is due.
-    pub fn tick(&mut self, cfg: &Config) {
+    pub fn tick(&mut self, cfg: &Config, live: Option<&Credentials>) {
         let Some(src) = &cfg.key_source else {
             return;
         };
@@ -31,7 +32,12 @@ impl Refresher {
             return;
         }
         keys.started(now);
-        let call = match key_source::fetch_request(src, &cfg.credentials, &cfg.region, now) {
+        let Some(creds) = key_source::signing_credentials(&cfg.upstream, live) else {
+            let e = "no AWS credentials yet to sign the read with".to_string();
+            log::warn!("{}", keys.finished(Err(e)));
+            return;
+        };
+        let call = match key_source::fetch_request(src, creds, &cfg.region, now) {
             Ok(c) => c,
             Err(e) => {
                 log::warn!("{}", keys.finished(Err(e)));
@@ -56,10 +62,11 @@ impl Refresher {
         let Some(src) = &cfg.key_source else {
             return true;
         };
-        let status = host::call_status();
-        let body = host::call_body(body_size);
+        let status = host::call_response_status().unwrap_or(0);
+        let body = host::call_response_body(body_size);
         if let Ok(mut keys) = self.keys.try_borrow_mut() {
-            let outcome = keys.answer(src.service, status, &body);
+            let known = |t: &str| cfg.tenants.get(t).is_some();
+            let outcome = keys.answer(src.service, status, &body, &known);
             if outcome.is_error() {
                 log::warn!("{outcome}");
             } else {

@@ -897,7 +897,7 @@ fn opt_string(obj: &Map<String, Value>, key: &str) -> Result<Option<String>, Api
     }
 }
 
-fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
+pub(crate) fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -908,7 +908,7 @@ fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, ApiErro
     }
 }
 
-fn opt_u32(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError> {
+pub(crate) fn opt_u32(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
@@ -921,7 +921,7 @@ fn opt_u32(obj: &Map<String, Value>, key: &str) -> Result<Option<u32>, ApiError>
     }
 }
 
-fn opt_number(
+pub(crate) fn opt_number(
     obj: &Map<String, Value>,
     key: &str,
     min: f64,

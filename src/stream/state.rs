@@ -10,10 +10,12 @@
 use std::borrow::Cow;
 
 use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
+use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
+use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
 
@@ -25,6 +27,8 @@ pub struct StreamOptions {
     pub model: String,
     pub created: u64,
     pub include_usage: bool,
+    /// Chat chunks or legacy `text_completion` chunks.
+    pub format: OutputFormat,
     /// JSON-answer tool and dropped tool calls, as decided at request time.
     pub output: OutputMode,
 }
@@ -39,6 +43,7 @@ pub struct StreamTranslator {
 #[derive(Debug)]
 struct State {
     writer: ChunkWriter,
+    format: OutputFormat,
     include_usage: bool,
     role_sent: bool,
     /// `(contentBlockIndex, tool_calls index)` per toolUse block: OpenAI numbers tool calls
@@ -54,6 +59,8 @@ struct State {
     usage: Option<Usage>,
     usage_sent: bool,
     finished: bool,
+    /// The `error.type` of the error event that ended the stream, if one did.
+    error_type: Option<ErrorType>,
 }
 
 impl StreamTranslator {
@@ -61,7 +68,13 @@ impl StreamTranslator {
         Self {
             decoder: Decoder::new(),
             state: State {
-                writer: ChunkWriter::new(&opts.id, opts.created, &opts.model),
+                writer: ChunkWriter::with_object(
+                    opts.format.chunk_object(),
+                    &opts.id,
+                    opts.created,
+                    &opts.model,
+                ),
+                format: opts.format,
                 include_usage: opts.include_usage,
                 role_sent: false,
                 tools: Vec::new(),
@@ -73,6 +86,7 @@ impl StreamTranslator {
                 usage: None,
                 usage_sent: false,
                 finished: false,
+                error_type: None,
             },
         }
     }
@@ -145,6 +159,11 @@ impl StreamTranslator {
     /// Bedrock `stopReason` seen, if any.
     pub fn stop_reason(&self) -> Option<&str> {
         self.state.stop_reason.as_deref()
+    }
+
+    /// The `error.type` of the error event that ended the stream, if one did.
+    pub fn error_type(&self) -> Option<ErrorType> {
+        self.state.error_type
     }
 
     /// True once the stream has terminated (error emitted or `[DONE]` written).
@@ -331,12 +350,22 @@ impl State {
             .map(|(_, i)| *i)
     }
 
-    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with.
+    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with (for a legacy
+    /// completion: the echoed prompt, if asked for, else nothing).
     fn ensure_role(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
         if self.role_sent {
             return Ok(());
         }
         self.role_sent = true;
+        if let OutputFormat::Completion { echo } = &self.format {
+            return match echo {
+                Some(prompt) => self
+                    .writer
+                    .write(out, &[TextChoice::first(prompt.into(), None)], None)
+                    .map_err(serialize_failed),
+                None => Ok(()),
+            };
+        }
         let delta = Delta {
             role: Some(Cow::Borrowed("assistant")),
             content: Some(Cow::Borrowed("")),
@@ -351,9 +380,22 @@ impl State {
         finish: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
-        self.writer
-            .write(out, &[ChunkChoice::first(delta, finish)], None)
-            .map_err(serialize_failed)
+        let written = match self.format {
+            OutputFormat::Chat => {
+                self.writer
+                    .write(out, &[ChunkChoice::first(delta, finish)], None)
+            }
+            // Text only: reasoning and tool-call deltas have no place in a text completion.
+            OutputFormat::Completion { .. } => match (delta.content, finish) {
+                (None, None) => return Ok(()),
+                (text, finish) => self.writer.write(
+                    out,
+                    &[TextChoice::first(text.unwrap_or_default(), finish)],
+                    None,
+                ),
+            },
+        };
+        written.map_err(serialize_failed)
     }
 
     /// The `choices: []` usage chunk, once, only after the finish chunk and only if asked for.
@@ -365,7 +407,7 @@ impl State {
             return Ok(());
         };
         self.writer
-            .write(out, &[], Some(usage))
+            .write::<ChunkChoice<'_>>(out, &[], Some(usage))
             .map_err(serialize_failed)?;
         self.usage_sent = true;
         Ok(())
@@ -373,6 +415,7 @@ impl State {
 
     fn fail(&mut self, error: &ApiError, out: &mut Vec<u8>) {
         sse::write_error(out, error);
+        self.error_type = Some(error.kind);
         self.finished = true;
     }
 }

@@ -21,6 +21,7 @@ use crate::models::{claude_version, Provider};
 use crate::openai::chat::{
     ChatRequest, ContentPart, ReasoningEffort, ResponseFormat, Role, ToolChoice,
 };
+use crate::openai::completion::CompletionRequest;
 use crate::translate::tools::{bedrock_tool_id, OutputMode, JSON_TOOL};
 
 /// The user turn put in front of a conversation that starts with the assistant: Bedrock
@@ -552,6 +553,29 @@ fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlock {
         Ok(v @ Value::Object(_)) => ToolResultContentBlock::Json(v),
         _ => ToolResultContentBlock::Text(text),
     }
+}
+
+/// Legacy completion → Converse: the prompt is the one user turn.
+pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest, ApiError> {
+    let inference = InferenceConfig {
+        max_tokens: Some(req.max_tokens),
+        temperature: req.temperature.map(|t| t.min(1.0)),
+        top_p: req.top_p,
+        stop_sequences: req.stop.iter().filter(|s| !s.is_empty()).cloned().collect(),
+    };
+    Ok(ConverseRequest {
+        messages: vec![Message {
+            role: ConversationRole::User,
+            content: vec![ContentBlock::Text(req.prompt.clone())],
+        }],
+        system: Vec::new(),
+        inference_config: Some(inference),
+        tool_config: None,
+        additional_model_request_fields: None,
+        request_metadata: Default::default(),
+        output_config: None,
+        service_tier: None,
+    })
 }
 
 #[cfg(test)]
@@ -1274,5 +1298,21 @@ mod tests {
                        "service_tier": "flex", "stop": ["END"], "max_tokens": 4000, "temperature": 0.5}),
             );
         }
+    }
+
+    #[test]
+    fn completion_prompt_becomes_one_user_turn() {
+        let req = CompletionRequest::parse(
+            br#"{"model":"m","prompt":"Once upon","max_tokens":5,"temperature":1.5,"stop":["x",""]}"#,
+        )
+        .unwrap();
+        let got = serde_json::to_value(completion_to_converse(&req).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "messages": [{"role": "user", "content": [{"text": "Once upon"}]}],
+                "inferenceConfig": {"maxTokens": 5, "temperature": 1.0, "stopSequences": ["x"]}
+            })
+        );
     }
 }

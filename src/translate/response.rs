@@ -1,4 +1,4 @@
-//! Unary Converse response → OpenAI `chat.completion`.
+//! Unary Converse response → OpenAI `chat.completion`, or the legacy `text_completion`.
 
 use crate::converse::response::ConverseResponse;
 use crate::error::ApiError;
@@ -6,6 +6,7 @@ use crate::openai::chat::{
     ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
 };
 use crate::openai::chunk::Usage;
+use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
 
@@ -118,6 +119,34 @@ pub fn to_chat_completion(
     Ok((completion, usage))
 }
 
+/// Parses a 200 Converse body into a legacy `text_completion`; `echo` is the prompt to put
+/// in front of the text when the client asked for `echo`.
+pub fn to_text_completion(
+    body: &[u8],
+    meta: &ResponseMeta,
+    echo: Option<&str>,
+) -> Result<(TextCompletion<'static>, Usage), ApiError> {
+    let (chat, usage) = to_chat_completion(body, meta)?;
+    let choice = chat
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("a chat completion without a choice"))?;
+    let mut text = echo.unwrap_or_default().to_string();
+    text.push_str(choice.message.content.as_deref().unwrap_or_default());
+    Ok((
+        TextCompletion {
+            id: chat.id.into(),
+            object: TEXT_COMPLETION_OBJECT,
+            created: chat.created,
+            model: chat.model.into(),
+            choices: vec![TextChoice::first(text.into(), Some(choice.finish_reason))],
+            usage: Some(usage.clone()),
+        },
+        usage,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +193,25 @@ mod tests {
             let e = to_chat_completion(body.as_bytes(), &meta()).unwrap_err();
             assert_eq!(e.status, 502, "{body}");
         }
+    }
+
+    #[test]
+    fn translates_to_a_text_completion_with_echo() {
+        let body = json!({
+            "output": {"message": {"role": "assistant", "content": [{"text": " there"}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+        });
+        let (c, _) =
+            to_text_completion(body.to_string().as_bytes(), &meta(), Some("Hello")).unwrap();
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({
+                "id": "chatcmpl-1", "object": "text_completion", "created": 7, "model": "gpt-4o",
+                "choices": [{"text": "Hello there", "index": 0, "logprobs": null, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+            })
+        );
     }
 
     fn translate(content: serde_json::Value, stop: &str, output: OutputMode) -> serde_json::Value {

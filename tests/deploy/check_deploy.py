@@ -56,6 +56,8 @@ DEMO_ENV = {
     "AWS_SECRET_ACCESS_KEY": "demo-secret-key-for-the-local-bedrock-emulator",
     "AWS_REGION": "us-east-1",
 }
+# envoy/envoy-gateway.yaml's gateway listener reads its token from the environment.
+VALIDATE_ENV = {"BEDROCK_GATEWAY_TOKEN": "validate"}
 PLACEHOLDERS = {"WASM_SHA256", "OCI_IMAGE", "OCI_DIGEST"}
 
 
@@ -142,7 +144,7 @@ def envoy_validate(cfg: dict | str, env: dict[str, str] | None = None) -> subpro
         path.write_text(cfg if isinstance(cfg, str) else yaml.safe_dump(cfg, sort_keys=False))
         return subprocess.run(
             [str(ENVOY), "--mode", "validate", "-c", str(path), "--log-level", "error"],
-            env={**os.environ, **(env if env is not None else DEMO_ENV)},
+            env={**os.environ, **VALIDATE_ENV, **(env if env is not None else DEMO_ENV)},
             capture_output=True,
             text=True,
             timeout=120,

@@ -93,10 +93,13 @@ def emulator(start_emulator) -> Emulator:
 
 @pytest.fixture(scope="session")
 def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
-    """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None) → a ready
-    Envoy + filter. `plugin_config` replaces the plugin configuration JSON (None keeps
-    envoy.yaml's); `env` overrides the demo AWS environment (None removes a variable);
-    `upstream` is another Emulator (default: the main one)."""
+    """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None,
+    route_timeout=None, stream_idle_timeout=None, clusters=None) → a ready Envoy + filter.
+    `plugin_config` replaces the plugin configuration JSON (None keeps envoy.yaml's); `env`
+    overrides the demo AWS environment (None removes a variable); `upstream` is another Emulator
+    (default: the main one; anything with a `url` will do, e.g. a closed port); the timeouts
+    replace the shipped 15 minutes; `clusters` adds STATIC clusters by name → Emulator (e.g. an
+    IMDS endpoint for `credentials_source`). The access log goes to `gateway.access_log`."""
     if not WASM.is_file():
         pytest.fail(
             f"the filter is not built: {WASM} is missing. Build it with `make wasm` "
@@ -111,14 +114,22 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
         plugin_config: dict | None = None,
         env: dict[str, str | None] | None = None,
         upstream: Emulator | None = None,
+        route_timeout: str | None = None,
+        stream_idle_timeout: str | None = None,
+        clusters: dict[str, Emulator] | None = None,
     ) -> Gateway:
         upstream_port = int((upstream or emulator).url.rsplit(":", 1)[1])
         listener_port, admin_port = free_port(), free_port()
+        access_log = workdir / f"access-{name}.log"
         config = render_envoy_config(
             listener_port=listener_port,
             admin_port=admin_port,
             upstream_port=upstream_port,
             plugin_config=plugin_config,
+            access_log=access_log,
+            route_timeout=route_timeout,
+            stream_idle_timeout=stream_idle_timeout,
+            extra_clusters={k: int(v.url.rsplit(":", 1)[1]) for k, v in (clusters or {}).items()},
         )
         config_path = workdir / f"envoy-{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -132,6 +143,8 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
                     "--concurrency", "2",
                     "--log-level", log_level,
                     "--disable-hot-restart",
+                    # access-log lines reach the file quickly (Envoy's default is 10 s)
+                    "--file-flush-interval-msec", "200",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -146,6 +159,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             log=log,
             config_path=config_path,
             plugin_config=plugin_config,
+            access_log=access_log,
         )
         started.append(gateway)
         wait_http(f"{gateway.admin_url}/ready", proc, log, f"envoy {name}")

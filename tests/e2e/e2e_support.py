@@ -125,10 +125,39 @@ def _wasm_filter(config: dict) -> tuple[dict, dict]:
     raise AssertionError(f"{ENVOY_YAML}: no envoy.filters.http.wasm filter on the listener")
 
 
+def _connection_manager(config: dict) -> dict:
+    listener = config["static_resources"]["listeners"][0]
+    for chain in listener["filter_chains"]:
+        for network_filter in chain["filters"]:
+            if network_filter["name"] == "envoy.filters.network.http_connection_manager":
+                return network_filter["typed_config"]
+    raise AssertionError(f"{ENVOY_YAML}: no http_connection_manager on the listener")
+
+
 def render_envoy_config(
-    *, listener_port: int, admin_port: int, upstream_port: int, plugin_config: dict | None
+    *,
+    listener_port: int,
+    admin_port: int,
+    upstream_port: int,
+    plugin_config: dict | None,
+    access_log: Path | None = None,
+    route_timeout: str | None = None,
+    stream_idle_timeout: str | None = None,
+    extra_clusters: dict[str, int] | None = None,
 ) -> dict:
+    """envoy.yaml on the given ports; optionally the access log written to `access_log` and
+    shorter route / stream-idle timeouts (to exercise Envoy's timeouts quickly)."""
     config = yaml.safe_load(ENVOY_YAML.read_text())
+    hcm = _connection_manager(config)
+    if access_log is not None:
+        for log in hcm.get("access_log", []):
+            log["typed_config"]["path"] = str(access_log)
+    if stream_idle_timeout is not None:
+        hcm["stream_idle_timeout"] = stream_idle_timeout
+    if route_timeout is not None:
+        for vhost in hcm["route_config"]["virtual_hosts"]:
+            for route in vhost["routes"]:
+                route["route"]["timeout"] = route_timeout
     config["admin"]["address"]["socket_address"]["port_value"] = admin_port
     listener, wasm_filter = _wasm_filter(config)
     listener["address"]["socket_address"]["port_value"] = listener_port
@@ -145,6 +174,21 @@ def render_envoy_config(
                 address = lb_endpoint["endpoint"]["address"]["socket_address"]
                 address["address"] = "127.0.0.1"
                 address["port_value"] = upstream_port
+    for name, port in (extra_clusters or {}).items():
+        # e.g. an `imds` cluster for a credentials_source, pointed at an emulator.
+        config["static_resources"]["clusters"].append(
+            {
+                "name": name,
+                "type": "STATIC",
+                "connect_timeout": "2s",
+                "load_assignment": {
+                    "cluster_name": name,
+                    "endpoints": [
+                        {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}
+                    ],
+                },
+            }
+        )
     return config
 
 
@@ -212,6 +256,7 @@ class Gateway:
     log: Path
     config_path: Path
     plugin_config: dict | None
+    access_log: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -355,17 +400,31 @@ def validate_exchange(exchange: Exchange) -> None:
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_error(exchange.json())
     elif exchange.content_type == "text/event-stream":
+        legacy = _is_legacy_completions(exchange.url)
         for data in exchange.sse_events():
             if data == "[DONE]":
                 continue
             payload = json.loads(data)
             if isinstance(payload, dict) and "error" in payload:
                 openai_schema.validate_error(payload)
+            elif legacy:
+                openai_schema.validate_text_completion_chunk(payload)
             else:
                 openai_schema.validate_chunk(payload)
+    elif _is_legacy_completions(exchange.url):
+        openai_schema.validate_text_completion(exchange.json())
+    elif exchange.url.split("?")[0].endswith("/v1/models"):
+        openai_schema.validate(exchange.json(), "ListModelsResponse")
+    elif "/v1/models/" in exchange.url:
+        openai_schema.validate(exchange.json(), "Model")
     elif exchange.url.endswith("/chat/completions"):
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_completion(exchange.json())
+
+
+def _is_legacy_completions(url: str) -> bool:
+    path = url.split("?")[0].rstrip("/")
+    return path.endswith("/completions") and not path.endswith("/chat/completions")
 
 
 def expected_answer(converse_body: dict) -> bedrock_emulator.Answer:

@@ -96,6 +96,22 @@ def validate_chunk(body: Any) -> Any:
     return validate(body, "CreateChatCompletionStreamResponse")
 
 
+def validate_text_completion(body: Any) -> Any:
+    return validate(body, "CreateCompletionResponse")
+
+
+def validate_text_completion_chunk(body: Any) -> Any:
+    """A streamed legacy completion. The schema is shared with the unary object and does not
+    say that OpenAI streams `finish_reason: null` until the last chunk; such a null is
+    accepted, everything else is validated as is."""
+    checked = copy.deepcopy(body)
+    for choice in checked.get("choices", []) if isinstance(checked, dict) else []:
+        if isinstance(choice, dict) and choice.get("finish_reason", "absent") is None:
+            choice["finish_reason"] = "stop"
+    validate(checked, "CreateCompletionResponse")
+    return body
+
+
 def validate_error(body: Any) -> Any:
     return validate(body, "ErrorResponse")
 

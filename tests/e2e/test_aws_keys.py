@@ -53,7 +53,9 @@ def control(emulator, method: str, path: str, content: bytes | str) -> None:
 
 
 def gateway_with(start_gateway, name: str, source: dict):
-    config = {k: v for k, v in demo_plugin_config().items() if k != "api_keys"}
+    config = {k: v for k, v in demo_plugin_config().items() if k not in ("api_keys", "tenants")}
+    # Policy (models, limits) stays in the configuration; the keys come from AWS.
+    config["tenants"] = {"acme": {}, "beta": {"limits": {"requests_per_minute": 6000}}}
     config["api_keys_source"] = {"refresh_seconds": 2, "retry_seconds": 1, **source}
     return start_gateway(name, plugin_config=config)
 
@@ -95,6 +97,12 @@ def test_secrets_manager_load_rotation_and_failed_refresh(start_gateway, emulato
     time.sleep(3.5)
     settle(gateway, {KEY_TWO: 200})
     assert "the key table is not valid" in gateway.log.read_text()
+
+    # A table naming a tenant the configuration does not have is refused as a whole.
+    control(emulator, "PUT", f"secrets/{secret_id}", table(ghost=[KEY_ONE]))
+    time.sleep(3.5)
+    settle(gateway, {KEY_ONE: 401, KEY_TWO: 200})
+    assert "names tenant `ghost`" in gateway.log.read_text()
 
 
 def test_ssm_parameter(start_gateway, emulator):

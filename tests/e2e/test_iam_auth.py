@@ -41,6 +41,7 @@ def sts_calls(emulator) -> int:
 def iam_gateway(start_gateway):
     config = {
         **demo_plugin_config(),
+        "tenants": {**demo_plugin_config()["tenants"], "ops": {"models": ["gpt-4o"]}},
         "iam_auth": {"principals": {ROLE_ARN: "ops"}, "audience": AUDIENCE, "cache_seconds": 30},
     }
     return start_gateway("iam", plugin_config=config)
@@ -121,6 +122,16 @@ def test_bad_shapes_are_refused_without_asking_sts(iam_gateway, emulator, kwargs
     assert r.status_code == 401, r.text
     assert says in r.json()["error"]["message"]
     assert sts_calls(emulator) == before
+
+
+def test_the_iam_tenant_gets_its_policy(iam_gateway):
+    r = httpx2.post(
+        f"{iam_gateway.url}/v1/chat/completions",
+        headers={"authorization": f"Bearer {token()}"},
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
+        timeout=CLIENT_TIMEOUT,
+    )
+    assert r.status_code == 403, r.text  # `ops` may call gpt-4o only
 
 
 def test_a_garbled_token_is_refused(iam_gateway):

@@ -36,7 +36,8 @@ def test_the_shipped_config_is_accepted(tmp_path):
     "change, env, field",
     [
         ({"regoin": "us-east-1"}, None, "regoin"),
-        ({"api_keys": []}, None, "api_keys"),
+        ({"api_keys": [], "tenants": {}}, None, "api_keys"),
+        ({"tenants": {"demo": {"key_sha256": ["not-hex"]}}}, None, "tenants.demo.key_sha256[0]"),
         ({"api_keys": ["short"]}, None, "api_keys[0]"),
         ({"region": "us east 1"}, None, "region"),
         ({"model_aliases": {"gpt-4o": ""}}, None, "model_aliases"),

@@ -124,12 +124,33 @@ Scenario markers (anywhere in the last user message; removed from the echoed tex
   more valid delta and the end of the body.
 * ``[scenario:truncate]`` (streaming): after two deltas, the first half of a frame, then the
   end of the body.
+* ``[scenario:reset]`` (streaming): after two deltas, the TCP connection is reset (RST, no
+  end of the chunked body); a Converse call is reset before any answer.
 * ``[scenario:bad-json]`` (Converse): ``200`` with a truncated JSON body.
 * ``[scenario:empty-status:<code>]``: that status with no body at all
 * ``[scenario:raw-status:<code>]``: that status with an HTML body and no ``x-amzn-ErrorType``
   (as from a proxy in front of Bedrock).
 * ``[scenario:stop-reason:<value>]``: that ``stopReason`` instead of the computed one (e.g.
   ``content_filtered``, ``guardrail_intervened``, ``model_context_window_exceeded``).
+
+Other ways in
+-------------
+* Custom gateway (``--gateway-token`` or ``$BEDROCK_GATEWAY_TOKEN``): ``POST
+  /v1.0/model/bedrock/model/{alias}/converse`` and ``/converse-stream`` take the header
+  ``authorization-token`` instead of SigV4 (missing: ``401``, wrong: ``403``, both
+  ``{"message"}`` without ``x-amzn-ErrorType``, as a gateway answers) and need ``accept:
+  application/json`` (else ``406``); SigV4 headers there are a ``400``. Answers as Converse.
+* Bedrock API key (``--api-key`` or ``$AWS_BEARER_TOKEN_BEDROCK``): ``Authorization: Bearer
+  <key>`` instead of SigV4 (a wrong key is ``403 UnrecognizedClientException``; without an
+  API key configured a bearer token is an ``IncompleteSignatureException`` as above).
+* Rotating credentials: IMDSv2 (``PUT /latest/api/token`` with
+  ``x-aws-ec2-metadata-token-ttl-seconds``; ``GET /latest/meta-data/iam/security-credentials/``
+  → ``bedrock-emulator-role``; ``GET .../bedrock-emulator-role``) and the container endpoint
+  (``GET /v2/credentials/<id>``, ``Authorization`` checked when
+  ``$AWS_CONTAINER_AUTHORIZATION_TOKEN`` is set). Every credential fetch issues new keys that
+  live ``--credential-ttl`` seconds (``$EMULATOR_CREDENTIAL_TTL``, default 3600); SigV4 with
+  any issued key is accepted until it expires, then ``403 ExpiredTokenException``.
+  ``GET /_emulator/credentials`` lists the issued keys.
 
 Inspection (no authentication)
 ------------------------------
@@ -152,6 +173,7 @@ import hmac
 import json
 import os
 import re
+import socket
 import struct
 import sys
 import threading
@@ -196,6 +218,13 @@ AUTH_ERRORS = {
 }
 
 ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream)$")
+# A custom Bedrock gateway (seed bedrock-proxy-custom-gateway.md): token header, no SigV4.
+GATEWAY_ROUTE = re.compile(
+    r"^/v1\.0/model/bedrock/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream)$"
+)
+GATEWAY_TOKEN_HEADER = "authorization-token"
+IMDS_ROLE = "bedrock-emulator-role"
+DEFAULT_CREDENTIAL_TTL = 3600.0
 MARKER = re.compile(r"\[scenario:[^\]]*\]")
 AUTH_HEADER = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
@@ -415,6 +444,7 @@ class Scenario:
     coalesce: bool = False
     corrupt: str | None = None  # "payload" (message CRC) or "prelude" (prelude CRC)
     truncate: bool = False
+    reset: bool = False
     bad_json: bool = False
     raw_status: int | None = None
     empty_status: int | None = None
@@ -446,6 +476,8 @@ def parse_scenario(text: str) -> Scenario:
             scenario.corrupt = "prelude"
         elif kind == "truncate":
             scenario.truncate = True
+        elif kind == "reset":
+            scenario.reset = True
         elif kind == "bad-json":
             scenario.bad_json = True
         elif kind == "raw-status" and len(parts) >= 2 and parts[1].strip().isdigit():
@@ -884,6 +916,90 @@ def verify_sigv4(
 
 
 # ---------------------------------------------------------------------------------------------
+# Other ways in: a custom gateway's token, Bedrock API keys, rotating instance credentials
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IssuedCredentials:
+    secret_access_key: str
+    session_token: str
+    expires: float  # Unix time
+
+
+def verify_gateway(config: "EmulatorConfig", headers: dict[str, str]) -> None:
+    """A custom gateway's checks: its token header (401 missing, 403 wrong, as a gateway
+    answers; no x-amzn-ErrorType) and `accept: application/json`."""
+    token = headers.get(GATEWAY_TOKEN_HEADER)
+    if token is None:
+        raise BedrockError(401, "GatewayUnauthorized", f"Missing {GATEWAY_TOKEN_HEADER} header.")
+    if not hmac.compare_digest(token, config.gateway_token or ""):
+        raise BedrockError(403, "GatewayForbidden", f"Invalid {GATEWAY_TOKEN_HEADER}.")
+    if headers.get("accept", "").split(";")[0].strip() != "application/json":
+        raise BedrockError(406, "GatewayNotAcceptable", "The gateway requires accept: application/json.")
+    if "authorization" in headers or "x-amz-date" in headers:
+        raise BedrockError(400, "GatewayBadRequest", "AWS signing headers must not be sent to the gateway.")
+
+
+def verify_auth(
+    config: "EmulatorConfig",
+    method: str,
+    raw_path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> None:
+    """Bedrock's authentication: a Bedrock API key as a bearer token, else SigV4 with the
+    configured keys or with keys the credential endpoints issued and that have not expired."""
+    authorization = [v for k, v in headers if k.lower() == "authorization"]
+    bearer = len(authorization) == 1 and authorization[0].strip().startswith("Bearer ")
+    if bearer and config.api_key is not None:
+        presented = authorization[0].strip()[len("Bearer ") :].strip()
+        if not hmac.compare_digest(presented, config.api_key):
+            raise BedrockError(403, "UnrecognizedClientException", "The API key is invalid.")
+        if any(k.lower() in ("x-amz-date", "x-amz-security-token") for k, _ in headers):
+            raise BedrockError(400, "ValidationException", "An API key request must not be SigV4-signed.")
+        return
+    auth = config.auth
+    match = AUTH_HEADER.match(authorization[0].strip()) if len(authorization) == 1 else None
+    if match:
+        access_key = match.group("cred").split("/")[0]
+        with config.lock:
+            issued = config.issued.get(access_key)
+        if issued is not None:
+            if issued.expires <= time.time():
+                raise BedrockError(
+                    403, "ExpiredTokenException", "The security token included in the request is expired"
+                )
+            auth = AuthConfig(access_key, issued.secret_access_key, config.auth.region, issued.session_token)
+    verify_sigv4(auth, method, raw_path, headers, body)
+
+
+def issue_credentials(config: "EmulatorConfig") -> dict:
+    """New short-lived keys, valid for `credential_ttl` seconds (IMDS / container JSON)."""
+    now = time.time()
+    key = "ASIAEMU" + uuid.uuid4().hex[:13].upper()
+    issued = IssuedCredentials(
+        secret_access_key=uuid.uuid4().hex + uuid.uuid4().hex,
+        session_token="emulated-session-" + uuid.uuid4().hex,
+        expires=now + config.credential_ttl,
+    )
+    with config.lock:
+        config.issued[key] = issued
+    stamp = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime(  # noqa: E731
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    return {
+        "Code": "Success",
+        "LastUpdated": stamp(now),
+        "Type": "AWS-HMAC",
+        "AccessKeyId": key,
+        "SecretAccessKey": issued.secret_access_key,
+        "Token": issued.session_token,
+        "Expiration": stamp(issued.expires),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # The HTTP server
 # ---------------------------------------------------------------------------------------------
 
@@ -896,6 +1012,16 @@ class EmulatorConfig:
     quiet: bool = False
     requests: deque = field(default_factory=lambda: deque(maxlen=REQUEST_LOG_SIZE))
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Custom gateway token (None: gateway paths answer 404 like any unknown path).
+    gateway_token: str | None = None
+    # Bedrock API key accepted as `Authorization: Bearer` (None: bearer tokens are refused).
+    api_key: str | None = None
+    # Lifetime of the keys the IMDS / container endpoints issue; every fetch issues new ones.
+    credential_ttl: float = DEFAULT_CREDENTIAL_TTL
+    # Required `Authorization` on the container endpoint (None: not checked).
+    container_authorization: str | None = None
+    issued: dict = field(default_factory=dict)  # access key id → IssuedCredentials
+    imds_tokens: set = field(default_factory=set)
 
     def error_status(self, name: str) -> int | None:
         try:
@@ -1000,6 +1126,8 @@ class Handler(BaseHTTPRequestHandler):
         self._control_body = body
         if path_only.startswith("/_emulator/"):
             return self._inspection(method, path_only)
+        if self._credentials_endpoint(method, path_only):
+            return
         if self.server.aws.handles(method, path_only, self.headers):
             return self.server.aws.serve(self, method, body)
 
@@ -1013,6 +1141,10 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             parsed_body = body.decode("utf-8", "replace")
         route = ROUTE.match(raw_path.split("?", 1)[0])
+        gateway = False
+        if route is None and config.gateway_token is not None:
+            route = GATEWAY_ROUTE.match(raw_path.split("?", 1)[0])
+            gateway = route is not None
         self._record = {
             "method": method,
             "path": raw_path,
@@ -1034,7 +1166,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if method != "POST" or not route:
                 raise BedrockError(404, "UnknownOperationException", "Unknown operation")
-            verify_sigv4(config.auth, method, raw_path, raw_headers, body)
+            if gateway:
+                verify_gateway(config, headers)
+            else:
+                verify_auth(config, method, raw_path, raw_headers, body)
             request = self._validate(route.group("op"), unquote(route.group("model")), body)
             scenario = parse_scenario(last_user_text(request))
             if scenario.throttle:
@@ -1103,8 +1238,23 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- answers -------------------------------------------------------------------------------
 
+    def _reset_connection(self) -> None:
+        """Abort the TCP connection: SO_LINGER 0 makes close() send RST, not FIN."""
+        with self.server.config.lock:
+            if self._record is not None:
+                self._record["error"] = "reset"
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
     def _converse(self, result: Answer, scenario: Scenario, request_id: str) -> None:
         started = time.monotonic()
+        if scenario.reset:
+            return self._reset_connection()
         if scenario.slow:
             time.sleep(scenario.slow)
         self._record_status(200)
@@ -1172,8 +1322,12 @@ class Handler(BaseHTTPRequestHandler):
                 deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
             if scenario.corrupt or scenario.truncate:
                 deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
+            if scenario.reset:
+                deltas = deltas[:STREAM_ERROR_AFTER_DELTAS]
             for piece in deltas:
                 event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
+            if scenario.reset:
+                return self._reset_connection()
             if scenario.corrupt or scenario.truncate:
                 frame = bytearray(
                     event_frame(
@@ -1222,6 +1376,48 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    # -- instance / container credentials ----------------------------------------------------
+
+    def _credentials_endpoint(self, method: str, path: str) -> bool:
+        """IMDSv2 and the container credentials endpoint; True when the path was one of them.
+        Every credential fetch issues new keys (see issue_credentials)."""
+        config = self.server.config
+        imds_prefix = "/latest/meta-data/iam/security-credentials/"
+        if path == "/latest/api/token":
+            if method != "PUT" or not self.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
+                self._send(400, b"missing x-aws-ec2-metadata-token-ttl-seconds", {"Content-Type": "text/plain"})
+                return True
+            token = "imds-" + uuid.uuid4().hex
+            with config.lock:
+                config.imds_tokens.add(token)
+            self._send(200, token.encode(), {"Content-Type": "text/plain"})
+            return True
+        if path.startswith(imds_prefix):
+            with config.lock:
+                known = self.headers.get("x-aws-ec2-metadata-token") in config.imds_tokens
+            if method != "GET" or not known:
+                self._send(401, b"", {"Content-Type": "text/plain"})
+                return True
+            role = path[len(imds_prefix) :]
+            if role == "":
+                self._send(200, IMDS_ROLE.encode(), {"Content-Type": "text/plain"})
+            elif role == IMDS_ROLE:
+                self._send_json(200, issue_credentials(config))
+            else:
+                self._send(404, b"Not Found", {"Content-Type": "text/plain"})
+            return True
+        if path.startswith("/v2/credentials/"):
+            required = config.container_authorization
+            if method != "GET" or (required and self.headers.get("authorization") != required):
+                self._send_json(401, {"message": "unauthorized"})
+                return True
+            body = issue_credentials(config)
+            body.pop("Code")
+            body.pop("Type")
+            self._send_json(200, body)
+            return True
+        return False
 
     @staticmethod
     def _stream_blocks(result: Answer, event, started: float) -> None:
@@ -1277,6 +1473,13 @@ class Handler(BaseHTTPRequestHandler):
             return self._send_json(200, records)
         if path.startswith(aws_services.CONTROL_PREFIX):
             return self.server.aws.control(self, method, path, self._control_body)
+        if method == "GET" and path == "/_emulator/credentials":
+            with config.lock:
+                issued = [
+                    {"access_key_id": k, "expires": c.expires, "valid": c.expires > time.time()}
+                    for k, c in config.issued.items()
+                ]
+            return self._send_json(200, issued)
         if method == "POST" and path == "/_emulator/reset":
             with config.lock:
                 config.requests.clear()
@@ -1292,7 +1495,14 @@ def config_from_env(region: str | None = None, plain_errortype: bool = False, qu
         session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
     )
     return EmulatorConfig(
-        auth=auth, model=load_service_model(), plain_errortype=plain_errortype, quiet=quiet
+        auth=auth,
+        model=load_service_model(),
+        plain_errortype=plain_errortype,
+        quiet=quiet,
+        gateway_token=os.environ.get("BEDROCK_GATEWAY_TOKEN") or None,
+        api_key=os.environ.get("AWS_BEARER_TOKEN_BEDROCK") or None,
+        credential_ttl=float(os.environ.get("EMULATOR_CREDENTIAL_TTL") or DEFAULT_CREDENTIAL_TTL),
+        container_authorization=os.environ.get("AWS_CONTAINER_AUTHORIZATION_TOKEN") or None,
     )
 
 
@@ -1311,8 +1521,31 @@ def main(argv: list[str] | None = None) -> int:
         help="send x-amzn-ErrorType as the bare exception name (Bedrock appends ':<namespace>')",
     )
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    parser.add_argument(
+        "--gateway-token",
+        default=None,
+        help="serve the custom gateway paths with this authorization-token "
+        "(default: $BEDROCK_GATEWAY_TOKEN; unset: no gateway paths)",
+    )
+    parser.add_argument(
+        "--api-key", default=None, help="accept this Bedrock API key as a bearer token "
+        "(default: $AWS_BEARER_TOKEN_BEDROCK)"
+    )
+    parser.add_argument(
+        "--credential-ttl",
+        type=float,
+        default=None,
+        help="seconds of life of IMDS / container credentials (default: "
+        "$EMULATOR_CREDENTIAL_TTL or 3600)",
+    )
     args = parser.parse_args(argv)
     config = config_from_env(args.region, args.plain_errortype, args.quiet)
+    if args.gateway_token:
+        config.gateway_token = args.gateway_token
+    if args.api_key:
+        config.api_key = args.api_key
+    if args.credential_ttl:
+        config.credential_ttl = args.credential_ttl
     server = make_server(args.host, args.port, config)
     host, port = server.server_address[:2]
     print(f"bedrock-emulator listening on http://{host}:{port}", flush=True)
