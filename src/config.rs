@@ -39,7 +39,10 @@ use serde::Deserialize;
 
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
 use crate::credentials::{CredentialSource, SourceKind};
+use crate::iam_auth::{IamAuth, RawIamAuth};
+use crate::key_source::{KeySource, RawKeySource};
 use crate::ratelimit::Limits;
+use crate::route::PathForms;
 use crate::sigv4::Credentials;
 use crate::tenant::{self, Tenant, TenantTable};
 use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
@@ -79,6 +82,14 @@ struct RawConfig {
     models: Vec<RawModel>,
     #[serde(default = "yes")]
     builtin_models: bool,
+    #[serde(default)]
+    path_prefix: Option<String>,
+    #[serde(default)]
+    azure_deployments: BTreeMap<String, String>,
+    #[serde(default)]
+    api_keys_source: Option<RawKeySource>,
+    #[serde(default)]
+    iam_auth: Option<RawIamAuth>,
 }
 
 fn yes() -> bool {
@@ -88,6 +99,9 @@ fn yes() -> bool {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTenant {
+    /// May be empty (or absent) when the keys come from `api_keys_source` or the tenant's
+    /// callers from `iam_auth`.
+    #[serde(default)]
     key_sha256: Vec<String>,
     #[serde(default)]
     models: Option<Vec<String>>,
@@ -201,6 +215,14 @@ pub struct Config {
     pub model_aliases: BTreeMap<String, String>,
     /// Models for `/v1/models`, with aliases.
     pub catalog: Catalog,
+    /// Accepted URL forms: `/v1`, `path_prefix`, Azure deployments ([`crate::route`]).
+    pub path_forms: PathForms,
+    /// Where the tenant key table kept in AWS is read from ([`crate::key_source`]).
+    pub key_source: Option<KeySource>,
+    /// IAM caller authentication through STS ([`crate::iam_auth`]).
+    pub iam: Option<IamAuth>,
+    /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
+    pub warnings: Vec<String>,
 }
 
 /// A configuration problem, worded to name the field at fault.
@@ -231,18 +253,21 @@ pub fn default_host(region: &str) -> String {
 impl Config {
     /// Parses the plugin configuration; `env` looks up environment variables.
     pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        let value = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        let (value, warnings) = crate::config_version::lower(value).map_err(err)?;
+        let raw: RawConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
-        if raw.api_keys.is_empty() && raw.tenants.is_empty() {
+        let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
+        if raw.api_keys.is_empty() && raw.tenants.is_empty() && !keys_elsewhere {
             return Err(err(
-                "`api_keys` or `tenants` must list at least one key (`api_keys` is missing or empty)",
+                "`api_keys` or `tenants` must list at least one key (`api_keys` is missing or empty; or set `api_keys_source` or `iam_auth`)",
             ));
         }
         if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
             return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
         }
-        let tenants = tenant_table(&raw.api_keys, raw.tenants)?;
+        let tenants = tenant_table(&raw.api_keys, raw.tenants, keys_elsewhere)?;
         let max_request_body_bytes = match raw.max_request_body_bytes {
             Some(0) => return Err(err("`max_request_body_bytes` must be at least 1")),
             Some(n) => n,
@@ -315,6 +340,36 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
         let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
 
+        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
+        let key_source = raw
+            .api_keys_source
+            .map(|k| KeySource::from_raw(k, &region))
+            .transpose()
+            .map_err(err)?;
+        if key_source.is_some()
+            && !matches!(
+                upstream,
+                Upstream::Aws(AwsAuth::SigV4(_) | AwsAuth::Refreshed(_))
+            )
+        {
+            return Err(err(
+                "`api_keys_source` is read with AWS credentials: set `credentials`, `credentials_source` or the AWS_* environment (not `gateway` or `bedrock_api_key`)",
+            ));
+        }
+        let iam = raw
+            .iam_auth
+            .map(|i| IamAuth::from_raw(i, &region))
+            .transpose()
+            .map_err(err)?;
+        if let Some((arn, tenant)) = iam
+            .as_ref()
+            .and_then(|i| i.principals.iter().find(|(_, t)| tenants.get(t).is_none()))
+        {
+            return Err(err(format!(
+                "`iam_auth.principals` maps `{arn}` to tenant `{tenant}`, which is not in `tenants` (add `\"tenants\": {{\"{tenant}\": {{}}}}` for its models and limits)"
+            )));
+        }
+
         Ok(Self {
             tenants,
             max_request_body_bytes,
@@ -325,6 +380,10 @@ impl Config {
             upstream,
             model_aliases: raw.model_aliases,
             catalog,
+            path_forms,
+            key_source,
+            iam,
+            warnings,
         })
     }
 
@@ -640,6 +699,7 @@ fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
 fn tenant_table(
     api_keys: &[String],
     raw: BTreeMap<String, RawTenant>,
+    keys_elsewhere: bool,
 ) -> Result<TenantTable, ConfigError> {
     let mut entries = Vec::new();
     if !api_keys.is_empty() {
@@ -666,7 +726,7 @@ fn tenant_table(
                 "`{at}`: tenant names are 1-64 characters of [A-Za-z0-9_-]"
             )));
         }
-        if t.key_sha256.is_empty() {
+        if t.key_sha256.is_empty() && !keys_elsewhere {
             return Err(err(format!(
                 "`{at}.key_sha256` must list at least one key digest"
             )));

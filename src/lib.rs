@@ -4,6 +4,10 @@
 //! `cargo test`. Modules in the order a request flows through them:
 //!
 //! - [`config`]: plugin configuration, validated once at plugin start.
+//! - [`route`]: the path forms clients use (`/v1`, a prefix, Azure deployments) → one path;
+//!   [`config_version`]: schema versions and deprecated config names.
+//! - [`caller`]: who is calling — config keys, the key table kept in AWS ([`key_source`]),
+//!   an AWS identity verified by STS ([`iam_auth`]) — as a [`tenant`].
 //! - [`request`]: authenticate the caller as a [`tenant`], route, enforce body limits and
 //!   the tenant's models, and hand the body to [`upstream`].
 //! - [`ratelimit`] / [`usage`]: per-tenant limits and accounting over bytes the shell keeps in
@@ -19,12 +23,16 @@
 //! - [`credentials`]: AWS credentials fetched and refreshed from IMDSv2 or the container
 //!   credentials endpoint (the root context dispatches the calls).
 
+pub mod caller;
 pub mod catalog;
 pub mod config;
+pub mod config_version;
 pub mod converse;
 pub mod credentials;
 pub mod error;
 pub mod event_stream;
+pub mod iam_auth;
+pub mod key_source;
 pub mod metadata;
 pub mod metrics;
 pub mod models;
@@ -32,6 +40,7 @@ pub mod openai;
 pub mod ratelimit;
 pub mod request;
 pub mod response;
+pub mod route;
 pub mod sigv4;
 pub mod stream;
 pub mod tenant;

@@ -19,6 +19,12 @@ pub struct RequestHead<'a> {
     pub content_type: Option<&'a str>,
     /// `content-length`, when the client sent one.
     pub content_length: Option<u64>,
+    /// The `api-key` header (the Azure OpenAI clients' way to send the key).
+    pub api_key: Option<&'a str>,
+    /// This worker's key table kept in AWS, when `api_keys_source` is configured.
+    pub keys: Option<&'a crate::key_source::KeyState>,
+    /// The tenant of an AWS identity the shell has verified with STS.
+    pub iam_tenant: Option<&'a str>,
 }
 
 /// An endpoint we serve.
@@ -86,7 +92,12 @@ fn is_json(content_type: &str) -> bool {
 /// learn nothing about which paths exist; then method (405), content type (415: a body that
 /// says it is not JSON; no `content-type` is accepted) and declared size (413).
 pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
-    let tenant = match cfg.tenants.authenticate(head.authorization) {
+    let route = crate::route::normalise(&cfg.path_forms, head.path);
+    let authorization = route.authorization(head.authorization, head.api_key);
+    let authenticated =
+        crate::caller::authenticate(cfg, head.keys, head.iam_tenant, authorization.as_deref())
+            .and_then(|t| route.check().map(|()| t));
+    let tenant = match authenticated {
         Ok(t) => t,
         Err(e) => {
             return Head {
@@ -95,9 +106,7 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
             }
         }
     };
-    let (path, query) = head.path.split_once('?').unwrap_or((head.path, ""));
-    let path = path.split('#').next().unwrap_or("");
-    let path = path.strip_suffix('/').unwrap_or(path);
+    let (path, query) = (route.path.as_str(), route.query.as_str());
     let json = |r: Result<Vec<u8>, ApiError>| match r {
         Ok(body) => HeadDecision::Reply(LocalReply {
             status: 200,

@@ -176,3 +176,26 @@ pub fn call_response_status() -> Option<u16> {
 pub fn call_response_body(size: usize) -> Vec<u8> {
     body(BufferType::HttpCallResponseBody, size)
 }
+
+/// Sends an HTTP call with a body through an Envoy cluster; the token comes back in
+/// `on_http_call_response`. `None` (logged) when Envoy refuses it, e.g. an unknown cluster.
+pub fn dispatch(
+    cluster: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> Option<u32> {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = (!body.is_empty()).then_some(body);
+    warn_on(
+        &format!("dispatch_http_call to cluster `{cluster}`"),
+        hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout),
+    )
+}
+
+pub fn resume_request() {
+    warn_on("resume request", hostcalls::resume_http_request());
+}

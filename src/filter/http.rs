@@ -10,9 +10,11 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::host;
+use super::keys::SharedKeys;
 use crate::config::Config;
 use crate::credentials::Refresher;
 use crate::error::ApiError;
+use crate::iam_auth::{self, IamCache, Presigned};
 use crate::metrics::Outcome;
 use crate::ratelimit::{self, Decision};
 use crate::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
@@ -39,6 +41,12 @@ pub struct Http {
     /// The filter answered this request itself.
     local_reply: bool,
     outcome: Outcome,
+    /// The Azure deployment's model, which replaces the body's `model`.
+    model_override: Option<String>,
+    /// This worker's key table kept in AWS, when `api_keys_source` is configured.
+    keys: Option<SharedKeys>,
+    /// IAM callers: this worker's verdict cache, and the STS call in flight.
+    iam: IamState,
 }
 
 impl Http {
@@ -60,7 +68,20 @@ impl Http {
             sent_at_ms: None,
             local_reply: false,
             outcome: Outcome::default(),
+            model_override: None,
+            keys: None,
+            iam: IamState::default(),
         }
+    }
+
+    pub fn with_keys(mut self, keys: Option<SharedKeys>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn with_iam_cache(mut self, cache: SharedIamCache) -> Self {
+        self.iam.cache = cache;
+        self
     }
 
     fn reply(&mut self, r: LocalReply, extra: &[(String, String)]) -> Action {
@@ -138,30 +159,20 @@ impl Http {
     }
 }
 
-impl Context for Http {}
-
-impl HttpContext for Http {
-    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
-        // Envoy sets x-request-id (keeping the client's with preserve_external_request_id);
-        // without it, one is made up and sent upstream.
-        self.request_id = match host::header(REQ, "x-request-id") {
-            Some(id) if !id.is_empty() => id,
-            _ => {
-                let id = format!("{:x}-{:x}", host::now_ms(), self.id);
-                host::set_header(REQ, "x-request-id", Some(&id));
-                id
-            }
-        };
-        self.outcome.request_id = self.request_id.clone();
-        let Some(cfg) = self.config.clone() else {
-            return self.error(
-                ApiError::internal("the filter has no valid configuration"),
-                &[],
-            );
-        };
+impl Http {
+    /// Authenticates and routes (the caller's IAM tenant, if any, is already verified).
+    fn decide_head(
+        &mut self,
+        cfg: &Config,
+        iam_tenant: Option<&str>,
+        end_of_stream: bool,
+    ) -> Action {
         let method = host::header(REQ, ":method").unwrap_or_default();
         let path = host::header(REQ, ":path").unwrap_or_default();
         let authorization = host::header(REQ, "authorization");
+        let api_key = host::header(REQ, "api-key");
+        let keys = self.keys.clone();
+        let keys = keys.as_ref().and_then(|k| k.try_borrow().ok());
         let content_type = host::header(REQ, "content-type");
         let content_length =
             host::header(REQ, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
@@ -171,8 +182,11 @@ impl HttpContext for Http {
             authorization: authorization.as_deref(),
             content_type: content_type.as_deref(),
             content_length,
+            api_key: api_key.as_deref(),
+            keys: keys.as_deref(),
+            iam_tenant,
         };
-        let decided = request::on_headers(&cfg, &head);
+        let decided = request::on_headers(cfg, &head);
         self.tenant = decided.tenant.map(|t| t.name.clone());
         self.outcome.tenant = self.tenant.clone();
         match decided.decision {
@@ -182,7 +196,7 @@ impl HttpContext for Http {
                     .and_then(|v| v["error"]["type"].as_str().map(str::to_string));
                 self.reply(r, &[])
             }
-            HeadDecision::Usage { tenants } => self.usage_reply(&cfg, &tenants),
+            HeadDecision::Usage { tenants } => self.usage_reply(cfg, &tenants),
             HeadDecision::ReadBody(_) if end_of_stream => {
                 self.error(ApiError::invalid_request("the request has no body"), &[])
             }
@@ -193,25 +207,20 @@ impl HttpContext for Http {
                     }
                 }
                 self.endpoint = Some(endpoint);
+                self.model_override = crate::route::normalise(&cfg.path_forms, &path)
+                    .model_override()
+                    .map(String::from);
                 Action::Pause
             }
         }
     }
 
-    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        let (Some(cfg), Some(endpoint)) = (self.config.clone(), self.endpoint) else {
-            return Action::Continue;
-        };
-        if self.exchange.is_some() || self.local_reply {
-            return Action::Continue;
+    /// Translates and signs the whole buffered body; `Continue` sends it upstream.
+    fn finish_body(&mut self, cfg: &Config, endpoint: Endpoint, size: usize) -> Action {
+        let mut body = host::body(BufferType::HttpRequestBody, size);
+        if let Some(model) = &self.model_override {
+            body = crate::route::override_model(&body, model);
         }
-        if let Err(e) = request::check_body_size(&cfg, size) {
-            return self.error(e, &[]);
-        }
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let body = host::body(BufferType::HttpRequestBody, size);
         let Some(tenant) = self.tenant.as_deref().and_then(|t| cfg.tenants.get(t)) else {
             return self.error(ApiError::internal("the caller's tenant is gone"), &[]);
         };
@@ -220,11 +229,11 @@ impl HttpContext for Http {
             .refresher
             .as_ref()
             .and_then(|r| r.borrow().current(now).cloned());
-        match request::on_body(&cfg, tenant, endpoint, &body, now, live.as_ref()) {
+        match request::on_body(cfg, tenant, endpoint, &body, now, live.as_ref()) {
             Ok((up, exchange, limits)) => {
                 self.outcome.model = Some(exchange.bedrock_model.clone());
                 self.outcome.stream = exchange.stream;
-                if let Err(action) = self.acquire(&cfg, &exchange, limits) {
+                if let Err(action) = self.acquire(cfg, &exchange, limits) {
                     return action;
                 }
                 host::replace_body(BufferType::HttpRequestBody, size, &up.body);
@@ -248,6 +257,180 @@ impl HttpContext for Http {
             }
             Err(e) => self.error(e, &[]),
         }
+    }
+
+    /// An IAM bearer token: its shape, then the cache, else an STS call (`Asking`).
+    fn iam_step(&mut self, cfg: &Config, end_of_stream: bool) -> IamStep {
+        let Some(iam) = &cfg.iam else {
+            return IamStep::NotIam;
+        };
+        let authorization = host::header(REQ, "authorization");
+        let Some(token) = iam_auth::token_of(authorization.as_deref()) else {
+            return IamStep::NotIam;
+        };
+        let now = host::now();
+        let presigned = match iam_auth::validate(iam, token, now) {
+            Ok(p) => p,
+            Err(e) => return IamStep::Refused(e),
+        };
+        let cached = self
+            .iam
+            .cache
+            .try_borrow()
+            .ok()
+            .and_then(|c| c.get(token, now));
+        match cached {
+            Some(Ok(tenant)) => return IamStep::Verified(tenant),
+            Some(Err(e)) => return IamStep::Refused(e),
+            None => {}
+        }
+        let call = iam_auth::sts_call(iam, &presigned);
+        match host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout) {
+            Some(id) => {
+                log::debug!(
+                    "#{} verifying IAM caller {} with STS",
+                    self.id,
+                    presigned.access_key_id
+                );
+                self.iam.pending = Some((id, token.to_string(), presigned));
+                self.iam.headers_ended = end_of_stream;
+                IamStep::Asking
+            }
+            None => IamStep::Refused(ApiError::new(
+                503,
+                crate::error::ErrorType::ServiceUnavailableError,
+                format!(
+                    "The IAM token could not be verified: cluster `{}` is not reachable.",
+                    call.cluster
+                ),
+            )),
+        }
+    }
+
+    /// STS answered: cache the verdict, then carry on where the headers stopped.
+    fn iam_answer(&mut self, cfg: &Config, body_size: usize) {
+        let (Some(iam), Some((_, token, presigned))) = (&cfg.iam, self.iam.pending.take()) else {
+            return;
+        };
+        let verdict = iam_auth::verdict(
+            iam,
+            host::call_response_status().unwrap_or(0),
+            &host::call_response_body(body_size),
+        );
+        if let Ok(mut cache) = self.iam.cache.try_borrow_mut() {
+            cache.put(iam, &token, &presigned, &verdict, host::now());
+        }
+        let tenant = match verdict {
+            Ok(t) => t,
+            Err(e) => {
+                log::info!("#{} IAM caller refused: {}", self.id, e.message);
+                self.error(e, &[]);
+                return;
+            }
+        };
+        if self.decide_head(cfg, Some(&tenant), self.iam.headers_ended) != Action::Pause
+            || self.endpoint.is_none()
+        {
+            return;
+        }
+        // Headers are held. If the body is complete, finish it here and let it go; otherwise
+        // the body callback finishes it at end of stream.
+        if let (Some(size), Some(endpoint)) = (self.iam.body_size, self.endpoint) {
+            if self.finish_body(cfg, endpoint, size) == Action::Continue {
+                host::resume_request();
+            }
+        }
+    }
+}
+
+impl Context for Http {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        if self.iam.pending.as_ref().map(|(id, _, _)| *id) != Some(token_id) {
+            return;
+        }
+        if let Some(cfg) = self.config.clone() {
+            self.iam_answer(&cfg, body_size);
+        }
+    }
+}
+
+/// What to do with the caller's IAM token.
+enum IamStep {
+    NotIam,
+    Verified(String),
+    Refused(ApiError),
+    Asking,
+}
+
+/// This worker's verified IAM tokens.
+pub type SharedIamCache = Rc<RefCell<IamCache>>;
+
+#[derive(Default)]
+struct IamState {
+    cache: SharedIamCache,
+    /// The STS call in flight: its id, the token and its checked shape.
+    pending: Option<(u32, String, Presigned)>,
+    /// The request had no body (end of stream at the headers).
+    headers_ended: bool,
+    /// The body ended (with this size) while STS was being asked.
+    body_size: Option<usize>,
+}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        // Envoy sets x-request-id (keeping the client's with preserve_external_request_id);
+        // without it, one is made up and sent upstream.
+        self.request_id = match host::header(REQ, "x-request-id") {
+            Some(id) if !id.is_empty() => id,
+            _ => {
+                let id = format!("{:x}-{:x}", host::now_ms(), self.id);
+                host::set_header(REQ, "x-request-id", Some(&id));
+                id
+            }
+        };
+        self.outcome.request_id = self.request_id.clone();
+        let Some(cfg) = self.config.clone() else {
+            return self.error(
+                ApiError::internal("the filter has no valid configuration"),
+                &[],
+            );
+        };
+        let iam_tenant = match self.iam_step(&cfg, end_of_stream) {
+            IamStep::NotIam => None,
+            IamStep::Verified(tenant) => Some(tenant),
+            IamStep::Refused(e) => return self.error(e, &[]),
+            IamStep::Asking => return Action::Pause,
+        };
+        self.decide_head(&cfg, iam_tenant.as_deref(), end_of_stream)
+    }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.iam.pending.is_some() {
+            // STS has not answered yet: hold the body; the answer picks it up.
+            if end_of_stream {
+                self.iam.body_size = Some(size);
+            }
+            return Action::Pause;
+        }
+        let (Some(cfg), Some(endpoint)) = (self.config.clone(), self.endpoint) else {
+            return Action::Continue;
+        };
+        if self.exchange.is_some() || self.local_reply {
+            return Action::Continue;
+        }
+        if let Err(e) = request::check_body_size(&cfg, size) {
+            return self.error(e, &[]);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.finish_body(&cfg, endpoint, size)
     }
 
     fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {

@@ -9,9 +9,11 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::host;
-use super::http::Http;
+use super::http::{Http, SharedIamCache};
+use super::keys::Refresher as KeyRefresher;
 use crate::config::Config;
 use crate::credentials::{Fetch, Progress, Refresher};
+use crate::sigv4::Credentials;
 use crate::upstream::{AwsAuth, Upstream};
 
 /// How often the root context checks whether credentials are due for a refresh.
@@ -21,9 +23,24 @@ const TICK: Duration = Duration::from_secs(1);
 pub struct Root {
     config: Option<Rc<Config>>,
     refresher: Option<Rc<RefCell<Refresher>>>,
+    /// The key table kept in AWS (`api_keys_source`), read on the tick.
+    keys: KeyRefresher,
+    /// Verified IAM callers, shared by this worker's requests.
+    iam_cache: SharedIamCache,
 }
 
 impl Root {
+    /// Credentials for side calls signed by the filter itself (the key table read).
+    fn live_credentials(&self) -> Option<Credentials> {
+        self.refresher
+            .as_ref()
+            .and_then(|r| r.try_borrow().ok()?.current(host::now()).cloned())
+    }
+
+    fn tick_keys(&mut self, cfg: &Config) {
+        let live = self.live_credentials();
+        self.keys.tick(cfg, live.as_ref());
+    }
     fn dispatch(&self, refresher: &RefCell<Refresher>, fetch: Fetch) {
         let mut headers: Vec<(&str, &str)> = vec![
             (":method", fetch.method),
@@ -39,7 +56,12 @@ impl Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
+        if let Some(cfg) = self.config.clone() {
+            if self.keys.on_response(&cfg, token, body_size) {
+                return;
+            }
+        }
         let Some(refresher) = self.refresher.clone() else {
             return;
         };
@@ -74,9 +96,17 @@ impl RootContext for Root {
                     cfg.catalog.entries().len(),
                     cfg.model_aliases.len()
                 );
+                for warning in &cfg.warnings {
+                    log::warn!("{warning}");
+                }
                 if let Upstream::Aws(AwsAuth::Refreshed(source)) = &cfg.upstream {
                     self.refresher = Some(Rc::new(RefCell::new(Refresher::new(source.clone()))));
                     host::set_tick_period(TICK);
+                }
+                if cfg.key_source.is_some() {
+                    // Read at once, then the core decides on each tick whether a read is due.
+                    host::set_tick_period(TICK);
+                    self.tick_keys(&cfg);
                 }
                 for key in cfg.shared_data_keys() {
                     host::shared_init(&key);
@@ -92,6 +122,11 @@ impl RootContext for Root {
     }
 
     fn on_tick(&mut self) {
+        if let Some(cfg) = self.config.clone() {
+            if cfg.key_source.is_some() {
+                self.tick_keys(&cfg);
+            }
+        }
         let Some(refresher) = self.refresher.clone() else {
             return;
         };
@@ -102,11 +137,16 @@ impl RootContext for Root {
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(
-            context_id,
-            self.config.clone(),
-            self.refresher.clone(),
-        )))
+        let keys = self
+            .config
+            .as_ref()
+            .and_then(|c| c.key_source.as_ref())
+            .map(|_| self.keys.keys.clone());
+        Some(Box::new(
+            Http::new(context_id, self.config.clone(), self.refresher.clone())
+                .with_keys(keys)
+                .with_iam_cache(self.iam_cache.clone()),
+        ))
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -46,6 +46,8 @@ STOP_TIMEOUT = 10.0
 CLIENT_TIMEOUT = 30.0
 LOG_TAIL_LINES = 150
 
+EMULATED_CLUSTERS = ("bedrock", "secretsmanager", "ssm", "sts")
+
 LOGS: dict[str, Path] = {}  # name → log file, attached to failure reports
 
 
@@ -163,13 +165,15 @@ def render_envoy_config(
     wasm_config["vm_config"]["code"]["local"]["filename"] = str(WASM)
     if plugin_config is not None:
         wasm_config["configuration"]["value"] = json.dumps(plugin_config, indent=2)
-    clusters = [c for c in config["static_resources"]["clusters"] if c["name"] == "bedrock"]
-    assert clusters, f"{ENVOY_YAML}: no `bedrock` cluster"
-    for endpoint in clusters[0]["load_assignment"]["endpoints"]:
-        for lb_endpoint in endpoint["lb_endpoints"]:
-            address = lb_endpoint["endpoint"]["address"]["socket_address"]
-            address["address"] = "127.0.0.1"
-            address["port_value"] = upstream_port
+    # The emulator plays Bedrock and the other AWS APIs (secretsmanager, ssm, sts clusters).
+    clusters = [c for c in config["static_resources"]["clusters"] if c["name"] in EMULATED_CLUSTERS]
+    assert any(c["name"] == "bedrock" for c in clusters), f"{ENVOY_YAML}: no `bedrock` cluster"
+    for cluster in clusters:
+        for endpoint in cluster["load_assignment"]["endpoints"]:
+            for lb_endpoint in endpoint["lb_endpoints"]:
+                address = lb_endpoint["endpoint"]["address"]["socket_address"]
+                address["address"] = "127.0.0.1"
+                address["port_value"] = upstream_port
     for name, port in (extra_clusters or {}).items():
         # e.g. an `imds` cluster for a credentials_source, pointed at an emulator.
         config["static_resources"]["clusters"].append(

@@ -194,6 +194,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+import aws_services  # noqa: E402 - Secrets Manager, SSM and STS on the same port
+
 DEMO_ACCESS_KEY_ID = "AKIDEMOBEDROCKLOCAL0"
 DEMO_SECRET_ACCESS_KEY = "demo-secret-key-for-the-local-bedrock-emulator"
 DEFAULT_REGION = "us-east-1"
@@ -790,6 +792,7 @@ def verify_sigv4(
     headers: list[tuple[str, str]],
     body: bytes,
     now: datetime.datetime | None = None,
+    service: str = SIGNING_SERVICE,
 ) -> None:
     """Raises BedrockError(403, ...) unless the request carries a valid SigV4 signature."""
 
@@ -855,11 +858,11 @@ def verify_sigv4(
             f"Credential should be scoped to a valid region. (got '{scope_region}', "
             f"expected '{auth.region}')",
         )
-    if scope_service != SIGNING_SERVICE:
+    if scope_service != service:
         raise BedrockError(
             403,
             "InvalidSignatureException",
-            f"Credential should be scoped to correct service: '{SIGNING_SERVICE}'.",
+            f"Credential should be scoped to correct service: '{service}'.",
         )
 
     signed_names = match.group("signed").split(";")
@@ -903,7 +906,7 @@ def verify_sigv4(
     request.context["timestamp"] = timestamp
     signer = _ExactHeadersSigV4(
         Credentials(auth.access_key_id, auth.secret_access_key, auth.session_token),
-        SIGNING_SERVICE,
+        service,
         auth.region,
     )
     canonical = signer.canonical_request(request)
@@ -1036,6 +1039,7 @@ class EmulatorServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.config = config
         self.validator = botocore.validate.ParamValidator()
+        self.aws = aws_services.AwsServices(config.auth, verify_sigv4, BedrockError)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -1119,10 +1123,13 @@ class Handler(BaseHTTPRequestHandler):
         raw_path = self.path
         path_only = urlsplit(raw_path).path
         config = self.server.config
+        self._control_body = body
         if path_only.startswith("/_emulator/"):
             return self._inspection(method, path_only)
         if self._credentials_endpoint(method, path_only):
             return
+        if self.server.aws.handles(method, path_only, self.headers):
+            return self.server.aws.serve(self, method, body)
 
         request_id = str(uuid.uuid4())
         raw_headers = [(k, v) for k, v in self.headers.items()]
@@ -1464,6 +1471,8 @@ class Handler(BaseHTTPRequestHandler):
             with config.lock:
                 records = [dict(r) for r in config.requests]
             return self._send_json(200, records)
+        if path.startswith(aws_services.CONTROL_PREFIX):
+            return self.server.aws.control(self, method, path, self._control_body)
         if method == "GET" and path == "/_emulator/credentials":
             with config.lock:
                 issued = [
