@@ -204,6 +204,7 @@ MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 REQUEST_LOG_SIZE = 50
 DEFAULT_SLOW_DELAY = 0.3
 STREAM_ERROR_AFTER_DELTAS = 2
+RESET_GRACE_SECONDS = 0.3
 DEFAULT_SPLIT_SIZE = 7
 SPLIT_PAUSE = 0.002
 
@@ -1327,6 +1328,9 @@ class Handler(BaseHTTPRequestHandler):
             for piece in deltas:
                 event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}})
             if scenario.reset:
+                # Let the deltas reach Envoy first: a RST that overtakes them makes the kernel
+                # drop unread data, and the test would depend on scheduling.
+                time.sleep(RESET_GRACE_SECONDS)
                 return self._reset_connection()
             if scenario.corrupt or scenario.truncate:
                 frame = bytearray(
