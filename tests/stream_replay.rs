@@ -1098,7 +1098,7 @@ fn the_json_tool_streams_as_content_with_a_normal_stop() {
     let events = run_with(
         OutputMode {
             json_tool: Some(JSON_TOOL.into()),
-            drop_tool_calls: false,
+            ..OutputMode::default()
         },
         &body,
     );
@@ -1121,8 +1121,8 @@ fn dropped_tool_calls_never_reach_the_client() {
     ]);
     let events = run_with(
         OutputMode {
-            json_tool: None,
             drop_tool_calls: true,
+            ..OutputMode::default()
         },
         &body,
     );
@@ -1191,4 +1191,139 @@ fn capture_as_text_completion_at_every_split() {
     for split in [1, 2, 3, 7, 64, 1000] {
         assert_eq!(translate(split), whole, "split {split}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy function calling: the same translator, answering in `delta.function_call`.
+
+fn legacy() -> OutputMode {
+    OutputMode {
+        legacy_functions: true,
+        ..OutputMode::default()
+    }
+}
+
+fn run_legacy<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut t = StreamTranslator::new(StreamOptions {
+        output: legacy(),
+        ..opts(true)
+    });
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(t.feed(c));
+    }
+    out.extend(t.finish());
+    assert!(t.is_finished());
+    out
+}
+
+fn function_calls_of(events: &[Sse]) -> Vec<Value> {
+    chunks_of(events)
+        .into_iter()
+        .filter_map(|c| c["choices"][0]["delta"].get("function_call").cloned())
+        .collect()
+}
+
+/// The recorded text + `cosine` toolUse stream, with the legacy flag: text as before, then
+/// `delta.function_call` (name first, then argument fragments), no `tool_calls`, finish
+/// `function_call`; the same bytes at every split, every chunk schema-valid.
+#[test]
+fn capture_in_legacy_function_call_form_at_every_split() {
+    let body = capture();
+    let whole = run_legacy([&body[..]]);
+    let events = parse_sse(&whole);
+    assert_eq!(events.last(), Some(&Sse::Done));
+    assert_eq!(content_of(&events), EXPECTED_TEXT);
+    assert!(tool_calls_of(&events).is_empty());
+    let calls = function_calls_of(&events);
+    assert_eq!(calls[0], json!({"name": "cosine", "arguments": ""}));
+    for c in &calls[1..] {
+        assert!(c.get("name").is_none(), "{c}");
+    }
+    let args: String = calls
+        .iter()
+        .map(|c| c["arguments"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"x": 7})
+    );
+    assert_eq!(args, r#"{"x": 7}"#);
+    assert_eq!(finish_of(&events), "function_call");
+    let finishes: Vec<&Value> = chunks_of(&events)
+        .into_iter()
+        .filter(|c| {
+            c["choices"]
+                .get(0)
+                .is_some_and(|ch| !ch["finish_reason"].is_null())
+        })
+        .collect();
+    assert_eq!(finishes.len(), 1);
+    assert_eq!(finishes[0]["choices"][0]["delta"], json!({}));
+
+    let spec = openapi();
+    for c in chunks_of(&events) {
+        let errors = schema_errors(&spec, "CreateChatCompletionStreamResponse", c);
+        assert!(errors.is_empty(), "{errors:?}\n{c}");
+    }
+
+    for at in 0..=body.len() {
+        let (a, b) = body.split_at(at);
+        assert!(run_legacy([a, b]) == whole, "split at {at}");
+    }
+    for size in 1..=300 {
+        assert!(run_legacy(body.chunks(size)) == whole, "chunk size {size}");
+    }
+}
+
+/// Two toolUse blocks: the legacy form carries the first; the second never reaches the client.
+#[test]
+fn legacy_form_keeps_only_the_first_call() {
+    let body = stream(&[
+        message_start(),
+        tool_start(0, "tooluse_a", "get_weather"),
+        tool_input(0, "{\"city\":"),
+        tool_input(0, "\"Paris\"}"),
+        block_stop(0),
+        tool_start(1, "tooluse_b", "get_time"),
+        tool_input(1, "{\"zone\":\"UTC\"}"),
+        block_stop(1),
+        stop("tool_use"),
+    ]);
+    for size in [1, 7, body.len()] {
+        let mut t = StreamTranslator::new(StreamOptions {
+            output: legacy(),
+            ..opts(false)
+        });
+        let mut out = Vec::new();
+        for c in body.chunks(size) {
+            out.extend(t.feed(c));
+        }
+        out.extend(t.finish());
+        let events = parse_sse(&out);
+        let calls = function_calls_of(&events);
+        assert_eq!(calls[0]["name"], "get_weather");
+        assert_eq!(
+            calls.iter().filter(|c| c.get("name").is_some()).count(),
+            1,
+            "{calls:?}"
+        );
+        let args: String = calls
+            .iter()
+            .map(|c| c["arguments"].as_str().unwrap())
+            .collect();
+        assert_eq!(args, "{\"city\":\"Paris\"}");
+        assert!(tool_calls_of(&events).is_empty());
+        assert_eq!(finish_of(&events), "function_call");
+    }
+    // `function_call: "none"` with history: the call is dropped, a normal stop.
+    let events = run_with(
+        OutputMode {
+            drop_tool_calls: true,
+            ..legacy()
+        },
+        &body,
+    );
+    assert!(function_calls_of(&events).is_empty());
+    assert_eq!(finish_of(&events), "stop");
 }

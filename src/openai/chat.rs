@@ -57,6 +57,10 @@ pub struct Message {
     pub tool_calls: Vec<ToolCall>,
     /// Tool messages only.
     pub tool_call_id: Option<String>,
+    /// Written in the legacy form: an assistant `function_call` (its one entry in
+    /// `tool_calls`) or a `role: "function"` message (a tool message). Only error messages
+    /// care: they name the field the client sent.
+    pub legacy: bool,
 }
 
 /// A `tools[]` entry of type `function`.
@@ -118,8 +122,13 @@ pub struct ChatRequest {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
     pub stop: Vec<String>,
+    /// `tools`, or the legacy `functions` (same representation).
     pub tools: Vec<Tool>,
+    /// `tool_choice`, or the legacy `function_call` (`none` / `auto` / `{"name": …}`).
     pub tool_choice: Option<ToolChoice>,
+    /// The request used legacy function calling (`functions` / `function_call`): the answer
+    /// is given in the legacy `function_call` form.
+    pub legacy_functions: bool,
     pub response_format: ResponseFormat,
     pub reasoning_effort: Option<ReasoningEffort>,
     /// Anthropic-style `thinking` object, passed through.
@@ -184,11 +193,14 @@ impl ChatRequest {
             })?),
         };
         let messages = match obj.get("messages") {
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .enumerate()
-                .map(|(i, m)| parse_message(i, m))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Array(items)) if !items.is_empty() => {
+                let mut messages = Vec::with_capacity(items.len());
+                for (i, m) in items.iter().enumerate() {
+                    let message = parse_message(i, m, &messages)?;
+                    messages.push(message);
+                }
+                messages
+            }
             Some(Value::Array(_)) => {
                 return Err(ApiError::invalid_param(
                     "messages",
@@ -254,8 +266,31 @@ impl ChatRequest {
                 "`stop` takes at most 4 sequences",
             ));
         }
-        let tools = parse_tools(&obj)?;
-        let tool_choice = parse_tool_choice(&obj, &tools)?;
+        let legacy_functions = ["functions", "function_call"]
+            .iter()
+            .any(|k| obj.get(*k).is_some_and(|v| !v.is_null()));
+        let (tools, tool_choice) = if legacy_functions {
+            for current in ["tools", "tool_choice"] {
+                if obj.get(current).is_some_and(|v| !v.is_null()) {
+                    let named = if obj.get("functions").is_some_and(|v| !v.is_null()) {
+                        "functions"
+                    } else {
+                        "function_call"
+                    };
+                    return Err(ApiError::invalid_param(
+                        named,
+                        format!("`{named}` (legacy function calling) cannot be combined with `{current}`: send either `functions`/`function_call` or `tools`/`tool_choice`"),
+                    ));
+                }
+            }
+            let functions = parse_functions(&obj)?;
+            let choice = parse_function_call(&obj, &functions)?;
+            (functions, choice)
+        } else {
+            let tools = parse_tools(&obj)?;
+            let choice = parse_tool_choice(&obj, &tools)?;
+            (tools, choice)
+        };
         let response_format = parse_response_format(&obj)?;
         let reasoning_effort = match opt_string(&obj, "reasoning_effort")?.as_deref() {
             None => None,
@@ -321,14 +356,6 @@ impl ChatRequest {
                 ))
             }
         }
-        for key in ["functions", "function_call"] {
-            if obj.get(key).is_some_and(|v| !v.is_null()) {
-                return Err(ApiError::invalid_param(
-                    key,
-                    format!("the deprecated `{key}` parameter is not supported; use `tools` and `tool_choice`"),
-                ));
-            }
-        }
         if obj.get("audio").is_some_and(|v| !v.is_null()) {
             return Err(ApiError::invalid_param(
                 "audio",
@@ -357,6 +384,7 @@ impl ChatRequest {
             stop,
             tools,
             tool_choice,
+            legacy_functions,
             response_format,
             reasoning_effort,
             thinking,
@@ -389,7 +417,48 @@ fn ignored_params(obj: &Map<String, Value>) -> Vec<String> {
     out
 }
 
-fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
+/// The tool-call id given to a legacy assistant `function_call` (message `turn` of the
+/// request, function `name`): the `function` message that answers it gets the same id, so the
+/// pair becomes a matching Bedrock `toolUse` / `toolResult` (ids mapped by
+/// [`crate::translate::tools::bedrock_tool_id`]).
+pub fn legacy_call_id(turn: usize, name: &str) -> String {
+    format!("call_{turn}_{name}")
+}
+
+/// The id of the legacy call a `role: "function"` message at `i` named `name` answers: the
+/// `function_call` of the assistant message just before (tool messages in between are
+/// allowed), not answered yet.
+fn answered_call_id(i: usize, name: &str, prior: &[Message]) -> Result<String, ApiError> {
+    let at_name = format!("messages[{i}].name");
+    for (k, m) in prior.iter().enumerate().rev() {
+        match m.role {
+            Role::Tool => continue,
+            Role::Assistant => {
+                let id = legacy_call_id(k, name);
+                if !m.tool_calls.iter().any(|c| c.id == id) {
+                    break;
+                }
+                if prior[k + 1..]
+                    .iter()
+                    .any(|r| r.tool_call_id.as_deref() == Some(id.as_str()))
+                {
+                    return Err(ApiError::invalid_param(
+                        at_name,
+                        format!("the function_call `{name}` of messages[{k}] is already answered"),
+                    ));
+                }
+                return Ok(id);
+            }
+            _ => break,
+        }
+    }
+    Err(ApiError::invalid_param(
+        at_name,
+        format!("a `function` message must answer the `function_call` of the assistant message just before it, and none calls `{name}`"),
+    ))
+}
+
+fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiError> {
     let at = |field: &str| format!("messages[{i}].{field}");
     let Value::Object(m) = m else {
         return Err(ApiError::invalid_param(
@@ -403,17 +472,14 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
         Some("user") => Role::User,
         Some("assistant") => Role::Assistant,
         Some("tool") => Role::Tool,
-        Some("function") => {
-            return Err(ApiError::invalid_param(
-                at("role"),
-                "the deprecated `function` role is not supported; use `tool` messages",
-            ))
-        }
+        // Legacy function result: a tool message answering the legacy call (same
+        // representation), see `answered_call_id`.
+        Some("function") => return parse_function_message(i, m, prior),
         Some(other) => {
             return Err(ApiError::invalid_param(
                 at("role"),
                 format!(
-                "unsupported role `{other}`: expected system, developer, user, assistant or tool"
+                "unsupported role `{other}`: expected system, developer, user, assistant, tool or function"
             ),
             ))
         }
@@ -424,7 +490,7 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
             ))
         }
     };
-    let tool_calls = match (role, m.get("tool_calls")) {
+    let mut tool_calls = match (role, m.get("tool_calls")) {
         (_, None | Some(Value::Null)) => Vec::new(),
         (Role::Assistant, Some(Value::Array(calls))) => calls
             .iter()
@@ -444,6 +510,37 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
             ))
         }
     };
+    let mut legacy = false;
+    match (role, m.get("function_call")) {
+        (_, None | Some(Value::Null)) => {}
+        (Role::Assistant, Some(_)) if !tool_calls.is_empty() => {
+            return Err(ApiError::invalid_param(
+                at("function_call"),
+                "an assistant message carries `tool_calls` or the legacy `function_call`, not both",
+            ))
+        }
+        (Role::Assistant, Some(Value::Object(f))) => {
+            legacy = true;
+            let (name, arguments) = parse_function(&at("function_call"), f)?;
+            tool_calls.push(ToolCall {
+                id: legacy_call_id(i, &name),
+                name,
+                arguments,
+            });
+        }
+        (Role::Assistant, Some(_)) => {
+            return Err(ApiError::invalid_param(
+                at("function_call"),
+                "`function_call` must be an object with `name` and `arguments`",
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid_param(
+                at("function_call"),
+                "only assistant messages carry `function_call`",
+            ))
+        }
+    }
     let tool_call_id = match role {
         Role::Tool => match m.get("tool_call_id") {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
@@ -482,6 +579,7 @@ fn parse_message(i: usize, m: &Value) -> Result<Message, ApiError> {
         content,
         tool_calls,
         tool_call_id,
+        legacy,
     })
 }
 
@@ -502,39 +600,81 @@ fn parse_tool_call(param: &str, c: &Value) -> Result<ToolCall, ApiError> {
     let Some(Value::Object(f)) = c.get("function") else {
         return Err(bad(".function", "a tool call needs a `function` object"));
     };
+    let (name, arguments) = parse_function(&format!("{param}.function"), f)?;
+    Ok(ToolCall {
+        id,
+        name,
+        arguments,
+    })
+}
+
+/// The `{name, arguments}` of a tool call's `function` or of a legacy `function_call`
+/// (`param` names it): `arguments` must encode a JSON object (empty means `{}`).
+fn parse_function(param: &str, f: &Map<String, Value>) -> Result<(String, Value), ApiError> {
+    let bad = |field: &str, msg: &str| ApiError::invalid_param(format!("{param}{field}"), msg);
     let name = match f.get("name") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err(bad(".function.name", "a tool call needs a string `name`")),
+        _ => return Err(bad(".name", "a function call needs a string `name`")),
     };
     let arguments = match f.get("arguments") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(Value::String(s)) if s.trim().is_empty() => Value::Object(Map::new()),
         Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
             Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                return Err(bad(
-                    ".function.arguments",
-                    "`arguments` must encode a JSON object",
-                ))
-            }
+            Ok(_) => return Err(bad(".arguments", "`arguments` must encode a JSON object")),
             Err(e) => {
                 return Err(bad(
-                    ".function.arguments",
+                    ".arguments",
                     &format!("`arguments` is not valid JSON: {e}"),
                 ))
             }
         },
-        Some(_) => {
-            return Err(bad(
-                ".function.arguments",
-                "`arguments` must be a JSON string",
+        Some(_) => return Err(bad(".arguments", "`arguments` must be a JSON string")),
+    };
+    Ok((name, arguments))
+}
+
+/// A legacy `{"role": "function", "name": …, "content": …}` message: the result of the
+/// `function_call` just before, as a tool message (`content` may be null: an empty result).
+fn parse_function_message(
+    i: usize,
+    m: &Map<String, Value>,
+    prior: &[Message],
+) -> Result<Message, ApiError> {
+    let at = |field: &str| format!("messages[{i}].{field}");
+    let name = match m.get("name") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => {
+            return Err(ApiError::invalid_param(
+                at("name"),
+                "a function message needs the string `name` of the function it answers",
             ))
         }
     };
-    Ok(ToolCall {
-        id,
-        name,
-        arguments,
+    let content = match m.get("content") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![ContentPart::Text(s.clone())],
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                at("content"),
+                "a function message's content must be a string",
+            ))
+        }
+    };
+    for key in ["tool_calls", "function_call"] {
+        if m.get(key).is_some_and(|v| !v.is_null()) {
+            return Err(ApiError::invalid_param(
+                at(key),
+                format!("only assistant messages carry `{key}`"),
+            ));
+        }
+    }
+    Ok(Message {
+        role: Role::Tool,
+        content,
+        tool_calls: Vec::new(),
+        tool_call_id: Some(answered_call_id(i, &name, prior)?),
+        legacy: true,
     })
 }
 
@@ -693,59 +833,139 @@ fn parse_tools(obj: &Map<String, Value>) -> Result<Vec<Tool>, ApiError> {
                 "each tool needs a `function` object",
             ));
         };
-        let name = match f.get("name") {
-            Some(Value::String(n)) if valid_tool_name(n) => n.clone(),
-            Some(Value::String(n)) => {
-                return Err(ApiError::invalid_param(
-                    at(".function.name"),
-                    format!(
-                        "invalid tool name `{n}`: 1 to 64 characters of a-z, A-Z, 0-9, _ and -"
-                    ),
-                ))
-            }
-            _ => {
-                return Err(ApiError::invalid_param(
-                    at(".function.name"),
-                    "each tool needs a string `name`",
-                ))
-            }
-        };
-        if tools.iter().any(|t| t.name == name) {
-            return Err(ApiError::invalid_param(
-                at(".function.name"),
-                format!("duplicate tool name `{name}`"),
-            ));
-        }
-        let description = match f.get("description") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(d)) if d.trim().is_empty() => None,
-            Some(Value::String(d)) => Some(d.clone()),
-            Some(_) => {
-                return Err(ApiError::invalid_param(
-                    at(".function.description"),
-                    "`description` must be a string",
-                ))
-            }
-        };
-        let parameters = match f.get("parameters") {
-            None | Some(Value::Null) => serde_json::json!({"type": "object", "properties": {}}),
-            Some(p @ Value::Object(_)) => p.clone(),
-            Some(_) => {
-                return Err(ApiError::invalid_param(
-                    at(".function.parameters"),
-                    "`parameters` must be a JSON Schema object",
-                ))
-            }
-        };
-        let strict = f.get("strict").and_then(Value::as_bool).unwrap_or(false);
-        tools.push(Tool {
-            name,
-            description,
-            parameters,
-            strict,
-        });
+        let tool = parse_function_def(&at(".function"), f, &tools)?;
+        tools.push(tool);
     }
     Ok(tools)
+}
+
+/// A function definition (`tools[i].function`, or a legacy `functions[i]`; `param` names it),
+/// checked against the ones before it for duplicate names.
+fn parse_function_def(
+    param: &str,
+    f: &Map<String, Value>,
+    before: &[Tool],
+) -> Result<Tool, ApiError> {
+    let name = match f.get("name") {
+        Some(Value::String(n)) if valid_tool_name(n) => n.clone(),
+        Some(Value::String(n)) => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.name"),
+                format!("invalid tool name `{n}`: 1 to 64 characters of a-z, A-Z, 0-9, _ and -"),
+            ))
+        }
+        _ => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.name"),
+                "each tool needs a string `name`",
+            ))
+        }
+    };
+    if before.iter().any(|t| t.name == name) {
+        return Err(ApiError::invalid_param(
+            format!("{param}.name"),
+            format!("duplicate tool name `{name}`"),
+        ));
+    }
+    let description = match f.get("description") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(d)) if d.trim().is_empty() => None,
+        Some(Value::String(d)) => Some(d.clone()),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.description"),
+                "`description` must be a string",
+            ))
+        }
+    };
+    let parameters = match f.get("parameters") {
+        None | Some(Value::Null) => serde_json::json!({"type": "object", "properties": {}}),
+        Some(p @ Value::Object(_)) => p.clone(),
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                format!("{param}.parameters"),
+                "`parameters` must be a JSON Schema object",
+            ))
+        }
+    };
+    let strict = f.get("strict").and_then(Value::as_bool).unwrap_or(false);
+    Ok(Tool {
+        name,
+        description,
+        parameters,
+        strict,
+    })
+}
+
+/// Legacy `functions`: an array of function definitions (no `type` wrapper).
+fn parse_functions(obj: &Map<String, Value>) -> Result<Vec<Tool>, ApiError> {
+    let items = match obj.get("functions") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) if !items.is_empty() => items,
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "functions",
+                "`functions` must be a non-empty array of function definitions",
+            ))
+        }
+    };
+    let mut functions: Vec<Tool> = Vec::with_capacity(items.len());
+    for (i, f) in items.iter().enumerate() {
+        let Value::Object(f) = f else {
+            return Err(ApiError::invalid_param(
+                format!("functions[{i}]"),
+                "each function must be an object with a `name`",
+            ));
+        };
+        let function = parse_function_def(&format!("functions[{i}]"), f, &functions)?;
+        functions.push(function);
+    }
+    Ok(functions)
+}
+
+/// Legacy `function_call`: `none`, `auto` or `{"name": …}` (one of `functions`), mapped like
+/// `tool_choice`.
+fn parse_function_call(
+    obj: &Map<String, Value>,
+    functions: &[Tool],
+) -> Result<Option<ToolChoice>, ApiError> {
+    let choice = match obj.get("function_call") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => match s.as_str() {
+            "none" => ToolChoice::None,
+            "auto" => ToolChoice::Auto,
+            other => return Err(ApiError::invalid_param(
+                "function_call",
+                format!(
+                    "unsupported function_call `{other}`: expected none, auto or {{\"name\": …}}"
+                ),
+            )),
+        },
+        Some(Value::Object(o)) => match o.get("name") {
+            Some(Value::String(n)) => ToolChoice::Function(n.clone()),
+            _ => {
+                return Err(ApiError::invalid_param(
+                    "function_call",
+                    "a named function_call is {\"name\": …}",
+                ))
+            }
+        },
+        Some(_) => {
+            return Err(ApiError::invalid_param(
+                "function_call",
+                "`function_call` must be a string or an object",
+            ))
+        }
+    };
+    match &choice {
+        ToolChoice::Function(n) if !functions.iter().any(|f| &f.name == n) => {
+            Err(ApiError::invalid_param(
+                "function_call",
+                format!("function_call names `{n}`, which is not in `functions`"),
+            ))
+        }
+        _ => Ok(Some(choice)),
+    }
 }
 
 fn parse_tool_choice(
@@ -972,6 +1192,10 @@ pub struct ResponseMessage {
     pub refusal: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ResponseToolCall>,
+    /// The legacy form of one tool call, when the request used `functions` (then
+    /// `tool_calls` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<ResponseFunction>,
     /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
@@ -1030,6 +1254,7 @@ mod tests {
                 content: vec![text("s")],
                 tool_calls: vec![],
                 tool_call_id: None,
+                legacy: false,
             }
         );
         assert_eq!(r.messages[1].content, vec![text("a"), text("b")]);
@@ -1163,7 +1388,7 @@ mod tests {
             ),
             (
                 msgs(r#"[{"role":"function","content":"x"}]"#),
-                Some("messages[0].role"),
+                Some("messages[0].name"),
             ),
             (
                 msgs(r#"[{"role":"user","content":7}]"#),
@@ -1309,6 +1534,102 @@ mod tests {
             (with(r#""n":2"#), Some("n")),
             (with(r#""n":0"#), Some("n")),
             (with(r#""functions":[]"#), Some("functions")),
+            (with(r#""functions":{}"#), Some("functions")),
+            (with(r#""functions":["f"]"#), Some("functions[0]")),
+            (
+                with(r#""functions":[{"name":"bad name"}]"#),
+                Some("functions[0].name"),
+            ),
+            (
+                with(r#""functions":[{"name":"f"},{"name":"f"}]"#),
+                Some("functions[1].name"),
+            ),
+            (
+                with(r#""functions":[{"name":"f","parameters":[]}]"#),
+                Some("functions[0].parameters"),
+            ),
+            (
+                with(r#""functions":[{"name":"f"}],"function_call":"required""#),
+                Some("function_call"),
+            ),
+            (
+                with(r#""functions":[{"name":"f"}],"function_call":{"name":"g"}"#),
+                Some("function_call"),
+            ),
+            (
+                with(r#""functions":[{"name":"f"}],"function_call":{}"#),
+                Some("function_call"),
+            ),
+            (
+                with(r#""function_call":{"name":"f"}"#),
+                Some("function_call"),
+            ),
+            (
+                with(
+                    r#""functions":[{"name":"f"}],"tools":[{"type":"function","function":{"name":"g"}}]"#,
+                ),
+                Some("functions"),
+            ),
+            (
+                with(r#""functions":[{"name":"f"}],"tool_choice":"auto""#),
+                Some("functions"),
+            ),
+            (
+                with(
+                    r#""tools":[{"type":"function","function":{"name":"g"}}],"function_call":"auto""#,
+                ),
+                Some("function_call"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":{"name":"f","arguments":"{oops"}}]"#,
+                ),
+                Some("messages[1].function_call.arguments"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":{"arguments":"{}"}}]"#,
+                ),
+                Some("messages[1].function_call.name"),
+            ),
+            (
+                msgs(r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":"f"}]"#),
+                Some("messages[1].function_call"),
+            ),
+            (
+                msgs(r#"[{"role":"user","content":"x","function_call":{"name":"f"}}]"#),
+                Some("messages[0].function_call"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f"}}],"function_call":{"name":"f"}}]"#,
+                ),
+                Some("messages[1].function_call"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":{"name":"f"}},{"role":"function","name":"g","content":"r"}]"#,
+                ),
+                Some("messages[2].name"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":{"name":"f"}},{"role":"function","name":"f","content":"r"},{"role":"function","name":"f","content":"again"}]"#,
+                ),
+                Some("messages[3].name"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":{"name":"f"}},{"role":"user","content":"y"},{"role":"function","name":"f","content":"late"}]"#,
+                ),
+                Some("messages[3].name"),
+            ),
+            (
+                msgs(
+                    r#"[{"role":"user","content":"x"},{"role":"assistant","function_call":{"name":"f"}},{"role":"function","name":"f","content":{"a":1}}]"#,
+                ),
+                Some("messages[2].content"),
+            ),
             (with(r#""audio":{"voice":"alloy"}"#), Some("audio")),
             (with(r#""modalities":["text","audio"]"#), Some("modalities")),
             (with(r#""model_provider":"acme""#), Some("model_provider")),
@@ -1320,6 +1641,85 @@ mod tests {
             assert_eq!(e.status, 400, "{body}");
             assert_eq!(e.param.as_deref(), param, "{body}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn legacy_functions_parse_into_tools() {
+        let r = parse(json!({
+            "model": "m",
+            "messages": [{"role": "user", "content": "x"}],
+            "functions": [
+                {"name": "get_weather", "description": "Weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+                {"name": "get_time"}
+            ],
+            "function_call": {"name": "get_time"}
+        }));
+        assert!(r.legacy_functions);
+        assert_eq!(
+            r.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(),
+            ["get_weather", "get_time"]
+        );
+        assert_eq!(r.tools[0].description.as_deref(), Some("Weather"));
+        assert_eq!(
+            r.tools[1].parameters,
+            json!({"type": "object", "properties": {}})
+        );
+        assert_eq!(r.tool_choice, Some(ToolChoice::Function("get_time".into())));
+        assert!(r.ignored.is_empty(), "{:?}", r.ignored);
+        for (choice, want) in [("none", ToolChoice::None), ("auto", ToolChoice::Auto)] {
+            let r = parse(
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+                "functions": [{"name": "f"}], "function_call": choice}),
+            );
+            assert_eq!(r.tool_choice, Some(want));
+        }
+        // `function_call` alone is legacy too; `functions: null` is not.
+        let r = parse(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "function_call": "none"}),
+        );
+        assert!(r.legacy_functions && r.tools.is_empty());
+        let r = parse(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "functions": null, "function_call": null, "tools": [{"type": "function", "function": {"name": "f"}}]}),
+        );
+        assert!(!r.legacy_functions);
+        assert_eq!(r.tools.len(), 1);
+    }
+
+    #[test]
+    fn legacy_function_history_becomes_tool_calls_with_stable_ids() {
+        let r = parse(json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "weather?"},
+                {"role": "assistant", "content": null, "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"role": "function", "name": "get_weather", "content": "{\"temp\":21}"},
+                {"role": "assistant", "content": "Checking the time too.", "function_call": {"name": "get_time", "arguments": ""}},
+                {"role": "function", "name": "get_time", "content": null},
+                {"role": "user", "content": "thanks"}
+            ],
+            "functions": [{"name": "get_weather"}, {"name": "get_time"}]
+        }));
+        let m = &r.messages;
+        assert_eq!(
+            m[1].tool_calls,
+            vec![ToolCall {
+                id: "call_1_get_weather".into(),
+                name: "get_weather".into(),
+                arguments: json!({"city": "Paris"}),
+            }]
+        );
+        assert_eq!(m[2].role, Role::Tool);
+        assert_eq!(m[2].tool_call_id.as_deref(), Some("call_1_get_weather"));
+        assert_eq!(m[2].content, vec![text("{\"temp\":21}")]);
+        assert_eq!(m[3].content, vec![text("Checking the time too.")]);
+        assert_eq!(m[3].tool_calls[0].id, "call_3_get_time");
+        assert_eq!(m[3].tool_calls[0].arguments, json!({}));
+        assert_eq!(m[4].tool_call_id.as_deref(), Some("call_3_get_time"));
+        assert!(m[4].content.is_empty());
+        // Same history, same ids: the ids depend on the turn and the name only.
+        assert_eq!(legacy_call_id(1, "get_weather"), m[1].tool_calls[0].id,);
     }
 
     #[test]

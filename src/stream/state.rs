@@ -241,25 +241,35 @@ impl State {
                     self.dropped_blocks.push(e.content_block_index);
                     return Ok(());
                 }
+                if self.output.legacy_functions && !self.tools.is_empty() {
+                    // The legacy `function_call` form holds one call: later ones are dropped.
+                    self.dropped_blocks.push(e.content_block_index);
+                    return Ok(());
+                }
                 let index = u32::try_from(self.tools.len())
                     .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
                 self.tools.push((e.content_block_index, index));
-                self.emit_delta(
+                let function = FunctionChunk {
+                    name: Some(tool.name),
+                    arguments: Some(Cow::Borrowed("")),
+                };
+                let delta = if self.output.legacy_functions {
+                    Delta {
+                        function_call: Some(function),
+                        ..Delta::default()
+                    }
+                } else {
                     Delta {
                         tool_calls: Some(vec![ToolCallChunk {
                             index,
                             id: Some(tool.tool_use_id),
                             kind: Some(Cow::Borrowed("function")),
-                            function: FunctionChunk {
-                                name: Some(tool.name),
-                                arguments: Some(Cow::Borrowed("")),
-                            },
+                            function,
                         }]),
                         ..Delta::default()
-                    },
-                    None,
-                    out,
-                )
+                    }
+                };
+                self.emit_delta(delta, None, out)
             }
             StreamEvent::ContentBlockDelta(e) => {
                 let mut d = e.delta;
@@ -270,30 +280,35 @@ impl State {
                 } else if self.dropped_blocks.contains(&block) {
                     d.tool_use = None;
                 }
-                let tool_calls = match d.tool_use {
-                    Some(t) => {
-                        let index = self.tool_index(e.content_block_index).ok_or_else(|| {
-                            ApiError::bad_upstream(format!(
-                                "Bedrock sent tool input for content block {} without a toolUse start",
-                                e.content_block_index
-                            ))
-                        })?;
-                        Some(vec![ToolCallChunk {
+                let mut tool_calls = None;
+                let mut function_call = None;
+                if let Some(t) = d.tool_use {
+                    let index = self.tool_index(e.content_block_index).ok_or_else(|| {
+                        ApiError::bad_upstream(format!(
+                            "Bedrock sent tool input for content block {} without a toolUse start",
+                            e.content_block_index
+                        ))
+                    })?;
+                    let function = FunctionChunk {
+                        name: None,
+                        arguments: Some(t.input),
+                    };
+                    if self.output.legacy_functions {
+                        function_call = Some(function);
+                    } else {
+                        tool_calls = Some(vec![ToolCallChunk {
                             index,
-                            function: FunctionChunk {
-                                name: None,
-                                arguments: Some(t.input),
-                            },
+                            function,
                             ..ToolCallChunk::default()
-                        }])
+                        }]);
                     }
-                    None => None,
-                };
+                }
                 let delta = Delta {
                     role: None,
                     content,
                     reasoning_content: d.reasoning_content.and_then(|r| r.text),
                     tool_calls,
+                    function_call,
                 };
                 if delta == Delta::default() {
                     // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
@@ -311,12 +326,12 @@ impl State {
                 self.stop_reason = Some(stop.to_string());
                 match finish_reason(&stop) {
                     Finish::Reason(reason) => {
-                        // Only JSON answers or dropped calls: a normal stop for the client.
+                        // Only JSON answers or dropped calls: a normal stop for the client;
+                        // `function_call` in the legacy form.
                         let converted =
                             !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
-                        let reason = if reason == "tool_calls" && converted && self.tools.is_empty()
-                        {
-                            "stop"
+                        let reason = if converted || !self.tools.is_empty() {
+                            self.output.tool_finish(reason, !self.tools.is_empty())
                         } else {
                             reason
                         };

@@ -180,7 +180,11 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
     }
 
     // Tools.
-    let mut output = OutputMode::default();
+    // Legacy `functions` arrive as `tools` already; only the answer's form differs.
+    let mut output = OutputMode {
+        legacy_functions: req.legacy_functions,
+        ..OutputMode::default()
+    };
     let mut specs: Vec<Tool> = req
         .tools
         .iter()
@@ -437,13 +441,23 @@ fn to_messages(req: &ChatRequest) -> Result<(Vec<SystemContentBlock>, Vec<Messag
     let mut messages: Vec<Message> = Vec::new();
     // Calls of the latest assistant message still waiting for a result: (message index, id).
     let mut pending: Vec<(usize, String)> = Vec::new();
+    let unanswered = |at: usize, id: &str| {
+        if req.messages[at].legacy {
+            ApiError::invalid_param(
+                format!("messages[{at}].function_call"),
+                "an assistant message with a function_call must be followed by the `function` message answering it",
+            )
+        } else {
+            ApiError::invalid_param(
+                format!("messages[{at}].tool_calls"),
+                format!("an assistant message with tool_calls must be followed by tool messages answering each call; `{id}` has no answer"),
+            )
+        }
+    };
     for (i, m) in req.messages.iter().enumerate() {
         if m.role != Role::Tool {
             if let Some((at, id)) = pending.first() {
-                return Err(ApiError::invalid_param(
-                    format!("messages[{at}].tool_calls"),
-                    format!("an assistant message with tool_calls must be followed by tool messages answering each call; `{id}` has no answer"),
-                ));
+                return Err(unanswered(*at, id));
             }
         }
         let texts = || {
@@ -515,10 +529,7 @@ fn to_messages(req: &ChatRequest) -> Result<(Vec<SystemContentBlock>, Vec<Messag
         }
     }
     if let Some((at, id)) = pending.first() {
-        return Err(ApiError::invalid_param(
-            format!("messages[{at}].tool_calls"),
-            format!("an assistant message with tool_calls must be followed by tool messages answering each call; `{id}` has no answer"),
-        ));
+        return Err(unanswered(*at, id));
     }
     // Bedrock wants a turn's tool results before anything else in it.
     for m in &mut messages {
@@ -998,6 +1009,140 @@ mod tests {
                 "inputSchema": {"json": {"type": "object", "properties": {}}}}}]})
         );
         assert!(output.drop_tool_calls);
+    }
+
+    // ---- legacy function calling -----------------------------------------------------------
+
+    fn weather_function() -> Value {
+        weather_tool()["function"].clone()
+    }
+
+    #[test]
+    fn legacy_functions_translate_like_tools_and_set_the_legacy_flag() {
+        let (legacy, _, output) = translate(
+            CLAUDE_35,
+            json!({"model": "m", "messages": [user("x")], "functions": [weather_function()],
+                   "function_call": {"name": "get_weather"}}),
+        );
+        let (current, _, current_output) = translate(
+            CLAUDE_35,
+            json!({"model": "m", "messages": [user("x")], "tools": [weather_tool()],
+                   "tool_choice": {"type": "function", "function": {"name": "get_weather"}}}),
+        );
+        assert_eq!(legacy, current);
+        assert_eq!(
+            legacy["toolConfig"]["toolChoice"],
+            json!({"tool": {"name": "get_weather"}})
+        );
+        assert!(output.legacy_functions);
+        assert_eq!(
+            output,
+            OutputMode {
+                legacy_functions: true,
+                ..current_output
+            }
+        );
+        // `auto`: tools, no choice. `none` without history: no toolConfig at all.
+        let (got, _, _) = translate(
+            CLAUDE_35,
+            json!({"model": "m", "messages": [user("x")], "functions": [weather_function()], "function_call": "auto"}),
+        );
+        assert!(got["toolConfig"].get("toolChoice").is_none());
+        assert_eq!(
+            got["toolConfig"]["tools"][0]["toolSpec"]["name"],
+            "get_weather"
+        );
+        let (got, _, output) = translate(
+            CLAUDE_35,
+            json!({"model": "m", "messages": [user("x")], "functions": [weather_function()], "function_call": "none"}),
+        );
+        assert!(got.get("toolConfig").is_none());
+        assert!(output.legacy_functions && !output.drop_tool_calls);
+    }
+
+    fn legacy_history() -> Vec<Value> {
+        vec![
+            user("weather in Paris?"),
+            json!({"role": "assistant", "content": null,
+                   "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}),
+            json!({"role": "function", "name": "get_weather", "content": "{\"temp\":21}"}),
+            json!({"role": "assistant", "content": "And Rome:",
+                   "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}),
+            json!({"role": "function", "name": "get_weather", "content": "sunny"}),
+            user("thanks, and tomorrow?"),
+        ]
+    }
+
+    #[test]
+    fn legacy_function_history_maps_to_paired_tool_use_and_result() {
+        let (got, _, _) = translate(
+            CLAUDE_35,
+            json!({"model": "m", "messages": legacy_history(), "functions": [weather_function()]}),
+        );
+        assert_eq!(
+            got["messages"],
+            json!([
+                {"role": "user", "content": [{"text": "weather in Paris?"}]},
+                {"role": "assistant", "content": [
+                    {"toolUse": {"toolUseId": "call_1_get_weather", "name": "get_weather", "input": {"city": "Paris"}}}
+                ]},
+                {"role": "user", "content": [
+                    {"toolResult": {"toolUseId": "call_1_get_weather", "content": [{"json": {"temp": 21}}]}}
+                ]},
+                {"role": "assistant", "content": [
+                    {"text": "And Rome:"},
+                    {"toolUse": {"toolUseId": "call_3_get_weather", "name": "get_weather", "input": {"city": "Rome"}}}
+                ]},
+                {"role": "user", "content": [
+                    {"toolResult": {"toolUseId": "call_3_get_weather", "content": [{"text": "sunny"}]}},
+                    {"text": "thanks, and tomorrow?"}
+                ]}
+            ])
+        );
+        // The same history with `function_call: "none"`, or with no functions at all, keeps a
+        // toolConfig (Bedrock needs it) and drops any call the model still makes.
+        for extra in [
+            json!({"functions": [weather_function()], "function_call": "none"}),
+            json!({}),
+        ] {
+            let mut body = json!({"model": "m", "messages": legacy_history()});
+            body.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let (got, _, output) = translate(CLAUDE_35, body);
+            assert_eq!(
+                got["toolConfig"]["tools"][0]["toolSpec"]["name"],
+                "get_weather"
+            );
+            assert!(output.drop_tool_calls, "{extra}");
+        }
+        // A function result with an empty content is still a valid toolResult.
+        let (got, _, _) = translate(
+            CLAUDE_35,
+            json!({"model": "m", "functions": [weather_function()], "messages": [
+                user("x"),
+                {"role": "assistant", "function_call": {"name": "get_weather", "arguments": "{}"}},
+                {"role": "function", "name": "get_weather", "content": null}
+            ]}),
+        );
+        assert_eq!(
+            got["messages"][2]["content"][0]["toolResult"],
+            json!({"toolUseId": "call_1_get_weather", "content": [{"text": EMPTY_TOOL_RESULT}]})
+        );
+    }
+
+    #[test]
+    fn an_unanswered_legacy_function_call_is_a_400() {
+        let e = run(
+            CLAUDE_35,
+            json!({"model": "m", "functions": [weather_function()], "messages": [
+                user("x"),
+                {"role": "assistant", "function_call": {"name": "get_weather", "arguments": "{}"}},
+                user("never mind")
+            ]}),
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages[1].function_call"));
     }
 
     #[test]

@@ -62,7 +62,11 @@ pub fn to_chat_completion(
                 // preamble the model wrote around it.
                 json_answer = Some(t.input.to_string());
                 converted = true;
-            } else if !meta.output.is_client_tool(&t.name) {
+            } else if !meta.output.is_client_tool(&t.name)
+                || (meta.output.legacy_functions && !tool_calls.is_empty())
+            {
+                // Dropped (`tool_choice: "none"`), or a second call the legacy
+                // `function_call` form cannot hold.
                 converted = true;
             } else {
                 tool_calls.push(ResponseToolCall {
@@ -77,14 +81,21 @@ pub fn to_chat_completion(
         }
     }
     // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
-    let finish = if finish == "tool_calls" && converted && tool_calls.is_empty() {
-        "stop"
+    let finish = if converted || !tool_calls.is_empty() {
+        meta.output.tool_finish(finish, !tool_calls.is_empty())
     } else {
         finish
     };
+    let function_call = if meta.output.legacy_functions {
+        tool_calls.pop().map(|c| c.function)
+    } else {
+        None
+    };
     let content = match json_answer {
         Some(json) => Some(json),
-        None if tool_calls.is_empty() || !text.is_empty() => Some(text),
+        None if (tool_calls.is_empty() && function_call.is_none()) || !text.is_empty() => {
+            Some(text)
+        }
         None => None,
     };
     let u = resp.usage.unwrap_or_default();
@@ -109,6 +120,7 @@ pub fn to_chat_completion(
                 content,
                 refusal: None,
                 tool_calls,
+                function_call,
                 reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
             },
             finish_reason: finish,
@@ -262,7 +274,7 @@ mod tests {
     fn the_json_tool_becomes_content_with_a_normal_stop() {
         let mode = OutputMode {
             json_tool: Some("json_response".into()),
-            drop_tool_calls: false,
+            ..OutputMode::default()
         };
         let c = translate(
             json!([tool_use("t1", "json_response", json!({"name": "Paris"}))]),
@@ -288,8 +300,8 @@ mod tests {
     #[test]
     fn dropped_tool_calls_leave_the_text() {
         let mode = OutputMode {
-            json_tool: None,
             drop_tool_calls: true,
+            ..OutputMode::default()
         };
         let c = translate(
             json!([{"text": "It is sunny."}, tool_use("t1", "get_weather", json!({}))]),
@@ -299,6 +311,65 @@ mod tests {
         assert_eq!(c["finish_reason"], "stop");
         assert_eq!(c["message"]["content"], "It is sunny.");
         assert!(c["message"].get("tool_calls").is_none());
+    }
+
+    #[test]
+    fn legacy_requests_get_one_function_call() {
+        let legacy = OutputMode {
+            legacy_functions: true,
+            ..OutputMode::default()
+        };
+        let c = translate(
+            json!([tool_use("t1", "get_weather", json!({"city": "Paris"}))]),
+            "tool_use",
+            legacy.clone(),
+        );
+        assert_eq!(
+            c,
+            json!({"index": 0, "finish_reason": "function_call", "logprobs": null, "message": {
+                "role": "assistant", "content": null, "refusal": null,
+                "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}})
+        );
+        // Several calls: the first one only (the legacy form holds one); text is kept.
+        let c = translate(
+            json!([{"text": "Checking."}, tool_use("t1", "get_weather", json!({})),
+                   tool_use("t2", "get_time", json!({"zone": "UTC"}))]),
+            "tool_use",
+            legacy.clone(),
+        );
+        assert_eq!(c["finish_reason"], "function_call");
+        assert_eq!(c["message"]["content"], "Checking.");
+        assert_eq!(
+            c["message"]["function_call"],
+            json!({"name": "get_weather", "arguments": "{}"})
+        );
+        assert!(c["message"].get("tool_calls").is_none());
+        // No call: a plain answer, no function_call member.
+        let c = translate(json!([{"text": "Hi"}]), "end_turn", legacy.clone());
+        assert_eq!(c["finish_reason"], "stop");
+        assert!(c["message"].get("function_call").is_none());
+        // Dropped calls (`function_call: "none"` with history) and the JSON answer still work.
+        let c = translate(
+            json!([{"text": "Sunny."}, tool_use("t1", "get_weather", json!({}))]),
+            "tool_use",
+            OutputMode {
+                drop_tool_calls: true,
+                ..legacy.clone()
+            },
+        );
+        assert_eq!(c["finish_reason"], "stop");
+        assert!(c["message"].get("function_call").is_none());
+        let c = translate(
+            json!([tool_use("t1", "json_response", json!({"a": 1}))]),
+            "tool_use",
+            OutputMode {
+                json_tool: Some("json_response".into()),
+                ..legacy
+            },
+        );
+        assert_eq!(c["finish_reason"], "stop");
+        assert_eq!(c["message"]["content"], "{\"a\":1}");
+        assert!(c["message"].get("function_call").is_none());
     }
 
     #[test]

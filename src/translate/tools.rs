@@ -14,6 +14,11 @@ pub struct OutputMode {
     /// `tool_choice: "none"` with tools in the history: any other tool call the model still
     /// makes is dropped, so the client never sees one.
     pub drop_tool_calls: bool,
+    /// The request used legacy function calling (`functions` / `function_call`): a tool call
+    /// is answered as the legacy `function_call` (message and stream deltas) with
+    /// `finish_reason: "function_call"`. That form holds one call: only the first client tool
+    /// call of an answer is kept, any further one is dropped.
+    pub legacy_functions: bool,
 }
 
 impl OutputMode {
@@ -24,6 +29,17 @@ impl OutputMode {
 
     pub fn is_json_tool(&self, name: &str) -> bool {
         self.json_tool.as_deref() == Some(name)
+    }
+
+    /// The client's `finish_reason` for a `tool_use` stop (`tool_calls`), given whether a
+    /// tool call reached the client: `stop` when every call was the JSON answer or dropped,
+    /// `function_call` in the legacy form.
+    pub fn tool_finish(&self, reason: &'static str, client_calls: bool) -> &'static str {
+        match reason {
+            "tool_calls" if !client_calls => "stop",
+            "tool_calls" if self.legacy_functions => "function_call",
+            other => other,
+        }
     }
 }
 
@@ -69,14 +85,28 @@ mod tests {
     fn output_mode_decides_which_tools_reach_the_client() {
         let m = OutputMode {
             json_tool: Some(JSON_TOOL.into()),
-            drop_tool_calls: false,
+            ..OutputMode::default()
         };
         assert!(m.is_client_tool("get_weather"));
         assert!(!m.is_client_tool(JSON_TOOL));
         let none = OutputMode {
-            json_tool: None,
             drop_tool_calls: true,
+            ..OutputMode::default()
         };
         assert!(!none.is_client_tool("get_weather"));
+    }
+
+    #[test]
+    fn tool_finish_reasons() {
+        let current = OutputMode::default();
+        let legacy = OutputMode {
+            legacy_functions: true,
+            ..OutputMode::default()
+        };
+        assert_eq!(current.tool_finish("tool_calls", true), "tool_calls");
+        assert_eq!(current.tool_finish("tool_calls", false), "stop");
+        assert_eq!(legacy.tool_finish("tool_calls", true), "function_call");
+        assert_eq!(legacy.tool_finish("tool_calls", false), "stop");
+        assert_eq!(legacy.tool_finish("length", true), "length");
     }
 }
