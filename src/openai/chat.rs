@@ -934,12 +934,14 @@ fn parse_function_call(
         Some(Value::String(s)) => match s.as_str() {
             "none" => ToolChoice::None,
             "auto" => ToolChoice::Auto,
-            other => return Err(ApiError::invalid_param(
-                "function_call",
-                format!(
+            other => {
+                return Err(ApiError::invalid_param(
+                    "function_call",
+                    format!(
                     "unsupported function_call `{other}`: expected none, auto or {{\"name\": …}}"
                 ),
-            )),
+                ))
+            }
         },
         Some(Value::Object(o)) => match o.get("name") {
             Some(Value::String(n)) => ToolChoice::Function(n.clone()),

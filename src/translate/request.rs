@@ -334,7 +334,11 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
             req.tool_choice,
             Some(ToolChoice::Required | ToolChoice::Function(_))
         ) {
-            ignore("tool_choice");
+            ignore(if req.legacy_functions {
+                "function_call"
+            } else {
+                "tool_choice"
+            });
         }
     }
     let tool_config = (!specs.is_empty()).then_some(ToolConfig {
@@ -1058,6 +1062,14 @@ mod tests {
         );
         assert!(got.get("toolConfig").is_none());
         assert!(output.legacy_functions && !output.drop_tool_calls);
+        // Thinking relaxes a forced choice: reported under the name the client used.
+        let (got, ignored, _) = translate(
+            SONNET_45,
+            json!({"model": "m", "messages": [user("x")], "reasoning_effort": "low",
+                   "functions": [weather_function()], "function_call": {"name": "get_weather"}}),
+        );
+        assert!(got["toolConfig"].get("toolChoice").is_none());
+        assert_eq!(ignored, vec!["function_call"]);
     }
 
     fn legacy_history() -> Vec<Value> {
