@@ -7,11 +7,15 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 WASM     := target/wasm32-wasip1/release/bedrock_openai_filter.wasm
 TARGET   := wasm32-wasip1
+# `make dist OCI_IMAGE=ghcr.io/you/bedrock-openai-filter:0.1.0 [OCI_DIGEST=<hex>]`; both are
+# remembered in dist/render.json (default image: registry.example.com/bedrock-openai-filter:<version>).
+OCI_IMAGE  ?=
+OCI_DIGEST ?=
 
-.PHONY: help venv wasm noop-wasm unit lint validate e2e test run clean fuzz bench bench-core soak
+.PHONY: help venv wasm noop-wasm unit lint validate e2e dist oci deploy-check test run clean fuzz bench bench-core soak
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -34,13 +38,28 @@ lint: ## cargo fmt --check and clippy (native and wasm)
 unit: ## native unit and integration tests of the core
 	cargo test
 
-validate: venv wasm ## envoy --mode validate on every shipped Envoy config
-	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envoy/, deploy/**/envoy*.yaml)
+	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+	$(PY) tests/deploy/check_deploy.py validate-envoy
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
-	$(VENV)/bin/pytest -q tests/e2e
+	$(VENV)/bin/pytest -q tests/emulator tests/e2e
 
-test: lint unit wasm validate e2e ## everything: fmt, clippy, unit tests, wasm build, config validation, e2e suite
+dist: wasm ## release artifacts in dist/: .wasm + SHA-256, OCI image layout, manifests with real digests
+	python3 deploy/build_dist.py $(if $(OCI_IMAGE),--image "$(OCI_IMAGE)") $(if $(OCI_DIGEST),--oci-digest "$(OCI_DIGEST)")
+
+oci: dist ## the OCI image (built by dist, no Docker): inspect it, print how to push it
+	@img=$$(sed -n 's/.*"image": "\(.*\)".*/\1/p' dist/render.json); tag=$${img##*:}; \
+	if command -v skopeo >/dev/null; then skopeo inspect oci:dist/oci:$$tag | head -12; \
+	else echo "(skopeo not installed: apt-get install skopeo to inspect and push the layout)"; fi; \
+	echo "push: skopeo copy --preserve-digests oci:dist/oci:$$tag docker://$$img"; \
+	echo "or:   docker build -f deploy/oci/Dockerfile -t $$img dist/image  (another digest: see docs/deploy.md)"
+
+deploy-check: venv wasm dist ## deploy/: Envoy validate + live runs, CRD/Compose schemas, OCI image, digests
+	@command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq skopeo >/dev/null; }
+	$(PY) -m pytest -q tests/deploy
+
+test: lint unit wasm validate deploy-check e2e ## everything: fmt, clippy, unit tests, wasm build, config validation, deploy checks, e2e suite
 
 run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock)
 	envoy/run.sh
@@ -86,4 +105,4 @@ soak: venv wasm ## SOAK_REQUESTS (10000) mixed requests, concurrency 32, through
 
 clean: ## remove build outputs and the venv
 	cargo clean
-	rm -rf $(VENV) $(BENCH_VENV) .run
+	rm -rf $(VENV) $(BENCH_VENV) .run dist

@@ -14,10 +14,11 @@
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
+use bedrock_openai_filter::models::Provider;
 use bedrock_openai_filter::openai::chat::ChatRequest;
-use bedrock_openai_filter::sigv4::{self, SignRequest};
+use bedrock_openai_filter::sigv4::{self, Credentials, SignRequest};
 use bedrock_openai_filter::stream::StreamTranslator;
-use bedrock_openai_filter::translate::request::to_converse_request;
+use bedrock_openai_filter::translate::request::{to_converse_request, Target};
 use bedrock_openai_filter::upstream;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -32,9 +33,9 @@ fn request(c: &mut Criterion) {
         let body = support::chat_body(size, false);
         g.throughput(Throughput::Bytes(body.len() as u64));
         // Sanity: the body translates.
-        upstream::chat(&cfg, &body, now).unwrap();
+        upstream::chat(&cfg, &body, now, None).unwrap();
         g.bench_with_input(BenchmarkId::new("chat", label), &body, |b, body| {
-            b.iter(|| upstream::chat(&cfg, black_box(body), now).unwrap())
+            b.iter(|| upstream::chat(&cfg, black_box(body), now, None).unwrap())
         });
         g.bench_with_input(BenchmarkId::new("parse", label), &body, |b, body| {
             b.iter(|| ChatRequest::parse(black_box(body)).unwrap())
@@ -44,16 +45,26 @@ fn request(c: &mut Criterion) {
             BenchmarkId::new("translate+serialize", label),
             &parsed,
             |b, req| {
+                let target = Target {
+                    model_id: "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                    provider: Provider::Anthropic,
+                };
                 b.iter(|| {
-                    serde_json::to_vec(&to_converse_request(black_box(req)).unwrap()).unwrap()
+                    serde_json::to_vec(&to_converse_request(black_box(req), target).unwrap().body)
+                        .unwrap()
                 })
             },
         );
-        let (up, _) = upstream::chat(&cfg, &body, now).unwrap();
+        let (up, _) = upstream::chat(&cfg, &body, now, None).unwrap();
+        let creds = Credentials {
+            access_key_id: "AKIDBENCH".into(),
+            secret_access_key: "bench-secret".into(),
+            session_token: None,
+        };
         g.bench_with_input(BenchmarkId::new("sigv4", label), &up, |b, up| {
             b.iter(|| {
                 sigv4::sign(
-                    &cfg.credentials,
+                    &creds,
                     &cfg.region,
                     "bedrock",
                     &SignRequest {

@@ -4,27 +4,66 @@
 //! ```json
 //! {
 //!   "api_keys": ["sk-local-demo"],
+//!   "tenants": {
+//!     "acme": {
+//!       "key_sha256": ["<hex SHA-256 of the key>"],
+//!       "models": ["gpt-4o"],
+//!       "admin": false,
+//!       "limits": {"requests_per_minute": 60, "tokens_per_minute": 100000},
+//!       "model_limits": {"gpt-4o": {"requests_per_minute": 10}}
+//!     }
+//!   },
+//!   "max_request_body_bytes": 1048576,
+//!   "usage_window_seconds": 86400,
 //!   "region": "us-east-1",
 //!   "bedrock_host": "bedrock-runtime.us-east-1.amazonaws.com",
 //!   "credentials": {"access_key_id": "…", "secret_access_key": "…", "session_token": "…"},
-//!   "model_aliases": {"gpt-4o": "us.anthropic.claude-3-5-sonnet-20241022-v2:0"}
+//!   "model_aliases": {"gpt-4o": "us.anthropic.claude-3-5-sonnet-20241022-v2:0"},
+//!   "models": [{"id": "acme.model-v1:0", "provider": "acme", "context_window": 32000}],
+//!   "builtin_models": true
 //! }
 //! ```
-//! `region` and `credentials` fall back to the Envoy process environment (`AWS_REGION`,
-//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, passed to the VM
-//! through `vm_config.environment_variables.host_env_keys`).
+//! How Bedrock is reached (see [`crate::upstream::Upstream`]), first match wins:
+//! - `gateway`: a custom Bedrock gateway with a token header, no SigV4;
+//! - `credentials`: static SigV4 credentials;
+//! - `credentials_source`: SigV4 with credentials fetched and refreshed from IMDSv2 or the
+//!   container credentials endpoint;
+//! - `bedrock_api_key`: a Bedrock API key sent as a bearer token;
+//! - the Envoy process environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
+//!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
+use crate::credentials::{CredentialSource, SourceKind};
+use crate::iam_auth::{IamAuth, RawIamAuth};
+use crate::key_source::{KeySource, RawKeySource};
+use crate::ratelimit::Limits;
+use crate::route::PathForms;
 use crate::sigv4::Credentials;
+use crate::tenant::{self, Tenant, TenantTable};
+use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
+
+/// The tenant `api_keys` belong to.
+pub const DEFAULT_TENANT: &str = "default";
+pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
+pub const DEFAULT_USAGE_WINDOW_SECONDS: u64 = 86_400;
 
 /// The raw JSON shape; unknown fields are rejected so typos do not silently disable things.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
     api_keys: Vec<String>,
+    #[serde(default)]
+    tenants: BTreeMap<String, RawTenant>,
+    #[serde(default)]
+    max_request_body_bytes: Option<u64>,
+    #[serde(default)]
+    usage_window_seconds: Option<u64>,
     #[serde(default)]
     region: Option<String>,
     #[serde(default)]
@@ -32,7 +71,55 @@ struct RawConfig {
     #[serde(default)]
     credentials: Option<RawCredentials>,
     #[serde(default)]
+    credentials_source: Option<RawCredentialSource>,
+    #[serde(default)]
+    bedrock_api_key: Option<String>,
+    #[serde(default)]
+    gateway: Option<RawGateway>,
+    #[serde(default)]
     model_aliases: BTreeMap<String, String>,
+    #[serde(default)]
+    models: Vec<RawModel>,
+    #[serde(default = "yes")]
+    builtin_models: bool,
+    #[serde(default)]
+    path_prefix: Option<String>,
+    #[serde(default)]
+    azure_deployments: BTreeMap<String, String>,
+    #[serde(default)]
+    api_keys_source: Option<RawKeySource>,
+    #[serde(default)]
+    iam_auth: Option<RawIamAuth>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    /// May be empty (or absent) when the keys come from `api_keys_source` or the tenant's
+    /// callers from `iam_auth`.
+    #[serde(default)]
+    key_sha256: Vec<String>,
+    #[serde(default)]
+    models: Option<Vec<String>>,
+    #[serde(default)]
+    admin: bool,
+    #[serde(default)]
+    limits: Option<RawLimits>,
+    #[serde(default)]
+    model_limits: BTreeMap<String, RawLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    requests_per_minute: Option<u64>,
+    #[serde(default)]
+    tokens_per_minute: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,15 +131,98 @@ struct RawCredentials {
     session_token: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCredentialSource {
+    #[serde(rename = "type")]
+    kind: String,
+    cluster: String,
+    #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    authorization: Option<String>,
+    #[serde(default)]
+    refresh_before_seconds: Option<u64>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    host: String,
+    #[serde(default)]
+    path_template: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    token_env: Option<String>,
+    #[serde(default)]
+    token_header: Option<String>,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    id: String,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    input_modalities: Option<Vec<String>>,
+    #[serde(default)]
+    output_modalities: Option<Vec<String>>,
+    #[serde(default)]
+    context_window: Option<u32>,
+    #[serde(default)]
+    max_output_tokens: Option<u32>,
+    #[serde(default)]
+    streaming: Option<bool>,
+    #[serde(default)]
+    tools: Option<bool>,
+    #[serde(default)]
+    inference_profiles: Option<Vec<String>>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    created: Option<u64>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub api_keys: Vec<String>,
+    /// API keys (as SHA-256 digests) → tenants; `api_keys` are the tenant `default`.
+    pub tenants: TenantTable,
+    /// Larger request bodies are refused with 413 (from `content-length`, or while buffering).
+    pub max_request_body_bytes: u64,
+    /// Length of the `GET /v1/usage` accounting window.
+    pub usage_window_seconds: u64,
+    /// The default AWS region (signing scope and host), overridable per model.
     pub region: String,
-    /// `:authority` and SigV4 host of the upstream Bedrock endpoint.
+    /// `:authority` and SigV4 host of the upstream Bedrock endpoint in `region`.
     pub bedrock_host: String,
-    pub credentials: Credentials,
+    /// Whether `bedrock_host` was configured (then it is used for every region).
+    pub bedrock_host_explicit: bool,
+    /// How requests reach Bedrock and authenticate.
+    pub upstream: Upstream,
     pub model_aliases: BTreeMap<String, String>,
+    /// Models for `/v1/models`, with aliases.
+    pub catalog: Catalog,
+    /// Accepted URL forms: `/v1`, `path_prefix`, Azure deployments ([`crate::route`]).
+    pub path_forms: PathForms,
+    /// Where the tenant key table kept in AWS is read from ([`crate::key_source`]).
+    pub key_source: Option<KeySource>,
+    /// IAM caller authentication through STS ([`crate::iam_auth`]).
+    pub iam: Option<IamAuth>,
+    /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
+    pub warnings: Vec<String>,
 }
 
 /// A configuration problem, worded to name the field at fault.
@@ -71,56 +241,86 @@ fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
 
+fn is_region(r: &str) -> bool {
+    !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The Bedrock Runtime host of a region.
+pub fn default_host(region: &str) -> String {
+    format!("bedrock-runtime.{region}.amazonaws.com")
+}
+
 impl Config {
     /// Parses the plugin configuration; `env` looks up environment variables.
     pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        let value = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        let (value, warnings) = crate::config_version::lower(value).map_err(err)?;
+        let raw: RawConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
-        if raw.api_keys.is_empty() {
-            return Err(err("`api_keys` must list at least one key"));
+        let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
+        if raw.api_keys.is_empty() && raw.tenants.is_empty() && !keys_elsewhere {
+            return Err(err(
+                "`api_keys` or `tenants` must list at least one key (`api_keys` is missing or empty; or set `api_keys_source` or `iam_auth`)",
+            ));
         }
         if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
             return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
         }
+        let tenants = tenant_table(&raw.api_keys, raw.tenants, keys_elsewhere)?;
+        let max_request_body_bytes = match raw.max_request_body_bytes {
+            Some(0) => return Err(err("`max_request_body_bytes` must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_MAX_REQUEST_BODY_BYTES,
+        };
+        let usage_window_seconds = match raw.usage_window_seconds {
+            Some(0) => return Err(err("`usage_window_seconds` must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_USAGE_WINDOW_SECONDS,
+        };
 
-        let region = nonempty(raw.region)
-            .or_else(|| nonempty(env("AWS_REGION")))
-            .ok_or_else(|| err("`region` is not set and AWS_REGION is not in the environment"))?;
-        if !region
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
+        let gateway_mode = raw.gateway.is_some();
+        let region = match nonempty(raw.region).or_else(|| nonempty(env("AWS_REGION"))) {
+            Some(r) => r,
+            // A gateway does not need a region; it is only reported in /v1/mappings.
+            None if gateway_mode => "us-east-1".to_string(),
+            None => {
+                return Err(err(
+                    "`region` is not set and AWS_REGION is not in the environment",
+                ))
+            }
+        };
+        if !is_region(&region) {
             return Err(err(format!(
                 "`region` `{region}` is not an AWS region name"
             )));
         }
-        let bedrock_host = nonempty(raw.bedrock_host)
-            .unwrap_or_else(|| format!("bedrock-runtime.{region}.amazonaws.com"));
+        let bedrock_host_explicit = raw
+            .bedrock_host
+            .as_ref()
+            .is_some_and(|h| !h.trim().is_empty());
+        let bedrock_host = nonempty(raw.bedrock_host).unwrap_or_else(|| default_host(&region));
 
-        let credentials = match raw.credentials {
-            Some(c) => {
-                if c.access_key_id.trim().is_empty() {
-                    return Err(err("`credentials.access_key_id` is empty"));
-                }
-                if c.secret_access_key.is_empty() {
-                    return Err(err("`credentials.secret_access_key` is empty"));
-                }
-                Credentials {
-                    access_key_id: c.access_key_id,
-                    secret_access_key: c.secret_access_key,
-                    session_token: nonempty(c.session_token),
+        let upstream = if let Some(g) = raw.gateway {
+            for (set, name) in [
+                (raw.credentials.is_some(), "credentials"),
+                (raw.credentials_source.is_some(), "credentials_source"),
+                (raw.bedrock_api_key.is_some(), "bedrock_api_key"),
+            ] {
+                if set {
+                    return Err(err(format!(
+                        "`gateway` and `{name}` are exclusive: a gateway is called with its token, not AWS credentials"
+                    )));
                 }
             }
-            None => Credentials {
-                access_key_id: nonempty(env("AWS_ACCESS_KEY_ID")).ok_or_else(|| {
-                    err("`credentials` is not set and AWS_ACCESS_KEY_ID is not in the environment")
-                })?,
-                secret_access_key: nonempty(env("AWS_SECRET_ACCESS_KEY")).ok_or_else(|| {
-                    err("`credentials` is not set and AWS_SECRET_ACCESS_KEY is not in the environment")
-                })?,
-                session_token: nonempty(env("AWS_SESSION_TOKEN")),
-            },
+            Upstream::Gateway(parse_gateway(g, env)?)
+        } else {
+            Upstream::Aws(parse_aws_auth(
+                raw.credentials,
+                raw.credentials_source,
+                raw.bedrock_api_key,
+                env,
+            )?)
         };
 
         if let Some((alias, _)) = raw
@@ -132,15 +332,437 @@ impl Config {
                 "`model_aliases` entry `{alias}` has an empty name or model id"
             )));
         }
+        let models = raw
+            .models
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| parse_model(i, m))
+            .collect::<Result<Vec<_>, _>>()?;
+        let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
+
+        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
+        let key_source = raw
+            .api_keys_source
+            .map(|k| KeySource::from_raw(k, &region))
+            .transpose()
+            .map_err(err)?;
+        if key_source.is_some()
+            && !matches!(
+                upstream,
+                Upstream::Aws(AwsAuth::SigV4(_) | AwsAuth::Refreshed(_))
+            )
+        {
+            return Err(err(
+                "`api_keys_source` is read with AWS credentials: set `credentials`, `credentials_source` or the AWS_* environment (not `gateway` or `bedrock_api_key`)",
+            ));
+        }
+        let iam = raw
+            .iam_auth
+            .map(|i| IamAuth::from_raw(i, &region))
+            .transpose()
+            .map_err(err)?;
+        if let Some((arn, tenant)) = iam
+            .as_ref()
+            .and_then(|i| i.principals.iter().find(|(_, t)| tenants.get(t).is_none()))
+        {
+            return Err(err(format!(
+                "`iam_auth.principals` maps `{arn}` to tenant `{tenant}`, which is not in `tenants` (add `\"tenants\": {{\"{tenant}\": {{}}}}` for its models and limits)"
+            )));
+        }
 
         Ok(Self {
-            api_keys: raw.api_keys,
+            tenants,
+            max_request_body_bytes,
+            usage_window_seconds,
             region,
             bedrock_host,
-            credentials,
+            bedrock_host_explicit,
+            upstream,
             model_aliases: raw.model_aliases,
+            catalog,
+            path_forms,
+            key_source,
+            iam,
+            warnings,
         })
     }
+
+    /// Region and host to call a Bedrock model id in: the catalog entry's `region` if it has
+    /// one, else the configured region.
+    pub fn region_for(&self, bedrock_id: &str) -> (&str, String) {
+        match self
+            .catalog
+            .entry_for(bedrock_id)
+            .and_then(|e| e.region.as_deref())
+        {
+            Some(r) if r != self.region && !self.bedrock_host_explicit => (r, default_host(r)),
+            _ => (&self.region, self.bedrock_host.clone()),
+        }
+    }
+}
+
+fn parse_aws_auth(
+    credentials: Option<RawCredentials>,
+    source: Option<RawCredentialSource>,
+    api_key: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AwsAuth, ConfigError> {
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let configured = [credentials.is_some(), source.is_some(), api_key.is_some()];
+    if configured.iter().filter(|x| **x).count() > 1 {
+        return Err(err(
+            "`credentials`, `credentials_source` and `bedrock_api_key` are exclusive: set one",
+        ));
+    }
+    if let Some(c) = credentials {
+        if c.access_key_id.trim().is_empty() {
+            return Err(err("`credentials.access_key_id` is empty"));
+        }
+        if c.secret_access_key.is_empty() {
+            return Err(err("`credentials.secret_access_key` is empty"));
+        }
+        return Ok(AwsAuth::SigV4(Credentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: nonempty(c.session_token),
+        }));
+    }
+    if let Some(s) = source {
+        return parse_source(s, env).map(AwsAuth::Refreshed);
+    }
+    if let Some(k) = api_key {
+        if k.trim().is_empty() {
+            return Err(err("`bedrock_api_key` is empty"));
+        }
+        return Ok(AwsAuth::ApiKey(k.trim().to_string()));
+    }
+    match (
+        nonempty(env("AWS_ACCESS_KEY_ID")),
+        nonempty(env("AWS_SECRET_ACCESS_KEY")),
+        nonempty(env("AWS_BEARER_TOKEN_BEDROCK")),
+    ) {
+        (Some(access_key_id), Some(secret_access_key), _) => Ok(AwsAuth::SigV4(Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token: nonempty(env("AWS_SESSION_TOKEN")),
+        })),
+        (None, None, Some(k)) => Ok(AwsAuth::ApiKey(k.trim().to_string())),
+        (None, _, _) => Err(err(
+            "`credentials` is not set and AWS_ACCESS_KEY_ID is not in the environment",
+        )),
+        (Some(_), None, _) => Err(err(
+            "`credentials` is not set and AWS_SECRET_ACCESS_KEY is not in the environment",
+        )),
+    }
+}
+
+fn parse_source(
+    s: RawCredentialSource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CredentialSource, ConfigError> {
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    if s.cluster.trim().is_empty() {
+        return Err(err("`credentials_source.cluster` is empty"));
+    }
+    let kind = match s.kind.as_str() {
+        "imds" => {
+            if s.path.is_some() || s.authorization.is_some() {
+                return Err(err(
+                    "`credentials_source.path` and `.authorization` are for `type: container`",
+                ));
+            }
+            SourceKind::Imds {
+                role: nonempty(s.role),
+            }
+        }
+        "container" => {
+            if s.role.is_some() {
+                return Err(err("`credentials_source.role` is for `type: imds`"));
+            }
+            let path = nonempty(s.path)
+                .or_else(|| nonempty(env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")))
+                .ok_or_else(|| {
+                    err("`credentials_source.path` is not set and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not in the environment")
+                })?;
+            if !path.starts_with('/') {
+                return Err(err("`credentials_source.path` must start with `/`"));
+            }
+            SourceKind::Container {
+                path,
+                authorization: nonempty(s.authorization)
+                    .or_else(|| nonempty(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))),
+            }
+        }
+        other => {
+            return Err(err(format!(
+                "`credentials_source.type` `{other}` is not `imds` or `container`"
+            )))
+        }
+    };
+    let default_authority = match kind {
+        SourceKind::Imds { .. } => "169.254.169.254",
+        SourceKind::Container { .. } => "169.254.170.2",
+    };
+    let refresh_before = s.refresh_before_seconds.unwrap_or(300);
+    if refresh_before == 0 {
+        return Err(err(
+            "`credentials_source.refresh_before_seconds` must be at least 1",
+        ));
+    }
+    let timeout_ms = s.timeout_ms.unwrap_or(2000);
+    if !(100..=60_000).contains(&timeout_ms) {
+        return Err(err(
+            "`credentials_source.timeout_ms` must be between 100 and 60000",
+        ));
+    }
+    Ok(CredentialSource {
+        kind,
+        cluster: s.cluster,
+        authority: nonempty(s.authority).unwrap_or_else(|| default_authority.to_string()),
+        refresh_before: std::time::Duration::from_secs(refresh_before),
+        timeout: std::time::Duration::from_millis(timeout_ms),
+    })
+}
+
+fn parse_gateway(
+    g: RawGateway,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<GatewayUpstream, ConfigError> {
+    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let host = g.host.trim().to_string();
+    if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+        return Err(err(format!(
+            "`gateway.host` `{host}` is not a host[:port] (no scheme, no path)"
+        )));
+    }
+    let path_template = nonempty(g.path_template)
+        .unwrap_or_else(|| crate::upstream::GATEWAY_PATH_TEMPLATE.to_string());
+    if !path_template.starts_with('/')
+        || !path_template.contains("{model}")
+        || !path_template.contains("{operation}")
+    {
+        return Err(err(
+            "`gateway.path_template` must start with `/` and contain `{model}` and `{operation}`",
+        ));
+    }
+    let token_env = nonempty(g.token_env).unwrap_or_else(|| "BEDROCK_GATEWAY_TOKEN".to_string());
+    let token = nonempty(g.token)
+        .or_else(|| nonempty(env(&token_env)))
+        .ok_or_else(|| {
+            err(format!(
+                "`gateway.token` is not set and {token_env} is not in the environment"
+            ))
+        })?;
+    let token_header = nonempty(g.token_header)
+        .unwrap_or_else(|| "authorization-token".to_string())
+        .to_ascii_lowercase();
+    if !token_header
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(err("`gateway.token_header` is not a header name"));
+    }
+    if let Some((id, _)) = g
+        .aliases
+        .iter()
+        .find(|(id, a)| id.is_empty() || a.trim().is_empty() || a.contains('/'))
+    {
+        return Err(err(format!(
+            "`gateway.aliases` entry `{id}` has an empty model id, or an alias that is empty or contains `/`"
+        )));
+    }
+    Ok(GatewayUpstream {
+        host,
+        path_template,
+        token,
+        token_header,
+        aliases: g.aliases,
+    })
+}
+
+fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
+    let at = |f: &str| format!("`models[{i}].{f}`");
+    let id = m.id.trim().to_string();
+    if id.is_empty() {
+        return Err(err(format!("{} is empty", at("id"))));
+    }
+    // Unset fields fall back to the built-in entry of the same id, then to plain defaults.
+    let base = crate::catalog::builtin_models()
+        .into_iter()
+        .find(|e| e.id == id);
+    let provider = m
+        .provider
+        .filter(|p| !p.trim().is_empty())
+        .or_else(|| base.as_ref().map(|b| b.provider.clone()))
+        .or_else(|| crate::catalog::provider_of(&id).map(str::to_string))
+        .ok_or_else(|| {
+            err(format!(
+                "{} is not set and cannot be read from the id",
+                at("provider")
+            ))
+        })?;
+    if let Some(p) = m
+        .inference_profiles
+        .iter()
+        .flatten()
+        .find(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
+    {
+        return Err(err(format!(
+            "{} `{p}` is not one of {}",
+            at("inference_profiles"),
+            PROFILE_PREFIXES.join(", ")
+        )));
+    }
+    if let Some(r) = m.region.as_deref().filter(|r| !is_region(r)) {
+        return Err(err(format!(
+            "{} `{r}` is not an AWS region name",
+            at("region")
+        )));
+    }
+    let entry = ModelEntry {
+        name: m
+            .name
+            .or_else(|| base.as_ref().map(|b| b.name.clone()))
+            .unwrap_or_else(|| id.clone()),
+        input_modalities: m
+            .input_modalities
+            .or_else(|| base.as_ref().map(|b| b.input_modalities.clone()))
+            .unwrap_or_else(|| vec!["text".to_string()]),
+        output_modalities: m
+            .output_modalities
+            .or_else(|| base.as_ref().map(|b| b.output_modalities.clone()))
+            .unwrap_or_else(|| vec!["text".to_string()]),
+        context_window: m
+            .context_window
+            .or(base.as_ref().map(|b| b.context_window))
+            .unwrap_or(0),
+        max_output_tokens: m
+            .max_output_tokens
+            .or(base.as_ref().map(|b| b.max_output_tokens))
+            .unwrap_or(0),
+        streaming: m
+            .streaming
+            .or(base.as_ref().map(|b| b.streaming))
+            .unwrap_or(true),
+        tools: m.tools.or(base.as_ref().map(|b| b.tools)).unwrap_or(false),
+        inference_profiles: m
+            .inference_profiles
+            .or_else(|| base.as_ref().map(|b| b.inference_profiles.clone()))
+            .unwrap_or_default(),
+        region: m.region,
+        created: m.created.or(base.as_ref().map(|b| b.created)).unwrap_or(0),
+        id,
+        provider,
+    };
+    Ok(entry)
+}
+
+impl Config {
+    /// Shared-data keys the shell creates (empty) at plugin start if absent: each tenant's
+    /// usage, and the rate-limit bucket of every model a limited tenant lists. Buckets of
+    /// models not listed are created on first use.
+    pub fn shared_data_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        for t in self.tenants.tenants() {
+            keys.push(crate::usage::key(&t.name));
+            for m in t.models.iter().flatten() {
+                let id = crate::models::resolve(&self.model_aliases, m);
+                if !t.limits_for(m, id).is_unlimited() {
+                    keys.push(crate::ratelimit::bucket_key(&self.region, &t.name, id));
+                }
+            }
+        }
+        keys
+    }
+}
+
+fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Limits::default());
+    };
+    for (name, v) in [
+        ("requests_per_minute", raw.requests_per_minute),
+        ("tokens_per_minute", raw.tokens_per_minute),
+    ] {
+        if v == Some(0) {
+            return Err(err(format!(
+                "`{field}.{name}` must be at least 1 (leave it out for no limit)"
+            )));
+        }
+    }
+    Ok(Limits {
+        requests_per_minute: raw.requests_per_minute,
+        tokens_per_minute: raw.tokens_per_minute,
+    })
+}
+
+fn tenant_table(
+    api_keys: &[String],
+    raw: BTreeMap<String, RawTenant>,
+    keys_elsewhere: bool,
+) -> Result<TenantTable, ConfigError> {
+    let mut entries = Vec::new();
+    if !api_keys.is_empty() {
+        if raw.contains_key(DEFAULT_TENANT) {
+            return Err(err(format!(
+                "`tenants.{DEFAULT_TENANT}` is reserved for `api_keys`; rename the tenant or move the keys"
+            )));
+        }
+        entries.push((
+            Tenant {
+                name: DEFAULT_TENANT.into(),
+                models: None,
+                admin: false,
+                limits: Limits::default(),
+                model_limits: BTreeMap::new(),
+            },
+            api_keys.iter().map(|k| tenant::digest(k.trim())).collect(),
+        ));
+    }
+    for (name, t) in raw {
+        let at = format!("tenants.{name}");
+        if !tenant::valid_tenant_name(&name) {
+            return Err(err(format!(
+                "`{at}`: tenant names are 1-64 characters of [A-Za-z0-9_-]"
+            )));
+        }
+        if t.key_sha256.is_empty() && !keys_elsewhere {
+            return Err(err(format!(
+                "`{at}.key_sha256` must list at least one key digest"
+            )));
+        }
+        let mut digests = Vec::new();
+        for (i, d) in t.key_sha256.iter().enumerate() {
+            digests.push(tenant::parse_digest(d).ok_or_else(|| {
+                err(format!(
+                    "`{at}.key_sha256[{i}]` is not a SHA-256 digest (64 hex digits, e.g. `printf %s \"$KEY\" | sha256sum`)"
+                ))
+            })?);
+        }
+        if let Some(i) = t
+            .models
+            .as_ref()
+            .and_then(|m| m.iter().position(|m| m.trim().is_empty()))
+        {
+            return Err(err(format!("`{at}.models[{i}]` is empty")));
+        }
+        let mut model_limits = BTreeMap::new();
+        for (model, l) in t.model_limits {
+            let l = limits(&format!("{at}.model_limits.{model}"), Some(l))?;
+            model_limits.insert(model, l);
+        }
+        entries.push((
+            Tenant {
+                limits: limits(&format!("{at}.limits"), t.limits)?,
+                name,
+                models: t.models.map(|m| m.into_iter().collect()),
+                admin: t.admin,
+                model_limits,
+            },
+            digests,
+        ));
+    }
+    TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
 }
 
 #[cfg(test)]
@@ -148,8 +770,54 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// SHA-256 of `sk-local-demo`.
+    const DEMO_SHA: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
+
+    #[test]
+    fn tenants_and_api_keys() {
+        let c = Config::parse(
+            json!({"api_keys": ["sk-plain-key-1"], "tenants": {"acme": {
+                "key_sha256": [DEMO_SHA], "models": ["gpt-4o"], "admin": true,
+                "limits": {"requests_per_minute": 5},
+                "model_limits": {"gpt-4o": {"tokens_per_minute": 100}}}}})
+            .to_string()
+            .as_bytes(),
+            &demo_env,
+        )
+        .unwrap();
+        assert_eq!(c.max_request_body_bytes, DEFAULT_MAX_REQUEST_BODY_BYTES);
+        assert_eq!(c.usage_window_seconds, DEFAULT_USAGE_WINDOW_SECONDS);
+        let acme = c
+            .tenants
+            .authenticate(Some("Bearer sk-local-demo"))
+            .unwrap();
+        assert_eq!(acme.name, "acme");
+        assert!(acme.admin);
+        assert_eq!(
+            acme.limits_for("gpt-4o", "x"),
+            Limits {
+                requests_per_minute: Some(5),
+                tokens_per_minute: Some(100)
+            }
+        );
+        let d = c
+            .tenants
+            .authenticate(Some("Bearer sk-plain-key-1"))
+            .unwrap();
+        assert_eq!(d.name, DEFAULT_TENANT);
+        assert!(d.allows("any", "model") && !d.admin && d.limits.is_unlimited());
+        assert_eq!(c.tenants.key_count(), 2);
+    }
+
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    fn sigv4(c: &Config) -> &Credentials {
+        match &c.upstream {
+            Upstream::Aws(AwsAuth::SigV4(creds)) => creds,
+            other => panic!("not static SigV4: {other:?}"),
+        }
     }
 
     fn demo_env(k: &str) -> Option<String> {
@@ -172,8 +840,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.region, "eu-west-1");
         assert_eq!(c.bedrock_host, "bedrock-runtime.eu-west-1.amazonaws.com");
-        assert_eq!(c.credentials.access_key_id, "AKIDENV");
-        assert_eq!(c.credentials.session_token, None);
+        assert_eq!(sigv4(&c).access_key_id, "AKIDENV");
+        assert_eq!(sigv4(&c).session_token, None);
     }
 
     #[test]
@@ -191,7 +859,7 @@ mod tests {
             (c.region.as_str(), c.bedrock_host.as_str()),
             ("us-west-2", "bedrock.internal")
         );
-        assert_eq!(c.credentials.session_token.as_deref(), Some("t"));
+        assert_eq!(sigv4(&c).session_token.as_deref(), Some("t"));
         assert_eq!(c.model_aliases["gpt-4o"], "x:0");
     }
 
@@ -199,6 +867,54 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (json!({}), "api_keys"),
+            (
+                json!({"api_keys": ["sk-local-demo"], "region": "r", "tenants": {"default": {"key_sha256": [DEMO_SHA]}}}),
+                "tenants.default",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a.b": {"key_sha256": [DEMO_SHA]}}}),
+                "tenants.a.b",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": []}}}),
+                "tenants.a.key_sha256",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": ["abc"]}}}),
+                "tenants.a.key_sha256[0]",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "limit": {}}}}),
+                "limit",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "limits": {"rpm": 1}}}}),
+                "rpm",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "limits": {"requests_per_minute": 0}}}}),
+                "tenants.a.limits.requests_per_minute",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "model_limits": {"m": {"tokens_per_minute": 0}}}}}),
+                "tenants.a.model_limits.m.tokens_per_minute",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "models": [""]}}}),
+                "tenants.a.models[0]",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA]}, "b": {"key_sha256": [DEMO_SHA]}}}),
+                "tenants",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "max_request_body_bytes": 0}),
+                "max_request_body_bytes",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "usage_window_seconds": 0}),
+                "usage_window_seconds",
+            ),
             (json!({"api_keys": []}), "api_keys"),
             (json!({"api_keys": ["short"]}), "api_keys[0]"),
             (
@@ -232,5 +948,180 @@ mod tests {
             assert!(e.to_string().contains(field), "{cfg}: {e}");
         }
         assert!(Config::parse(b"not json", &no_env).is_err());
+    }
+
+    #[test]
+    fn gateway_mode_takes_token_from_config_or_env() {
+        let env = |k: &str| (k == "MY_TOKEN").then(|| "tok-env".to_string());
+        let c = Config::parse(
+            json!({"api_keys": ["sk-local-demo"], "gateway": {"host": "air-api.example.com", "token_env": "MY_TOKEN",
+                   "aliases": {"amazon.nova-pro-v1:0": "nova"}}})
+            .to_string()
+            .as_bytes(),
+            &env,
+        )
+        .unwrap();
+        let Upstream::Gateway(g) = &c.upstream else {
+            panic!()
+        };
+        assert_eq!(
+            (g.token.as_str(), g.token_header.as_str()),
+            ("tok-env", "authorization-token")
+        );
+        assert_eq!(
+            g.path("us.anthropic.claude-3-5-sonnet-20241022-v2:0", true),
+            "/v1.0/model/bedrock/model/claude-35-sonnet/converse-stream"
+        );
+        assert_eq!(
+            g.path("us.amazon.nova-pro-v1:0", false),
+            "/v1.0/model/bedrock/model/nova/converse"
+        );
+        assert!(!format!("{g:?}").contains("tok-env"));
+        assert_eq!(c.upstream.mode(), "gateway");
+    }
+
+    #[test]
+    fn aws_auth_modes() {
+        let parse = |cfg: serde_json::Value, env: &dyn Fn(&str) -> Option<String>| {
+            Config::parse(cfg.to_string().as_bytes(), env).map(|c| c.upstream)
+        };
+        let key_env = |k: &str| match k {
+            "AWS_BEARER_TOKEN_BEDROCK" => Some("bedrock-api-key-env".to_string()),
+            "AWS_REGION" => Some("us-east-1".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            parse(json!({"api_keys": ["sk-local-demo"]}), &key_env).unwrap(),
+            Upstream::Aws(AwsAuth::ApiKey("bedrock-api-key-env".into()))
+        );
+        // Environment SigV4 keys win over an API key in the environment.
+        let both = |k: &str| key_env(k).or_else(|| demo_env(k));
+        assert!(matches!(
+            parse(json!({"api_keys": ["sk-local-demo"]}), &both).unwrap(),
+            Upstream::Aws(AwsAuth::SigV4(_))
+        ));
+        assert_eq!(
+            parse(
+                json!({"api_keys": ["sk-local-demo"], "bedrock_api_key": "k"}),
+                &demo_env
+            )
+            .unwrap(),
+            Upstream::Aws(AwsAuth::ApiKey("k".into()))
+        );
+        let Upstream::Aws(AwsAuth::Refreshed(s)) = parse(
+            json!({"api_keys": ["sk-local-demo"], "credentials_source": {"type": "imds", "cluster": "imds"}}),
+            &demo_env,
+        )
+        .unwrap() else { panic!() };
+        assert_eq!(
+            (s.authority.as_str(), s.refresh_before.as_secs()),
+            ("169.254.169.254", 300)
+        );
+        let container_env = |k: &str| match k {
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI" => Some("/v2/credentials/x".to_string()),
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN" => Some("auth".to_string()),
+            _ => demo_env(k),
+        };
+        let Upstream::Aws(AwsAuth::Refreshed(s)) = parse(
+            json!({"api_keys": ["sk-local-demo"], "credentials_source": {"type": "container", "cluster": "ecs"}}),
+            &container_env,
+        )
+        .unwrap() else { panic!() };
+        assert_eq!(
+            s.kind,
+            SourceKind::Container {
+                path: "/v2/credentials/x".into(),
+                authorization: Some("auth".into())
+            }
+        );
+    }
+
+    #[test]
+    fn new_fields_name_themselves_in_errors() {
+        let cases = [
+            (json!({"gateway": {"host": "h"}}), "gateway.token"),
+            (
+                json!({"gateway": {"host": "https://h/x", "token": "t"}}),
+                "gateway.host",
+            ),
+            (
+                json!({"gateway": {"host": "h", "token": "t", "path_template": "/x/{model}"}}),
+                "gateway.path_template",
+            ),
+            (
+                json!({"gateway": {"host": "h", "token": "t", "tokn": "t"}}),
+                "tokn",
+            ),
+            (
+                json!({"gateway": {"host": "h", "token": "t"}, "bedrock_api_key": "k"}),
+                "bedrock_api_key",
+            ),
+            (
+                json!({"credentials_source": {"type": "imds", "cluster": "c"}, "bedrock_api_key": "k"}),
+                "exclusive",
+            ),
+            (
+                json!({"credentials_source": {"type": "sso", "cluster": "c"}}),
+                "credentials_source.type",
+            ),
+            (
+                json!({"credentials_source": {"type": "container", "cluster": "c"}}),
+                "credentials_source.path",
+            ),
+            (
+                json!({"credentials_source": {"type": "imds", "cluster": "c", "timeout_ms": 1}}),
+                "timeout_ms",
+            ),
+            (json!({"bedrock_api_key": " "}), "bedrock_api_key"),
+            (json!({"models": [{"id": ""}]}), "models[0].id"),
+            (
+                json!({"models": [{"id": "noprovider"}]}),
+                "models[0].provider",
+            ),
+            (
+                json!({"models": [{"id": "a.b", "inference_profiles": ["mars"]}]}),
+                "models[0].inference_profiles",
+            ),
+            (
+                json!({"models": [{"id": "a.b", "region": "us east"}]}),
+                "models[0].region",
+            ),
+            (json!({"models": [{"id": "a.b", "context": 1}]}), "context"),
+        ];
+        for (mut cfg, field) in cases {
+            cfg["api_keys"] = json!(["sk-local-demo"]);
+            let e = Config::parse(cfg.to_string().as_bytes(), &demo_env).unwrap_err();
+            assert!(e.to_string().contains(field), "{cfg}: {e}");
+        }
+    }
+
+    #[test]
+    fn per_model_region_changes_host_unless_the_host_is_explicit() {
+        let cfg = json!({"api_keys": ["sk-local-demo"], "models": [{"id": "amazon.nova-pro-v1:0", "region": "eu-west-3"}]});
+        let c = Config::parse(cfg.to_string().as_bytes(), &demo_env).unwrap();
+        assert_eq!(
+            c.region_for("amazon.nova-pro-v1:0"),
+            (
+                "eu-west-3",
+                "bedrock-runtime.eu-west-3.amazonaws.com".to_string()
+            )
+        );
+        assert_eq!(c.region_for("eu.amazon.nova-pro-v1:0").0, "eu-west-3");
+        assert_eq!(c.region_for("amazon.nova-lite-v1:0").0, "eu-west-1");
+        // The override keeps the built-in facts it does not set.
+        assert_eq!(
+            c.catalog
+                .entry_for("amazon.nova-pro-v1:0")
+                .unwrap()
+                .context_window,
+            300_000
+        );
+        let mut cfg = cfg;
+        cfg["bedrock_host"] = json!("vpce.example");
+        let c = Config::parse(cfg.to_string().as_bytes(), &demo_env).unwrap();
+        assert_eq!(
+            c.region_for("amazon.nova-pro-v1:0"),
+            ("eu-west-1", "vpce.example".to_string())
+        );
     }
 }

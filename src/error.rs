@@ -21,6 +21,23 @@ pub enum ErrorType {
     ServerError,
 }
 
+impl ErrorType {
+    /// The wire name (`rate_limit_error`), also used in metric names and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequestError => "invalid_request_error",
+            Self::AuthenticationError => "authentication_error",
+            Self::PermissionError => "permission_error",
+            Self::NotFoundError => "not_found_error",
+            Self::RateLimitError => "rate_limit_error",
+            Self::TimeoutError => "timeout_error",
+            Self::UpstreamError => "upstream_error",
+            Self::ServiceUnavailableError => "service_unavailable_error",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
 /// An error answered to the client in OpenAI's shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
@@ -77,6 +94,56 @@ impl ApiError {
         Self::new(405, ErrorType::InvalidRequestError, message).with_code("method_not_allowed")
     }
 
+    /// 413: the request body is over `max_request_body_bytes`.
+    pub fn payload_too_large(limit: u64) -> Self {
+        Self::new(
+            413,
+            ErrorType::InvalidRequestError,
+            format!("The request body is larger than the limit of {limit} bytes."),
+        )
+        .with_code("request_too_large")
+    }
+
+    /// 415: a POST whose body is not JSON.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            ErrorType::InvalidRequestError,
+            format!(
+                "Unsupported content type `{content_type}`; send `Content-Type: application/json`."
+            ),
+        )
+        .with_code("unsupported_media_type")
+    }
+
+    /// 403: the caller's tenant may not use this model.
+    pub fn model_not_allowed(model: &str) -> Self {
+        Self::new(
+            403,
+            ErrorType::PermissionError,
+            format!("Your API key may not use the model `{model}`."),
+        )
+        .with_param("model")
+        .with_code("model_not_allowed")
+    }
+
+    /// 403 for an operation the tenant may not perform (another tenant's usage).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, ErrorType::PermissionError, message).with_code("forbidden")
+    }
+
+    /// 429 from the filter's own limiter.
+    pub fn rate_limited(what: &str, limit: u64, retry_after_secs: u64) -> Self {
+        Self::new(
+            429,
+            ErrorType::RateLimitError,
+            format!(
+                "Rate limit reached: {limit} {what} per minute. Please try again in {retry_after_secs}s."
+            ),
+        )
+        .with_code(format!("rate_limit_exceeded_{what}"))
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, ErrorType::ServerError, message)
     }
@@ -120,12 +187,14 @@ impl ApiError {
             "ServiceUnavailable" => (503, ErrorType::ServiceUnavailableError),
             "InternalServer" => (500, ErrorType::ServerError),
             _ => match upstream_status {
-                400 | 413 | 422 => (400, ErrorType::InvalidRequestError),
+                400 | 422 => (400, ErrorType::InvalidRequestError),
+                413 => (413, ErrorType::InvalidRequestError),
                 401 | 403 => (403, ErrorType::PermissionError),
                 404 => (404, ErrorType::NotFoundError),
                 408 => (408, ErrorType::TimeoutError),
                 429 => (429, ErrorType::RateLimitError),
                 503 => (503, ErrorType::ServiceUnavailableError),
+                504 => (504, ErrorType::TimeoutError),
                 s if (400..500).contains(&s) => (400, ErrorType::InvalidRequestError),
                 _ => (502, ErrorType::UpstreamError),
             },
@@ -214,6 +283,30 @@ mod tests {
         assert_eq!(ApiError::from_bedrock("", "", 429).status, 429);
         assert_eq!(ApiError::from_bedrock("Weird", "x", 500).status, 502);
         assert_eq!(ApiError::from_bedrock("", "", 418).status, 400);
+        let t = ApiError::from_bedrock("", "upstream request timeout", 504);
+        assert_eq!((t.status, t.kind), (504, ErrorType::TimeoutError));
+    }
+
+    #[test]
+    fn type_names_match_serde() {
+        for t in [
+            ErrorType::InvalidRequestError,
+            ErrorType::AuthenticationError,
+            ErrorType::PermissionError,
+            ErrorType::NotFoundError,
+            ErrorType::RateLimitError,
+            ErrorType::TimeoutError,
+            ErrorType::UpstreamError,
+            ErrorType::ServiceUnavailableError,
+            ErrorType::ServerError,
+        ] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        assert_eq!(ApiError::payload_too_large(10).status, 413);
+        assert_eq!(ApiError::unsupported_media_type("text/plain").status, 415);
+        let e = ApiError::rate_limited("requests", 3, 20);
+        assert_eq!((e.status, e.kind), (429, ErrorType::RateLimitError));
+        assert_eq!(e.code.as_deref(), Some("rate_limit_exceeded_requests"));
     }
 
     #[test]

@@ -4,27 +4,49 @@
 //! `cargo test`. Modules in the order a request flows through them:
 //!
 //! - [`config`]: plugin configuration, validated once at plugin start.
-//! - [`request`]: authenticate ([`auth`]), route, and hand the body to [`upstream`].
+//! - [`route`]: the path forms clients use (`/v1`, a prefix, Azure deployments) → one path;
+//!   [`config_version`]: schema versions and deprecated config names.
+//! - [`caller`]: who is calling — config keys, the key table kept in AWS ([`key_source`]),
+//!   an AWS identity verified by STS ([`iam_auth`]) — as a [`tenant`].
+//! - [`request`]: authenticate the caller as a [`tenant`], route, enforce body limits and
+//!   the tenant's models, and hand the body to [`upstream`].
+//! - [`ratelimit`] / [`usage`]: per-tenant limits and accounting over bytes the shell keeps in
+//!   shared data; [`metrics`]: metric names and access-log fields of a finished request.
 //! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
 //!   [`sigv4`] to sign it.
 //! - [`response`]: Bedrock's answer → OpenAI's, unary via [`translate`], streams via
 //!   [`stream`] (on top of the [`event_stream`] decoder).
 //! - [`openai`] / [`converse`]: wire types of the two APIs; [`error`]: every failure as an
 //!   HTTP status plus OpenAI error body.
+//! - [`catalog`]: known models and aliases; [`metadata`]: `/v1/models`, `/v1/providers`,
+//!   `/v1/mappings`, answered without an upstream call.
+//! - [`credentials`]: AWS credentials fetched and refreshed from IMDSv2 or the container
+//!   credentials endpoint (the root context dispatches the calls).
 
-pub mod auth;
+pub mod caller;
+pub mod catalog;
 pub mod config;
+pub mod config_version;
 pub mod converse;
+pub mod credentials;
 pub mod error;
 pub mod event_stream;
+pub mod iam_auth;
+pub mod key_source;
+pub mod metadata;
+pub mod metrics;
 pub mod models;
 pub mod openai;
+pub mod ratelimit;
 pub mod request;
 pub mod response;
+pub mod route;
 pub mod sigv4;
 pub mod stream;
+pub mod tenant;
 pub mod translate;
 pub mod upstream;
+pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;

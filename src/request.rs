@@ -1,22 +1,38 @@
 //! Request phase: what to do with a client request, decided from its head and then its body.
-//! The shell calls [`on_headers`], and if asked, [`on_body`] at end of stream.
+//! The shell calls [`on_headers`], [`check_body_size`] on every body chunk while buffering,
+//! and [`on_body`] at end of stream; then [`admit`] with the limiter's decision.
 
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::metadata;
+use crate::ratelimit::{Decision, Limits};
+use crate::sigv4::Credentials;
+use crate::tenant::Tenant;
 use crate::upstream::{self, Exchange, UpstreamRequest};
 
 /// The parts of the request head the decision needs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct RequestHead<'a> {
     pub method: &'a str,
     pub path: &'a str,
     pub authorization: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    /// `content-length`, when the client sent one.
+    pub content_length: Option<u64>,
+    /// The `api-key` header (the Azure OpenAI clients' way to send the key).
+    pub api_key: Option<&'a str>,
+    /// This worker's key table kept in AWS, when `api_keys_source` is configured.
+    pub keys: Option<&'a crate::key_source::KeyState>,
+    /// The tenant of an AWS identity the shell has verified with STS.
+    pub iam_tenant: Option<&'a str>,
 }
 
 /// An endpoint we serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {
     ChatCompletions,
+    /// Legacy `POST /v1/completions`.
+    Completions,
 }
 
 /// A response the filter produces itself, without calling Bedrock.
@@ -44,40 +60,185 @@ pub enum HeadDecision {
     Reply(LocalReply),
     /// Buffer the body and call [`on_body`].
     ReadBody(Endpoint),
+    /// `GET /v1/usage`: read these tenants' usage from shared data and answer with
+    /// [`crate::usage::report`].
+    Usage { tenants: Vec<String> },
+}
+
+/// [`on_headers`]' answer: the decision, and the caller's tenant once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head<'c> {
+    pub tenant: Option<&'c Tenant>,
+    pub decision: HeadDecision,
+}
+
+fn reply(e: ApiError) -> HeadDecision {
+    HeadDecision::Reply(e.into())
+}
+
+/// `application/json`, with parameters, or any `+json` type.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Authenticates and routes. Authentication comes first so that unauthenticated callers
-/// learn nothing about which paths exist.
-pub fn on_headers(cfg: &Config, head: &RequestHead<'_>) -> HeadDecision {
-    if let Err(e) = crate::auth::authenticate(&cfg.api_keys, head.authorization) {
-        return HeadDecision::Reply(e.into());
-    }
-    let path = head.path.split(['?', '#']).next().unwrap_or("");
-    let path = path.strip_suffix('/').unwrap_or(path);
-    match (path, head.method) {
-        ("/v1/chat/completions", "POST") => HeadDecision::ReadBody(Endpoint::ChatCompletions),
-        ("/v1/chat/completions", m) => HeadDecision::Reply(
-            ApiError::method_not_allowed(format!(
-                "{m} is not allowed on /v1/chat/completions; use POST"
-            ))
-            .into(),
-        ),
-        _ => HeadDecision::Reply(
-            ApiError::not_found(format!("Unknown request URL: {} {path}", head.method)).into(),
-        ),
+/// learn nothing about which paths exist; then method (405), content type (415: a body that
+/// says it is not JSON; no `content-type` is accepted) and declared size (413).
+pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
+    let route = crate::route::normalise(&cfg.path_forms, head.path);
+    let authorization = route.authorization(head.authorization, head.api_key);
+    let authenticated =
+        crate::caller::authenticate(cfg, head.keys, head.iam_tenant, authorization.as_deref())
+            .and_then(|t| route.check().map(|()| t));
+    let tenant = match authenticated {
+        Ok(t) => t,
+        Err(e) => {
+            return Head {
+                tenant: None,
+                decision: reply(e),
+            }
+        }
+    };
+    let (path, query) = (route.path.as_str(), route.query.as_str());
+    let json = |r: Result<Vec<u8>, ApiError>| match r {
+        Ok(body) => HeadDecision::Reply(LocalReply {
+            status: 200,
+            content_type: "application/json",
+            body,
+        }),
+        Err(e) => reply(e),
+    };
+    let wrong_method = |allowed: &str| {
+        reply(ApiError::method_not_allowed(format!(
+            "{} is not allowed on {path}; use {allowed}",
+            head.method
+        )))
+    };
+    let read_body = |endpoint: Endpoint| match (head.content_type, head.content_length) {
+        (Some(ct), _) if !is_json(ct) => reply(ApiError::unsupported_media_type(ct)),
+        (_, Some(n)) if n > cfg.max_request_body_bytes => {
+            reply(ApiError::payload_too_large(cfg.max_request_body_bytes))
+        }
+        _ => HeadDecision::ReadBody(endpoint),
+    };
+    let model_id = path
+        .strip_prefix("/v1/models/")
+        .filter(|id| !id.is_empty() && !id.contains('/'));
+    let decision = match (path, head.method) {
+        ("/v1/chat/completions", "POST") => read_body(Endpoint::ChatCompletions),
+        ("/v1/completions", "POST") => read_body(Endpoint::Completions),
+        ("/v1/usage", "GET") => usage_request(cfg, tenant, query),
+        ("/v1/models", "GET") => json(metadata::list_models(cfg, tenant)),
+        ("/v1/providers", "GET") => json(metadata::providers(cfg)),
+        ("/v1/mappings", "GET") => json(metadata::mappings(cfg)),
+        ("/v1/chat/completions" | "/v1/completions", _) => wrong_method("POST"),
+        ("/v1/usage" | "/v1/models" | "/v1/providers" | "/v1/mappings", _) => wrong_method("GET"),
+        _ => match (model_id, head.method) {
+            (Some(id), "GET") => json(metadata::retrieve_model(cfg, tenant, id)),
+            (Some(_), _) => wrong_method("GET"),
+            (None, _) => reply(ApiError::not_found(format!(
+                "Unknown request URL: {} {path}",
+                head.method
+            ))),
+        },
+    };
+    Head {
+        tenant: Some(tenant),
+        decision,
     }
 }
 
-/// Translates and signs the buffered body into the upstream request.
+/// `GET /v1/usage[?tenant=<name>]`: a tenant sees its own usage; an admin sees every
+/// tenant's, or the one named.
+fn usage_request(cfg: &Config, tenant: &Tenant, query: &str) -> HeadDecision {
+    let wanted = query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "tenant")
+        .map(|(_, v)| v);
+    match wanted {
+        None if tenant.admin => HeadDecision::Usage {
+            tenants: cfg
+                .tenants
+                .tenants()
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+        },
+        None => HeadDecision::Usage {
+            tenants: vec![tenant.name.clone()],
+        },
+        Some(name) if name == tenant.name => HeadDecision::Usage {
+            tenants: vec![tenant.name.clone()],
+        },
+        Some(_) if !tenant.admin => reply(ApiError::forbidden(
+            "Only an admin key may read another tenant's usage.",
+        )),
+        Some(name) => match cfg.tenants.get(name) {
+            Some(t) => HeadDecision::Usage {
+                tenants: vec![t.name.clone()],
+            },
+            None => reply(ApiError::new(
+                404,
+                crate::error::ErrorType::NotFoundError,
+                format!("No tenant `{name}`."),
+            )),
+        },
+    }
+}
+
+/// 413 once the buffered body is over the limit (for bodies without `content-length`).
+pub fn check_body_size(cfg: &Config, buffered: usize) -> Result<(), ApiError> {
+    if u64::try_from(buffered).unwrap_or(u64::MAX) > cfg.max_request_body_bytes {
+        Err(ApiError::payload_too_large(cfg.max_request_body_bytes))
+    } else {
+        Ok(())
+    }
+}
+
+/// Translates and signs the buffered body into the upstream request, after checking that the
+/// tenant may use the model. Returns the limits that apply to this (tenant, model). `live`
+/// holds the credentials the root context refreshed, when a credentials source is configured.
 pub fn on_body(
     cfg: &Config,
+    tenant: &Tenant,
     endpoint: Endpoint,
     body: &[u8],
     now: std::time::SystemTime,
-) -> Result<(UpstreamRequest, Exchange), ApiError> {
-    match endpoint {
-        Endpoint::ChatCompletions => upstream::chat(cfg, body, now),
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange, Limits), ApiError> {
+    check_body_size(cfg, body.len())?;
+    let (up, ex) = match endpoint {
+        Endpoint::ChatCompletions => upstream::chat(cfg, body, now, live)?,
+        Endpoint::Completions => upstream::completion(cfg, body, now, live)?,
+    };
+    if !tenant.allows(&ex.model, &ex.bedrock_model) {
+        return Err(ApiError::model_not_allowed(&ex.model));
     }
+    let limits = tenant.limits_for(&ex.model, &ex.bedrock_model);
+    Ok((up, ex, limits))
+}
+
+/// After the limiter: go on, or the 429 to answer (its headers come from
+/// [`Decision::headers`]).
+pub fn admit(decision: &Decision) -> Result<(), ApiError> {
+    if decision.allowed {
+        return Ok(());
+    }
+    let retry = decision.retry_after_secs();
+    let exhausted = |q: Option<crate::ratelimit::Quota>| q.filter(|q| q.remaining == 0);
+    Err(match (exhausted(decision.requests), decision.tokens) {
+        (Some(q), _) => ApiError::rate_limited("requests", q.limit, retry),
+        (None, Some(q)) => ApiError::rate_limited("tokens", q.limit, retry),
+        (None, None) => ApiError::rate_limited("requests", 0, retry),
+    })
 }
 
 #[cfg(test)]
@@ -86,7 +247,7 @@ mod tests {
 
     fn cfg() -> Config {
         Config::parse(
-            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"}}"#,
+            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"},"model_aliases":{"gpt-4o":"amazon.nova-pro-v1:0"}}"#,
             &|_| None,
         )
         .unwrap()
@@ -99,15 +260,194 @@ mod tests {
                 method,
                 path,
                 authorization: auth,
+                ..RequestHead::default()
             },
         )
+        .decision
     }
 
     fn status(d: HeadDecision) -> u16 {
         match d {
             HeadDecision::Reply(r) => r.status,
-            HeadDecision::ReadBody(_) => 0,
+            HeadDecision::ReadBody(_) | HeadDecision::Usage { .. } => 0,
         }
+    }
+
+    const ACME_SHA: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
+
+    fn tenant_cfg() -> Config {
+        Config::parse(
+            format!(
+                r#"{{"api_keys":["sk-default-key"],"region":"us-east-1","credentials":{{"access_key_id":"AKID","secret_access_key":"s"}},
+                "max_request_body_bytes": 100, "model_aliases": {{"gpt-4o": "us.sonnet"}},
+                "tenants": {{"acme": {{"key_sha256": ["{ACME_SHA}"], "admin": true, "models": ["gpt-4o"],
+                                      "limits": {{"requests_per_minute": 2}}}}}}}}"#
+            )
+            .as_bytes(),
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    fn head_with<'a>(method: &'a str, path: &'a str, key: &'a str) -> RequestHead<'a> {
+        RequestHead {
+            method,
+            path,
+            authorization: Some(key),
+            ..RequestHead::default()
+        }
+    }
+
+    #[test]
+    fn content_type_and_length() {
+        let c = tenant_cfg();
+        let key = "Bearer sk-default-key";
+        let base = head_with("POST", "/v1/chat/completions", key);
+        let d = |h: RequestHead<'_>| on_headers(&c, &h).decision;
+        for ct in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.api+json",
+        ] {
+            assert_eq!(
+                d(RequestHead {
+                    content_type: Some(ct),
+                    ..base
+                }),
+                HeadDecision::ReadBody(Endpoint::ChatCompletions),
+                "{ct}"
+            );
+        }
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            assert_eq!(
+                status(d(RequestHead {
+                    content_type: Some(ct),
+                    ..base
+                })),
+                415,
+                "{ct}"
+            );
+        }
+        assert_eq!(
+            status(d(RequestHead {
+                content_length: Some(101),
+                ..base
+            })),
+            413
+        );
+        assert_eq!(
+            d(RequestHead {
+                content_length: Some(100),
+                ..base
+            }),
+            HeadDecision::ReadBody(Endpoint::ChatCompletions)
+        );
+        assert_eq!(check_body_size(&c, 101).unwrap_err().status, 413);
+        assert!(check_body_size(&c, 100).is_ok());
+        // auth before anything else
+        assert_eq!(
+            status(d(RequestHead {
+                content_type: Some("text/plain"),
+                authorization: None,
+                ..base
+            })),
+            401
+        );
+    }
+
+    #[test]
+    fn usage_visibility() {
+        let c = tenant_cfg();
+        let admin = "Bearer sk-local-demo";
+        let user = "Bearer sk-default-key";
+        let d = |m, p, k| on_headers(&c, &head_with(m, p, k)).decision;
+        let usage = |names: &[&str]| HeadDecision::Usage {
+            tenants: names.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(d("GET", "/v1/usage", user), usage(&["default"]));
+        assert_eq!(
+            d("GET", "/v1/usage?tenant=default", user),
+            usage(&["default"])
+        );
+        assert_eq!(status(d("GET", "/v1/usage?tenant=acme", user)), 403);
+        assert_eq!(d("GET", "/v1/usage", admin), usage(&["default", "acme"]));
+        assert_eq!(
+            d("GET", "/v1/usage?tenant=default", admin),
+            usage(&["default"])
+        );
+        assert_eq!(status(d("GET", "/v1/usage?tenant=nobody", admin)), 404);
+        assert_eq!(status(d("POST", "/v1/usage", admin)), 405);
+        assert_eq!(
+            on_headers(&c, &head_with("GET", "/v1/usage", admin))
+                .tenant
+                .map(|t| t.name.as_str()),
+            Some("acme")
+        );
+    }
+
+    #[test]
+    fn model_access_and_limits_at_body() {
+        let c = tenant_cfg();
+        let acme = c.tenants.get("acme").unwrap();
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let body =
+            |m: &str| format!(r#"{{"model":"{m}","messages":[{{"role":"user","content":"hi"}}]}}"#);
+        let (_, ex, limits) = on_body(
+            &c,
+            acme,
+            Endpoint::ChatCompletions,
+            body("gpt-4o").as_bytes(),
+            now,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ex.bedrock_model, "us.sonnet");
+        assert_eq!(limits.requests_per_minute, Some(2));
+        let e = on_body(
+            &c,
+            acme,
+            Endpoint::ChatCompletions,
+            body("us.haiku").as_bytes(),
+            now,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (403, Some("model_not_allowed"))
+        );
+        let e = on_body(&c, acme, Endpoint::ChatCompletions, &[b' '; 101], now, None).unwrap_err();
+        assert_eq!(e.status, 413);
+    }
+
+    #[test]
+    fn refusals_name_the_exhausted_limit() {
+        let l = Limits {
+            requests_per_minute: Some(1),
+            tokens_per_minute: Some(10),
+        };
+        let (s, d) = crate::ratelimit::try_acquire(None, l, 1_000, 5);
+        assert!(admit(&d).is_ok());
+        let (_, d) = crate::ratelimit::try_acquire(Some(&s), l, 2_000, 5);
+        let e = admit(&d).unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (429, Some("rate_limit_exceeded_requests"))
+        );
+        let l = Limits {
+            requests_per_minute: None,
+            tokens_per_minute: Some(10),
+        };
+        let (_, d) = crate::ratelimit::try_acquire(Some(&s), l, 2_000, 6);
+        assert_eq!(
+            admit(&d).unwrap_err().code.as_deref(),
+            Some("rate_limit_exceeded_tokens")
+        );
     }
 
     #[test]
@@ -126,6 +466,25 @@ mod tests {
             HeadDecision::ReadBody(Endpoint::ChatCompletions)
         );
         assert_eq!(status(decide("GET", "/v1/chat/completions", key)), 405);
+        assert_eq!(
+            decide("POST", "/v1/completions", key),
+            HeadDecision::ReadBody(Endpoint::Completions)
+        );
+        assert_eq!(status(decide("GET", "/v1/completions", key)), 405);
+        for ok in [
+            "/v1/models",
+            "/v1/models/gpt-4o",
+            "/v1/models/amazon.nova-pro-v1:0",
+            "/v1/providers",
+            "/v1/mappings/",
+        ] {
+            assert_eq!(status(decide("GET", ok, key)), 200, "{ok}");
+        }
+        assert_eq!(status(decide("GET", "/v1/models/nope", key)), 404);
+        assert_eq!(status(decide("GET", "/v1/models/a/b", key)), 404);
+        assert_eq!(status(decide("POST", "/v1/models", key)), 405);
+        assert_eq!(status(decide("DELETE", "/v1/models/gpt-4o", key)), 405);
+        assert_eq!(status(decide("GET", "/v1/models", None)), 401);
         assert_eq!(status(decide("POST", "/v1/nope", key)), 404);
         assert_eq!(status(decide("POST", "/v2/chat/completions", key)), 404);
         assert_eq!(status(decide("POST", "/v1/chat/completionsX", key)), 404);

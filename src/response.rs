@@ -2,12 +2,26 @@
 //! head: a stream is translated chunk by chunk; anything else is buffered and replaced whole.
 
 use crate::converse::response::ErrorBody;
-use crate::error::ApiError;
-use crate::stream::{StreamOptions, StreamTranslator};
-use crate::translate::response::{to_chat_completion, ResponseMeta};
+use crate::error::{ApiError, ErrorType};
+use crate::stream::{OutputFormat, StreamOptions, StreamTranslator};
+use crate::translate::response::{to_chat_completion, to_text_completion, ResponseMeta};
 use crate::upstream::Exchange;
 
 pub const EVENT_STREAM: &str = "application/vnd.amazon.eventstream";
+
+/// `Retry-After` (seconds) added to a Bedrock 429 that did not say.
+pub const UPSTREAM_RETRY_AFTER: &str = "1";
+
+/// A response that did not come from Bedrock for a request the filter did not forward
+/// (Envoy's own 413 when the buffered body overflows, a timeout while reading the body):
+/// an error to rewrite in OpenAI's shape, unless it already is JSON.
+pub fn envoy_local_reply(status: u16, content_type: Option<&str>) -> Option<ResponseHandler> {
+    let json = content_type.is_some_and(|c| c.trim().starts_with("application/json"));
+    (status >= 400 && !json).then_some(ResponseHandler::Error {
+        status,
+        error_type: None,
+    })
+}
 
 /// The parts of Bedrock's response head the decision needs.
 #[derive(Debug, Clone, Copy)]
@@ -25,6 +39,12 @@ pub enum ResponseHandler {
     Stream(Box<StreamTranslator>),
     /// A unary Converse answer: buffer, then replace with a `chat.completion`.
     Unary(ResponseMeta),
+    /// A unary Converse answer to a legacy completion: replaced with a `text_completion`
+    /// (`echo`: the prompt to put in front).
+    UnaryText {
+        meta: ResponseMeta,
+        echo: Option<String>,
+    },
     /// A Bedrock (or Envoy) error: buffer, then replace with an OpenAI error.
     Error {
         status: u16,
@@ -39,6 +59,16 @@ pub struct FinalBody {
     pub body: Vec<u8>,
     /// Token usage, when the answer carried it.
     pub usage: Option<(u64, u64)>,
+    /// Bedrock's `stopReason`, for a successful answer.
+    pub stop_reason: Option<String>,
+    /// The `error.type` when the replacement is an error.
+    pub error_type: Option<ErrorType>,
+}
+
+#[derive(serde::Deserialize)]
+struct StopReasonOnly {
+    #[serde(rename = "stopReason")]
+    stop_reason: Option<String>,
 }
 
 impl ResponseHandler {
@@ -59,12 +89,24 @@ impl ResponseHandler {
                 model: ex.model.clone(),
                 created,
                 include_usage: ex.include_usage,
+                output: ex.output.clone(),
+                format: ex.format.clone(),
             }))),
-            (false, false) => Self::Unary(ResponseMeta {
-                id,
-                created,
-                model: ex.model.clone(),
-            }),
+            (false, false) => {
+                let meta = ResponseMeta {
+                    id,
+                    created,
+                    model: ex.model.clone(),
+                    output: ex.output.clone(),
+                };
+                match &ex.format {
+                    OutputFormat::Chat => Self::Unary(meta),
+                    OutputFormat::Completion { echo } => Self::UnaryText {
+                        meta,
+                        echo: echo.clone(),
+                    },
+                }
+            }
             // A 200 of the wrong kind: report it rather than pass foreign bytes to the client.
             _ => Self::Error {
                 status: 200,
@@ -78,29 +120,44 @@ impl ResponseHandler {
         !matches!(self, Self::Stream(_))
     }
 
-    /// Builds the replacement of a buffered body.
+    /// Builds the replacement of a buffered body (or the answer to a bodyless response).
     pub fn finish_buffered(&self, body: &[u8]) -> FinalBody {
         let result = match self {
-            Self::Stream(_) => Err(ApiError::internal("a stream is not buffered")),
+            // Only reached for a stream that ended with its head: nothing to translate.
+            Self::Stream(_) => Err(ApiError::bad_upstream(
+                "Bedrock ended the stream before any event",
+            )),
             Self::Unary(meta) => to_chat_completion(body, meta).and_then(|(c, u)| {
                 serde_json::to_vec(&c)
                     .map(|b| (b, Some((u.prompt_tokens, u.completion_tokens))))
                     .map_err(|e| ApiError::internal(e.to_string()))
             }),
+            Self::UnaryText { meta, echo } => to_text_completion(body, meta, echo.as_deref())
+                .and_then(|(c, u)| {
+                    serde_json::to_vec(&c)
+                        .map(|b| (b, Some((u.prompt_tokens, u.completion_tokens))))
+                        .map_err(|e| ApiError::internal(e.to_string()))
+                }),
             Self::Error { status, error_type } => {
                 Err(upstream_error(*status, error_type.as_deref(), body))
             }
         };
         match result {
-            Ok((body, usage)) => FinalBody {
+            Ok((out, usage)) => FinalBody {
                 status: 200,
-                body,
+                body: out,
                 usage,
+                stop_reason: serde_json::from_slice::<StopReasonOnly>(body)
+                    .ok()
+                    .and_then(|s| s.stop_reason),
+                error_type: None,
             },
             Err(e) => FinalBody {
                 status: e.status,
                 body: e.to_body(),
                 usage: None,
+                stop_reason: None,
+                error_type: Some(e.kind),
             },
         }
     }
@@ -141,6 +198,10 @@ mod tests {
             bedrock_model: "b".into(),
             stream,
             include_usage: false,
+            format: OutputFormat::Chat,
+            estimated_input_tokens: 1,
+            ignored: Vec::new(),
+            output: Default::default(),
         }
     }
 
@@ -163,6 +224,7 @@ mod tests {
         assert!(h.is_buffered());
         let f = h.finish_buffered(br#"{"message":"Too many requests, please wait"}"#);
         assert_eq!(f.status, 429);
+        assert_eq!(f.error_type, Some(ErrorType::RateLimitError));
         let v: serde_json::Value = serde_json::from_slice(&f.body).unwrap();
         assert_eq!(v["error"]["type"], "rate_limit_error");
         assert_eq!(v["error"]["code"], "ThrottlingException");
@@ -183,12 +245,19 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("upstream connect error"));
-        assert_eq!(
-            head(504, "text/plain", None)
-                .finish_buffered(b"upstream request timeout")
-                .status,
-            502
-        );
+        let t = head(504, "text/plain", None).finish_buffered(b"upstream request timeout");
+        assert_eq!(t.status, 504);
+        let v: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(v["error"]["type"], "timeout_error");
+    }
+
+    #[test]
+    fn envoy_replies_without_an_exchange() {
+        let h = envoy_local_reply(413, Some("text/plain")).unwrap();
+        let f = h.finish_buffered(b"Payload Too Large");
+        assert_eq!(f.status, 413);
+        assert!(envoy_local_reply(200, Some("text/plain")).is_none());
+        assert!(envoy_local_reply(404, Some("application/json")).is_none());
     }
 
     #[test]
@@ -196,6 +265,10 @@ mod tests {
         let f = head(200, "application/json", None)
             .finish_buffered(br#"{"output":{"message":{"role":"assistant","content":[{"text":"hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":2,"totalTokens":3}}"#);
         assert_eq!((f.status, f.usage), (200, Some((1, 2))));
+        assert_eq!(
+            (f.stop_reason.as_deref(), f.error_type),
+            (Some("end_turn"), None)
+        );
         let wrong = ResponseHandler::new(
             &ex(true),
             &ResponseHead {

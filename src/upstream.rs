@@ -1,14 +1,108 @@
 //! The Bedrock request: path, authority, headers and signed body for one client request,
 //! plus the [`Exchange`] the response phase needs to answer in the client's terms.
+//!
+//! Two upstream modes ([`Upstream`]): **AWS** (Bedrock Runtime itself, SigV4 with static or
+//! refreshed credentials, or a Bedrock API key as a bearer token) and **gateway** (a custom
+//! Bedrock gateway: its own path template and model aliases, a token header, no SigV4).
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::converse::request::ConverseRequest;
+use crate::credentials::CredentialSource;
+use crate::error::{ApiError, ErrorType};
 use crate::models;
+use crate::models::Provider;
 use crate::openai::chat::ChatRequest;
-use crate::sigv4::{self, SignRequest};
-use crate::translate::request::to_converse_request;
+use crate::openai::completion::CompletionRequest;
+use crate::sigv4::{self, Credentials, SignRequest};
+use crate::stream::OutputFormat;
+use crate::translate::request::{completion_to_converse, to_converse_request, Target};
+use crate::translate::tools::OutputMode;
+
+/// The custom gateway's default path (seed `bedrock-proxy-custom-gateway.md`).
+pub const GATEWAY_PATH_TEMPLATE: &str = "/v1.0/model/bedrock/model/{model}/{operation}";
+
+/// How Bedrock is reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// Bedrock Runtime (`bedrock-runtime.{region}.amazonaws.com`).
+    Aws(AwsAuth),
+    /// A custom Bedrock gateway.
+    Gateway(GatewayUpstream),
+}
+
+/// How requests to Bedrock Runtime authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsAuth {
+    /// SigV4 with fixed credentials (configuration or environment).
+    SigV4(Credentials),
+    /// SigV4 with credentials the root context fetches and refreshes.
+    Refreshed(CredentialSource),
+    /// A Bedrock API key: `Authorization: Bearer <key>`, no SigV4.
+    ApiKey(String),
+}
+
+/// A custom Bedrock gateway.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GatewayUpstream {
+    /// `:authority` of the gateway.
+    pub host: String,
+    /// `/…/{model}/{operation}`; operation is `converse` or `converse-stream`.
+    pub path_template: String,
+    pub token: String,
+    /// Header carrying the token (default `authorization-token`).
+    pub token_header: String,
+    /// Bedrock model id → gateway alias, overriding [`models::gateway_alias`].
+    pub aliases: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for GatewayUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayUpstream")
+            .field("host", &self.host)
+            .field("path_template", &self.path_template)
+            .field("token", &"** redacted **")
+            .field("token_header", &self.token_header)
+            .field("aliases", &self.aliases)
+            .finish()
+    }
+}
+
+impl GatewayUpstream {
+    /// The gateway's name for a Bedrock model id: an explicit alias (by the id, or by the id
+    /// without its inference-profile prefix), else the seed's rule.
+    pub fn alias_for(&self, bedrock_id: &str) -> String {
+        self.aliases
+            .get(bedrock_id)
+            .or_else(|| {
+                self.aliases
+                    .get(crate::catalog::strip_profile_prefix(bedrock_id))
+            })
+            .cloned()
+            .unwrap_or_else(|| models::gateway_alias(bedrock_id))
+    }
+
+    /// The request path for a model id and operation.
+    pub fn path(&self, bedrock_id: &str, stream: bool) -> String {
+        let alias = self.alias_for(bedrock_id);
+        let encoded = models::encode_segment(&alias);
+        self.path_template
+            .replace("{model}", &encoded)
+            .replace("{operation}", models::operation(stream))
+    }
+}
+
+impl Upstream {
+    /// `aws` or `gateway`, as reported by `/v1/mappings`.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Self::Aws(_) => "aws",
+            Self::Gateway(_) => "gateway",
+        }
+    }
+}
 
 /// What the shell writes into the request before it goes upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +123,21 @@ pub struct Exchange {
     pub bedrock_model: String,
     pub stream: bool,
     pub include_usage: bool,
+    /// Input-token estimate charged to the token limit until the real usage is known.
+    pub estimated_input_tokens: u64,
+    /// Request parameters accepted but not honoured: the `x-bedrock-ignored-params` header.
+    pub ignored: Vec<String>,
+    /// How the answer is read back (JSON-answer tool, dropped tool calls).
+    pub output: OutputMode,
+    /// Which OpenAI object the answer becomes (chat completion or legacy text completion).
+    pub format: OutputFormat,
+}
+
+impl Exchange {
+    /// The completion id the client sees, from the upstream request id (else Envoy's).
+    pub fn response_id(&self, request_id: &str) -> String {
+        format!("{}{request_id}", self.format.id_prefix())
+    }
 }
 
 /// Client headers that must never reach Bedrock: the caller's credentials, encodings we
@@ -43,61 +152,186 @@ pub fn strip_from_upstream(name: &str) -> bool {
             | "accept-encoding"
             | "cookie"
             | "proxy-authorization"
+            | "authorization-token"
     ) || n.starts_with("x-amz-")
         || n.starts_with("openai-")
+        || n.starts_with(DESCRIPTOR_PREFIX)
 }
 
-/// `POST /v1/chat/completions` → signed Converse / ConverseStream call.
+/// Request headers the filter sets for filters after it (Envoy's `ratelimit` filter in
+/// `envoy/envoy-global-ratelimit.yaml` builds its descriptors from them). A client's own
+/// `x-bedrock-*` headers are removed first, so they cannot be forged.
+pub const DESCRIPTOR_PREFIX: &str = "x-bedrock-";
+
+/// `x-bedrock-tenant`, `x-bedrock-model-id` (the Bedrock id) and `x-bedrock-token-estimate`.
+pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String); 3] {
+    [
+        ("x-bedrock-tenant", tenant.to_string()),
+        ("x-bedrock-model-id", ex.bedrock_model.clone()),
+        (
+            "x-bedrock-token-estimate",
+            ex.estimated_input_tokens.to_string(),
+        ),
+    ]
+}
+
+/// `POST /v1/chat/completions` → signed Converse / ConverseStream call. `live` holds the
+/// refreshed credentials, when the configuration uses a credentials source.
 pub fn chat(
     cfg: &Config,
     body: &[u8],
     now: SystemTime,
+    live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
-    let converse = to_converse_request(&req)?;
-    let bedrock_model = models::resolve(&cfg.model_aliases, &req.model).to_string();
-    let body = serde_json::to_vec(&converse)
-        .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
-    let path = models::converse_path(&bedrock_model, req.stream);
-    let accept = if req.stream {
-        "application/vnd.amazon.eventstream"
-    } else {
-        "application/json"
+    // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
+    let bedrock_model = match &req.bedrock_model {
+        Some(id) => id.clone(),
+        None => cfg.catalog.bedrock_id(&req.model).to_string(),
     };
-    let signed = [("content-type", "application/json")];
-    let auth = sigv4::sign(
-        &cfg.credentials,
-        &cfg.region,
-        "bedrock",
-        &SignRequest {
-            method: "POST",
-            host: &cfg.bedrock_host,
-            path: &path,
-            headers: &signed,
-            body: &body,
+    let provider = req
+        .model_provider
+        .unwrap_or_else(|| Provider::infer(&bedrock_model));
+    let translation = to_converse_request(
+        &req,
+        Target {
+            model_id: &bedrock_model,
+            provider,
         },
+    )?;
+    let up = call(
+        cfg,
+        &translation.body,
+        &bedrock_model,
+        req.stream,
         now,
-    )
-    .map_err(|e| ApiError::internal(format!("signing the Bedrock request failed: {e}")))?;
-    let mut headers = vec![
-        ("content-type".to_string(), "application/json".to_string()),
-        ("accept".to_string(), accept.to_string()),
-    ];
-    headers.extend(auth);
+        live,
+    )?;
+    let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
     Ok((
-        UpstreamRequest {
-            path,
-            authority: cfg.bedrock_host.clone(),
-            headers,
-            body,
-        },
+        up,
         Exchange {
             model: req.model,
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
+            format: OutputFormat::Chat,
+            estimated_input_tokens,
+            ignored: translation.ignored,
+            output: translation.output,
         },
     ))
+}
+
+/// `POST /v1/completions` (legacy) → the same Converse call with the prompt as one user turn.
+pub fn completion(
+    cfg: &Config,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    let req = CompletionRequest::parse(body)?;
+    let converse = completion_to_converse(&req)?;
+    let bedrock_model = cfg.catalog.bedrock_id(&req.model).to_string();
+    let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
+    let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
+    Ok((
+        up,
+        Exchange {
+            model: req.model,
+            bedrock_model,
+            stream: req.stream,
+            include_usage: req.include_usage,
+            format: OutputFormat::Completion {
+                echo: req.echo.then_some(req.prompt),
+            },
+            ignored: Vec::new(),
+            output: OutputMode::default(),
+            estimated_input_tokens,
+        },
+    ))
+}
+
+/// The upstream request for a Converse body, in the configured mode.
+pub fn call(
+    cfg: &Config,
+    converse: &ConverseRequest,
+    bedrock_model: &str,
+    stream: bool,
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<UpstreamRequest, ApiError> {
+    let body = serde_json::to_vec(converse)
+        .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    match &cfg.upstream {
+        Upstream::Gateway(g) => {
+            // The gateway documents `accept: application/json` for both operations.
+            headers.push(("accept".to_string(), "application/json".to_string()));
+            headers.push((g.token_header.clone(), g.token.clone()));
+            Ok(UpstreamRequest {
+                path: g.path(bedrock_model, stream),
+                authority: g.host.clone(),
+                headers,
+                body,
+            })
+        }
+        Upstream::Aws(auth) => {
+            let path = models::converse_path(bedrock_model, stream);
+            let accept = if stream {
+                "application/vnd.amazon.eventstream"
+            } else {
+                "application/json"
+            };
+            headers.push(("accept".to_string(), accept.to_string()));
+            let (region, host) = cfg.region_for(bedrock_model);
+            let credentials = match auth {
+                AwsAuth::ApiKey(key) => {
+                    headers.push(("authorization".to_string(), format!("Bearer {key}")));
+                    None
+                }
+                AwsAuth::SigV4(c) => Some(c),
+                AwsAuth::Refreshed(_) => Some(live.ok_or_else(no_credentials)?),
+            };
+            if let Some(credentials) = credentials {
+                let signed = [("content-type", "application/json")];
+                let auth = sigv4::sign(
+                    credentials,
+                    region,
+                    "bedrock",
+                    &SignRequest {
+                        method: "POST",
+                        host: &host,
+                        path: &path,
+                        headers: &signed,
+                        body: &body,
+                    },
+                    now,
+                )
+                .map_err(|e| {
+                    ApiError::internal(format!("signing the Bedrock request failed: {e}"))
+                })?;
+                headers.extend(auth);
+            }
+            Ok(UpstreamRequest {
+                path,
+                authority: host,
+                headers,
+                body,
+            })
+        }
+    }
+}
+
+/// 503 while the credentials source has not delivered valid credentials: the request is
+/// never sent unsigned.
+pub fn no_credentials() -> ApiError {
+    ApiError::new(
+        503,
+        ErrorType::ServiceUnavailableError,
+        "No valid AWS credentials are available yet (the credentials source has not answered, or its credentials expired); retry shortly.",
+    )
+    .with_code("credentials_unavailable")
 }
 
 /// Seconds since the epoch, for `created`.
@@ -126,6 +360,7 @@ mod tests {
             &cfg(),
             br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}"#,
             UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -156,6 +391,42 @@ mod tests {
     }
 
     #[test]
+    fn bedrock_model_wins_over_alias_and_model_provider_over_inference() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let call = |body: &str| chat(&cfg(), body.as_bytes(), now, None).unwrap();
+        // Alias only.
+        let (up, ex) = call(r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#);
+        assert_eq!(
+            ex.bedrock_model,
+            "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+        );
+        assert!(up.path.contains("claude-3-5-sonnet"));
+        // bedrock_model over the alias; the client still sees its own model name.
+        let (up, ex) = call(
+            r#"{"model":"gpt-4o","bedrock_model":"amazon.nova-pro-v1:0","messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        assert_eq!(ex.bedrock_model, "amazon.nova-pro-v1:0");
+        assert_eq!(ex.model, "gpt-4o");
+        assert_eq!(up.path, "/model/amazon.nova-pro-v1%3A0/converse");
+        // A provisioned-model ARN says nothing about its family: model_provider does. Here it
+        // turns on the Claude 4 temperature/top_p policy, reported in `ignored`.
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123def456";
+        let body = format!(
+            r#"{{"model":"x","bedrock_model":"{arn}","messages":[{{"role":"user","content":"hi"}}],"temperature":0.5,"top_p":0.5,"seed":3}}"#
+        );
+        let (_, ex) = call(&body);
+        assert_eq!(ex.ignored, vec!["seed"]);
+        let body = body.replace(
+            r#""model":"x""#,
+            r#""model":"x","model_provider":"anthropic""#,
+        );
+        let (up, ex) = call(&body);
+        assert_eq!(ex.ignored, vec!["seed", "top_p"]);
+        let sent: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+        assert!(sent["inferenceConfig"].get("topP").is_none());
+    }
+
+    #[test]
     fn caller_credentials_are_stripped() {
         for h in [
             "Authorization",
@@ -163,6 +434,7 @@ mod tests {
             "X-Amz-Security-Token",
             "accept-encoding",
             "openai-organization",
+            "X-Bedrock-Tenant",
         ] {
             assert!(strip_from_upstream(h), "{h}");
         }

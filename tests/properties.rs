@@ -326,7 +326,7 @@ fn chat_like() -> impl Strategy<Value = Value> {
 
 fn check_chat(body: &[u8]) -> Result<(), TestCaseError> {
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    match upstream::chat(&support::config(), body, now) {
+    match upstream::chat(&support::config(), body, now, None) {
         Ok((up, ex)) => {
             prop_assert!(up.path.starts_with("/model/"));
             prop_assert!(!ex.bedrock_model.is_empty());

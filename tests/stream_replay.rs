@@ -10,7 +10,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bedrock_openai_filter::event_stream::{encode, encode_to_vec, Header, HeaderValue};
-use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
+use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
+use bedrock_openai_filter::translate::tools::{OutputMode, JSON_TOOL};
 use serde_json::{json, Value};
 
 const EXPECTED_TEXT: &str =
@@ -31,6 +32,8 @@ fn opts(include_usage: bool) -> StreamOptions {
         model: "anthropic.claude-3-5-sonnet".into(),
         created: 1_700_000_000,
         include_usage,
+        format: OutputFormat::Chat,
+        output: Default::default(),
     }
 }
 
@@ -998,4 +1001,329 @@ fn exception_with_non_json_payload_still_maps() {
     let err = only_error(&events);
     assert_eq!(err["error"]["type"], "service_unavailable_error");
     assert_eq!(err["error"]["code"], "ServiceUnavailableException");
+}
+
+fn tool_start(block: u32, id: &str, name: &str) -> Vec<u8> {
+    event(
+        "contentBlockStart",
+        json!({"contentBlockIndex": block, "start": {"toolUse": {"toolUseId": id, "name": name}}}),
+    )
+}
+
+fn tool_input(block: u32, input: &str) -> Vec<u8> {
+    event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": block, "delta": {"toolUse": {"input": input}}}),
+    )
+}
+
+fn block_stop(block: u32) -> Vec<u8> {
+    event("contentBlockStop", json!({"contentBlockIndex": block}))
+}
+
+fn run_with(output: OutputMode, body: &[u8]) -> Vec<Sse> {
+    let mut t = StreamTranslator::new(StreamOptions {
+        output,
+        ..opts(false)
+    });
+    parse_sse(&[t.feed(body), t.finish()].concat())
+}
+
+fn finish_of(events: &[Sse]) -> Value {
+    chunks_of(events)
+        .into_iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str().map(Value::from))
+        .unwrap()
+}
+
+fn content_of(events: &[Sse]) -> String {
+    chunks_of(events)
+        .into_iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+fn tool_calls_of(events: &[Sse]) -> Vec<Value> {
+    chunks_of(events)
+        .into_iter()
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].as_array())
+        .flatten()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn parallel_tool_calls_get_indices_0_and_1() {
+    let body = stream(&[
+        message_start(),
+        tool_start(0, "tooluse_a", "get_weather"),
+        tool_input(0, "{\"city\":\"Paris\"}"),
+        block_stop(0),
+        tool_start(1, "tooluse_b", "get_weather"),
+        tool_input(1, "{\"city\":"),
+        tool_input(1, "\"Rome\"}"),
+        block_stop(1),
+        stop("tool_use"),
+    ]);
+    let events = run_with(OutputMode::default(), &body);
+    let calls = tool_calls_of(&events);
+    let starts: Vec<(u64, &str)> = calls
+        .iter()
+        .filter(|c| c.get("id").is_some())
+        .map(|c| (c["index"].as_u64().unwrap(), c["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(starts, [(0, "tooluse_a"), (1, "tooluse_b")]);
+    let args = |i: u64| -> String {
+        calls
+            .iter()
+            .filter(|c| c["index"] == i)
+            .filter_map(|c| c["function"]["arguments"].as_str())
+            .collect()
+    };
+    assert_eq!(args(0), "{\"city\":\"Paris\"}");
+    assert_eq!(args(1), "{\"city\":\"Rome\"}");
+    assert_eq!(finish_of(&events), "tool_calls");
+}
+
+#[test]
+fn the_json_tool_streams_as_content_with_a_normal_stop() {
+    let body = stream(&[
+        message_start(),
+        tool_start(0, "t1", JSON_TOOL),
+        tool_input(0, "{\"name\":"),
+        tool_input(0, "\"Paris\"}"),
+        block_stop(0),
+        stop("tool_use"),
+    ]);
+    let events = run_with(
+        OutputMode {
+            json_tool: Some(JSON_TOOL.into()),
+            ..OutputMode::default()
+        },
+        &body,
+    );
+    assert_eq!(content_of(&events), "{\"name\":\"Paris\"}");
+    assert!(tool_calls_of(&events).is_empty());
+    assert_eq!(finish_of(&events), "stop");
+    assert_eq!(events.last(), Some(&Sse::Done));
+}
+
+#[test]
+fn dropped_tool_calls_never_reach_the_client() {
+    let body = stream(&[
+        message_start(),
+        text(0, "Sunny."),
+        block_stop(0),
+        tool_start(1, "t1", "get_weather"),
+        tool_input(1, "{}"),
+        block_stop(1),
+        stop("tool_use"),
+    ]);
+    let events = run_with(
+        OutputMode {
+            drop_tool_calls: true,
+            ..OutputMode::default()
+        },
+        &body,
+    );
+    assert_eq!(content_of(&events), "Sunny.");
+    assert!(tool_calls_of(&events).is_empty());
+    assert_eq!(finish_of(&events), "stop");
+}
+
+/// The same recorded stream as a legacy completion (`text_completion` chunks): text only, at
+/// every split, with the tool-use stop read as `stop` and the echoed prompt first.
+#[test]
+fn capture_as_text_completion_at_every_split() {
+    let body = capture();
+    let translate = |split: usize| {
+        let mut t = StreamTranslator::new(StreamOptions {
+            id: "cmpl-replay".into(),
+            model: "m".into(),
+            created: 1,
+            include_usage: true,
+            output: Default::default(),
+            format: OutputFormat::Completion {
+                echo: Some("Prompt: ".into()),
+            },
+        });
+        let mut out = Vec::new();
+        for c in body.chunks(split) {
+            out.extend(t.feed(c));
+        }
+        out.extend(t.finish());
+        out
+    };
+    let whole = translate(body.len());
+    let events = parse_sse(&whole);
+    assert_eq!(events.last(), Some(&Sse::Done));
+    let chunks: Vec<&Value> = events
+        .iter()
+        .filter_map(|e| match e {
+            Sse::Chunk(v) => Some(v),
+            _ => None,
+        })
+        .collect();
+    for c in &chunks {
+        assert_eq!(c["object"], "text_completion");
+        if let Some(choice) = c["choices"].get(0) {
+            assert_eq!(
+                choice.as_object().unwrap().keys().collect::<Vec<_>>(),
+                ["finish_reason", "index", "logprobs", "text"]
+            );
+        }
+    }
+    assert_eq!(chunks[0]["choices"][0]["text"], "Prompt: ");
+    let with_choice: Vec<_> = chunks
+        .iter()
+        .filter(|c| c["choices"].get(0).is_some())
+        .collect();
+    assert_eq!(
+        with_choice.last().unwrap()["choices"][0]["finish_reason"],
+        "stop"
+    );
+    assert!(
+        chunks.last().unwrap()["usage"]["total_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    for split in [1, 2, 3, 7, 64, 1000] {
+        assert_eq!(translate(split), whole, "split {split}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy function calling: the same translator, answering in `delta.function_call`.
+
+fn legacy() -> OutputMode {
+    OutputMode {
+        legacy_functions: true,
+        ..OutputMode::default()
+    }
+}
+
+fn run_legacy<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut t = StreamTranslator::new(StreamOptions {
+        output: legacy(),
+        ..opts(true)
+    });
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(t.feed(c));
+    }
+    out.extend(t.finish());
+    assert!(t.is_finished());
+    out
+}
+
+fn function_calls_of(events: &[Sse]) -> Vec<Value> {
+    chunks_of(events)
+        .into_iter()
+        .filter_map(|c| c["choices"][0]["delta"].get("function_call").cloned())
+        .collect()
+}
+
+/// The recorded text + `cosine` toolUse stream, with the legacy flag: text as before, then
+/// `delta.function_call` (name first, then argument fragments), no `tool_calls`, finish
+/// `function_call`; the same bytes at every split, every chunk schema-valid.
+#[test]
+fn capture_in_legacy_function_call_form_at_every_split() {
+    let body = capture();
+    let whole = run_legacy([&body[..]]);
+    let events = parse_sse(&whole);
+    assert_eq!(events.last(), Some(&Sse::Done));
+    assert_eq!(content_of(&events), EXPECTED_TEXT);
+    assert!(tool_calls_of(&events).is_empty());
+    let calls = function_calls_of(&events);
+    assert_eq!(calls[0], json!({"name": "cosine", "arguments": ""}));
+    for c in &calls[1..] {
+        assert!(c.get("name").is_none(), "{c}");
+    }
+    let args: String = calls
+        .iter()
+        .map(|c| c["arguments"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"x": 7})
+    );
+    assert_eq!(args, r#"{"x": 7}"#);
+    assert_eq!(finish_of(&events), "function_call");
+    let finishes: Vec<&Value> = chunks_of(&events)
+        .into_iter()
+        .filter(|c| {
+            c["choices"]
+                .get(0)
+                .is_some_and(|ch| !ch["finish_reason"].is_null())
+        })
+        .collect();
+    assert_eq!(finishes.len(), 1);
+    assert_eq!(finishes[0]["choices"][0]["delta"], json!({}));
+
+    let spec = openapi();
+    for c in chunks_of(&events) {
+        let errors = schema_errors(&spec, "CreateChatCompletionStreamResponse", c);
+        assert!(errors.is_empty(), "{errors:?}\n{c}");
+    }
+
+    for at in 0..=body.len() {
+        let (a, b) = body.split_at(at);
+        assert!(run_legacy([a, b]) == whole, "split at {at}");
+    }
+    for size in 1..=300 {
+        assert!(run_legacy(body.chunks(size)) == whole, "chunk size {size}");
+    }
+}
+
+/// Two toolUse blocks: the legacy form carries the first; the second never reaches the client.
+#[test]
+fn legacy_form_keeps_only_the_first_call() {
+    let body = stream(&[
+        message_start(),
+        tool_start(0, "tooluse_a", "get_weather"),
+        tool_input(0, "{\"city\":"),
+        tool_input(0, "\"Paris\"}"),
+        block_stop(0),
+        tool_start(1, "tooluse_b", "get_time"),
+        tool_input(1, "{\"zone\":\"UTC\"}"),
+        block_stop(1),
+        stop("tool_use"),
+    ]);
+    for size in [1, 7, body.len()] {
+        let mut t = StreamTranslator::new(StreamOptions {
+            output: legacy(),
+            ..opts(false)
+        });
+        let mut out = Vec::new();
+        for c in body.chunks(size) {
+            out.extend(t.feed(c));
+        }
+        out.extend(t.finish());
+        let events = parse_sse(&out);
+        let calls = function_calls_of(&events);
+        assert_eq!(calls[0]["name"], "get_weather");
+        assert_eq!(
+            calls.iter().filter(|c| c.get("name").is_some()).count(),
+            1,
+            "{calls:?}"
+        );
+        let args: String = calls
+            .iter()
+            .map(|c| c["arguments"].as_str().unwrap())
+            .collect();
+        assert_eq!(args, "{\"city\":\"Paris\"}");
+        assert!(tool_calls_of(&events).is_empty());
+        assert_eq!(finish_of(&events), "function_call");
+    }
+    // `function_call: "none"` with history: the call is dropped, a normal stop.
+    let events = run_with(
+        OutputMode {
+            drop_tool_calls: true,
+            ..legacy()
+        },
+        &body,
+    );
+    assert!(function_calls_of(&events).is_empty());
+    assert_eq!(finish_of(&events), "stop");
 }

@@ -13,7 +13,7 @@ static CFG: OnceLock<Config> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let cfg = CFG.get_or_init(fuzz::config);
-    match upstream::chat(cfg, data, fuzz::now()) {
+    match upstream::chat(cfg, data, fuzz::now(), None) {
         Ok((up, ex)) => {
             assert!(up.path.starts_with("/model/"), "{}", up.path);
             assert!(up.path.ends_with("/converse") || up.path.ends_with("/converse-stream"));

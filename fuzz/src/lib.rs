@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::event_stream::{Decoder, Header, HeaderValue, Message};
-use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
+use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
 
 pub fn config() -> Config {
     Config::parse(
@@ -104,6 +104,8 @@ pub fn translator(include_usage: bool) -> StreamTranslator {
         model: "gpt-4o".into(),
         created: 1_700_000_000,
         include_usage,
+        format: OutputFormat::Chat,
+        output: Default::default(),
     })
 }
 

@@ -2,7 +2,10 @@
 //! <https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html>).
 //! The model id is not in the body: it travels in the path.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -12,6 +15,18 @@ pub struct ConverseRequest {
     pub system: Vec<SystemContentBlock>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inference_config: Option<InferenceConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_config: Option<ToolConfig>,
+    /// `Document`: model-specific fields (Anthropic `thinking`, Nova `reasoningConfig`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_model_request_fields: Option<Value>,
+    /// `RequestMetadata`: at most 16 string pairs, for invocation-log filtering.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub request_metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<ServiceTier>,
 }
 
 /// `Message`: role is `user` or `assistant`; roles must alternate, starting with `user`.
@@ -28,11 +43,54 @@ pub enum ConversationRole {
     Assistant,
 }
 
-/// `ContentBlock` is a union; only the members we send are modelled.
+/// `ContentBlock` is a union; only the members we send are modelled
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlock.html>).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ContentBlock {
     Text(String),
+    Image(ImageBlock),
+    ToolUse(ToolUseBlock),
+    ToolResult(ToolResultBlock),
+}
+
+/// `ImageBlock` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html>):
+/// `format` is one of `png`, `jpeg`, `gif`, `webp`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageBlock {
+    pub format: &'static str,
+    pub source: ImageSource,
+}
+
+/// `ImageSource`, `bytes` member: a `Blob`, base64 in the JSON body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImageSource {
+    pub bytes: String,
+}
+
+/// `ToolUseBlock` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html>).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolUseBlock {
+    pub tool_use_id: String,
+    pub name: String,
+    pub input: Value,
+}
+
+/// `ToolResultBlock` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolResultBlock.html>).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResultBlock {
+    pub tool_use_id: String,
+    pub content: Vec<ToolResultContentBlock>,
+}
+
+/// `ToolResultContentBlock` union, `text` and `json` members.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolResultContentBlock {
+    Text(String),
+    Json(Value),
 }
 
 /// `SystemContentBlock` union, text member.
@@ -59,4 +117,93 @@ impl InferenceConfig {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+}
+
+/// `ToolConfiguration` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolConfiguration.html>):
+/// `tools` must not be empty.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolConfig {
+    pub tools: Vec<Tool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+}
+
+/// `Tool` union, `toolSpec` member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool {
+    pub tool_spec: ToolSpec,
+}
+
+/// `ToolSpecification`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolSpec {
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub input_schema: ToolInputSchema,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+/// `ToolInputSchema` union, `json` member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolInputSchema {
+    pub json: Value,
+}
+
+/// `ToolChoice` union (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolChoice.html>):
+/// `{"auto":{}}`, `{"any":{}}` or `{"tool":{"name":…}}`. There is no `none`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolChoice {
+    Auto(Empty),
+    Any(Empty),
+    Tool { name: String },
+}
+
+/// Serializes as `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Empty {}
+
+/// `OutputConfig` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_OutputConfig.html>):
+/// structured output for the models that support it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputConfig {
+    pub text_format: OutputFormat,
+}
+
+/// `OutputFormat`: `type` is `json_schema`; the schema travels as a JSON string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputFormat {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub structure: OutputFormatStructure,
+}
+
+/// `OutputFormatStructure` union, `jsonSchema` member.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputFormatStructure {
+    pub json_schema: JsonSchemaDefinition,
+}
+
+/// `JsonSchemaDefinition`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JsonSchemaDefinition {
+    pub schema: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `ServiceTier`: `type` is `priority`, `default`, `flex` or `reserved`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceTier {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
 }

@@ -34,6 +34,18 @@ pub struct OutputContentBlock {
     pub text: Option<String>,
     #[serde(default)]
     pub reasoning_content: Option<ReasoningContent>,
+    #[serde(default)]
+    pub tool_use: Option<ToolUse>,
+}
+
+/// `ToolUseBlock` as returned: `input` is the tool's arguments as a JSON document.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolUse {
+    pub tool_use_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub input: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,10 +1,14 @@
 //! The only user of `proxy_wasm::hostcalls`: every call returns `Result`/`Option` and logs
 //! failures instead of panicking, so a host error never aborts the VM.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::SystemTime;
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{BufferType, LogLevel, MapType};
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
+
+use crate::metrics::{Kind, Update};
 
 pub fn critical(msg: &str) {
     let _ = hostcalls::log(LogLevel::Critical, msg);
@@ -46,14 +50,93 @@ pub fn replace_body(buffer: BufferType, size: usize, value: &[u8]) {
     warn_on("set body", hostcalls::set_buffer(buffer, 0, size, value));
 }
 
-pub fn reply(status: u16, content_type: &str, body: &[u8]) {
+pub fn reply(status: u16, content_type: &str, body: &[u8], extra: &[(String, String)]) {
+    let mut headers = vec![("content-type", content_type)];
+    headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     warn_on(
         "send local reply",
-        hostcalls::send_http_response(
-            u32::from(status),
-            vec![("content-type", content_type)],
-            Some(body),
-        ),
+        hostcalls::send_http_response(u32::from(status), headers, Some(body)),
+    );
+}
+
+/// Milliseconds since the epoch, from the host clock.
+pub fn now_ms() -> u64 {
+    now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Creates `key` with an empty value unless it exists (any version).
+pub fn shared_init(key: &str) {
+    if let Some((_, None)) = warn_on(key, hostcalls::get_shared_data(key)) {
+        warn_on(key, hostcalls::set_shared_data(key, Some(b""), None));
+    }
+}
+
+/// Read-modify-write of one shared-data value across every worker's VM: `f` gets the current
+/// bytes and returns the new bytes plus a result; the write carries the version read, and a
+/// `CasMismatch` (another worker wrote in between) starts over. A key that does not exist yet
+/// is first created empty and re-read, so even the first write is a compare-and-swap.
+pub fn shared_update<T>(key: &str, mut f: impl FnMut(Option<&[u8]>) -> (Vec<u8>, T)) -> Option<T> {
+    const ATTEMPTS: usize = 64;
+    for _ in 0..ATTEMPTS {
+        let (bytes, cas) = warn_on(key, hostcalls::get_shared_data(key))?;
+        let Some(cas) = cas else {
+            warn_on(key, hostcalls::set_shared_data(key, Some(b""), None));
+            continue;
+        };
+        let (next, result) = f(bytes.as_deref());
+        match hostcalls::set_shared_data(key, Some(&next), Some(cas)) {
+            Ok(()) => return Some(result),
+            Err(Status::CasMismatch) => continue,
+            Err(e) => {
+                log::warn!("set shared data {key} failed: {e:?}");
+                return None;
+            }
+        }
+    }
+    log::warn!("shared data {key}: gave up after {ATTEMPTS} compare-and-swap conflicts");
+    None
+}
+
+pub fn shared_get(key: &str) -> Option<Vec<u8>> {
+    warn_on(key, hostcalls::get_shared_data(key)).and_then(|(b, _)| b)
+}
+
+thread_local! {
+    /// Metric name → id; each worker VM defines a name once (Envoy shares the stat).
+    static METRICS: RefCell<HashMap<String, u32>> = RefCell::new(HashMap::new());
+}
+
+pub fn metric(update: &Update) {
+    let id = METRICS.with(|m| {
+        if let Some(id) = m.borrow().get(&update.name) {
+            return Some(*id);
+        }
+        let kind = match update.kind {
+            Kind::Counter => MetricType::Counter,
+            Kind::Histogram => MetricType::Histogram,
+        };
+        let id = warn_on(&update.name, hostcalls::define_metric(kind, &update.name))?;
+        m.borrow_mut().insert(update.name.clone(), id);
+        Some(id)
+    });
+    let Some(id) = id else { return };
+    let r = match update.kind {
+        Kind::Counter => {
+            hostcalls::increment_metric(id, i64::try_from(update.value).unwrap_or(i64::MAX))
+        }
+        Kind::Histogram => hostcalls::record_metric(id, update.value),
+    };
+    warn_on(&update.name, r);
+}
+
+/// Sets filter state `wasm.<name>` (read by the access log as `%FILTER_STATE(wasm.<name>:PLAIN)%`).
+pub fn set_property(name: &str, value: &str) {
+    warn_on(
+        name,
+        hostcalls::set_property(vec![name], Some(value.as_bytes())),
     );
 }
 
@@ -67,4 +150,52 @@ pub fn plugin_configuration() -> Option<Vec<u8>> {
         hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX),
     )
     .flatten()
+}
+
+pub fn set_tick_period(period: std::time::Duration) {
+    warn_on("set tick period", hostcalls::set_tick_period(period));
+}
+
+/// Dispatches a side call to an Envoy cluster; the token identifies its answer.
+pub fn dispatch_http_call(
+    cluster: &str,
+    headers: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> Option<u32> {
+    warn_on(
+        "dispatch http call",
+        hostcalls::dispatch_http_call(cluster, headers.to_vec(), None, vec![], timeout),
+    )
+}
+
+/// `:status` of a side call's answer; `None` when the call failed (reset, timeout).
+pub fn call_response_status() -> Option<u16> {
+    header(MapType::HttpCallResponseHeaders, ":status").and_then(|s| s.parse().ok())
+}
+
+pub fn call_response_body(size: usize) -> Vec<u8> {
+    body(BufferType::HttpCallResponseBody, size)
+}
+
+/// Sends an HTTP call with a body through an Envoy cluster; the token comes back in
+/// `on_http_call_response`. `None` (logged) when Envoy refuses it, e.g. an unknown cluster.
+pub fn dispatch(
+    cluster: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> Option<u32> {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = (!body.is_empty()).then_some(body);
+    warn_on(
+        &format!("dispatch_http_call to cluster `{cluster}`"),
+        hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout),
+    )
+}
+
+pub fn resume_request() {
+    warn_on("resume request", hostcalls::resume_http_request());
 }

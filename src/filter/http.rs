@@ -1,17 +1,26 @@
 //! Per-request context: request phase pauses the headers, translates and signs at the end of
 //! the body; response phase streams SSE chunk by chunk or replaces a buffered body whole.
+//! Rate-limit state and usage live in shared data (read-modify-write with CAS through
+//! `host::shared_update`); metrics and access-log fields are written as the request ends.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::host;
+use super::keys::SharedKeys;
 use crate::config::Config;
+use crate::credentials::Refresher;
 use crate::error::ApiError;
+use crate::iam_auth::{self, IamCache, Presigned};
+use crate::metrics::Outcome;
+use crate::ratelimit::{self, Decision};
 use crate::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
-use crate::response::{ResponseHandler, ResponseHead};
+use crate::response::{self, ResponseHandler, ResponseHead};
 use crate::upstream::{self, Exchange};
+use crate::usage;
 
 const REQ: MapType = MapType::HttpRequestHeaders;
 const RESP: MapType = MapType::HttpResponseHeaders;
@@ -19,52 +28,177 @@ const RESP: MapType = MapType::HttpResponseHeaders;
 pub struct Http {
     id: u32,
     config: Option<Rc<Config>>,
+    refresher: Option<Rc<RefCell<Refresher>>>,
     endpoint: Option<Endpoint>,
     request_id: String,
+    tenant: Option<String>,
     exchange: Option<Exchange>,
     handler: Option<ResponseHandler>,
+    /// The limiter's decision and its bucket, when a limit applies.
+    limit: Option<(String, Decision)>,
+    /// When the request went upstream (ms since the epoch), for time to first token.
+    sent_at_ms: Option<u64>,
+    /// The filter answered this request itself.
+    local_reply: bool,
+    outcome: Outcome,
+    /// The Azure deployment's model, which replaces the body's `model`.
+    model_override: Option<String>,
+    /// This worker's key table kept in AWS, when `api_keys_source` is configured.
+    keys: Option<SharedKeys>,
+    /// IAM callers: this worker's verdict cache, and the STS call in flight.
+    iam: IamState,
 }
 
 impl Http {
-    pub fn new(id: u32, config: Option<Rc<Config>>) -> Self {
+    pub fn new(
+        id: u32,
+        config: Option<Rc<Config>>,
+        refresher: Option<Rc<RefCell<Refresher>>>,
+    ) -> Self {
         Self {
             id,
             config,
+            refresher,
             endpoint: None,
             request_id: String::new(),
+            tenant: None,
             exchange: None,
             handler: None,
+            limit: None,
+            sent_at_ms: None,
+            local_reply: false,
+            outcome: Outcome::default(),
+            model_override: None,
+            keys: None,
+            iam: IamState::default(),
         }
     }
 
-    fn reply(&self, r: LocalReply) -> Action {
+    pub fn with_keys(mut self, keys: Option<SharedKeys>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    pub fn with_iam_cache(mut self, cache: SharedIamCache) -> Self {
+        self.iam.cache = cache;
+        self
+    }
+
+    fn reply(&mut self, r: LocalReply, extra: &[(String, String)]) -> Action {
         log::debug!("#{} local reply {}", self.id, r.status);
-        host::reply(r.status, r.content_type, &r.body);
+        let mut headers = extra.to_vec();
+        headers.push(("x-request-id".into(), self.request_id.clone()));
+        self.local_reply = true;
+        self.publish_log_fields();
+        host::reply(r.status, r.content_type, &r.body, &headers);
         Action::Pause
+    }
+
+    fn error(&mut self, e: ApiError, extra: &[(String, String)]) -> Action {
+        self.outcome.error_type = Some(e.kind.as_str().to_string());
+        self.reply(e.into(), extra)
+    }
+
+    fn publish_log_fields(&self) {
+        for (name, value) in self.outcome.log_fields() {
+            host::set_property(name, &value);
+        }
+    }
+
+    fn first_output(&mut self) {
+        if self.outcome.time_to_first_token_ms.is_none() {
+            if let Some(sent) = self.sent_at_ms {
+                self.outcome.time_to_first_token_ms = Some(host::now_ms().saturating_sub(sent));
+            }
+        }
+    }
+
+    /// Admits the request through the shared limiter (fails open if shared data fails).
+    fn acquire(
+        &mut self,
+        cfg: &Config,
+        ex: &Exchange,
+        limits: ratelimit::Limits,
+    ) -> Result<(), Action> {
+        if limits.is_unlimited() {
+            return Ok(());
+        }
+        let tenant = self.tenant.clone().unwrap_or_default();
+        let key = ratelimit::bucket_key(&cfg.region, &tenant, &ex.bedrock_model);
+        let now = host::now_ms();
+        let cost = ex.estimated_input_tokens;
+        let Some(decision) =
+            host::shared_update(&key, |s| ratelimit::try_acquire(s, limits, now, cost))
+        else {
+            log::warn!("#{} rate limiter unavailable; request admitted", self.id);
+            return Ok(());
+        };
+        let headers = decision.headers();
+        if let Err(e) = request::admit(&decision) {
+            return Err(self.error(e, &headers));
+        }
+        self.limit = Some((key, decision));
+        Ok(())
+    }
+
+    fn usage_reply(&mut self, cfg: &Config, tenants: &[String]) -> Action {
+        let stored: Vec<(&str, Option<Vec<u8>>)> = tenants
+            .iter()
+            .map(|t| (t.as_str(), host::shared_get(&usage::key(t))))
+            .collect();
+        let now = upstream::unix_seconds(host::now());
+        let body = usage::report(&stored, now, cfg.usage_window_seconds);
+        self.reply(
+            LocalReply {
+                status: 200,
+                content_type: "application/json",
+                body,
+            },
+            &[],
+        )
     }
 }
 
-impl Context for Http {}
-
-impl HttpContext for Http {
-    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
-        let Some(cfg) = self.config.clone() else {
-            return self.reply(ApiError::internal("the filter has no valid configuration").into());
-        };
+impl Http {
+    /// Authenticates and routes (the caller's IAM tenant, if any, is already verified).
+    fn decide_head(
+        &mut self,
+        cfg: &Config,
+        iam_tenant: Option<&str>,
+        end_of_stream: bool,
+    ) -> Action {
         let method = host::header(REQ, ":method").unwrap_or_default();
         let path = host::header(REQ, ":path").unwrap_or_default();
         let authorization = host::header(REQ, "authorization");
-        self.request_id =
-            host::header(REQ, "x-request-id").unwrap_or_else(|| format!("{}", self.id));
+        let api_key = host::header(REQ, "api-key");
+        let keys = self.keys.clone();
+        let keys = keys.as_ref().and_then(|k| k.try_borrow().ok());
+        let content_type = host::header(REQ, "content-type");
+        let content_length =
+            host::header(REQ, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
         let head = RequestHead {
             method: &method,
             path: &path,
             authorization: authorization.as_deref(),
+            content_type: content_type.as_deref(),
+            content_length,
+            api_key: api_key.as_deref(),
+            keys: keys.as_deref(),
+            iam_tenant,
         };
-        match request::on_headers(&cfg, &head) {
-            HeadDecision::Reply(r) => self.reply(r),
+        let decided = request::on_headers(cfg, &head);
+        self.tenant = decided.tenant.map(|t| t.name.clone());
+        self.outcome.tenant = self.tenant.clone();
+        match decided.decision {
+            HeadDecision::Reply(r) => {
+                self.outcome.error_type = serde_json::from_slice::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v["error"]["type"].as_str().map(str::to_string));
+                self.reply(r, &[])
+            }
+            HeadDecision::Usage { tenants } => self.usage_reply(cfg, &tenants),
             HeadDecision::ReadBody(_) if end_of_stream => {
-                self.reply(ApiError::invalid_request("the request has no body").into())
+                self.error(ApiError::invalid_request("the request has no body"), &[])
             }
             HeadDecision::ReadBody(endpoint) => {
                 for name in host::header_names(REQ) {
@@ -73,24 +207,35 @@ impl HttpContext for Http {
                     }
                 }
                 self.endpoint = Some(endpoint);
+                self.model_override = crate::route::normalise(&cfg.path_forms, &path)
+                    .model_override()
+                    .map(String::from);
                 Action::Pause
             }
         }
     }
 
-    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        let (Some(cfg), Some(endpoint)) = (self.config.clone(), self.endpoint) else {
-            return Action::Continue;
+    /// Translates and signs the whole buffered body; `Continue` sends it upstream.
+    fn finish_body(&mut self, cfg: &Config, endpoint: Endpoint, size: usize) -> Action {
+        let mut body = host::body(BufferType::HttpRequestBody, size);
+        if let Some(model) = &self.model_override {
+            body = crate::route::override_model(&body, model);
+        }
+        let Some(tenant) = self.tenant.as_deref().and_then(|t| cfg.tenants.get(t)) else {
+            return self.error(ApiError::internal("the caller's tenant is gone"), &[]);
         };
-        if self.exchange.is_some() {
-            return Action::Continue;
-        }
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let body = host::body(BufferType::HttpRequestBody, size);
-        match request::on_body(&cfg, endpoint, &body, host::now()) {
-            Ok((up, exchange)) => {
+        let now = host::now();
+        let live = self
+            .refresher
+            .as_ref()
+            .and_then(|r| r.borrow().current(now).cloned());
+        match request::on_body(cfg, tenant, endpoint, &body, now, live.as_ref()) {
+            Ok((up, exchange, limits)) => {
+                self.outcome.model = Some(exchange.bedrock_model.clone());
+                self.outcome.stream = exchange.stream;
+                if let Err(action) = self.acquire(cfg, &exchange, limits) {
+                    return action;
+                }
                 host::replace_body(BufferType::HttpRequestBody, size, &up.body);
                 host::set_header(REQ, ":path", Some(&up.path));
                 host::set_header(REQ, ":authority", Some(&up.authority));
@@ -98,27 +243,219 @@ impl HttpContext for Http {
                 for (k, v) in &up.headers {
                     host::set_header(REQ, k, Some(v));
                 }
+                for (k, v) in upstream::descriptor_headers(
+                    self.tenant.as_deref().unwrap_or_default(),
+                    &exchange,
+                ) {
+                    host::set_header(REQ, k, Some(&v));
+                }
+                self.publish_log_fields();
                 log::debug!("#{} → {} {}", self.id, up.authority, up.path);
+                self.sent_at_ms = Some(host::now_ms());
                 self.exchange = Some(exchange);
                 Action::Continue
             }
-            Err(e) => self.reply(e.into()),
+            Err(e) => self.error(e, &[]),
         }
     }
 
-    fn on_http_response_headers(&mut self, _n: usize, _end_of_stream: bool) -> Action {
-        let Some(exchange) = &self.exchange else {
+    /// An IAM bearer token: its shape, then the cache, else an STS call (`Asking`).
+    fn iam_step(&mut self, cfg: &Config, end_of_stream: bool) -> IamStep {
+        let Some(iam) = &cfg.iam else {
+            return IamStep::NotIam;
+        };
+        let authorization = host::header(REQ, "authorization");
+        let Some(token) = iam_auth::token_of(authorization.as_deref()) else {
+            return IamStep::NotIam;
+        };
+        let now = host::now();
+        let presigned = match iam_auth::validate(iam, token, now) {
+            Ok(p) => p,
+            Err(e) => return IamStep::Refused(e),
+        };
+        let cached = self
+            .iam
+            .cache
+            .try_borrow()
+            .ok()
+            .and_then(|c| c.get(token, now));
+        match cached {
+            Some(Ok(tenant)) => return IamStep::Verified(tenant),
+            Some(Err(e)) => return IamStep::Refused(e),
+            None => {}
+        }
+        let call = iam_auth::sts_call(iam, &presigned);
+        match host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout) {
+            Some(id) => {
+                log::debug!(
+                    "#{} verifying IAM caller {} with STS",
+                    self.id,
+                    presigned.access_key_id
+                );
+                self.iam.pending = Some((id, token.to_string(), presigned));
+                self.iam.headers_ended = end_of_stream;
+                IamStep::Asking
+            }
+            None => IamStep::Refused(ApiError::new(
+                503,
+                crate::error::ErrorType::ServiceUnavailableError,
+                format!(
+                    "The IAM token could not be verified: cluster `{}` is not reachable.",
+                    call.cluster
+                ),
+            )),
+        }
+    }
+
+    /// STS answered: cache the verdict, then carry on where the headers stopped.
+    fn iam_answer(&mut self, cfg: &Config, body_size: usize) {
+        let (Some(iam), Some((_, token, presigned))) = (&cfg.iam, self.iam.pending.take()) else {
+            return;
+        };
+        let verdict = iam_auth::verdict(
+            iam,
+            host::call_response_status().unwrap_or(0),
+            &host::call_response_body(body_size),
+        );
+        if let Ok(mut cache) = self.iam.cache.try_borrow_mut() {
+            cache.put(iam, &token, &presigned, &verdict, host::now());
+        }
+        let tenant = match verdict {
+            Ok(t) => t,
+            Err(e) => {
+                log::info!("#{} IAM caller refused: {}", self.id, e.message);
+                self.error(e, &[]);
+                return;
+            }
+        };
+        if self.decide_head(cfg, Some(&tenant), self.iam.headers_ended) != Action::Pause
+            || self.endpoint.is_none()
+        {
+            return;
+        }
+        // Headers are held. If the body is complete, finish it here and let it go; otherwise
+        // the body callback finishes it at end of stream.
+        if let (Some(size), Some(endpoint)) = (self.iam.body_size, self.endpoint) {
+            if self.finish_body(cfg, endpoint, size) == Action::Continue {
+                host::resume_request();
+            }
+        }
+    }
+}
+
+impl Context for Http {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        if self.iam.pending.as_ref().map(|(id, _, _)| *id) != Some(token_id) {
+            return;
+        }
+        if let Some(cfg) = self.config.clone() {
+            self.iam_answer(&cfg, body_size);
+        }
+    }
+}
+
+/// What to do with the caller's IAM token.
+enum IamStep {
+    NotIam,
+    Verified(String),
+    Refused(ApiError),
+    Asking,
+}
+
+/// This worker's verified IAM tokens.
+pub type SharedIamCache = Rc<RefCell<IamCache>>;
+
+#[derive(Default)]
+struct IamState {
+    cache: SharedIamCache,
+    /// The STS call in flight: its id, the token and its checked shape.
+    pending: Option<(u32, String, Presigned)>,
+    /// The request had no body (end of stream at the headers).
+    headers_ended: bool,
+    /// The body ended (with this size) while STS was being asked.
+    body_size: Option<usize>,
+}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        // Envoy sets x-request-id (keeping the client's with preserve_external_request_id);
+        // without it, one is made up and sent upstream.
+        self.request_id = match host::header(REQ, "x-request-id") {
+            Some(id) if !id.is_empty() => id,
+            _ => {
+                let id = format!("{:x}-{:x}", host::now_ms(), self.id);
+                host::set_header(REQ, "x-request-id", Some(&id));
+                id
+            }
+        };
+        self.outcome.request_id = self.request_id.clone();
+        let Some(cfg) = self.config.clone() else {
+            return self.error(
+                ApiError::internal("the filter has no valid configuration"),
+                &[],
+            );
+        };
+        let iam_tenant = match self.iam_step(&cfg, end_of_stream) {
+            IamStep::NotIam => None,
+            IamStep::Verified(tenant) => Some(tenant),
+            IamStep::Refused(e) => return self.error(e, &[]),
+            IamStep::Asking => return Action::Pause,
+        };
+        self.decide_head(&cfg, iam_tenant.as_deref(), end_of_stream)
+    }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        if self.iam.pending.is_some() {
+            // STS has not answered yet: hold the body; the answer picks it up.
+            if end_of_stream {
+                self.iam.body_size = Some(size);
+            }
+            return Action::Pause;
+        }
+        let (Some(cfg), Some(endpoint)) = (self.config.clone(), self.endpoint) else {
             return Action::Continue;
         };
+        if self.exchange.is_some() || self.local_reply {
+            return Action::Continue;
+        }
+        if let Err(e) = request::check_body_size(&cfg, size) {
+            return self.error(e, &[]);
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.finish_body(&cfg, endpoint, size)
+    }
+
+    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        if self.local_reply {
+            return Action::Continue;
+        }
         let status = host::header(RESP, ":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or(502);
         let content_type = host::header(RESP, "content-type");
-        let error_type = host::header(RESP, "x-amzn-errortype");
-        let id = match host::header(RESP, "x-amzn-requestid") {
-            Some(r) => format!("chatcmpl-{r}"),
-            None => format!("chatcmpl-{}", self.request_id),
+        let Some(exchange) = &self.exchange else {
+            // Envoy answered before anything went upstream (its own 413, a timeout while
+            // the body was buffered): still an OpenAI error.
+            if let Some(h) = response::envoy_local_reply(status, content_type.as_deref()) {
+                host::set_header(RESP, "content-length", None);
+                host::set_header(RESP, "x-request-id", Some(&self.request_id));
+                self.handler = Some(h);
+                return Action::Pause;
+            }
+            return Action::Continue;
         };
+        let error_type = host::header(RESP, "x-amzn-errortype");
+        let id = exchange.response_id(
+            &host::header(RESP, "x-amzn-requestid").unwrap_or_else(|| self.request_id.clone()),
+        );
         let head = ResponseHead {
             status,
             content_type: content_type.as_deref(),
@@ -127,8 +464,38 @@ impl HttpContext for Http {
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
         host::set_header(RESP, "x-bedrock-model", Some(&exchange.bedrock_model));
+        if !exchange.ignored.is_empty() {
+            host::set_header(
+                RESP,
+                "x-bedrock-ignored-params",
+                Some(&exchange.ignored.join(",")),
+            );
+        }
+        host::set_header(RESP, "x-request-id", Some(&self.request_id));
         host::set_header(RESP, "content-length", None);
-        let action = if handler.is_buffered() {
+        let limit_headers = self
+            .limit
+            .as_ref()
+            .map(|(_, d)| d.headers())
+            .unwrap_or_default();
+        for (k, v) in &limit_headers {
+            host::set_header(RESP, k, Some(v));
+        }
+        let action = if end_of_stream {
+            // No body will follow, so no body callback either: answer in full now.
+            let f = handler.finish_buffered(&[]);
+            self.outcome.error_type = f.error_type.map(|t| t.as_str().to_string());
+            self.outcome.stop_reason = f.stop_reason.clone();
+            let mut extra = limit_headers;
+            extra.push(("x-request-id".into(), self.request_id.clone()));
+            if f.status == 429 {
+                extra.push(("retry-after".into(), response::UPSTREAM_RETRY_AFTER.into()));
+            }
+            self.local_reply = true;
+            self.publish_log_fields();
+            host::reply(f.status, "application/json", &f.body, &extra);
+            Action::Pause
+        } else if handler.is_buffered() {
             // Hold the head: status and content-length are known only once the body is.
             Action::Pause
         } else {
@@ -151,7 +518,21 @@ impl HttpContext for Http {
                 if end_of_stream {
                     out.extend(translator.finish());
                 }
+                let first = !out.is_empty();
+                if end_of_stream || translator.is_finished() {
+                    self.outcome.input_tokens = translator.usage().map(|u| u.prompt_tokens);
+                    self.outcome.output_tokens = translator.usage().map(|u| u.completion_tokens);
+                    self.outcome.stop_reason = translator.stop_reason().map(str::to_string);
+                    self.outcome.error_type =
+                        translator.error_type().map(|t| t.as_str().to_string());
+                }
                 host::replace_body(BufferType::HttpResponseBody, size, &out);
+                if first {
+                    self.first_output();
+                }
+                if end_of_stream {
+                    self.publish_log_fields();
+                }
                 Action::Continue
             }
             buffered => {
@@ -163,13 +544,64 @@ impl HttpContext for Http {
                 host::set_header(RESP, ":status", Some(&f.status.to_string()));
                 host::set_header(RESP, "content-type", Some("application/json"));
                 host::set_header(RESP, "content-length", Some(&f.body.len().to_string()));
+                if f.status == 429 && host::header(RESP, "retry-after").is_none() {
+                    host::set_header(RESP, "retry-after", Some(response::UPSTREAM_RETRY_AFTER));
+                }
                 if let Some((input, output)) = f.usage {
                     host::set_header(RESP, "x-token-usage-input", Some(&input.to_string()));
                     host::set_header(RESP, "x-token-usage-output", Some(&output.to_string()));
                 }
                 host::replace_body(BufferType::HttpResponseBody, size, &f.body);
+                self.outcome.input_tokens = f.usage.map(|u| u.0);
+                self.outcome.output_tokens = f.usage.map(|u| u.1);
+                self.outcome.stop_reason = f.stop_reason;
+                self.outcome.error_type = f.error_type.map(|t| t.as_str().to_string());
+                self.first_output();
+                self.publish_log_fields();
                 Action::Continue
             }
+        }
+    }
+
+    /// Runs once per request, whatever happened (also after a reset): settle the limiter,
+    /// add to the tenant's usage, update the metrics.
+    fn on_log(&mut self) {
+        if let Some(ResponseHandler::Stream(t)) = &self.handler {
+            if !t.is_finished() && self.outcome.error_type.is_none() {
+                self.outcome.error_type = Some("upstream_reset".into());
+            }
+        }
+        if let (Some(cfg), Some(ex)) = (self.config.clone(), &self.exchange) {
+            let o = &self.outcome;
+            let known = o.input_tokens.zip(o.output_tokens).map(|(i, out)| i + out);
+            // Failed before any answer: refund the estimate; cut short: keep it.
+            let stream_started = matches!(self.handler, Some(ResponseHandler::Stream(_)));
+            let actual = known.unwrap_or(if stream_started {
+                ex.estimated_input_tokens
+            } else {
+                0
+            });
+            if let Some((key, decision)) = &self.limit {
+                let now = host::now_ms();
+                let (start, est) = (decision.window_start_ms, ex.estimated_input_tokens);
+                host::shared_update(key, |s| (ratelimit::settle(s, now, start, est, actual), ()));
+            }
+            if let Some(tenant) = &self.tenant {
+                let now = upstream::unix_seconds(host::now());
+                let record = usage::Record {
+                    model: &ex.bedrock_model,
+                    input_tokens: o.input_tokens.unwrap_or(0),
+                    output_tokens: o.output_tokens.unwrap_or(0),
+                    error: o.error_type.is_some(),
+                };
+                let window = cfg.usage_window_seconds;
+                host::shared_update(&usage::key(tenant), |s| {
+                    (usage::record(s, now, window, &record), ())
+                });
+            }
+        }
+        for update in self.outcome.updates() {
+            host::metric(&update);
         }
     }
 }

@@ -1,20 +1,84 @@
-//! Root context: parse the plugin configuration once and hand it to every request.
+//! Root context: parse the plugin configuration once and hand it to every request; with a
+//! credentials source, run the refresh timer (the decisions are [`Refresher`]'s).
 
+use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
 use super::host;
-use super::http::Http;
+use super::http::{Http, SharedIamCache};
+use super::keys::Refresher as KeyRefresher;
 use crate::config::Config;
+use crate::credentials::{Fetch, Progress, Refresher};
+use crate::sigv4::Credentials;
+use crate::upstream::{AwsAuth, Upstream};
+
+/// How often the root context checks whether credentials are due for a refresh.
+const TICK: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct Root {
     config: Option<Rc<Config>>,
+    refresher: Option<Rc<RefCell<Refresher>>>,
+    /// The key table kept in AWS (`api_keys_source`), read on the tick.
+    keys: KeyRefresher,
+    /// Verified IAM callers, shared by this worker's requests.
+    iam_cache: SharedIamCache,
 }
 
-impl Context for Root {}
+impl Root {
+    /// Credentials for side calls signed by the filter itself (the key table read).
+    fn live_credentials(&self) -> Option<Credentials> {
+        self.refresher
+            .as_ref()
+            .and_then(|r| r.try_borrow().ok()?.current(host::now()).cloned())
+    }
+
+    fn tick_keys(&mut self, cfg: &Config) {
+        let live = self.live_credentials();
+        self.keys.tick(cfg, live.as_ref());
+    }
+    fn dispatch(&self, refresher: &RefCell<Refresher>, fetch: Fetch) {
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", fetch.method),
+            (":path", &fetch.path),
+            (":authority", &fetch.authority),
+        ];
+        headers.extend(fetch.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if host::dispatch_http_call(&fetch.cluster, &headers, fetch.timeout).is_none() {
+            let progress = refresher.borrow_mut().on_dispatch_failed(host::now());
+            log::warn!("credentials refresh: {progress:?}");
+        }
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
+        if let Some(cfg) = self.config.clone() {
+            if self.keys.on_response(&cfg, token, body_size) {
+                return;
+            }
+        }
+        let Some(refresher) = self.refresher.clone() else {
+            return;
+        };
+        let status = host::call_response_status();
+        let body = host::call_response_body(body_size);
+        let progress = refresher
+            .borrow_mut()
+            .on_response(host::now(), status, &body);
+        match progress {
+            Progress::Next(fetch) => self.dispatch(&refresher, fetch),
+            Progress::Refreshed { access_key_id } => {
+                log::info!("credentials refreshed: access key {access_key_id}");
+            }
+            Progress::Failed(why) => log::warn!("credentials refresh failed: {why}"),
+        }
+    }
+}
 
 impl RootContext for Root {
     /// Returning `false` fails plugin start; the log line names the bad field.
@@ -23,12 +87,30 @@ impl RootContext for Root {
         match Config::parse(&bytes, &|k| std::env::var(k).ok()) {
             Ok(cfg) => {
                 log::info!(
-                    "bedrock-openai filter configured: region {}, upstream {}, {} api key(s), {} model alias(es)",
+                    "bedrock-openai filter configured: {} upstream, region {}, host {}, {} tenant(s), {} api key(s), {} model(s), {} alias(es)",
+                    cfg.upstream.mode(),
                     cfg.region,
                     cfg.bedrock_host,
-                    cfg.api_keys.len(),
+                    cfg.tenants.tenants().len(),
+                    cfg.tenants.key_count(),
+                    cfg.catalog.entries().len(),
                     cfg.model_aliases.len()
                 );
+                for warning in &cfg.warnings {
+                    log::warn!("{warning}");
+                }
+                if let Upstream::Aws(AwsAuth::Refreshed(source)) = &cfg.upstream {
+                    self.refresher = Some(Rc::new(RefCell::new(Refresher::new(source.clone()))));
+                    host::set_tick_period(TICK);
+                }
+                if cfg.key_source.is_some() {
+                    // Read at once, then the core decides on each tick whether a read is due.
+                    host::set_tick_period(TICK);
+                    self.tick_keys(&cfg);
+                }
+                for key in cfg.shared_data_keys() {
+                    host::shared_init(&key);
+                }
                 self.config = Some(Rc::new(cfg));
                 true
             }
@@ -39,8 +121,32 @@ impl RootContext for Root {
         }
     }
 
+    fn on_tick(&mut self) {
+        if let Some(cfg) = self.config.clone() {
+            if cfg.key_source.is_some() {
+                self.tick_keys(&cfg);
+            }
+        }
+        let Some(refresher) = self.refresher.clone() else {
+            return;
+        };
+        let fetch = refresher.borrow_mut().poll(host::now());
+        if let Some(fetch) = fetch {
+            self.dispatch(&refresher, fetch);
+        }
+    }
+
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::new(context_id, self.config.clone())))
+        let keys = self
+            .config
+            .as_ref()
+            .and_then(|c| c.key_source.as_ref())
+            .map(|_| self.keys.keys.clone());
+        Some(Box::new(
+            Http::new(context_id, self.config.clone(), self.refresher.clone())
+                .with_keys(keys)
+                .with_iam_cache(self.iam_cache.clone()),
+        ))
     }
 
     fn get_type(&self) -> Option<ContextType> {

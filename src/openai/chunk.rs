@@ -82,6 +82,10 @@ pub struct Delta<'a> {
     pub reasoning_content: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallChunk<'a>>>,
+    /// The legacy form of one tool call (requests with `functions`): `name` on the first
+    /// fragment, then `arguments` fragments.
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<FunctionChunk<'a>>,
 }
 
 /// OpenAPI `ChatCompletionMessageToolCallChunk`: `id`, `type` and `function.name` only on the

@@ -1,4 +1,7 @@
-//! OpenAI wire types (chat completions). Field names are the wire names.
+//! OpenAI wire types (chat completions, legacy completions, models and metadata). Field names
+//! are the wire names.
 
 pub mod chat;
 pub mod chunk;
+pub mod completion;
+pub mod models;

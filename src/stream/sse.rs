@@ -3,8 +3,10 @@
 //!
 //! JSON is compact, so string newlines are escaped and each event is a single `data:` line.
 
+use serde::Serialize;
+
 use crate::error::ApiError;
-use crate::openai::chunk::{ChatCompletionChunk, ChunkChoice, Usage, CHUNK_OBJECT};
+use crate::openai::chunk::{ChatCompletionChunk, Usage, CHUNK_OBJECT};
 
 const DATA: &[u8] = b"data: ";
 const END: &[u8] = b"\n\n";
@@ -29,7 +31,9 @@ pub fn write_chunk(
 
 /// Writes the chunks of one response. `id`, `object`, `created` and `model` are the same in
 /// every chunk, so they are serialized once; per chunk only `choices` (and `usage`) are. The
-/// bytes equal serializing a [`ChatCompletionChunk`] (tested below).
+/// bytes equal serializing a [`ChatCompletionChunk`] (tested below), or, with
+/// [`ChunkWriter::with_object`] and `text_completion` choices, a streamed
+/// [`crate::openai::completion::TextCompletion`].
 #[derive(Debug, Clone)]
 pub struct ChunkWriter {
     /// `{"id":…,"object":…,"created":…,"model":…,"choices":[`
@@ -37,12 +41,19 @@ pub struct ChunkWriter {
 }
 
 impl ChunkWriter {
+    /// A writer of `chat.completion.chunk`s.
     pub fn new(id: &str, created: u64, model: &str) -> Self {
+        Self::with_object(CHUNK_OBJECT, id, created, model)
+    }
+
+    /// A writer of chunks with another `object` (e.g. `text_completion`).
+    pub fn with_object(object: &str, id: &str, created: u64, model: &str) -> Self {
         // `Value`'s `Display` is the infallible way to get an escaped JSON string.
         let json_str = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
         let prefix = format!(
-            r#"{{"id":{},"object":"{CHUNK_OBJECT}","created":{created},"model":{},"choices":["#,
+            r#"{{"id":{},"object":{},"created":{created},"model":{},"choices":["#,
             json_str(id),
+            json_str(object),
             json_str(model),
         );
         Self {
@@ -50,11 +61,12 @@ impl ChunkWriter {
         }
     }
 
-    /// Appends one chunk event. On error `out` is unchanged.
-    pub fn write(
+    /// Appends one chunk event; `choices` are the endpoint's choice objects. On error `out`
+    /// is unchanged.
+    pub fn write<C: Serialize>(
         &self,
         out: &mut Vec<u8>,
-        choices: &[ChunkChoice<'_>],
+        choices: &[C],
         usage: Option<&Usage>,
     ) -> Result<(), serde_json::Error> {
         let start = out.len();
@@ -65,10 +77,10 @@ impl ChunkWriter {
         result
     }
 
-    fn write_inner(
+    fn write_inner<C: Serialize>(
         &self,
         out: &mut Vec<u8>,
-        choices: &[ChunkChoice<'_>],
+        choices: &[C],
         usage: Option<&Usage>,
     ) -> Result<(), serde_json::Error> {
         out.extend_from_slice(DATA);
@@ -104,7 +116,36 @@ pub fn write_done(out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::openai::chunk::{Delta, FunctionChunk, ToolCallChunk};
+    use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk};
+    use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
+
+    #[test]
+    fn text_completion_chunks_equal_serde_serialization() {
+        let w = ChunkWriter::with_object(TEXT_COMPLETION_OBJECT, "cmpl-\"1", 3, "m");
+        let usage = Usage {
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            total_tokens: 3,
+        };
+        for (choices, u) in [
+            (vec![TextChoice::first("a\n\"b".into(), None)], None),
+            (vec![TextChoice::first("".into(), Some("length"))], None),
+            (vec![], Some(&usage)),
+        ] {
+            let mut got = Vec::new();
+            w.write(&mut got, &choices, u).unwrap();
+            let want = TextCompletion {
+                id: "cmpl-\"1".into(),
+                object: TEXT_COMPLETION_OBJECT,
+                created: 3,
+                model: "m".into(),
+                choices,
+                usage: u.cloned(),
+            };
+            let want = format!("data: {}\n\n", serde_json::to_string(&want).unwrap());
+            assert_eq!(String::from_utf8(got).unwrap(), want);
+        }
+    }
 
     #[test]
     fn chunk_writer_equals_serde_serialization() {

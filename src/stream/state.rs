@@ -10,11 +10,14 @@
 use std::borrow::Cow;
 
 use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
+use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
+use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
+use crate::translate::tools::OutputMode;
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -24,6 +27,10 @@ pub struct StreamOptions {
     pub model: String,
     pub created: u64,
     pub include_usage: bool,
+    /// Chat chunks or legacy `text_completion` chunks.
+    pub format: OutputFormat,
+    /// JSON-answer tool and dropped tool calls, as decided at request time.
+    pub output: OutputMode,
 }
 
 /// Translates one streamed response. Feed it upstream body bytes as they come.
@@ -36,16 +43,24 @@ pub struct StreamTranslator {
 #[derive(Debug)]
 struct State {
     writer: ChunkWriter,
+    format: OutputFormat,
     include_usage: bool,
     role_sent: bool,
     /// `(contentBlockIndex, tool_calls index)` per toolUse block: OpenAI numbers tool calls
     /// 0, 1, 2… while Bedrock numbers all content blocks, text included.
     tools: Vec<(u32, u32)>,
+    /// Content blocks whose tool input is the JSON answer: streamed as `content`.
+    json_blocks: Vec<u32>,
+    /// Content blocks of tool calls the client must not see (`tool_choice: "none"`).
+    dropped_blocks: Vec<u32>,
+    output: OutputMode,
     stop_reason: Option<String>,
     finish_sent: bool,
     usage: Option<Usage>,
     usage_sent: bool,
     finished: bool,
+    /// The `error.type` of the error event that ended the stream, if one did.
+    error_type: Option<ErrorType>,
 }
 
 impl StreamTranslator {
@@ -53,15 +68,25 @@ impl StreamTranslator {
         Self {
             decoder: Decoder::new(),
             state: State {
-                writer: ChunkWriter::new(&opts.id, opts.created, &opts.model),
+                writer: ChunkWriter::with_object(
+                    opts.format.chunk_object(),
+                    &opts.id,
+                    opts.created,
+                    &opts.model,
+                ),
+                format: opts.format,
                 include_usage: opts.include_usage,
                 role_sent: false,
                 tools: Vec::new(),
+                json_blocks: Vec::new(),
+                dropped_blocks: Vec::new(),
+                output: opts.output,
                 stop_reason: None,
                 finish_sent: false,
                 usage: None,
                 usage_sent: false,
                 finished: false,
+                error_type: None,
             },
         }
     }
@@ -142,6 +167,11 @@ impl StreamTranslator {
         self.state.stop_reason.as_deref()
     }
 
+    /// The `error.type` of the error event that ended the stream, if one did.
+    pub fn error_type(&self) -> Option<ErrorType> {
+        self.state.error_type
+    }
+
     /// True once the stream has terminated (error emitted or `[DONE]` written).
     pub fn is_finished(&self) -> bool {
         self.state.finished
@@ -209,52 +239,82 @@ impl State {
                     return Ok(());
                 };
                 self.ensure_role(out)?;
+                if self.output.is_json_tool(&tool.name) {
+                    self.json_blocks.push(e.content_block_index);
+                    return Ok(());
+                }
+                if !self.output.is_client_tool(&tool.name) {
+                    self.dropped_blocks.push(e.content_block_index);
+                    return Ok(());
+                }
+                if self.output.legacy_functions && !self.tools.is_empty() {
+                    // The legacy `function_call` form holds one call: later ones are dropped.
+                    self.dropped_blocks.push(e.content_block_index);
+                    return Ok(());
+                }
                 let index = u32::try_from(self.tools.len())
                     .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
                 self.tools.push((e.content_block_index, index));
-                self.emit_delta(
+                let function = FunctionChunk {
+                    name: Some(tool.name),
+                    arguments: Some(Cow::Borrowed("")),
+                };
+                let delta = if self.output.legacy_functions {
+                    Delta {
+                        function_call: Some(function),
+                        ..Delta::default()
+                    }
+                } else {
                     Delta {
                         tool_calls: Some(vec![ToolCallChunk {
                             index,
                             id: Some(tool.tool_use_id),
                             kind: Some(Cow::Borrowed("function")),
-                            function: FunctionChunk {
-                                name: Some(tool.name),
-                                arguments: Some(Cow::Borrowed("")),
-                            },
+                            function,
                         }]),
                         ..Delta::default()
-                    },
-                    None,
-                    out,
-                )
+                    }
+                };
+                self.emit_delta(delta, None, out)
             }
             StreamEvent::ContentBlockDelta(e) => {
-                let d = e.delta;
-                let tool_calls = match d.tool_use {
-                    Some(t) => {
-                        let index = self.tool_index(e.content_block_index).ok_or_else(|| {
-                            ApiError::bad_upstream(format!(
-                                "Bedrock sent tool input for content block {} without a toolUse start",
-                                e.content_block_index
-                            ))
-                        })?;
-                        Some(vec![ToolCallChunk {
+                let mut d = e.delta;
+                let block = e.content_block_index;
+                let mut content = d.text.take();
+                if self.json_blocks.contains(&block) {
+                    content = d.tool_use.take().map(|t| t.input);
+                } else if self.dropped_blocks.contains(&block) {
+                    d.tool_use = None;
+                }
+                let mut tool_calls = None;
+                let mut function_call = None;
+                if let Some(t) = d.tool_use {
+                    let index = self.tool_index(e.content_block_index).ok_or_else(|| {
+                        ApiError::bad_upstream(format!(
+                            "Bedrock sent tool input for content block {} without a toolUse start",
+                            e.content_block_index
+                        ))
+                    })?;
+                    let function = FunctionChunk {
+                        name: None,
+                        arguments: Some(t.input),
+                    };
+                    if self.output.legacy_functions {
+                        function_call = Some(function);
+                    } else {
+                        tool_calls = Some(vec![ToolCallChunk {
                             index,
-                            function: FunctionChunk {
-                                name: None,
-                                arguments: Some(t.input),
-                            },
+                            function,
                             ..ToolCallChunk::default()
-                        }])
+                        }]);
                     }
-                    None => None,
-                };
+                }
                 let delta = Delta {
                     role: None,
-                    content: d.text,
+                    content,
                     reasoning_content: d.reasoning_content.and_then(|r| r.text),
                     tool_calls,
+                    function_call,
                 };
                 if delta == Delta::default() {
                     // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
@@ -272,6 +332,15 @@ impl State {
                 self.stop_reason = Some(stop.to_string());
                 match finish_reason(&stop) {
                     Finish::Reason(reason) => {
+                        // Only JSON answers or dropped calls: a normal stop for the client;
+                        // `function_call` in the legacy form.
+                        let converted =
+                            !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
+                        let reason = if converted || !self.tools.is_empty() {
+                            self.output.tool_finish(reason, !self.tools.is_empty())
+                        } else {
+                            reason
+                        };
                         self.ensure_role(out)?;
                         self.emit_delta(Delta::default(), Some(reason), out)?;
                         self.finish_sent = true;
@@ -302,12 +371,22 @@ impl State {
             .map(|(_, i)| *i)
     }
 
-    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with.
+    /// The `{role: "assistant", content: ""}` chunk OpenAI always opens with (for a legacy
+    /// completion: the echoed prompt, if asked for, else nothing).
     fn ensure_role(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
         if self.role_sent {
             return Ok(());
         }
         self.role_sent = true;
+        if let OutputFormat::Completion { echo } = &self.format {
+            return match echo {
+                Some(prompt) => self
+                    .writer
+                    .write(out, &[TextChoice::first(prompt.into(), None)], None)
+                    .map_err(serialize_failed),
+                None => Ok(()),
+            };
+        }
         let delta = Delta {
             role: Some(Cow::Borrowed("assistant")),
             content: Some(Cow::Borrowed("")),
@@ -322,9 +401,22 @@ impl State {
         finish: Option<&str>,
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
-        self.writer
-            .write(out, &[ChunkChoice::first(delta, finish)], None)
-            .map_err(serialize_failed)
+        let written = match self.format {
+            OutputFormat::Chat => {
+                self.writer
+                    .write(out, &[ChunkChoice::first(delta, finish)], None)
+            }
+            // Text only: reasoning and tool-call deltas have no place in a text completion.
+            OutputFormat::Completion { .. } => match (delta.content, finish) {
+                (None, None) => return Ok(()),
+                (text, finish) => self.writer.write(
+                    out,
+                    &[TextChoice::first(text.unwrap_or_default(), finish)],
+                    None,
+                ),
+            },
+        };
+        written.map_err(serialize_failed)
     }
 
     /// The `choices: []` usage chunk, once, only after the finish chunk and only if asked for.
@@ -336,7 +428,7 @@ impl State {
             return Ok(());
         };
         self.writer
-            .write(out, &[], Some(usage))
+            .write::<ChunkChoice<'_>>(out, &[], Some(usage))
             .map_err(serialize_failed)?;
         self.usage_sent = true;
         Ok(())
@@ -344,6 +436,7 @@ impl State {
 
     fn fail(&mut self, error: &ApiError, out: &mut Vec<u8>) {
         sse::write_error(out, error);
+        self.error_type = Some(error.kind);
         self.finished = true;
     }
 }

@@ -458,9 +458,9 @@ def test_inspection_endpoints(emulator, client):
     assert len(recorded(emulator)) == emu.REQUEST_LOG_SIZE
 
 
-@pytest.mark.skipif(not CAPTURE.is_file(), reason="recorded Bedrock capture not available")
 def test_frame_encoder_matches_real_bedrock_bytes():
     """Re-encode every frame of a real Bedrock stream: the bytes must be identical."""
+    assert CAPTURE.is_file(), f"the recorded Bedrock capture is missing: {CAPTURE}"
     data = CAPTURE.read_bytes()
     buffer = EventStreamBuffer()
     buffer.add_data(data)
@@ -494,3 +494,192 @@ def test_keep_alive_serves_several_requests_per_connection(emulator):
         assert response.status == 200
         response.read()
     connection.close()
+
+
+def _raw_chunks(url: str, path: str, body: bytes) -> list[bytes]:
+    """POSTs a signed request on a plain socket and returns the HTTP chunks as sent."""
+    import socket
+
+    request = AWSRequest(method="POST", url=url + path, data=body, headers={"Content-Type": "application/json"})
+    SigV4Auth(Credentials(emu.DEMO_ACCESS_KEY_ID, emu.DEMO_SECRET_ACCESS_KEY), "bedrock", REGION).add_auth(request)
+    host, port = url.removeprefix("http://").split(":")
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in request.headers.items() if k.lower() != "host")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode() + b"\r\n" + body)
+        stream = sock.makefile("rb")
+        while stream.readline() not in (b"\r\n", b""):
+            pass
+        chunks = []
+        while True:
+            size = int(stream.readline().strip(), 16)
+            if size == 0:
+                return chunks
+            chunks.append(stream.read(size))
+            stream.readline()
+
+
+@pytest.mark.parametrize("marker,check", [
+    ("[scenario:split:5]", lambda chunks: max(map(len, chunks)) <= 5 and len(chunks) > 20),
+    ("[scenario:split]", lambda chunks: max(map(len, chunks)) <= emu.DEFAULT_SPLIT_SIZE),
+    ("[scenario:coalesce]", lambda chunks: len(chunks) == 1),
+    ("", lambda chunks: len(chunks) == 1 + 4 + 3),
+])
+def test_split_and_coalesce_scenarios(emulator, client, marker, check):
+    body = json.dumps({"messages": user(f"{marker} cut me up")}).encode()
+    chunks = _raw_chunks(emulator, f"/model/{MODEL_PATH}/converse-stream", body)
+    assert check(chunks), [len(c) for c in chunks]
+    buffer = EventStreamBuffer()
+    buffer.add_data(b"".join(chunks))
+    names = [m.headers[":event-type"] for m in buffer]
+    assert names == ["messageStart"] + ["contentBlockDelta"] * 4 + ["contentBlockStop", "messageStop", "metadata"]
+    events = list(client.converse_stream(modelId=MODEL_ID, messages=user(f"{marker} cut me up"))["stream"])
+    text = "".join(e["contentBlockDelta"]["delta"]["text"] for e in events if "contentBlockDelta" in e)
+    assert text == "Echo: cut me up"
+
+
+@pytest.mark.parametrize("marker", ["[scenario:corrupt]", "[scenario:corrupt-prelude]"])
+def test_corrupt_frame_scenarios(emulator, marker):
+    from botocore.eventstream import ChecksumMismatch
+
+    body = json.dumps({"messages": user(f"{marker} one two three")}).encode()
+    raw = b"".join(_raw_chunks(emulator, f"/model/{MODEL_PATH}/converse-stream", body))
+    buffer = EventStreamBuffer()
+    buffer.add_data(raw)
+    decoded = []
+    with pytest.raises(ChecksumMismatch):
+        for message in buffer:
+            decoded.append(message.headers[":event-type"])
+    assert decoded == ["messageStart", "contentBlockDelta", "contentBlockDelta"]
+
+
+def test_truncate_scenario(emulator):
+    body = json.dumps({"messages": user("[scenario:truncate] one two three")}).encode()
+    raw = b"".join(_raw_chunks(emulator, f"/model/{MODEL_PATH}/converse-stream", body))
+    buffer = EventStreamBuffer()
+    buffer.add_data(raw)
+    assert [m.headers[":event-type"] for m in buffer] == ["messageStart", "contentBlockDelta", "contentBlockDelta"]
+    last_frame_end = len(raw) - len(buffer._data)
+    assert 0 < len(raw) - last_frame_end < 100, "a partial frame is left over"
+
+
+def test_bad_json_and_raw_status_scenarios(emulator):
+    body = json.dumps({"messages": user("[scenario:bad-json] x")}).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse", body)
+    assert response.status_code == 200
+    with pytest.raises(ValueError):
+        response.json()
+    body = json.dumps({"messages": user("[scenario:raw-status:502] x")}).encode()
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse-stream", body)
+    assert response.status_code == 502
+    assert "x-amzn-errortype" not in response.headers
+    assert response.headers["content-type"] == "text/html"
+
+
+def test_stop_reason_override(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:stop-reason:content_filtered] x"))
+    assert out["stopReason"] == "content_filtered"
+    events = list(
+        client.converse_stream(modelId=MODEL_ID, messages=user("[scenario:stop-reason:guardrail_intervened] x"))["stream"]
+    )
+    assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
+
+
+# --- tools, images, reasoning, structured output ----------------------------------------------
+
+WEATHER = {
+    "toolSpec": {
+        "name": "get_weather",
+        "inputSchema": {"json": {"type": "object", "properties": {
+            "city": {"type": "string"}, "unit": {"enum": ["c", "f"]}}}},
+    }
+}
+PNG_1X1 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
+
+
+def test_tool_call_and_round_trip(client):
+    out = client.converse(
+        modelId=MODEL_ID, messages=user("weather? [scenario:tool]"), toolConfig={"tools": [WEATHER]}
+    )
+    content = out["output"]["message"]["content"]
+    assert content[0] == {"text": "Echo: weather?"}
+    use = content[1]["toolUse"]
+    assert (use["name"], use["input"]) == ("get_weather", {"city": "city", "unit": "c"})
+    assert out["stopReason"] == "tool_use"
+    messages = user("weather? [scenario:tool]") + [
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"json": {"t": 21}}]}}]},
+    ]
+    out = client.converse(modelId=MODEL_ID, messages=messages, toolConfig={"tools": [WEATHER]})
+    assert out["output"]["message"]["content"] == [{"text": f"Tool results: {use['toolUseId']}={{\"t\":21}}"}]
+    assert out["stopReason"] == "end_turn"
+
+
+def test_parallel_tools_stream(client):
+    out = client.converse_stream(
+        modelId=MODEL_ID,
+        messages=user("both [scenario:parallel-tools]"),
+        toolConfig={"tools": [WEATHER], "toolChoice": {"any": {}}},
+    )
+    events = list(out["stream"])
+    starts = [e["contentBlockStart"] for e in events if "contentBlockStart" in e]
+    assert [(s["contentBlockIndex"], s["start"]["toolUse"]["name"]) for s in starts] == [
+        (0, "get_weather"), (1, "get_weather")
+    ]
+    inputs = {}
+    for e in events:
+        if "contentBlockDelta" in e:
+            d = e["contentBlockDelta"]
+            inputs[d["contentBlockIndex"]] = inputs.get(d["contentBlockIndex"], "") + d["delta"]["toolUse"]["input"]
+    assert [json.loads(inputs[i])["city"] for i in (0, 1)] == ["city", "city-2"]
+    assert events[-2]["messageStop"]["stopReason"] == "tool_use"
+
+
+@pytest.mark.parametrize(
+    "body,fragment",
+    [
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]},
+                       {"role": "assistant", "content": [{"toolUse": {"toolUseId": "a", "name": "f", "input": {}}}]},
+                       {"role": "user", "content": [{"toolResult": {"toolUseId": "a", "content": [{"text": "r"}]}}]}]},
+         "toolConfig field must be defined"),
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]},
+                       {"role": "assistant", "content": [{"toolUse": {"toolUseId": "a", "name": "get_weather", "input": {}}}]},
+                       {"role": "user", "content": [{"text": "no result"}]}],
+          "toolConfig": {"tools": [WEATHER]}},
+         "without toolResult"),
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]}],
+          "toolConfig": {"tools": [WEATHER], "toolChoice": {"tool": {"name": "nope"}}}},
+         "not in toolConfig.tools"),
+        ({"messages": [{"role": "user", "content": [{"text": "x"}]}],
+          "additionalModelRequestFields": {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+          "inferenceConfig": {"maxTokens": 1000}},
+         "greater than"),
+    ],
+)
+def test_tool_and_thinking_rules(emulator, body, fragment):
+    response = signed_post(emulator, f"/model/{MODEL_PATH}/converse", json.dumps(body).encode())
+    assert response.status_code == 400
+    assert fragment in response.json()["message"]
+
+
+def test_images_reasoning_and_structured_output(client):
+    import base64 as b64
+
+    out = client.converse(
+        modelId=MODEL_ID,
+        messages=[{"role": "user", "content": [
+            {"text": "what is it"}, {"image": {"format": "png", "source": {"bytes": b64.b64decode(PNG_1X1)}}}]}],
+        additionalModelRequestFields={"thinking": {"type": "enabled", "budget_tokens": 1024}},
+    )
+    content = out["output"]["message"]["content"]
+    assert content[0]["reasoningContent"]["reasoningText"]["text"] == "Reasoning about: what is it"
+    assert content[1] == {"text": "Echo: what is it [1 image]"}
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer", "minimum": 3}}}
+    out = client.converse(
+        modelId=MODEL_ID,
+        messages=user("json please"),
+        outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": json.dumps(schema), "name": "x"}}}},
+    )
+    assert json.loads(out["output"]["message"]["content"][0]["text"]) == {"name": "name", "n": 3}

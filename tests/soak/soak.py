@@ -5,8 +5,8 @@ Bedrock emulator, SOAK_CONCURRENCY (default 32) at a time, with the official Ope
 otherwise, if Envoy's counters disagree with what was sent (a request lost), if a stream or
 upstream request is still active at the end (leaked), or if Envoy's heap keeps growing.
 
-Mix (deterministic, by request number): unary; streaming with usage; a request carrying
-`tools` (accepted, not yet translated); Bedrock errors (throttle → 429, ValidationException →
+Mix (deterministic, by request number): unary; streaming with usage; tool calls, unary and
+streamed (the emulator's `[scenario:tool]`); Bedrock errors (throttle → 429, ValidationException →
 400); a wrong API key (401, nothing goes upstream); an exception in the middle of a stream
 (APIError after two deltas); and client disconnects mid-stream (a slow stream closed after
 two chunks). Loopback only; its own ports (Envoy 18100, admin 18990, emulator 18787).
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -39,9 +40,10 @@ CONCURRENCY = int(os.environ.get("SOAK_CONCURRENCY", "32"))
 MAX_GROWTH = int(os.environ.get("SOAK_MAX_HEAP_GROWTH_MB", "16")) * 2**20
 
 KINDS = [
-    ("unary", 30),
-    ("stream", 30),
-    ("tools", 5),
+    ("unary", 28),
+    ("stream", 27),
+    ("tool_call", 5),
+    ("tool_stream", 5),
     ("throttle", 5),
     ("validation", 5),
     ("bad_key", 5),
@@ -118,13 +120,29 @@ async def one(client: AsyncOpenAI, bad: AsyncOpenAI, i: int, kind: str) -> str:
         r = await client.chat.completions.create(model="gpt-4o", messages=msgs)
         got = r.choices[0].message.content
         return "" if got == want and r.choices[0].finish_reason == "stop" else f"unary got {got!r}"
-    if kind == "tools":
-        r = await client.chat.completions.create(
-            model="gpt-4o", messages=msgs,
-            tools=[{"type": "function", "function": {"name": "cosine", "parameters": {
-                "type": "object", "properties": {"x": {"type": "number"}}}}}])
-        got = r.choices[0].message.content
-        return "" if got == want else f"tools got {got!r}"
+    tools = [{"type": "function", "function": {"name": "cosine", "parameters": {
+        "type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}}}]
+    tool_msgs = [{"role": "user", "content": text + " [scenario:tool]"}]
+    if kind == "tool_call":
+        r = await client.chat.completions.create(model="gpt-4o", messages=tool_msgs, tools=tools)
+        c = r.choices[0]
+        calls = c.message.tool_calls or []
+        ok = (c.finish_reason == "tool_calls" and len(calls) == 1 and calls[0].function.name == "cosine"
+              and "x" in json.loads(calls[0].function.arguments))
+        return "" if ok else f"tool_call got {c}"
+    if kind == "tool_stream":
+        stream = await client.chat.completions.create(
+            model="gpt-4o", messages=tool_msgs, tools=tools, stream=True)
+        name, args, finish = None, "", None
+        async for ch in stream:
+            if not ch.choices:
+                continue
+            for tc in ch.choices[0].delta.tool_calls or []:
+                name = tc.function.name or name
+                args += tc.function.arguments or ""
+            finish = ch.choices[0].finish_reason or finish
+        ok = finish == "tool_calls" and name == "cosine" and "x" in json.loads(args or "{}")
+        return "" if ok else f"tool_stream got {name} {args!r} {finish}"
     if kind == "stream":
         stream = await client.chat.completions.create(
             model="gpt-4o", messages=msgs, stream=True, stream_options={"include_usage": True})
@@ -211,6 +229,9 @@ def main() -> int:
     cfg = (ROOT / "envoy" / "envoy.yaml").read_text()
     cfg = cfg.replace("port_value: 10000", f"port_value: {PORT}").replace(
         "port_value: 9901", f"port_value: {ADMIN}").replace("port_value: 8787", f"port_value: {EMU}")
+    # The demo tenant's rate limits would turn a fast soak into 429s: lift them.
+    cfg = re.sub(r'"limits": \{[^}]*\}', '"limits": {"requests_per_minute": 100000000, '
+                 '"tokens_per_minute": 100000000000}', cfg)
     (RUN / "envoy.yaml").write_text(cfg)
     env = dict(os.environ, AWS_ACCESS_KEY_ID="AKIDEMOBEDROCKLOCAL0",
                AWS_SECRET_ACCESS_KEY="demo-secret-key-for-the-local-bedrock-emulator",

@@ -6,7 +6,7 @@
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::event_stream::{encode, Header, HeaderValue};
-use bedrock_openai_filter::stream::{StreamOptions, StreamTranslator};
+use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
 use serde_json::json;
 
 pub mod bedrock_rules;
@@ -124,6 +124,8 @@ pub fn opts(include_usage: bool) -> StreamOptions {
         model: "anthropic.claude-3-5-sonnet".into(),
         created: 1_700_000_000,
         include_usage,
+        format: OutputFormat::Chat,
+        output: Default::default(),
     }
 }
 

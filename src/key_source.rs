@@ -1,0 +1,695 @@
+//! API keys kept in AWS: the tenant key table read from Secrets Manager (`GetSecretValue`) or
+//! SSM Parameter Store (`GetParameter`), at start and on a refresh timer.
+//!
+//! Pure core: the signed request to send ([`fetch_request`]), reading the answer
+//! ([`secret_from_response`], [`KeyTable::parse`]) and the refresh decisions ([`KeyState`]).
+//! The shell (`filter/root.rs`) only dispatches, ticks and logs what it is told.
+//!
+//! The secret (`SecretString`, or the parameter's `Value`) is JSON, the key part of the
+//! plugin configuration's `tenants` block — keys only as SHA-256 hex digests:
+//!
+//! ```json
+//! {"tenants": {"acme": {"key_sha256": ["4ff444b1…"]}, "beta": {"key_sha256": ["…", "…"]}}}
+//! ```
+//!
+//! Rules: no table is served until one has been read (every table key is 401 until then);
+//! a failed refresh (HTTP error, unreadable secret, invalid table) keeps the last good table
+//! and is retried after `retry_seconds`; a good one replaces the table at once.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::sigv4::{self, Credentials, SignRequest};
+
+pub type KeyDigest = [u8; 32];
+
+const DEFAULT_REFRESH_SECONDS: u64 = 300;
+const DEFAULT_RETRY_SECONDS: u64 = 10;
+const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+/// Bounds on the secret, so a wrong secret id cannot fill the VM's memory.
+const MAX_KEYS: usize = 100_000;
+
+/// Where the table is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    SecretsManager,
+    Ssm,
+}
+
+impl Service {
+    fn signing_name(self) -> &'static str {
+        match self {
+            Service::SecretsManager => "secretsmanager",
+            Service::Ssm => "ssm",
+        }
+    }
+    fn target(self) -> &'static str {
+        match self {
+            Service::SecretsManager => "secretsmanager.GetSecretValue",
+            Service::Ssm => "AmazonSSM.GetParameter",
+        }
+    }
+}
+
+/// `api_keys_source` as written in the plugin configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeySource {
+    /// `secretsmanager` or `ssm`.
+    pub service: String,
+    /// The secret id / ARN, or the parameter name.
+    pub id: String,
+    /// Envoy cluster that reaches the service; default: the service name.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// `:authority` and SigV4 host; default `{service}.{region}.amazonaws.com`.
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub refresh_seconds: Option<u64>,
+    #[serde(default)]
+    pub retry_seconds: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// The validated key source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySource {
+    pub service: Service,
+    pub id: String,
+    pub cluster: String,
+    pub host: String,
+    /// Time between good reads.
+    pub refresh: Duration,
+    /// Time between attempts while the last one failed (or nothing is loaded yet).
+    pub retry: Duration,
+    pub timeout: Duration,
+}
+
+impl KeySource {
+    pub fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, String> {
+        let field = |f: &str| format!("`api_keys_source.{f}`");
+        let service = match raw.service.as_str() {
+            "secretsmanager" => Service::SecretsManager,
+            "ssm" => Service::Ssm,
+            other => {
+                return Err(format!(
+                    "{} `{other}` must be `secretsmanager` or `ssm`",
+                    field("service")
+                ))
+            }
+        };
+        if raw.id.trim().is_empty() {
+            return Err(format!("{} is empty", field("id")));
+        }
+        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let seconds = |v: Option<u64>, default: u64, name: &str| match v {
+            Some(0) => Err(format!("{} must be at least 1", field(name))),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        Ok(Self {
+            service,
+            id: raw.id,
+            cluster: nonempty(raw.cluster).unwrap_or_else(|| service.signing_name().into()),
+            host: nonempty(raw.host)
+                .unwrap_or_else(|| format!("{}.{region}.amazonaws.com", service.signing_name())),
+            refresh: Duration::from_secs(seconds(
+                raw.refresh_seconds,
+                DEFAULT_REFRESH_SECONDS,
+                "refresh_seconds",
+            )?),
+            retry: Duration::from_secs(seconds(
+                raw.retry_seconds,
+                DEFAULT_RETRY_SECONDS,
+                "retry_seconds",
+            )?),
+            timeout: Duration::from_millis(seconds(
+                raw.timeout_ms,
+                DEFAULT_TIMEOUT_MS,
+                "timeout_ms",
+            )?),
+        })
+    }
+}
+
+/// The credentials the read is signed with: the configured ones, or the live refreshed ones.
+pub fn signing_credentials<'a>(
+    upstream: &'a crate::upstream::Upstream,
+    live: Option<&'a Credentials>,
+) -> Option<&'a Credentials> {
+    use crate::upstream::{AwsAuth, Upstream};
+    match upstream {
+        Upstream::Aws(AwsAuth::SigV4(c)) => Some(c),
+        Upstream::Aws(AwsAuth::Refreshed(_)) => live,
+        _ => None,
+    }
+}
+
+/// An HTTP call for the shell to dispatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub cluster: String,
+    /// Pseudo-headers (`:method`, `:path`, `:authority`) first, then the rest.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub timeout: Duration,
+}
+
+/// The signed `GetSecretValue` / `GetParameter` call (AWS JSON 1.1 protocol).
+pub fn fetch_request(
+    src: &KeySource,
+    creds: &Credentials,
+    region: &str,
+    now: SystemTime,
+) -> Result<Call, String> {
+    let body = match src.service {
+        Service::SecretsManager => serde_json::json!({ "SecretId": src.id }),
+        Service::Ssm => serde_json::json!({ "Name": src.id, "WithDecryption": true }),
+    };
+    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+    let content_type = "application/x-amz-json-1.1";
+    let signed = [
+        ("content-type", content_type),
+        ("x-amz-target", src.service.target()),
+    ];
+    let auth = sigv4::sign(
+        creds,
+        region,
+        src.service.signing_name(),
+        &SignRequest {
+            method: "POST",
+            host: &src.host,
+            path: "/",
+            headers: &signed,
+            body: &body,
+        },
+        now,
+    )
+    .map_err(|e| format!("signing the {} call failed: {e}", src.service.target()))?;
+    let mut headers = vec![
+        (":method".to_string(), "POST".to_string()),
+        (":path".to_string(), "/".to_string()),
+        (":authority".to_string(), src.host.clone()),
+    ];
+    headers.extend(signed.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    headers.extend(auth);
+    Ok(Call {
+        cluster: src.cluster.clone(),
+        headers,
+        body,
+        timeout: src.timeout,
+    })
+}
+
+/// The secret text out of a `GetSecretValue` / `GetParameter` answer.
+pub fn secret_from_response(service: Service, status: u16, body: &[u8]) -> Result<String, String> {
+    let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
+        format!(
+            "{} answered {status} with a body that is not JSON",
+            service.target()
+        )
+    })?;
+    if status != 200 {
+        let kind = json
+            .get("__type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("unknown error");
+        let message = json
+            .get("message")
+            .or_else(|| json.get("Message"))
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        return Err(format!(
+            "{} answered {status} {kind}: {message}",
+            service.target()
+        ));
+    }
+    let text = match service {
+        Service::SecretsManager => json.get("SecretString"),
+        Service::Ssm => json.get("Parameter").and_then(|p| p.get("Value")),
+    };
+    text.and_then(|t| t.as_str())
+        .map(String::from)
+        .ok_or_else(|| {
+            format!(
+                "{} answered without {}",
+                service.target(),
+                match service {
+                    Service::SecretsManager => "`SecretString` (binary secrets are not supported)",
+                    Service::Ssm => "`Parameter.Value`",
+                }
+            )
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    tenants: BTreeMap<String, RawTenantKeys>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenantKeys {
+    key_sha256: Vec<String>,
+}
+
+/// Key digests → tenant names, as read from the secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyTable {
+    keys: Vec<(KeyDigest, usize)>,
+    tenants: Vec<String>,
+}
+
+pub fn digest(key: &str) -> KeyDigest {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl KeyTable {
+    /// Parses the secret text; `known` says whether a tenant is in the plugin
+    /// configuration's `tenants` (where its models and limits are). Errors say where.
+    pub fn parse(text: &str, known: &dyn Fn(&str) -> bool) -> Result<Self, String> {
+        let raw: RawTable =
+            serde_json::from_str(text).map_err(|e| format!("the key table is not valid: {e}"))?;
+        let mut table = KeyTable::default();
+        for (name, entry) in raw.tenants {
+            if !valid_tenant_name(&name) {
+                return Err(format!(
+                    "tenant name `{name}` must be 1-64 letters, digits, `_` or `-`"
+                ));
+            }
+            if !known(&name) {
+                return Err(format!(
+                    "the key table names tenant `{name}`, which is not in the plugin configuration's `tenants`"
+                ));
+            }
+            let index = table.tenants.len();
+            for (i, hex_digest) in entry.key_sha256.iter().enumerate() {
+                let d: KeyDigest = hex::decode(hex_digest.trim())
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| {
+                        format!("`tenants.{name}.key_sha256[{i}]` is not a 64-digit hex SHA-256")
+                    })?;
+                if table.keys.iter().any(|(k, _)| *k == d) {
+                    return Err(format!(
+                        "`tenants.{name}.key_sha256[{i}]` is listed more than once"
+                    ));
+                }
+                table.keys.push((d, index));
+            }
+            table.tenants.push(name);
+            if table.keys.len() > MAX_KEYS {
+                return Err(format!("the key table has more than {MAX_KEYS} keys"));
+            }
+        }
+        Ok(table)
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn tenant_count(&self) -> usize {
+        self.tenants.len()
+    }
+
+    /// The tenant of a presented key. Every digest is compared, in constant time, without
+    /// stopping at a match.
+    pub fn lookup(&self, presented: &str) -> Option<&str> {
+        if presented.is_empty() {
+            return None;
+        }
+        let d = digest(presented);
+        let mut found = None;
+        for (k, index) in &self.keys {
+            let same = k.iter().zip(&d).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+            found = if same { Some(*index) } else { found };
+        }
+        found.and_then(|i| self.tenants.get(i)).map(String::as_str)
+    }
+}
+
+/// What a finished refresh did, for the shell to log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    Loaded {
+        tenants: usize,
+        keys: usize,
+    },
+    /// The refresh failed; the previous table stays in use.
+    KeptLastGood {
+        error: String,
+    },
+    /// The refresh failed and there is no table yet: every table key is refused.
+    NothingLoaded {
+        error: String,
+    },
+}
+
+impl Refresh {
+    pub fn is_error(&self) -> bool {
+        !matches!(self, Refresh::Loaded { .. })
+    }
+}
+
+impl std::fmt::Display for Refresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refresh::Loaded { tenants, keys } => {
+                write!(
+                    f,
+                    "API key table loaded: {tenants} tenant(s), {keys} key(s)"
+                )
+            }
+            Refresh::KeptLastGood { error } => write!(
+                f,
+                "API key table refresh failed, still serving the last good table: {error}"
+            ),
+            Refresh::NothingLoaded { error } => write!(
+                f,
+                "API key table could not be loaded, table keys are refused until it is: {error}"
+            ),
+        }
+    }
+}
+
+/// The table in use and the refresh schedule, one per VM (worker).
+#[derive(Debug, Default)]
+pub struct KeyState {
+    table: Option<KeyTable>,
+    in_flight: Option<SystemTime>,
+    last_attempt: Option<SystemTime>,
+    last_failed: bool,
+}
+
+impl KeyState {
+    pub fn table(&self) -> Option<&KeyTable> {
+        self.table.as_ref()
+    }
+
+    /// Whether to start a read now: never while one is in flight (unless it is overdue by
+    /// twice its timeout), at once when nothing was tried, after `retry` when nothing is
+    /// loaded or the last read failed, else after `refresh`.
+    pub fn due(&self, src: &KeySource, now: SystemTime) -> bool {
+        let since = |t: SystemTime| now.duration_since(t).unwrap_or_default();
+        if let Some(started) = self.in_flight {
+            return since(started) > src.timeout * 2;
+        }
+        match self.last_attempt {
+            None => true,
+            Some(t) if self.table.is_none() || self.last_failed => since(t) >= src.retry,
+            Some(t) => since(t) >= src.refresh,
+        }
+    }
+
+    pub fn started(&mut self, now: SystemTime) {
+        self.in_flight = Some(now);
+        self.last_attempt = Some(now);
+    }
+
+    /// Records the outcome of a read (the parsed table, or why there is none).
+    pub fn finished(&mut self, result: Result<KeyTable, String>) -> Refresh {
+        self.in_flight = None;
+        match result {
+            Ok(table) => {
+                let r = Refresh::Loaded {
+                    tenants: table.tenant_count(),
+                    keys: table.key_count(),
+                };
+                self.table = Some(table);
+                self.last_failed = false;
+                r
+            }
+            Err(error) => {
+                self.last_failed = true;
+                if self.table.is_some() {
+                    Refresh::KeptLastGood { error }
+                } else {
+                    Refresh::NothingLoaded { error }
+                }
+            }
+        }
+    }
+
+    /// A read's answer → the outcome: [`secret_from_response`] then [`KeyTable::parse`].
+    pub fn answer(
+        &mut self,
+        service: Service,
+        status: u16,
+        body: &[u8],
+        known: &dyn Fn(&str) -> bool,
+    ) -> Refresh {
+        let result =
+            secret_from_response(service, status, body).and_then(|t| KeyTable::parse(&t, known));
+        self.finished(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn src() -> KeySource {
+        KeySource::from_raw(
+            RawKeySource {
+                service: "secretsmanager".into(),
+                id: "bedrock/keys".into(),
+                cluster: None,
+                host: None,
+                refresh_seconds: Some(60),
+                retry_seconds: Some(5),
+                timeout_ms: Some(1000),
+            },
+            "us-east-1",
+        )
+        .unwrap()
+    }
+
+    fn table_json(tenant: &str, keys: &[&str]) -> String {
+        let digests: Vec<String> = keys.iter().map(|k| hex::encode(digest(k))).collect();
+        serde_json::json!({"tenants": {tenant: {"key_sha256": digests}}}).to_string()
+    }
+
+    fn at(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s)
+    }
+
+    #[test]
+    fn builds_a_signed_get_secret_value_call() {
+        let creds = Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        };
+        let call = fetch_request(&src(), &creds, "us-east-1", at(0)).unwrap();
+        assert_eq!(call.cluster, "secretsmanager");
+        let h = |n: &str| {
+            call.headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(
+            h(":authority"),
+            Some("secretsmanager.us-east-1.amazonaws.com")
+        );
+        assert_eq!(h("x-amz-target"), Some("secretsmanager.GetSecretValue"));
+        assert_eq!(h("content-type"), Some("application/x-amz-json-1.1"));
+        let auth = h("authorization").unwrap();
+        assert!(
+            auth.contains("/us-east-1/secretsmanager/aws4_request"),
+            "{auth}"
+        );
+        assert!(auth.contains("x-amz-target"), "{auth}");
+        assert_eq!(call.body, br#"{"SecretId":"bedrock/keys"}"#);
+        let mut ssm = src();
+        ssm.service = Service::Ssm;
+        let call = fetch_request(&ssm, &creds, "us-east-1", at(0)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"Name": "bedrock/keys", "WithDecryption": true})
+        );
+    }
+
+    #[test]
+    fn config_defaults_and_errors() {
+        let s = src();
+        assert_eq!(
+            (s.refresh, s.retry, s.timeout),
+            (
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+                Duration::from_millis(1000)
+            )
+        );
+        let raw = |service: &str, id: &str, refresh: Option<u64>| RawKeySource {
+            service: service.into(),
+            id: id.into(),
+            cluster: Some("aws".into()),
+            host: Some("localhost".into()),
+            refresh_seconds: refresh,
+            retry_seconds: None,
+            timeout_ms: None,
+        };
+        let ok = KeySource::from_raw(raw("ssm", "p", None), "eu-west-1").unwrap();
+        assert_eq!(
+            (ok.cluster.as_str(), ok.host.as_str()),
+            ("aws", "localhost")
+        );
+        assert_eq!(ok.refresh, Duration::from_secs(DEFAULT_REFRESH_SECONDS));
+        for (r, field) in [
+            (raw("kms", "p", None), "service"),
+            (raw("ssm", " ", None), "id"),
+            (raw("ssm", "p", Some(0)), "refresh_seconds"),
+        ] {
+            let e = KeySource::from_raw(r, "r").unwrap_err();
+            assert!(e.contains(&format!("api_keys_source.{field}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn reads_both_answers_and_their_errors() {
+        let sm = serde_json::json!({"ARN": "a", "Name": "n", "SecretString": "text"}).to_string();
+        assert_eq!(
+            secret_from_response(Service::SecretsManager, 200, sm.as_bytes()).unwrap(),
+            "text"
+        );
+        let ssm =
+            serde_json::json!({"Parameter": {"Name": "n", "Value": "v", "Type": "SecureString"}})
+                .to_string();
+        assert_eq!(
+            secret_from_response(Service::Ssm, 200, ssm.as_bytes()).unwrap(),
+            "v"
+        );
+        let e = secret_from_response(
+            Service::SecretsManager,
+            400,
+            br#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("ResourceNotFoundException") && e.contains("400"),
+            "{e}"
+        );
+        assert!(secret_from_response(Service::SecretsManager, 503, b"<html>").is_err());
+        assert!(
+            secret_from_response(Service::SecretsManager, 200, br#"{"SecretBinary":"AA=="}"#)
+                .unwrap_err()
+                .contains("binary")
+        );
+    }
+
+    #[test]
+    fn table_maps_keys_to_tenants() {
+        let t =
+            KeyTable::parse(&table_json("acme", &["sk-acme-1", "sk-acme-2"]), &|_| true).unwrap();
+        assert_eq!(t.lookup("sk-acme-1"), Some("acme"));
+        assert_eq!(t.lookup("sk-acme-2"), Some("acme"));
+        assert_eq!(t.lookup("sk-acme-3"), None);
+        assert_eq!(t.lookup(""), None);
+        let e = KeyTable::parse(&table_json("ghost", &["k"]), &|t| t == "acme").unwrap_err();
+        assert!(e.contains("`ghost`") && e.contains("tenants"), "{e}");
+        let upper = serde_json::json!({"tenants": {"b": {"key_sha256": [hex::encode(digest("k")).to_uppercase()]}}});
+        assert_eq!(
+            KeyTable::parse(&upper.to_string(), &|_| true)
+                .unwrap()
+                .lookup("k"),
+            Some("b")
+        );
+        let d = hex::encode(digest("k"));
+        for (bad, says) in [
+            ("nope".to_string(), "not valid"),
+            (
+                r#"{"tenants":{"a":{"key_sha256":["abcd"]}}}"#.to_string(),
+                "tenants.a.key_sha256[0]",
+            ),
+            (
+                format!(r#"{{"tenants":{{"a b":{{"key_sha256":["{d}"]}}}}}}"#),
+                "tenant name",
+            ),
+            (
+                format!(
+                    r#"{{"tenants":{{"a":{{"key_sha256":["{d}"]}},"b":{{"key_sha256":["{d}"]}}}}}}"#
+                ),
+                "more than once",
+            ),
+            (
+                r#"{"tenants":{"a":{"key_sha256":[],"limits":{}}}}"#.to_string(),
+                "limits",
+            ),
+            (r#"{"keys":[]}"#.to_string(), "keys"),
+        ] {
+            let e = KeyTable::parse(&bad, &|_| true).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn refresh_schedule_and_last_good_table() {
+        let s = src();
+        let mut st = KeyState::default();
+        assert!(st.due(&s, at(0)));
+        st.started(at(0));
+        assert!(!st.due(&s, at(1)), "in flight");
+        assert!(st.due(&s, at(3)), "in flight for over twice the timeout");
+        // First read fails: nothing loaded, retried after `retry`.
+        let r = st.answer(
+            Service::SecretsManager,
+            500,
+            br#"{"__type":"InternalServiceError"}"#,
+            &|_| true,
+        );
+        assert!(matches!(r, Refresh::NothingLoaded { .. }), "{r}");
+        assert!(st.table().is_none());
+        assert!(!st.due(&s, at(4)));
+        assert!(st.due(&s, at(5)));
+        st.started(at(5));
+        let body = serde_json::json!({"SecretString": table_json("acme", &["sk-one"])}).to_string();
+        assert_eq!(
+            st.answer(Service::SecretsManager, 200, body.as_bytes(), &|_| true),
+            Refresh::Loaded {
+                tenants: 1,
+                keys: 1
+            }
+        );
+        assert_eq!(st.table().unwrap().lookup("sk-one"), Some("acme"));
+        assert!(!st.due(&s, at(60)));
+        assert!(st.due(&s, at(65)));
+        // A failed refresh keeps the table; the next try comes after `retry`.
+        st.started(at(65));
+        let r = st.answer(
+            Service::SecretsManager,
+            200,
+            br#"{"SecretString":"{broken"}"#,
+            &|_| true,
+        );
+        assert!(
+            matches!(r, Refresh::KeptLastGood { .. }) && r.is_error(),
+            "{r}"
+        );
+        assert_eq!(st.table().unwrap().lookup("sk-one"), Some("acme"));
+        assert!(st.due(&s, at(70)));
+        // Rotation: the new table replaces the old one whole.
+        st.started(at(70));
+        let body = serde_json::json!({"SecretString": table_json("acme", &["sk-two"])}).to_string();
+        st.answer(Service::SecretsManager, 200, body.as_bytes(), &|_| true);
+        assert_eq!(st.table().unwrap().lookup("sk-one"), None);
+        assert_eq!(st.table().unwrap().lookup("sk-two"), Some("acme"));
+    }
+}

@@ -1,0 +1,423 @@
+//! Path forms: the URLs OpenAI clients are already pointed at, normalised to one canonical
+//! OpenAI path (`/v1/chat/completions`) before routing.
+//!
+//! | form | example | becomes |
+//! |---|---|---|
+//! | OpenAI | `/v1/chat/completions` | itself |
+//! | prefixed (`path_prefix: "/openai"`) | `/openai/v1/chat/completions` | `/v1/chat/completions` |
+//! | Azure OpenAI | `/openai/deployments/{deployment}/chat/completions?api-version=2024-10-21` | `/v1/chat/completions`, model from `azure_deployments[deployment]` |
+//!
+//! The query string and a fragment are cut off and one trailing `/` is dropped in every form.
+//! Anything else is returned unchanged (and routing answers 404). The Azure form takes the
+//! caller's key from the `api-key` header too (the `AzureOpenAI` SDK client sends it there).
+
+use std::collections::BTreeMap;
+
+use crate::error::ApiError;
+
+const AZURE_DEPLOYMENTS: &str = "/openai/deployments/";
+
+/// The configured path forms (`path_prefix`, `azure_deployments`), validated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathForms {
+    /// `/openai`-style prefix in front of `/v1`; never empty, never ends with `/`.
+    pub prefix: Option<String>,
+    /// Azure deployment name → model name (an alias or a Bedrock model id).
+    pub deployments: BTreeMap<String, String>,
+}
+
+impl PathForms {
+    /// Validates the two config fields; errors name the field.
+    pub fn new(
+        prefix: Option<String>,
+        deployments: BTreeMap<String, String>,
+    ) -> Result<Self, String> {
+        let prefix = match prefix.as_deref().map(str::trim) {
+            None | Some("") | Some("/") => None,
+            Some(p) => {
+                let p = p.strip_suffix('/').unwrap_or(p);
+                let segments_ok = p.strip_prefix('/').is_some_and(|rest| {
+                    rest.split('/').all(|s| {
+                        !s.is_empty()
+                            && s.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                    })
+                });
+                if !segments_ok {
+                    return Err(format!(
+                        "`path_prefix` `{p}` must look like `/openai` (a `/`, then path segments of letters, digits, `-._~`)"
+                    ));
+                }
+                if p == "/v1" || p.ends_with("/v1") {
+                    return Err(format!(
+                        "`path_prefix` `{p}` must not include `/v1`: it is the part in front of `/v1`"
+                    ));
+                }
+                Some(p.to_string())
+            }
+        };
+        if let Some((name, _)) = deployments
+            .iter()
+            .find(|(d, m)| !valid_deployment(d) || m.trim().is_empty())
+        {
+            return Err(format!(
+                "`azure_deployments` entry `{name}`: the name must be letters, digits, `-`, `_` or `.` and the model non-empty"
+            ));
+        }
+        Ok(Self {
+            prefix,
+            deployments,
+        })
+    }
+}
+
+fn valid_deployment(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// Which form the client used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Form {
+    OpenAi,
+    Azure {
+        deployment: String,
+        /// The configured model for the deployment; `None` when it is not configured.
+        model: Option<String>,
+        /// The `api-version` query parameter; `None` when missing.
+        api_version: Option<String>,
+    },
+}
+
+/// A request path in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// The OpenAI path, e.g. `/v1/chat/completions` (no query, no trailing `/`).
+    pub path: String,
+    /// The raw query string (without `?`), possibly empty.
+    pub query: String,
+    pub form: Form,
+}
+
+impl Route {
+    /// A 404 for an Azure deployment that is not configured, a 400 for a missing
+    /// `api-version`; `Ok` for everything else.
+    pub fn check(&self) -> Result<(), ApiError> {
+        match &self.form {
+            Form::OpenAi => Ok(()),
+            Form::Azure {
+                deployment,
+                model: None,
+                ..
+            } => Err(ApiError::not_found(format!(
+                "The API deployment `{deployment}` does not exist (it is not in `azure_deployments`)."
+            ))
+            .with_code("DeploymentNotFound")),
+            Form::Azure {
+                api_version: None, ..
+            } => Err(ApiError::invalid_param(
+                "api-version",
+                "Missing required query parameter `api-version` (e.g. `?api-version=2024-10-21`).",
+            )),
+            Form::Azure { .. } => Ok(()),
+        }
+    }
+
+    /// The model the deployment stands for, which replaces the body's `model`.
+    pub fn model_override(&self) -> Option<&str> {
+        match &self.form {
+            Form::Azure { model, .. } => model.as_deref(),
+            Form::OpenAi => None,
+        }
+    }
+
+    /// The caller's credential as an `Authorization` value: the header itself, or, on the
+    /// Azure form only and when there is no `Authorization`, `Bearer <api-key header>`.
+    pub fn authorization(
+        &self,
+        authorization: Option<&str>,
+        api_key: Option<&str>,
+    ) -> Option<String> {
+        match (authorization, &self.form, api_key) {
+            (Some(a), _, _) => Some(a.to_string()),
+            (None, Form::Azure { .. }, Some(k)) => Some(format!("Bearer {}", k.trim())),
+            (None, _, _) => None,
+        }
+    }
+}
+
+/// Normalises a raw `:path`.
+pub fn normalise(forms: &PathForms, raw: &str) -> Route {
+    let raw = raw.split('#').next().unwrap_or("");
+    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let openai = |p: &str| Route {
+        path: p.to_string(),
+        query: query.to_string(),
+        form: Form::OpenAi,
+    };
+    if let Some(prefix) = &forms.prefix {
+        if let Some(rest) = path.strip_prefix(prefix.as_str()) {
+            if rest.starts_with("/v1/") {
+                return openai(rest);
+            }
+        }
+    }
+    if let Some(rest) = path.strip_prefix(AZURE_DEPLOYMENTS) {
+        if let Some((deployment, op)) = rest.split_once('/') {
+            if valid_deployment(deployment) && !op.is_empty() {
+                let api_version = query
+                    .split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .find(|(k, v)| *k == "api-version" && !v.is_empty())
+                    .map(|(_, v)| v.to_string());
+                return Route {
+                    path: format!("/v1/{op}"),
+                    query: query.to_string(),
+                    form: Form::Azure {
+                        deployment: deployment.to_string(),
+                        model: forms.deployments.get(deployment).cloned(),
+                        api_version,
+                    },
+                };
+            }
+        }
+    }
+    openai(path)
+}
+
+/// Replaces the request body's `model` with the deployment's model. A body that is not a
+/// JSON object is returned unchanged (the parser then names the problem).
+pub fn override_model(body: &[u8], model: &str) -> Vec<u8> {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut obj)) => {
+            obj.insert("model".into(), serde_json::Value::String(model.into()));
+            serde_json::to_vec(&obj).unwrap_or_else(|_| body.to_vec())
+        }
+        _ => body.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forms(prefix: Option<&str>) -> PathForms {
+        PathForms::new(
+            prefix.map(String::from),
+            [("prod-gpt4o".to_string(), "gpt-4o".to_string())]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn azure(d: &str, model: Option<&str>, v: Option<&str>) -> Form {
+        Form::Azure {
+            deployment: d.into(),
+            model: model.map(String::from),
+            api_version: v.map(String::from),
+        }
+    }
+
+    #[test]
+    fn normalises_every_form_and_leaves_near_misses_alone() {
+        let oa = Form::OpenAi;
+        let v = Some("2024-10-21");
+        let cases: Vec<(Option<&str>, &str, &str, Form)> = vec![
+            (
+                None,
+                "/v1/chat/completions",
+                "/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                None,
+                "/v1/chat/completions/",
+                "/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                None,
+                "/v1/chat/completions?x=1#f",
+                "/v1/chat/completions",
+                oa.clone(),
+            ),
+            // The prefix applies only when configured, and only in front of /v1/.
+            (
+                None,
+                "/openai/v1/chat/completions",
+                "/openai/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                Some("/openai"),
+                "/openai/v1/chat/completions",
+                "/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                Some("/openai/"),
+                "/openai/v1/chat/completions/?a=b",
+                "/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                Some("/openai"),
+                "/v1/chat/completions",
+                "/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                Some("/openai"),
+                "/openaiv1/chat/completions",
+                "/openaiv1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                Some("/openai"),
+                "/x/openai/v1/chat/completions",
+                "/x/openai/v1/chat/completions",
+                oa.clone(),
+            ),
+            (
+                Some("/openai"),
+                "/openai/v2/chat/completions",
+                "/openai/v2/chat/completions",
+                oa.clone(),
+            ),
+            (Some("/a/b"), "/a/b/v1/models", "/v1/models", oa.clone()),
+            // Azure.
+            (
+                None,
+                "/openai/deployments/prod-gpt4o/chat/completions?api-version=2024-10-21",
+                "/v1/chat/completions",
+                azure("prod-gpt4o", Some("gpt-4o"), v),
+            ),
+            (
+                Some("/openai"),
+                "/openai/deployments/prod-gpt4o/chat/completions/?foo=1&api-version=2024-10-21",
+                "/v1/chat/completions",
+                azure("prod-gpt4o", Some("gpt-4o"), v),
+            ),
+            (
+                None,
+                "/openai/deployments/other/chat/completions?api-version=x",
+                "/v1/chat/completions",
+                azure("other", None, Some("x")),
+            ),
+            (
+                None,
+                "/openai/deployments/prod-gpt4o/chat/completions?api-version=",
+                "/v1/chat/completions",
+                azure("prod-gpt4o", Some("gpt-4o"), None),
+            ),
+            (
+                None,
+                "/openai/deployments//chat/completions",
+                "/openai/deployments//chat/completions",
+                oa.clone(),
+            ),
+            (
+                None,
+                "/openai/deployments/prod-gpt4o",
+                "/openai/deployments/prod-gpt4o",
+                oa.clone(),
+            ),
+            (
+                None,
+                "/openai/deployments/prod-gpt4o/",
+                "/openai/deployments/prod-gpt4o",
+                oa.clone(),
+            ),
+            (
+                None,
+                "/x/openai/deployments/prod-gpt4o/chat/completions",
+                "/x/openai/deployments/prod-gpt4o/chat/completions",
+                oa.clone(),
+            ),
+            (
+                None,
+                "/openai/deployments/a%2Fb/chat/completions",
+                "/openai/deployments/a%2Fb/chat/completions",
+                oa.clone(),
+            ),
+            (None, "", "", oa.clone()),
+        ];
+        for (prefix, raw, path, form) in cases {
+            let r = normalise(&forms(prefix), raw);
+            assert_eq!(
+                (r.path.as_str(), &r.form),
+                (path, &form),
+                "{prefix:?} {raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn azure_checks_and_credentials() {
+        let f = forms(None);
+        let ok = normalise(
+            &f,
+            "/openai/deployments/prod-gpt4o/chat/completions?api-version=1",
+        );
+        assert!(ok.check().is_ok());
+        assert_eq!(ok.model_override(), Some("gpt-4o"));
+        assert_eq!(
+            ok.authorization(None, Some("sk-key")).as_deref(),
+            Some("Bearer sk-key")
+        );
+        assert_eq!(
+            ok.authorization(Some("Bearer a"), Some("b")).as_deref(),
+            Some("Bearer a")
+        );
+        let unknown = normalise(
+            &f,
+            "/openai/deployments/nope/chat/completions?api-version=1",
+        );
+        let e = unknown.check().unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (404, Some("DeploymentNotFound"))
+        );
+        let unversioned = normalise(&f, "/openai/deployments/prod-gpt4o/chat/completions");
+        let e = unversioned.check().unwrap_err();
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("api-version")));
+        // `api-key` counts only on the Azure form.
+        let plain = normalise(&f, "/v1/chat/completions");
+        assert!(plain.check().is_ok());
+        assert_eq!(plain.authorization(None, Some("sk-key")), None);
+        assert_eq!(plain.model_override(), None);
+    }
+
+    #[test]
+    fn config_validation_names_the_field() {
+        for bad in ["openai", "/openai//x", "/v1", "/openai/v1", "/a b"] {
+            let e = PathForms::new(Some(bad.into()), BTreeMap::new()).unwrap_err();
+            assert!(e.contains("path_prefix"), "{bad}: {e}");
+        }
+        assert_eq!(
+            PathForms::new(Some("/".into()), BTreeMap::new())
+                .unwrap()
+                .prefix,
+            None
+        );
+        for (d, m) in [("a/b", "m"), ("", "m"), ("ok", " ")] {
+            let e = PathForms::new(None, [(d.to_string(), m.to_string())].into()).unwrap_err();
+            assert!(e.contains("azure_deployments"), "{d}: {e}");
+        }
+    }
+
+    #[test]
+    fn model_override_replaces_only_model() {
+        let out = override_model(br#"{"model":"x","messages":[]}"#, "gpt-4o");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["model"], "gpt-4o");
+        assert_eq!(v["messages"], serde_json::json!([]));
+        assert_eq!(override_model(b"not json", "m"), b"not json");
+        let added = override_model(br#"{"messages":[]}"#, "m");
+        assert!(String::from_utf8(added).unwrap().contains(r#""model":"m""#));
+    }
+}

@@ -1,0 +1,246 @@
+//! Tenants: who a caller is (API key → tenant), which models it may call, its limits.
+//!
+//! Keys are held only as SHA-256 digests. A presented key is hashed once and compared with
+//! every configured digest in constant time, without stopping at a match, so neither the
+//! timing nor the key's length tells a caller how close a guess was.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::ratelimit::Limits;
+
+pub type KeyDigest = [u8; 32];
+
+/// One tenant, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// `[A-Za-z0-9_-]+`; used in metric names, log fields and shared-data keys.
+    pub name: String,
+    /// Model names the tenant may call (OpenAI-side alias or Bedrock id); `None` is any.
+    pub models: Option<BTreeSet<String>>,
+    /// May read every tenant's usage.
+    pub admin: bool,
+    /// Default limits for each model.
+    pub limits: Limits,
+    /// Per-model overrides (by alias or Bedrock id), field by field over `limits`.
+    pub model_limits: BTreeMap<String, Limits>,
+}
+
+impl Tenant {
+    /// Whether the tenant may call `requested` (which resolves to `bedrock_model`). Either
+    /// name may be listed.
+    pub fn allows(&self, requested: &str, bedrock_model: &str) -> bool {
+        self.models
+            .as_ref()
+            .is_none_or(|m| m.contains(requested) || m.contains(bedrock_model))
+    }
+
+    /// The limits for one model: the alias entry, else the Bedrock-id entry, else the default.
+    pub fn limits_for(&self, requested: &str, bedrock_model: &str) -> Limits {
+        self.model_limits
+            .get(requested)
+            .or_else(|| self.model_limits.get(bedrock_model))
+            .map_or(self.limits, |m| m.or(self.limits))
+    }
+}
+
+/// Key digests → tenants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantTable {
+    keys: Vec<(KeyDigest, usize)>,
+    tenants: Vec<Tenant>,
+}
+
+pub fn digest(key: &str) -> KeyDigest {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// `"3f…"` (64 hex digits, any case) → digest.
+pub fn parse_digest(hex_digest: &str) -> Option<KeyDigest> {
+    let bytes = hex::decode(hex_digest.trim()).ok()?;
+    bytes.try_into().ok()
+}
+
+pub fn valid_tenant_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl TenantTable {
+    /// Builds the table; a digest listed twice (for one tenant or two) is an error naming it.
+    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, String> {
+        let mut table = TenantTable::default();
+        for (tenant, digests) in entries {
+            let index = table.tenants.len();
+            for d in digests {
+                if let Some((_, other)) = table.keys.iter().find(|(k, _)| *k == d) {
+                    return Err(format!(
+                        "the key with SHA-256 {} is given to both `{}` and `{}`",
+                        hex::encode(d),
+                        table.tenants[*other].name,
+                        tenant.name
+                    ));
+                }
+                table.keys.push((d, index));
+            }
+            table.tenants.push(tenant);
+        }
+        Ok(table)
+    }
+
+    pub fn tenants(&self) -> &[Tenant] {
+        &self.tenants
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// `Authorization: Bearer <key>` → the key's tenant, or 401.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<&Tenant, ApiError> {
+        let Some(value) = authorization else {
+            return Err(ApiError::unauthorized(
+                "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",
+            ));
+        };
+        let presented = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .unwrap_or("");
+        let presented_digest = digest(presented);
+        let mut found: Option<usize> = None;
+        for (d, index) in &self.keys {
+            // Every digest is compared; the match is remembered without branching early.
+            let m = constant_time_eq(d, &presented_digest);
+            found = if m { Some(*index) } else { found };
+        }
+        match found {
+            Some(i) if !presented.is_empty() => self
+                .tenants
+                .get(i)
+                .ok_or_else(|| ApiError::internal("tenant table is inconsistent")),
+            _ => Err(ApiError::unauthorized("Incorrect API key provided.")),
+        }
+    }
+}
+
+fn constant_time_eq(a: &KeyDigest, b: &KeyDigest) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tenant(name: &str) -> Tenant {
+        Tenant {
+            name: name.into(),
+            models: None,
+            admin: false,
+            limits: Limits::default(),
+            model_limits: BTreeMap::new(),
+        }
+    }
+
+    fn table() -> TenantTable {
+        let mut a = tenant("acme");
+        a.models = Some(["gpt-4o".to_string()].into_iter().collect());
+        a.limits = Limits {
+            requests_per_minute: Some(10),
+            tokens_per_minute: Some(1000),
+        };
+        a.model_limits.insert(
+            "us.haiku".into(),
+            Limits {
+                requests_per_minute: Some(2),
+                tokens_per_minute: None,
+            },
+        );
+        TenantTable::new(vec![
+            (a, vec![digest("sk-acme-key-1"), digest("sk-acme-key-2")]),
+            (tenant("beta"), vec![digest("sk-beta-key-1")]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_map_to_their_tenant() {
+        let t = table();
+        for (auth, name) in [
+            ("Bearer sk-acme-key-1", "acme"),
+            ("Bearer sk-acme-key-2", "acme"),
+            ("bearer  sk-beta-key-1 ", "beta"),
+        ] {
+            assert_eq!(t.authenticate(Some(auth)).unwrap().name, name);
+        }
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer "),
+            Some("sk-acme-key-1"),
+            Some("Bearer sk-acme-key-"),
+            Some("Basic sk-acme-key-1"),
+            Some("Bearer sk-acme-key-1X"),
+        ] {
+            let e = t.authenticate(bad).unwrap_err();
+            assert_eq!(e.status, 401, "{bad:?}");
+            assert_eq!(e.code.as_deref(), Some("invalid_api_key"));
+        }
+    }
+
+    #[test]
+    fn empty_key_never_matches_even_if_its_digest_is_configured() {
+        let t = TenantTable::new(vec![(tenant("x"), vec![digest("")])]).unwrap();
+        assert!(t.authenticate(Some("Bearer ")).is_err());
+    }
+
+    #[test]
+    fn model_access_and_limits() {
+        let t = table();
+        let acme = t.get("acme").unwrap();
+        assert!(acme.allows("gpt-4o", "us.sonnet"));
+        assert!(!acme.allows("gpt-4o-mini", "us.haiku"));
+        assert!(t.get("beta").unwrap().allows("anything", "anything"));
+        assert_eq!(
+            acme.limits_for("gpt-4o-mini", "us.haiku"),
+            Limits {
+                requests_per_minute: Some(2),
+                tokens_per_minute: Some(1000)
+            }
+        );
+        assert_eq!(acme.limits_for("gpt-4o", "us.sonnet"), acme.limits);
+    }
+
+    #[test]
+    fn a_key_belongs_to_one_tenant() {
+        let e = TenantTable::new(vec![
+            (tenant("a"), vec![digest("sk-shared-key")]),
+            (tenant("b"), vec![digest("sk-shared-key")]),
+        ])
+        .unwrap_err();
+        assert!(e.contains("`a`") && e.contains("`b`"), "{e}");
+    }
+
+    #[test]
+    fn digests_and_names() {
+        let d = digest("sk-local-demo");
+        assert_eq!(parse_digest(&hex::encode(d)), Some(d));
+        assert_eq!(parse_digest(&hex::encode(d).to_uppercase()), Some(d));
+        assert_eq!(parse_digest("abcd"), None);
+        assert_eq!(parse_digest("zz"), None);
+        assert!(valid_tenant_name("team-a_1"));
+        for bad in ["", "a.b", "a b", "ä", &"x".repeat(65)] {
+            assert!(!valid_tenant_name(bad), "{bad}");
+        }
+    }
+}

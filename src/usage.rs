@@ -1,0 +1,248 @@
+//! Usage accounting: per tenant, per Bedrock model, requests and input/output tokens over a
+//! fixed window (`usage_window_seconds`, default a day), and the `GET /v1/usage` report.
+//!
+//! Like [`crate::ratelimit`], these are pure functions over bytes the shell keeps in
+//! proxy-wasm shared data (one JSON value per tenant, written with compare-and-swap), so every
+//! worker thread adds to the same totals.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The shared-data key of one tenant's usage.
+pub fn key(tenant: &str) -> String {
+    format!("bedrock_openai/usage/{tenant}")
+}
+
+/// One tenant's counters for the current window (the shared-data value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantUsage {
+    /// Unix seconds at which the window opened; 0 before the first request.
+    pub window_start: u64,
+    pub models: BTreeMap<String, ModelUsage>,
+}
+
+/// Counters for one Bedrock model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    /// Requests sent to Bedrock (answered or not).
+    pub requests: u64,
+    /// Of those, the ones that ended in an error (Bedrock's, or a broken stream).
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// What one finished request adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub model: &'a str,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub error: bool,
+}
+
+impl TenantUsage {
+    /// A stored value; anything unreadable (absent, empty initial value) is empty usage.
+    pub fn decode(bytes: Option<&[u8]>) -> TenantUsage {
+        bytes
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// The usage in force at `now`: this one, or an empty one if its window is over.
+    pub fn current(self, now: u64, window_secs: u64) -> TenantUsage {
+        if self.window_start == 0 || now >= self.window_start.saturating_add(window_secs) {
+            TenantUsage {
+                window_start: now,
+                models: BTreeMap::new(),
+            }
+        } else {
+            self
+        }
+    }
+}
+
+/// Adds one request to a tenant's stored usage; returns the value to write back.
+pub fn record(state: Option<&[u8]>, now: u64, window_secs: u64, r: &Record<'_>) -> Vec<u8> {
+    let mut u = TenantUsage::decode(state).current(now, window_secs);
+    let m = u.models.entry(r.model.to_string()).or_default();
+    m.requests = m.requests.saturating_add(1);
+    m.errors = m.errors.saturating_add(u64::from(r.error));
+    m.input_tokens = m.input_tokens.saturating_add(r.input_tokens);
+    m.output_tokens = m.output_tokens.saturating_add(r.output_tokens);
+    u.encode()
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    object: &'static str,
+    window_seconds: u64,
+    data: Vec<TenantReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct TenantReport<'a> {
+    tenant: &'a str,
+    /// Unix seconds; `null` before the tenant's first request in this window.
+    window_start: Option<u64>,
+    window_end: Option<u64>,
+    requests: u64,
+    input_tokens: u64,
+    output_tokens: u64,
+    models: Vec<ModelReport<'a>>,
+}
+
+#[derive(Serialize)]
+struct ModelReport<'a> {
+    model: &'a str,
+    #[serde(flatten)]
+    usage: ModelUsage,
+}
+
+/// The `GET /v1/usage` body for the given tenants (name, stored value), in that order.
+pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -> Vec<u8> {
+    let usages: Vec<(&str, TenantUsage)> = tenants
+        .iter()
+        .map(|(name, bytes)| {
+            let u = TenantUsage::decode(bytes.as_deref());
+            let expired = u.window_start == 0 || now >= u.window_start.saturating_add(window_secs);
+            (*name, if expired { TenantUsage::default() } else { u })
+        })
+        .collect();
+    let data = usages
+        .iter()
+        .map(|(name, u)| {
+            let sum = |f: fn(&ModelUsage) -> u64| u.models.values().map(f).sum::<u64>();
+            let open = u.window_start > 0;
+            TenantReport {
+                tenant: name,
+                window_start: open.then_some(u.window_start),
+                window_end: open.then_some(u.window_start.saturating_add(window_secs)),
+                requests: sum(|m| m.requests),
+                input_tokens: sum(|m| m.input_tokens),
+                output_tokens: sum(|m| m.output_tokens),
+                models: u
+                    .models
+                    .iter()
+                    .map(|(model, usage)| ModelReport {
+                        model,
+                        usage: *usage,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    serde_json::to_vec(&Report {
+        object: "usage",
+        window_seconds: window_secs,
+        data,
+    })
+    .unwrap_or_default()
+}
+
+/// A rough input-token estimate for rate limiting before the call: a quarter of the text's
+/// characters (rounded up), over every `text` string in the Converse body. The real count
+/// replaces it once Bedrock reports usage.
+pub fn estimate_input_tokens(converse_body: &[u8]) -> u64 {
+    fn walk(v: &serde_json::Value, chars: &mut u64) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match v {
+                        serde_json::Value::String(s) if k == "text" => {
+                            *chars = chars.saturating_add(s.chars().count() as u64);
+                        }
+                        other => walk(other, chars),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, chars)),
+            _ => {}
+        }
+    }
+    let mut chars = 0u64;
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(converse_body) {
+        walk(&v, &mut chars);
+    }
+    chars.div_ceil(4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const DAY: u64 = 86_400;
+
+    fn rec(model: &str, i: u64, o: u64, error: bool) -> Record<'_> {
+        Record {
+            model,
+            input_tokens: i,
+            output_tokens: o,
+            error,
+        }
+    }
+
+    #[test]
+    fn accumulates_per_model_and_reports() {
+        let mut s: Option<Vec<u8>> = None;
+        for r in [
+            rec("m1", 3, 4, false),
+            rec("m1", 2, 0, true),
+            rec("m2", 10, 20, false),
+        ] {
+            s = Some(record(s.as_deref(), 1000, DAY, &r));
+        }
+        let body = report(&[("acme", s), ("idle", None)], 1500, DAY);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"object": "usage", "window_seconds": DAY, "data": [
+                {"tenant": "acme", "window_start": 1000, "window_end": 1000 + DAY,
+                 "requests": 3, "input_tokens": 15, "output_tokens": 24, "models": [
+                    {"model": "m1", "requests": 2, "errors": 1, "input_tokens": 5, "output_tokens": 4},
+                    {"model": "m2", "requests": 1, "errors": 0, "input_tokens": 10, "output_tokens": 20}]},
+                {"tenant": "idle", "window_start": null, "window_end": null,
+                 "requests": 0, "input_tokens": 0, "output_tokens": 0, "models": []}]})
+        );
+    }
+
+    #[test]
+    fn window_rolls_over() {
+        let s = record(None, 1000, 60, &rec("m", 1, 1, false));
+        let s2 = record(Some(&s), 1059, 60, &rec("m", 1, 1, false));
+        assert_eq!(TenantUsage::decode(Some(&s2)).models["m"].requests, 2);
+        let s3 = record(Some(&s2), 1060, 60, &rec("m", 1, 1, false));
+        let u = TenantUsage::decode(Some(&s3));
+        assert_eq!((u.window_start, u.models["m"].requests), (1060, 1));
+        // an expired window reads as empty
+        let v: Value = serde_json::from_slice(&report(&[("t", Some(s3))], 2000, 60)).unwrap();
+        assert_eq!(v["data"][0]["requests"], 0);
+    }
+
+    #[test]
+    fn garbage_state_is_empty_usage() {
+        assert_eq!(
+            TenantUsage::decode(Some(b"not json")),
+            TenantUsage::default()
+        );
+        let s = record(Some(b""), 5, DAY, &rec("m", 1, 2, false));
+        assert_eq!(TenantUsage::decode(Some(&s)).models["m"].output_tokens, 2);
+    }
+
+    #[test]
+    fn estimate_counts_text_characters() {
+        let body = json!({"system": [{"text": "abcd"}], "messages": [
+            {"role": "user", "content": [{"text": "abcdefgh"}, {"image": {"format": "png"}}]},
+            {"role": "assistant", "content": [{"text": "x"}]}],
+            "inferenceConfig": {"maxTokens": 10}});
+        assert_eq!(estimate_input_tokens(body.to_string().as_bytes()), 4);
+        assert_eq!(estimate_input_tokens(b"{}"), 1);
+        assert_eq!(estimate_input_tokens(b"nope"), 1);
+    }
+}
