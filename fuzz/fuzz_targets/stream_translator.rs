@@ -44,6 +44,8 @@ struct Input {
     include_usage: bool,
     corrupt: Option<(u16, u8)>,
     truncate: Option<u16>,
+    /// Output options: chat or legacy completion, JSON-answer tool, dropped or legacy tool calls.
+    mode: u8,
 }
 
 const EVENT_TYPES: [&str; 6] = [
@@ -94,6 +96,11 @@ fn build(events: &[Ev]) -> Vec<u8> {
             Ev::MessageStart(role) => json_event(&mut out, "messageStart", json!({"role": role})),
             Ev::BlockStart { index, tool } => {
                 let start = match tool {
+                    // Short names are the ones the options know (JSON-answer tool, `cosine`).
+                    Some((id, name)) if name.len() < 2 => {
+                        let known = ["cosine", "json_response"][name.len()];
+                        json!({"toolUse": {"toolUseId": id, "name": known}})
+                    }
                     Some((id, name)) => json!({"toolUse": {"toolUseId": id, "name": name}}),
                     None => json!({}),
                 };
@@ -174,7 +181,8 @@ fuzz_target!(|input: Input| {
     if let Some(n) = input.truncate {
         stream.truncate(usize::from(n));
     }
-    let whole = fuzz::translate(input.include_usage, &[&stream]);
-    let split = fuzz::translate(input.include_usage, &fuzz::chunks(&stream, &input.sizes));
+    let opts = || fuzz::options_from(input.include_usage, input.mode);
+    let whole = fuzz::translate_with(opts(), &[&stream]);
+    let split = fuzz::translate_with(opts(), &fuzz::chunks(&stream, &input.sizes));
     assert_eq!(whole, split, "output depends on chunking");
 });

@@ -98,20 +98,49 @@ pub fn string_header<'a>(name: &'a str, value: &'a str) -> Header<'a> {
     }
 }
 
-pub fn translator(include_usage: bool) -> StreamTranslator {
-    StreamTranslator::new(StreamOptions {
+pub fn options(include_usage: bool) -> StreamOptions {
+    StreamOptions {
         id: "chatcmpl-fuzz".into(),
         model: "gpt-4o".into(),
         created: 1_700_000_000,
         include_usage,
         format: OutputFormat::Chat,
         output: Default::default(),
-    })
+    }
+}
+
+/// Options picked by one fuzzer byte: chat or legacy completion chunks (with or without
+/// echo), a JSON-answer tool, dropped tool calls, legacy function calling.
+pub fn options_from(include_usage: bool, mode: u8) -> StreamOptions {
+    let mut o = options(include_usage);
+    if mode & 1 != 0 {
+        o.format = OutputFormat::Completion {
+            echo: (mode & 2 != 0).then(|| "echoed prompt".to_string()),
+        };
+    }
+    if mode & 4 != 0 {
+        o.output.json_tool = Some(
+            if mode & 8 != 0 {
+                "json_response"
+            } else {
+                "cosine"
+            }
+            .into(),
+        );
+    }
+    o.output.drop_tool_calls = mode & 16 != 0;
+    o.output.legacy_functions = mode & 32 != 0;
+    o
 }
 
 /// Feeds `chunks`, ends the body, and checks the translator's contract; returns the SSE.
 pub fn translate(include_usage: bool, chunks: &[&[u8]]) -> Vec<u8> {
-    let mut t = translator(include_usage);
+    translate_with(options(include_usage), chunks)
+}
+
+/// [`translate`] with any options.
+pub fn translate_with(opts: StreamOptions, chunks: &[&[u8]]) -> Vec<u8> {
+    let mut t = StreamTranslator::new(opts);
     let mut out = Vec::new();
     for c in chunks {
         out.extend(t.feed(c));
@@ -146,7 +175,10 @@ pub fn check_sse(sse: &[u8]) {
                 assert!(e["message"].is_string() && e["type"].is_string(), "{data}");
                 true
             } else {
-                assert_eq!(v["object"], "chat.completion.chunk");
+                assert!(
+                    v["object"] == "chat.completion.chunk" || v["object"] == "text_completion",
+                    "{data}"
+                );
                 assert!(v["choices"].is_array());
                 false
             }
