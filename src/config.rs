@@ -428,10 +428,16 @@ fn parse_aws_auth(
         if c.secret_access_key.is_empty() {
             return Err(err("`credentials.secret_access_key` is empty"));
         }
+        let session_token = nonempty(c.session_token);
+        header_safe("`credentials.access_key_id`", &c.access_key_id)?;
+        header_safe(
+            "`credentials.session_token`",
+            session_token.as_deref().unwrap_or(""),
+        )?;
         return Ok(AwsAuth::SigV4(Credentials {
             access_key_id: c.access_key_id,
             secret_access_key: c.secret_access_key,
-            session_token: nonempty(c.session_token),
+            session_token,
         }));
     }
     if let Some(s) = source {
@@ -441,6 +447,7 @@ fn parse_aws_auth(
         if k.trim().is_empty() {
             return Err(err("`bedrock_api_key` is empty"));
         }
+        header_safe("`bedrock_api_key`", k.trim())?;
         return Ok(AwsAuth::ApiKey(k.trim().to_string()));
     }
     match (
@@ -448,12 +455,20 @@ fn parse_aws_auth(
         nonempty(env("AWS_SECRET_ACCESS_KEY")),
         nonempty(env("AWS_BEARER_TOKEN_BEDROCK")),
     ) {
-        (Some(access_key_id), Some(secret_access_key), _) => Ok(AwsAuth::SigV4(Credentials {
-            access_key_id,
-            secret_access_key,
-            session_token: nonempty(env("AWS_SESSION_TOKEN")),
-        })),
-        (None, None, Some(k)) => Ok(AwsAuth::ApiKey(k.trim().to_string())),
+        (Some(access_key_id), Some(secret_access_key), _) => {
+            let session_token = nonempty(env("AWS_SESSION_TOKEN"));
+            header_safe("AWS_ACCESS_KEY_ID", &access_key_id)?;
+            header_safe("AWS_SESSION_TOKEN", session_token.as_deref().unwrap_or(""))?;
+            Ok(AwsAuth::SigV4(Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            }))
+        }
+        (None, None, Some(k)) => {
+            header_safe("AWS_BEARER_TOKEN_BEDROCK", k.trim())?;
+            Ok(AwsAuth::ApiKey(k.trim().to_string()))
+        }
         (None, _, _) => Err(err(
             "`credentials` is not set and AWS_ACCESS_KEY_ID is not in the environment",
         )),
@@ -461,6 +476,18 @@ fn parse_aws_auth(
             "`credentials` is not set and AWS_SECRET_ACCESS_KEY is not in the environment",
         )),
     }
+}
+
+/// Credentials that travel in request headers (the access key id inside `authorization`, the
+/// session token, API keys) must be valid header values, or every request fails with a 500
+/// when it is signed (found by fuzzing: a DEL in a session token).
+fn header_safe(what: &str, value: &str) -> Result<(), ConfigError> {
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(err(format!(
+            "{what} contains characters not allowed in an HTTP header"
+        )));
+    }
+    Ok(())
 }
 
 fn parse_source(
@@ -904,6 +931,49 @@ mod tests {
             .unwrap();
             assert_eq!(c.bedrock_host, host);
         }
+    }
+
+    #[test]
+    fn credentials_that_cannot_go_in_a_header_fail_start() {
+        // Regression (fuzz target `config`): a DEL in the session token was accepted, then
+        // signing failed on every request with a 500.
+        for (creds, field) in [
+            (
+                json!({"access_key_id": "AKID", "secret_access_key": "s", "session_token": "t\u{7f}"}),
+                "session_token",
+            ),
+            (
+                json!({"access_key_id": "AK\nID", "secret_access_key": "s"}),
+                "access_key_id",
+            ),
+        ] {
+            let e = Config::parse(
+                json!({"api_keys": ["sk-local-demo"], "region": "us-east-1", "credentials": creds})
+                    .to_string()
+                    .as_bytes(),
+                &|_| None,
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains(field), "{e}");
+        }
+        let env = |k: &str| match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKID".to_string()),
+            "AWS_SECRET_ACCESS_KEY" => Some("s".to_string()),
+            "AWS_SESSION_TOKEN" => Some("tok\u{1}".to_string()),
+            _ => None,
+        };
+        let e = Config::parse(
+            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1"}"#,
+            &env,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("AWS_SESSION_TOKEN"), "{e}");
+        // A secret key is only hashed, never sent: anything goes.
+        Config::parse(
+            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s\u007f\n"}}"#,
+            &|_| None,
+        )
+        .unwrap();
     }
 
     #[test]
