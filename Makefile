@@ -12,7 +12,7 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help venv wasm unit lint validate e2e dist oci deploy-check test run clean
+.PHONY: help venv wasm noop-wasm unit lint validate e2e dist oci deploy-check test run clean fuzz bench bench-core soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ unit: ## native unit and integration tests of the core
 	cargo test
 
 validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envoy/, deploy/**/envoy*.yaml)
-	@for c in envoy/*.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
+	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
 	$(PY) tests/deploy/check_deploy.py validate-envoy
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
@@ -64,6 +64,45 @@ test: lint unit wasm validate deploy-check e2e ## everything: fmt, clippy, unit 
 run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock)
 	envoy/run.sh
 
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := chat_request config event_stream_decoder event_stream_corrected_crc stream_translator
+
+fuzz: ## cargo-fuzz every target for FUZZ_SECONDS each (default 60; nightly, cargo-fuzz installed if missing)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  mkdir -p fuzz/corpus/$$t fuzz/seeds/$$t; \
+	  dict=; case $$t in chat_request|config) dict=-dict=$(CURDIR)/fuzz/dict/json.dict;; esac; \
+	  cargo +nightly fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 $$dict 2>&1 \
+	    | grep -vE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' || exit 1; \
+	  test -z "$$(ls fuzz/artifacts/$$t 2>/dev/null)" || { echo "crash inputs in fuzz/artifacts/$$t"; exit 1; }; \
+	done
+
+noop-wasm:
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	cd bench/noop-filter && cargo build --release --target $(TARGET) --quiet
+
+bench-core: ## criterion benches of the core (request and stream translation)
+	cargo bench --bench core
+
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	touch $@
+
+bench: venv wasm noop-wasm $(BENCH_VENV)/.installed ## Envoy+filter vs plain Envoy vs LiteLLM (wrk) + criterion → docs/benchmarks.md (~6 min)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@mkdir -p .run/bench
+	set -o pipefail; cargo bench --bench core 2>&1 | tee .run/bench/core.log | grep -E '^[a-z].*time:|^[a-z][^ ]*$$|thrpt:'
+	$(PY) bench/run.py
+
+SOAK_REQUESTS ?= 10000
+soak: venv wasm ## SOAK_REQUESTS (10000) mixed requests, concurrency 32, through Envoy + filter to the emulator; fails on any loss or leak
+	SOAK_REQUESTS=$(SOAK_REQUESTS) $(PY) tests/soak/soak.py
+
 clean: ## remove build outputs and the venv
 	cargo clean
-	rm -rf $(VENV) .run dist
+	rm -rf $(VENV) $(BENCH_VENV) .run dist

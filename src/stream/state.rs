@@ -151,6 +151,12 @@ impl StreamTranslator {
         out
     }
 
+    /// Bytes of an unfinished upstream frame held between `feed` calls. With a few flags, the
+    /// only per-stream state that depends on the input; bounded by the largest frame.
+    pub fn buffered_len(&self) -> usize {
+        self.decoder.buffered_len()
+    }
+
     /// Token usage seen in the `metadata` event, if any.
     pub fn usage(&self) -> Option<&Usage> {
         self.state.usage.as_ref()

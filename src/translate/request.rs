@@ -466,7 +466,7 @@ fn to_messages(req: &ChatRequest) -> Result<(Vec<SystemContentBlock>, Vec<Messag
         }
         let texts = || {
             m.content.iter().filter_map(|p| match p {
-                ContentPart::Text(t) if !t.trim().is_empty() => Some(t.clone()),
+                ContentPart::Text(t) if !is_blank(t) => Some(t.clone()),
                 _ => None,
             })
         };
@@ -480,7 +480,7 @@ fn to_messages(req: &ChatRequest) -> Result<(Vec<SystemContentBlock>, Vec<Messag
                 m.content
                     .iter()
                     .filter_map(|p| match p {
-                        ContentPart::Text(t) if t.trim().is_empty() => None,
+                        ContentPart::Text(t) if is_blank(t) => None,
                         ContentPart::Text(t) => Some(ContentBlock::Text(t.clone())),
                         ContentPart::Image(img) => Some(ContentBlock::Image(ImageBlock {
                             format: img.format,
@@ -552,6 +552,16 @@ fn to_messages(req: &ChatRequest) -> Result<(Vec<SystemContentBlock>, Vec<Messag
 }
 
 /// A tool message's content: a JSON object stays JSON (`json` block), anything else is text.
+/// Blank as Bedrock judges text blocks: white space as Rust sees it, plus the information
+/// separators U+001C..U+001F, which Java's `Character.isWhitespace` (Bedrock) and Python's
+/// `str.isspace` (the emulator) count as white space and `char::is_whitespace` does not. Such
+/// a text sent on makes Bedrock answer `ValidationException: … is blank` (found by the
+/// Bedrock-rules oracle of the property tests and the `chat_request` fuzz target).
+pub fn is_blank(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
 fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlock {
     let text: String = parts
         .iter()
@@ -561,7 +571,7 @@ fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlock {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    if text.trim().is_empty() {
+    if is_blank(&text) {
         return ToolResultContentBlock::Text(EMPTY_TOOL_RESULT.into());
     }
     match serde_json::from_str::<Value>(&text) {
@@ -817,6 +827,32 @@ mod tests {
                 ],
                 "inferenceConfig": {"topP": 0.5, "stopSequences": ["x"]}
             })
+        );
+    }
+
+    #[test]
+    fn information_separators_count_as_blank_like_bedrock() {
+        // Regression: "\u{1c}" used to reach Bedrock, which refuses it as a blank text.
+        let (got, _, _) = translate(
+            CLAUDE_35,
+            json!({
+                "model": "m",
+                "messages": [
+                    user("hello"),
+                    {"role": "assistant", "content": "\u{1c}"},
+                    {"role": "developer", "content": "\u{1f}\u{1e} \t"},
+                    {"role": "user", "content": [{"type": "text", "text": "\u{1d}"}, {"type": "text", "text": "again"}]}
+                ]
+            }),
+        );
+        assert_eq!(
+            got,
+            json!({"messages": [{"role": "user", "content": [{"text": "hello"}, {"text": "again"}]}]})
+        );
+        assert!(!is_blank("\u{1c}x"));
+        assert_eq!(
+            tool_result_content(&[ContentPart::Text("\u{1c}".into())]),
+            ToolResultContentBlock::Text(EMPTY_TOOL_RESULT.into())
         );
     }
 

@@ -1,0 +1,38 @@
+//! OpenAI chat request body → signed Converse request (`upstream::chat` with a fixed config).
+//! Never panics; accepts with a `/model/…` path and a Converse body that Bedrock's rules
+//! accept (tests/support/bedrock_rules.rs), or rejects with a 400 and an OpenAI error body.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use bedrock_openai_filter::config::Config;
+use bedrock_openai_filter::upstream;
+use libfuzzer_sys::fuzz_target;
+
+static CFG: OnceLock<Config> = OnceLock::new();
+
+fuzz_target!(|data: &[u8]| {
+    let cfg = CFG.get_or_init(fuzz::config);
+    match upstream::chat(cfg, data, fuzz::now(), None) {
+        Ok((up, ex)) => {
+            assert!(up.path.starts_with("/model/"), "{}", up.path);
+            assert!(up.path.ends_with("/converse") || up.path.ends_with("/converse-stream"));
+            assert!(!ex.bedrock_model.is_empty());
+            let body: serde_json::Value =
+                serde_json::from_slice(&up.body).expect("Converse body is JSON");
+            if let Err(e) = fuzz::bedrock_rules::check(&body) {
+                panic!(
+                    "accepted, but Bedrock would refuse the Converse body ({e}): {}",
+                    String::from_utf8_lossy(data)
+                );
+            }
+            assert!(up.headers.iter().any(|(k, _)| k == "authorization"));
+        }
+        Err(e) => {
+            assert_eq!(e.status, 400, "{}", String::from_utf8_lossy(&e.to_body()));
+            let body: serde_json::Value =
+                serde_json::from_slice(&e.to_body()).expect("error body is JSON");
+            assert!(body["error"]["message"].is_string());
+        }
+    }
+});

@@ -1,0 +1,374 @@
+//! Property tests (proptest), part of `cargo test` and kept quick (a few hundred cases each):
+//!
+//! - any chunking of a valid stream gives the same SSE as feeding it whole;
+//! - any single-byte flip, under any chunking, ends in exactly one error event (last, no
+//!   `[DONE]`), never a panic;
+//! - arbitrary bytes into the decoder and the translator never panic and always terminate;
+//! - the request parser / translator never panics on arbitrary JSON values, and rejects
+//!   with a 400 whatever it does not accept; the plugin config parser never panics.
+//!
+//! Failing cases are saved under `proptest-regressions/` and replayed first.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use bedrock_openai_filter::config::Config;
+use bedrock_openai_filter::event_stream::Decoder;
+use bedrock_openai_filter::stream::StreamTranslator;
+use bedrock_openai_filter::upstream;
+use proptest::prelude::*;
+use serde_json::{json, Map, Value};
+
+mod support;
+
+// ---------------------------------------------------------------------------------------------
+// SSE checks.
+
+#[derive(Debug, PartialEq)]
+enum Event {
+    Chunk,
+    Error,
+    Done,
+}
+
+/// Every event is one `data:` line of JSON (or `[DONE]`) followed by a blank line.
+fn events(sse: &[u8]) -> Vec<Event> {
+    let text = std::str::from_utf8(sse).expect("SSE is UTF-8");
+    if text.is_empty() {
+        return Vec::new();
+    }
+    assert!(text.ends_with("\n\n"), "{text:?}");
+    text[..text.len() - 2]
+        .split("\n\n")
+        .map(|ev| {
+            let data = ev.strip_prefix("data: ").expect("data event");
+            assert!(!data.contains('\n'));
+            if data == "[DONE]" {
+                return Event::Done;
+            }
+            let v: Value = serde_json::from_str(data).expect("JSON event");
+            if v.get("error").is_some() {
+                Event::Error
+            } else {
+                Event::Chunk
+            }
+        })
+        .collect()
+}
+
+/// A finished stream ends in exactly one terminator: `[DONE]` or a single error event.
+fn assert_terminated_once(ev: &[Event]) {
+    let errors = ev.iter().filter(|e| **e == Event::Error).count();
+    let dones = ev.iter().filter(|e| **e == Event::Done).count();
+    assert_eq!(errors + dones, 1, "{ev:?}");
+    assert!(
+        matches!(ev.last(), Some(Event::Error | Event::Done)),
+        "{ev:?}"
+    );
+}
+
+/// Splits `bytes` at the given cut points (any values; taken modulo the length).
+fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut at: Vec<usize> = cuts
+        .iter()
+        .map(|c| c % (bytes.len() + 1))
+        .collect::<Vec<_>>();
+    at.push(0);
+    at.push(bytes.len());
+    at.sort_unstable();
+    at.dedup();
+    at.windows(2).map(|w| &bytes[w[0]..w[1]]).collect()
+}
+
+fn valid_streams() -> Vec<Vec<u8>> {
+    vec![
+        support::capture(),
+        support::long_stream(3),
+        support::synthetic_stream(5, 700),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_chunking_gives_the_same_sse(
+        which in 0usize..3,
+        usage in any::<bool>(),
+        cuts in prop::collection::vec(any::<usize>(), 0..64),
+    ) {
+        let body = &valid_streams()[which];
+        let whole = support::translate(usage, [&body[..]]);
+        let split = support::translate(usage, split_at_cuts(body, &cuts));
+        prop_assert_eq!(&split, &whole);
+        let ev = events(&whole);
+        prop_assert_eq!(ev.last(), Some(&Event::Done));
+        assert_terminated_once(&ev);
+    }
+
+    #[test]
+    fn any_byte_flip_ends_in_exactly_one_error(
+        which in 0usize..3,
+        at in any::<usize>(),
+        mask in 1u8..=255,
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+    ) {
+        let mut body = valid_streams()[which].clone();
+        let at = at % body.len();
+        body[at] ^= mask;
+        let mut t = StreamTranslator::new(support::opts(true));
+        let mut out = Vec::new();
+        for c in split_at_cuts(&body, &cuts) {
+            out.extend(t.feed(c));
+        }
+        out.extend(t.finish());
+        prop_assert!(t.is_finished());
+        let ev = events(&out);
+        prop_assert_eq!(ev.last(), Some(&Event::Error), "flip at {} not detected", at);
+        assert_terminated_once(&ev);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_and_terminate(
+        bytes in prop::collection::vec(any::<u8>(), 0..2048),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+        valid_prefix in 0usize..4,
+    ) {
+        // Optionally start with a few real frames so the garbage lands mid-stream.
+        let cap = support::capture();
+        let frames = support::frames(&cap);
+        let mut body: Vec<u8> = frames[..valid_prefix].concat();
+        body.extend_from_slice(&bytes);
+        let mut t = StreamTranslator::new(support::opts(true));
+        let mut out = Vec::new();
+        for c in split_at_cuts(&body, &cuts) {
+            out.extend(t.feed(c));
+        }
+        out.extend(t.finish());
+        prop_assert!(t.is_finished());
+        prop_assert!(t.feed(&bytes).is_empty(), "nothing after the end");
+        assert_terminated_once(&events(&out));
+    }
+
+    #[test]
+    fn decoder_on_arbitrary_bytes_terminates(
+        bytes in prop::collection::vec(any::<u8>(), 0..2048),
+        cuts in prop::collection::vec(any::<usize>(), 0..16),
+    ) {
+        let mut d = Decoder::with_max_frame_len(4096);
+        let mut failed = false;
+        for c in split_at_cuts(&bytes, &cuts) {
+            let mut frames = d.feed(c);
+            // Each message consumes at least 16 bytes, so this bound is never reached.
+            for _ in 0..=bytes.len() {
+                match frames.next_message() {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => { failed = true; break }
+                }
+            }
+            drop(frames);
+            if failed { break }
+            prop_assert!(d.buffered_len() <= 4096);
+        }
+        prop_assert_eq!(failed, d.error().is_some());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and config.
+
+const KEYS: &[&str] = &[
+    "model",
+    "messages",
+    "role",
+    "content",
+    "type",
+    "text",
+    "name",
+    "stream",
+    "stream_options",
+    "include_usage",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "stop",
+    "tools",
+    "image_url",
+];
+
+const STRINGS: &[&str] = &[
+    "user",
+    "system",
+    "developer",
+    "assistant",
+    "tool",
+    "function",
+    "text",
+    "image_url",
+    "gpt-4o",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x",
+    "",
+    " ",
+    "é/📦?#%:",
+    "\u{1c}",
+    " \u{1f}\t",
+    "\u{a0}",
+    "\u{2028}",
+];
+
+const MODELS: [&str; 4] = [
+    "gpt-4o",
+    "anthropic.claude-3-haiku-20240307-v1:0",
+    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/x",
+    "é/📦?#%:",
+];
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => prop::sample::select(KEYS).prop_map(str::to_string),
+        1 => ".{0,12}",
+    ]
+}
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        prop::sample::select(&[0.0, 0.5, 1.0, 2.0, 2.5, -1.0, 1e300][..]).prop_map(|f| json!(f)),
+        prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
+        ".{0,40}".prop_map(Value::String),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+        ]
+    })
+}
+
+/// Request-shaped values: mostly valid models, roles and contents, with arbitrary values
+/// mixed in everywhere, so that many cases reach translation and signing.
+fn chat_like() -> impl Strategy<Value = Value> {
+    let text = prop_oneof![
+        12 => ".{0,40}".prop_map(Value::String),
+        3 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
+        1 => leaf(),
+    ];
+    let content = prop_oneof![
+        30 => ".{0,60}".prop_map(Value::String),
+        6 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
+        10 => prop::collection::vec(
+            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("x")], text),
+            0..4
+        )
+        .prop_map(|parts| Value::Array(
+            parts
+                .into_iter()
+                .map(|(t, v)| json!({"type": t, "text": v}))
+                .collect()
+        )),
+        1 => json_value(),
+    ];
+    let role = prop_oneof![
+        40 => prop::sample::select(&["user", "system", "developer", "assistant"][..]),
+        1 => prop::sample::select(&["tool", "x", ""][..]),
+    ];
+    let message = prop_oneof![
+        40 => (role, content).prop_map(|(role, content)| json!({"role": role, "content": content})),
+        1 => json_value(),
+    ];
+    let model = prop_oneof![
+        20 => prop::sample::select(&MODELS[..]).prop_map(|s| json!(s)),
+        2 => prop::sample::select(STRINGS).prop_map(|s| json!(s)),
+        1 => leaf(),
+    ];
+    let messages = prop_oneof![
+        20 => (any::<bool>(), prop::collection::vec(message, 1..6)).prop_map(|(user_first, mut m)| {
+            if user_first {
+                m.insert(0, json!({"role": "user", "content": "Hello"}));
+            }
+            Value::Array(m)
+        }),
+        1 => json_value(),
+    ];
+    let extra_value = prop_oneof![
+        3 => prop::sample::select(&[0.0, 0.5, 1.0, 2.0, 2.5, -1.0, 1e300][..]).prop_map(|f| json!(f)),
+        2 => (0u64..100_000).prop_map(|n| json!(n)),
+        2 => any::<bool>().prop_map(Value::Bool),
+        1 => json_value(),
+        1 => prop::collection::vec(".{0,8}", 0..6).prop_map(|v| json!(v)),
+        1 => any::<bool>().prop_map(|b| json!({"include_usage": b})),
+    ];
+    (
+        model,
+        messages,
+        prop::collection::vec((key(), extra_value), 0..4),
+    )
+        .prop_map(|(model, messages, extra)| {
+            let mut obj: Map<String, Value> = extra.into_iter().collect();
+            obj.insert("model".into(), model);
+            obj.insert("messages".into(), messages);
+            Value::Object(obj)
+        })
+}
+
+fn check_chat(body: &[u8]) -> Result<(), TestCaseError> {
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    match upstream::chat(&support::config(), body, now, None) {
+        Ok((up, ex)) => {
+            prop_assert!(up.path.starts_with("/model/"));
+            prop_assert!(!ex.bedrock_model.is_empty());
+            // The upstream body is JSON that Bedrock would accept.
+            let converse = serde_json::from_slice::<Value>(&up.body)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            if let Err(e) = support::bedrock_rules::check(&converse) {
+                return Err(TestCaseError::fail(format!(
+                    "accepted but Bedrock would refuse it ({e}): {}",
+                    String::from_utf8_lossy(body)
+                )));
+            }
+        }
+        Err(e) => {
+            prop_assert_eq!(e.status, 400, "{}", String::from_utf8_lossy(&e.to_body()));
+            serde_json::from_slice::<Value>(&e.to_body())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn request_parser_never_panics_on_json(v in json_value()) {
+        check_chat(&serde_json::to_vec(&v).unwrap())?;
+    }
+
+    #[test]
+    fn request_parser_never_panics_on_chat_shaped_json(v in chat_like()) {
+        check_chat(&serde_json::to_vec(&v).unwrap())?;
+    }
+
+    #[test]
+    fn request_parser_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        check_chat(&bytes)?;
+    }
+
+    #[test]
+    fn config_parser_never_panics(v in json_value(), keys in prop::collection::vec(".{0,10}", 0..3)) {
+        let _ = Config::parse(&serde_json::to_vec(&v).unwrap(), &|k| keys.first().filter(|_| k == "AWS_REGION").cloned());
+    }
+}
