@@ -300,6 +300,13 @@ impl Config {
             .as_ref()
             .is_some_and(|h| !h.trim().is_empty());
         let bedrock_host = nonempty(raw.bedrock_host).unwrap_or_else(|| default_host(&region));
+        // Found by fuzzing: a host SigV4 cannot sign used to pass here and fail every request
+        // with a 500.
+        if crate::sigv4::check_host(&bedrock_host).is_err() {
+            return Err(err(format!(
+                "`bedrock_host` `{bedrock_host}` is not a host[:port] (no scheme, no path)"
+            )));
+        }
 
         let upstream = if let Some(g) = raw.gateway {
             for (set, name) in [
@@ -861,6 +868,42 @@ mod tests {
         );
         assert_eq!(sigv4(&c).session_token.as_deref(), Some("t"));
         assert_eq!(c.model_aliases["gpt-4o"], "x:0");
+    }
+
+    #[test]
+    fn a_bedrock_host_that_cannot_be_signed_fails_start() {
+        // Regression (fuzz target `config`): accepted, then every request failed with a 500.
+        for host in [
+            "bedrock.i?nternal[",
+            "user@host",
+            "https://bedrock.example",
+            "a b",
+        ] {
+            let e = Config::parse(
+                json!({"api_keys": ["sk-local-demo"], "region": "us-east-1", "bedrock_host": host,
+                       "credentials": {"access_key_id": "a", "secret_access_key": "b"}})
+                .to_string()
+                .as_bytes(),
+                &|_| None,
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("`bedrock_host`"), "{host}: {e}");
+        }
+        for host in [
+            "bedrock.internal",
+            "127.0.0.1:18080",
+            "vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com",
+        ] {
+            let c = Config::parse(
+                json!({"api_keys": ["sk-local-demo"], "region": "us-east-1", "bedrock_host": host,
+                       "credentials": {"access_key_id": "a", "secret_access_key": "b"}})
+                .to_string()
+                .as_bytes(),
+                &|_| None,
+            )
+            .unwrap();
+            assert_eq!(c.bedrock_host, host);
+        }
     }
 
     #[test]

@@ -79,12 +79,21 @@ impl TenantTable {
             let index = table.tenants.len();
             for d in digests {
                 if let Some((_, other)) = table.keys.iter().find(|(k, _)| *k == d) {
-                    return Err(format!(
-                        "the key with SHA-256 {} is given to both `{}` and `{}`",
-                        hex::encode(d),
-                        table.tenants[*other].name,
-                        tenant.name
-                    ));
+                    // `tenant` is pushed after its keys: a key repeated within it has no
+                    // entry in `tenants` yet (indexing it panicked: found by fuzzing).
+                    return Err(match table.tenants.get(*other) {
+                        Some(o) => format!(
+                            "the key with SHA-256 {} is given to both `{}` and `{}`",
+                            hex::encode(d),
+                            o.name,
+                            tenant.name
+                        ),
+                        None => format!(
+                            "the key with SHA-256 {} is listed twice for `{}`",
+                            hex::encode(d),
+                            tenant.name
+                        ),
+                    });
                 }
                 table.keys.push((d, index));
             }
@@ -229,6 +238,25 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.contains("`a`") && e.contains("`b`"), "{e}");
+    }
+
+    #[test]
+    fn a_key_listed_twice_for_one_tenant_is_an_error_not_a_panic() {
+        // Regression (fuzz target `config`): this indexed the tenant list before the tenant
+        // was in it, and the plugin aborted at start instead of naming the problem.
+        let e = TenantTable::new(vec![(
+            tenant("a"),
+            vec![digest("sk-twice-key"), digest("sk-twice-key")],
+        )])
+        .unwrap_err();
+        assert!(e.contains("listed twice for `a`"), "{e}");
+        let e = crate::config::Config::parse(
+            br#"{"api_keys":["sk-aaaaaaaa","sk-aaaaaaaa"],"region":"us-east-1",
+                 "credentials":{"access_key_id":"a","secret_access_key":"b"}}"#,
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("listed twice"), "{e}");
     }
 
     #[test]
