@@ -40,6 +40,11 @@ pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
     warn_on(name, hostcalls::set_map_value(map, name, value));
 }
 
+/// Adds a header (or, with `HttpResponseTrailers` at the end of the body, a trailer).
+pub fn add_header(map: MapType, name: &str, value: &str) {
+    warn_on(name, hostcalls::add_map_value(map, name, value));
+}
+
 pub fn body(buffer: BufferType, size: usize) -> Vec<u8> {
     warn_on("get body", hostcalls::get_buffer(buffer, 0, size))
         .flatten()

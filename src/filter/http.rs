@@ -24,6 +24,7 @@ use crate::usage;
 
 const REQ: MapType = MapType::HttpRequestHeaders;
 const RESP: MapType = MapType::HttpResponseHeaders;
+const TRAILERS: MapType = MapType::HttpResponseTrailers;
 
 pub struct Http {
     id: u32,
@@ -527,6 +528,20 @@ impl HttpContext for Http {
                         translator.error_type().map(|t| t.as_str().to_string());
                 }
                 host::replace_body(BufferType::HttpResponseBody, size, &out);
+                if let (true, Some(u)) = (end_of_stream, translator.usage()) {
+                    // Envoy creates the trailer map on demand at the end of the body; HTTP/1.1
+                    // clients see it only when the listener enables trailers (ours do).
+                    host::add_header(
+                        TRAILERS,
+                        "x-token-usage-input",
+                        &u.prompt_tokens.to_string(),
+                    );
+                    host::add_header(
+                        TRAILERS,
+                        "x-token-usage-output",
+                        &u.completion_tokens.to_string(),
+                    );
+                }
                 if first {
                     self.first_output();
                 }
