@@ -160,7 +160,11 @@ pub fn chat_body(target: usize, stream: bool) -> Vec<u8> {
     let mut body = Vec::new();
     let mut turn = 0usize;
     loop {
-        let role = if turn.is_multiple_of(2) { "user" } else { "assistant" };
+        let role = if turn.is_multiple_of(2) {
+            "user"
+        } else {
+            "assistant"
+        };
         messages.push(json!({"role": role, "content": text}));
         turn += 1;
         if turn % 2 == 1 {
