@@ -221,18 +221,7 @@ impl ChatRequest {
             }
         };
         let stream = opt_bool(&obj, "stream")?.unwrap_or(false);
-        let include_usage = match obj.get("stream_options") {
-            None | Some(Value::Null) => false,
-            Some(Value::Object(o)) => opt_bool(o, "include_usage")
-                .map_err(|e| e.with_param("stream_options.include_usage"))?
-                .unwrap_or(false),
-            Some(_) => {
-                return Err(ApiError::invalid_param(
-                    "stream_options",
-                    "`stream_options` must be an object",
-                ))
-            }
-        };
+        let include_usage = include_usage(&obj)?;
         let max_tokens = match opt_u32(&obj, "max_completion_tokens")? {
             Some(n) => Some(n),
             None => opt_u32(&obj, "max_tokens")?,
@@ -1122,6 +1111,20 @@ pub(crate) fn required_model(obj: &Map<String, Value>) -> Result<String, ApiErro
             "you must provide a model parameter",
         )),
         Some(_) => Err(ApiError::invalid_param("model", "`model` must be a string")),
+    }
+}
+
+/// `stream_options.include_usage`, false when absent.
+pub(crate) fn include_usage(obj: &Map<String, Value>) -> Result<bool, ApiError> {
+    match obj.get("stream_options") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Object(o)) => Ok(opt_bool(o, "include_usage")
+            .map_err(|e| e.with_param("stream_options.include_usage"))?
+            .unwrap_or(false)),
+        Some(_) => Err(ApiError::invalid_param(
+            "stream_options",
+            "`stream_options` must be an object",
+        )),
     }
 }
 

@@ -14,7 +14,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::openai::chat::{json_object, opt_bool, opt_number, opt_u32, required_model};
+use crate::openai::chat::{
+    include_usage, json_object, opt_bool, opt_number, opt_u32, required_model,
+};
 use crate::openai::chunk::Usage;
 
 /// `object` of unary and streamed legacy completions alike.
@@ -74,18 +76,7 @@ impl CompletionRequest {
             }
         }
         let stream = opt_bool(&obj, "stream")?.unwrap_or(false);
-        let include_usage = match obj.get("stream_options") {
-            None | Some(Value::Null) => false,
-            Some(Value::Object(o)) => opt_bool(o, "include_usage")
-                .map_err(|e| e.with_param("stream_options.include_usage"))?
-                .unwrap_or(false),
-            Some(_) => {
-                return Err(reject(
-                    "stream_options",
-                    "`stream_options` must be an object",
-                ))
-            }
-        };
+        let include_usage = include_usage(&obj)?;
         Ok(Self {
             model,
             prompt,
