@@ -50,3 +50,16 @@ pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;
+
+/// Test-only helpers shared by unit tests in several modules.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// botocore's `bedrock-runtime` service model, the oracle for what Bedrock accepts.
+    pub fn botocore_model() -> serde_json::Value {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/reference/bedrock-runtime-service-2.json"
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+}

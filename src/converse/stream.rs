@@ -405,14 +405,7 @@ mod tests {
     #[test]
     fn stream_shapes_match_the_botocore_model() {
         // Every member we read exists in the model under that exact name.
-        let model: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/reference/bedrock-runtime-service-2.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let model = crate::test_support::botocore_model();
         let shapes = &model["shapes"];
         let has = |shape: &str, member: &str| !shapes[shape]["members"][member].is_null();
         for (shape, members) in [

@@ -661,14 +661,7 @@ mod tests {
     // ---- botocore model check -------------------------------------------------------------
 
     fn botocore() -> Value {
-        serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/reference/bedrock-runtime-service-2.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap()
+        crate::test_support::botocore_model()
     }
 
     /// Walks `v` against shape `name` of botocore's model: unknown members, missing required

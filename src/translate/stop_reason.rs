@@ -29,14 +29,7 @@ mod tests {
 
     #[test]
     fn maps_every_botocore_stop_reason() {
-        let model: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../shared/reference/bedrock-runtime-service-2.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+        let model = crate::test_support::botocore_model();
         let values = model["shapes"]["StopReason"]["enum"].as_array().unwrap();
         assert!(values.len() >= 6);
         for v in values {
