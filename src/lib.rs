@@ -20,6 +20,7 @@
 //!   HTTP status plus OpenAI error body.
 //! - [`catalog`]: known models and aliases; [`metadata`]: `/v1/models`, `/v1/providers`,
 //!   `/v1/mappings`, answered without an upstream call.
+//! - [`headers`]: the header maps the shell reads and writes back in one host call each.
 //! - [`credentials`]: AWS credentials fetched and refreshed from IMDSv2 or the container
 //!   credentials endpoint (the root context dispatches the calls).
 
@@ -31,6 +32,7 @@ pub mod converse;
 pub mod credentials;
 pub mod error;
 pub mod event_stream;
+pub mod headers;
 pub mod iam_auth;
 pub mod key_source;
 pub mod metadata;

@@ -15,8 +15,18 @@
 //! headers the signer owns (see [`sign`]).
 //!
 //! Test vectors come from botocore's `SigV4Auth`: `tests/sigv4_vector.py` prints them.
+//!
+//! **Fast path.** Under V8, `aws-sigv4`'s general signer cost about 25 µs per 1 KB request
+//! (URI parsing, settings and identity built per call, four HMACs to derive the day's key),
+//! a quarter of the filter's time. The requests the filter signs are already canonical (an
+//! encoded path without dot segments, a few plain headers, no query), so [`sign`] builds their
+//! canonical request directly and keeps the derived signing key for the day
+//! ([`aws_sigv4::sign::v4::generate_signing_key`], cached per worker). Anything outside that
+//! shape goes to `aws-sigv4`'s signer, and a property test checks the two agree byte for byte
+//! on every input the fast path accepts.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::str::FromStr;
 use std::time::{Duration, SystemTime};
@@ -24,6 +34,7 @@ use std::time::{Duration, SystemTime};
 use aws_sigv4::http_request::{self, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use sha2::{Digest, Sha256};
 
 /// Caller headers that are never passed to the signer: `content-length` because Envoy may
 /// change it after signing, the rest because the signer computes them itself.
@@ -132,7 +143,20 @@ pub fn sign(
     check_host(req.host)?;
     check_path(req.path)?;
     check_time(time)?;
+    if let Some(headers) = sign_canonical(creds, region, service, req, time) {
+        return Ok(headers);
+    }
+    sign_general(creds, region, service, req, time)
+}
 
+/// `aws-sigv4`'s own signer, for any request (after [`sign`]'s checks).
+fn sign_general(
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    req: &SignRequest<'_>,
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, SignError> {
     let identity: Identity = aws_credential_types::Credentials::new(
         creds.access_key_id.as_str(),
         creds.secret_access_key.as_str(),
@@ -174,6 +198,199 @@ pub fn sign(
         .into_iter()
         .map(|h| (h.name().to_owned(), h.value().to_owned()))
         .collect())
+}
+
+/// Headers `aws-sigv4` never signs by default, besides [`NOT_SIGNED`].
+const EXCLUDED: [&str; 3] = ["user-agent", "x-amzn-trace-id", "transfer-encoding"];
+
+thread_local! {
+    /// The last derived signing key and what it was derived from: it changes once a day (or
+    /// with new credentials), and deriving it is four HMACs.
+    static SIGNING_KEY: RefCell<Option<CachedKey>> = const { RefCell::new(None) };
+}
+
+struct CachedKey {
+    secret: String,
+    date: String,
+    region: String,
+    service: String,
+    key: Vec<u8>,
+}
+
+/// The day's signing key for `secret`, `region` and `service`, derived once.
+fn signing_key(secret: &str, date: &str, time: SystemTime, region: &str, service: &str) -> Vec<u8> {
+    SIGNING_KEY.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if let Some(c) = cached.as_ref() {
+            if c.secret == secret && c.date == date && c.region == region && c.service == service {
+                return c.key.clone();
+            }
+        }
+        let key = v4::generate_signing_key(secret, time, region, service)
+            .as_ref()
+            .to_vec();
+        *cached = Some(CachedKey {
+            secret: secret.to_owned(),
+            date: date.to_owned(),
+            region: region.to_owned(),
+            service: service.to_owned(),
+            key: key.clone(),
+        });
+        key
+    })
+}
+
+/// Signs a request that is already in canonical form, or returns `None` for `aws-sigv4` to
+/// sign: the path must need no normalisation (no empty, `.` or `..` segment, no trailing
+/// `/`) and hold only unreserved characters and `%XX` escapes; header names must be
+/// lowercase tokens, values plain printable ASCII with no leading, trailing or doubled
+/// space, and no header may repeat.
+fn sign_canonical(
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    req: &SignRequest<'_>,
+    time: SystemTime,
+) -> Option<Vec<(String, String)>> {
+    if !canonical_path(req.path) || !plain_value(req.host) {
+        return None;
+    }
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 3);
+    for &(name, value) in req.headers {
+        if NOT_SIGNED
+            .iter()
+            .chain(EXCLUDED.iter())
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            continue;
+        }
+        if !token(name) || !plain_value(value) {
+            return None;
+        }
+        headers.push((name, value));
+    }
+    let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    let amz_date = amz_date(secs)?;
+    let date = &amz_date[..8];
+    headers.push(("host", req.host));
+    headers.push(("x-amz-date", &amz_date));
+    if let Some(token) = &creds.session_token {
+        if !plain_value(token) {
+            return None;
+        }
+        headers.push(("x-amz-security-token", token));
+    }
+    headers.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if headers.windows(2).any(|w| w[0].0 == w[1].0) {
+        return None;
+    }
+
+    let mut signed = String::new();
+    let mut canonical = String::with_capacity(256 + req.path.len());
+    canonical.push_str(req.method);
+    canonical.push('\n');
+    // Encoded once by the filter, encoded again here: only `%` is left to escape.
+    canonical.push_str(&req.path.replace('%', "%25"));
+    canonical.push_str("\n\n");
+    for (name, value) in &headers {
+        canonical.push_str(name);
+        canonical.push(':');
+        canonical.push_str(value);
+        canonical.push('\n');
+        if !signed.is_empty() {
+            signed.push(';');
+        }
+        signed.push_str(name);
+    }
+    canonical.push('\n');
+    canonical.push_str(&signed);
+    canonical.push('\n');
+    canonical.push_str(&hex::encode(Sha256::digest(req.body)));
+
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let key = signing_key(&creds.secret_access_key, date, time, region, service);
+    let signature = v4::calculate_signature(&key, string_to_sign.as_bytes());
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
+        creds.access_key_id
+    );
+    if !plain_value(&authorization) {
+        return None;
+    }
+    let mut out = vec![
+        ("x-amz-date".to_owned(), amz_date.clone()),
+        ("authorization".to_owned(), authorization),
+    ];
+    if let Some(token) = &creds.session_token {
+        out.push(("x-amz-security-token".to_owned(), token.clone()));
+    }
+    Some(out)
+}
+
+/// An absolute path that `aws-sigv4` would leave as it is apart from escaping `%`.
+fn canonical_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let bytes = path.as_bytes();
+    let escapes_ok = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || (bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    escapes_ok
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~/%".contains(&b))
+        && rest
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..")
+}
+
+/// A lowercase header-name token.
+fn token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Printable ASCII, not starting or ending with a space, no two spaces in a row.
+fn plain_value(value: &str) -> bool {
+    !value.is_empty()
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !value.contains("  ")
+        && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+/// `YYYYMMDDTHHMMSSZ` for Unix seconds (four-digit years only).
+fn amz_date(secs: u64) -> Option<String> {
+    if secs >= MAX_UNIX_SECONDS {
+        return None;
+    }
+    let days = i64::try_from(secs / 86_400).ok()?;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60
+    ))
 }
 
 fn require_non_empty(name: &'static str, value: &str) -> Result<(), SignError> {
@@ -583,5 +800,121 @@ mod tests {
         let err = sign_at_fixed_time(&creds(Some("secret\ntoken")), &request(CLAUDE_PATH, JSON))
             .unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    mod fast_path {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Segments of unreserved characters and `%XX` escapes, as the filter builds paths.
+        fn path() -> impl Strategy<Value = String> {
+            let segment = prop::collection::vec(
+                prop_oneof![
+                    "[A-Za-z0-9._~-]{1,12}",
+                    "%[0-9A-Fa-f]{2}".prop_map(|s| s.to_string()),
+                ],
+                1..4,
+            )
+            .prop_map(|parts| parts.concat())
+            .prop_filter("dot segments are not canonical", |s| s != "." && s != "..");
+            prop::collection::vec(segment, 1..5).prop_map(|segs| format!("/{}", segs.join("/")))
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            "[!-~]{1,8}( [!-~]{1,8}){0,3}"
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            /// Wherever the fast path signs, it signs exactly as `aws-sigv4` does.
+            #[test]
+            fn agrees_with_aws_sigv4(
+                path in path(),
+                host in prop_oneof![
+                    Just("bedrock-runtime.us-east-1.amazonaws.com".to_string()),
+                    Just("127.0.0.1:18080".to_string()),
+                    "[a-z0-9-]{1,10}\\.example\\.com(:[0-9]{2,5})?",
+                ],
+                extra in prop::collection::vec(("x-[a-z0-9-]{1,10}", value()), 0..3),
+                content_type in value(),
+                token in prop::option::of("[A-Za-z0-9/+=]{8,40}"),
+                secret in "[A-Za-z0-9/+]{8,40}",
+                region in prop_oneof![Just("us-east-1"), Just("eu-west-3"), Just("ap-south-1")],
+                body in prop::collection::vec(any::<u8>(), 0..300),
+                secs in 0u64..MAX_UNIX_SECONDS,
+            ) {
+                let creds = Credentials {
+                    access_key_id: "AKIDEXAMPLE".into(),
+                    secret_access_key: secret,
+                    session_token: token,
+                };
+                let mut headers: Vec<(&str, &str)> = vec![
+                    ("content-type", &content_type),
+                    ("user-agent", "ignored/1.0"),
+                    ("content-length", "12"),
+                ];
+                headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                let req = SignRequest { method: "POST", host: &host, path: &path, headers: &headers, body: &body };
+                let time = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+                let general = sign_general(&creds, region, "bedrock", &req, time).unwrap();
+                match sign_canonical(&creds, region, "bedrock", &req, time) {
+                    Some(fast) => prop_assert_eq!(&fast, &general),
+                    // Only repeated extra header names may fall back here.
+                    None => prop_assert!(extra.iter().enumerate().any(|(i, (k, _))| extra[..i].iter().any(|(j, _)| j == k))),
+                }
+                // A second call uses the cached key and still agrees.
+                prop_assert_eq!(sign(&creds, region, "bedrock", &req, time).unwrap(), general);
+            }
+        }
+
+        #[test]
+        fn takes_the_filter_s_requests_and_leaves_the_rest_to_aws_sigv4() {
+            let c = creds(None);
+            let t = fixed_time();
+            let fast = |path: &str, headers: &[(&str, &str)]| {
+                sign_canonical(&c, "us-east-1", "bedrock", &request(path, headers), t).is_some()
+            };
+            assert!(fast(CLAUDE_PATH, JSON));
+            assert!(fast("/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A1%3Ainference-profile%2Fx/converse-stream", JSON));
+            for path in [
+                "/", "/a//b", "/a/./b", "/a/../b", "/a/", "/a b", "/a%2", "/a%zz", "/a?b", "/ü",
+            ] {
+                assert!(!fast(path, JSON), "{path}");
+                // …and aws-sigv4 still signs them (or refuses them) as before.
+                let _ = sign_at_fixed_time(&c, &request(path, JSON));
+            }
+            for value in [" lead", "trail ", "two  spaces", "tab\there", ""] {
+                assert!(!fast(CLAUDE_PATH, &[("content-type", value)]), "{value:?}");
+            }
+            assert!(!fast(CLAUDE_PATH, &[("Content-Type", "application/json")]));
+            assert!(!fast(CLAUDE_PATH, &[("x-a", "1"), ("x-a", "2")]));
+        }
+
+        #[test]
+        fn the_signing_key_follows_the_day_and_the_secret() {
+            let req = request(CLAUDE_PATH, JSON);
+            let day = fixed_time();
+            let next = day + Duration::from_secs(86_400);
+            let other = Credentials {
+                secret_access_key: "other".into(),
+                ..creds(None)
+            };
+            for (creds, time) in [
+                (creds(None), day),
+                (creds(None), next),
+                (other.clone(), next),
+                (creds(None), day),
+            ] {
+                assert_eq!(
+                    sign(&creds, "us-east-1", "bedrock", &req, time).unwrap(),
+                    sign_general(&creds, "us-east-1", "bedrock", &req, time).unwrap()
+                );
+            }
+            assert_eq!(amz_date(0).unwrap(), "19700101T000000Z");
+            assert_eq!(amz_date(951_782_400).unwrap(), "20000229T000000Z");
+            assert_eq!(amz_date(MAX_UNIX_SECONDS - 1).unwrap(), "99991231T235959Z");
+            assert_eq!(amz_date(MAX_UNIX_SECONDS), None);
+        }
     }
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
+use crate::headers::HeaderList;
 use crate::metrics::{Kind, Update};
 
 pub fn critical(msg: &str) {
@@ -28,12 +29,23 @@ pub fn header(map: MapType, name: &str) -> Option<String> {
     warn_on(name, hostcalls::get_map_value(map, name)).flatten()
 }
 
-pub fn header_names(map: MapType) -> Vec<String> {
-    warn_on("get headers", hostcalls::get_map(map))
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, _)| k)
-        .collect()
+/// The whole header map in one host call.
+pub fn headers(map: MapType) -> HeaderList {
+    HeaderList::new(warn_on("get headers", hostcalls::get_map(map)).unwrap_or_default())
+}
+
+/// Writes the whole header map back in one host call, if it changed.
+pub fn write_headers(map: MapType, headers: &mut HeaderList) {
+    if !headers.is_changed() {
+        return;
+    }
+    let pairs: Vec<(&str, &str)> = headers
+        .entries()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    warn_on("set headers", hostcalls::set_map(map, pairs));
+    headers.written();
 }
 
 pub fn set_header(map: MapType, name: &str, value: Option<&str>) {

@@ -11,9 +11,11 @@ use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::host;
 use super::keys::SharedKeys;
+use super::timing;
 use crate::config::Config;
 use crate::credentials::Refresher;
 use crate::error::ApiError;
+use crate::headers::HeaderList;
 use crate::iam_auth::{self, IamCache, Presigned};
 use crate::metrics::Outcome;
 use crate::ratelimit::{self, Decision};
@@ -48,6 +50,12 @@ pub struct Http {
     keys: Option<SharedKeys>,
     /// IAM callers: this worker's verdict cache, and the STS call in flight.
     iam: IamState,
+    /// The request headers, read once; edited here and written back once, when the
+    /// translated request goes upstream.
+    req: HeaderList,
+    /// The response headers, read once; written back once (for a buffered answer, when its
+    /// body is translated).
+    resp: HeaderList,
 }
 
 impl Http {
@@ -72,6 +80,8 @@ impl Http {
             model_override: None,
             keys: None,
             iam: IamState::default(),
+            req: HeaderList::default(),
+            resp: HeaderList::default(),
         }
     }
 
@@ -90,7 +100,6 @@ impl Http {
         let mut headers = extra.to_vec();
         headers.push(("x-request-id".into(), self.request_id.clone()));
         self.local_reply = true;
-        self.publish_log_fields();
         host::reply(r.status, r.content_type, &r.body, &headers);
         Action::Pause
     }
@@ -100,6 +109,8 @@ impl Http {
         self.reply(e.into(), extra)
     }
 
+    /// Once, in `on_log`: Envoy runs the Wasm filter's log callback before the HTTP
+    /// connection manager's access logs, which read these fields.
     fn publish_log_fields(&self) {
         for (name, value) in self.outcome.log_fields() {
             host::set_property(name, &value);
@@ -168,22 +179,19 @@ impl Http {
         iam_tenant: Option<&str>,
         end_of_stream: bool,
     ) -> Action {
-        let method = host::header(REQ, ":method").unwrap_or_default();
-        let path = host::header(REQ, ":path").unwrap_or_default();
-        let authorization = host::header(REQ, "authorization");
-        let api_key = host::header(REQ, "api-key");
         let keys = self.keys.clone();
         let keys = keys.as_ref().and_then(|k| k.try_borrow().ok());
-        let content_type = host::header(REQ, "content-type");
-        let content_length =
-            host::header(REQ, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
+        let h = &self.req;
+        let path = h.get(":path").unwrap_or_default().to_string();
         let head = RequestHead {
-            method: &method,
+            method: h.get(":method").unwrap_or_default(),
             path: &path,
-            authorization: authorization.as_deref(),
-            content_type: content_type.as_deref(),
-            content_length,
-            api_key: api_key.as_deref(),
+            authorization: h.get("authorization"),
+            content_type: h.get("content-type"),
+            content_length: h
+                .get("content-length")
+                .and_then(|v| v.trim().parse::<u64>().ok()),
+            api_key: h.get("api-key"),
             keys: keys.as_deref(),
             iam_tenant,
         };
@@ -202,11 +210,9 @@ impl Http {
                 self.error(ApiError::invalid_request("the request has no body"), &[])
             }
             HeadDecision::ReadBody(endpoint) => {
-                for name in host::header_names(REQ) {
-                    if upstream::strip_from_upstream(&name) {
-                        host::set_header(REQ, &name, None);
-                    }
-                }
+                // Nothing goes upstream before the body is translated: the edits are written
+                // back with the rest in `finish_body`.
+                self.req.retain(|name| !upstream::strip_from_upstream(name));
                 self.endpoint = Some(endpoint);
                 self.model_override = crate::route::normalise(&cfg.path_forms, &path)
                     .model_override()
@@ -230,7 +236,9 @@ impl Http {
             .refresher
             .as_ref()
             .and_then(|r| r.borrow().current(now).cloned());
-        match request::on_body(cfg, tenant, endpoint, &body, now, live.as_ref()) {
+        match timing::phase("2a_core_translate_sign", || {
+            request::on_body(cfg, tenant, endpoint, &body, now, live.as_ref())
+        }) {
             Ok((up, exchange, limits)) => {
                 self.outcome.model = Some(exchange.bedrock_model.clone());
                 self.outcome.stream = exchange.stream;
@@ -238,19 +246,20 @@ impl Http {
                     return action;
                 }
                 host::replace_body(BufferType::HttpRequestBody, size, &up.body);
-                host::set_header(REQ, ":path", Some(&up.path));
-                host::set_header(REQ, ":authority", Some(&up.authority));
-                host::set_header(REQ, "content-length", Some(&up.body.len().to_string()));
+                let h = &mut self.req;
+                h.set(":path", &up.path);
+                h.set(":authority", &up.authority);
+                h.set("content-length", &up.body.len().to_string());
                 for (k, v) in &up.headers {
-                    host::set_header(REQ, k, Some(v));
+                    h.set(k, v);
                 }
                 for (k, v) in upstream::descriptor_headers(
                     self.tenant.as_deref().unwrap_or_default(),
                     &exchange,
                 ) {
-                    host::set_header(REQ, k, Some(&v));
+                    h.set(k, &v);
                 }
-                self.publish_log_fields();
+                host::write_headers(REQ, &mut self.req);
                 log::debug!("#{} → {} {}", self.id, up.authority, up.path);
                 self.sent_at_ms = Some(host::now_ms());
                 self.exchange = Some(exchange);
@@ -265,8 +274,7 @@ impl Http {
         let Some(iam) = &cfg.iam else {
             return IamStep::NotIam;
         };
-        let authorization = host::header(REQ, "authorization");
-        let Some(token) = iam_auth::token_of(authorization.as_deref()) else {
+        let Some(token) = iam_auth::token_of(self.req.get("authorization")) else {
             return IamStep::NotIam;
         };
         let now = host::now();
@@ -385,10 +393,39 @@ struct IamState {
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        timing::phase("1_request_headers", || self.request_headers(end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        timing::phase("2_request_body", || self.request_body(size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+        timing::phase("3_response_headers", || {
+            self.response_headers(end_of_stream)
+        })
+    }
+
+    fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        timing::phase("4_response_body", || {
+            self.response_body(size, end_of_stream)
+        })
+    }
+
+    fn on_log(&mut self) {
+        timing::phase("5_log", || self.log_end());
+        timing::request_done();
+    }
+}
+
+/// The callbacks' work (the `HttpContext` methods above only time it).
+impl Http {
+    fn request_headers(&mut self, end_of_stream: bool) -> Action {
         // Envoy sets x-request-id (keeping the client's with preserve_external_request_id);
         // without it, one is made up and sent upstream.
-        self.request_id = match host::header(REQ, "x-request-id") {
-            Some(id) if !id.is_empty() => id,
+        self.req = host::headers(REQ);
+        self.request_id = match self.req.get("x-request-id") {
+            Some(id) if !id.is_empty() => id.to_string(),
             _ => {
                 let id = format!("{:x}-{:x}", host::now_ms(), self.id);
                 host::set_header(REQ, "x-request-id", Some(&id));
@@ -411,7 +448,7 @@ impl HttpContext for Http {
         self.decide_head(&cfg, iam_tenant.as_deref(), end_of_stream)
     }
 
-    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+    fn request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         if self.iam.pending.is_some() {
             // STS has not answered yet: hold the body; the answer picks it up.
             if end_of_stream {
@@ -434,53 +471,45 @@ impl HttpContext for Http {
         self.finish_body(&cfg, endpoint, size)
     }
 
-    fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
+    fn response_headers(&mut self, end_of_stream: bool) -> Action {
         if self.local_reply {
             return Action::Continue;
         }
-        let status = host::header(RESP, ":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(502);
-        let content_type = host::header(RESP, "content-type");
+        self.resp = host::headers(RESP);
+        let h = &mut self.resp;
+        let status = h.get(":status").and_then(|s| s.parse().ok()).unwrap_or(502);
         let Some(exchange) = &self.exchange else {
             // Envoy answered before anything went upstream (its own 413, a timeout while
-            // the body was buffered): still an OpenAI error.
-            if let Some(h) = response::envoy_local_reply(status, content_type.as_deref()) {
-                host::set_header(RESP, "content-length", None);
-                host::set_header(RESP, "x-request-id", Some(&self.request_id));
-                self.handler = Some(h);
+            // the body was buffered): still an OpenAI error, written back with its body.
+            if let Some(handler) = response::envoy_local_reply(status, h.get("content-type")) {
+                h.remove("content-length");
+                h.set("x-request-id", &self.request_id);
+                self.handler = Some(handler);
                 return Action::Pause;
             }
             return Action::Continue;
         };
-        let error_type = host::header(RESP, "x-amzn-errortype");
-        let id = exchange.response_id(
-            &host::header(RESP, "x-amzn-requestid").unwrap_or_else(|| self.request_id.clone()),
-        );
+        let id = exchange.response_id(h.get("x-amzn-requestid").unwrap_or(&self.request_id));
         let head = ResponseHead {
             status,
-            content_type: content_type.as_deref(),
-            error_type: error_type.as_deref(),
+            content_type: h.get("content-type"),
+            error_type: h.get("x-amzn-errortype"),
         };
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
-        host::set_header(RESP, "x-bedrock-model", Some(&exchange.bedrock_model));
+        h.set("x-bedrock-model", &exchange.bedrock_model);
         if !exchange.ignored.is_empty() {
-            host::set_header(
-                RESP,
-                "x-bedrock-ignored-params",
-                Some(&exchange.ignored.join(",")),
-            );
+            h.set("x-bedrock-ignored-params", &exchange.ignored.join(","));
         }
-        host::set_header(RESP, "x-request-id", Some(&self.request_id));
-        host::set_header(RESP, "content-length", None);
+        h.set("x-request-id", &self.request_id);
+        h.remove("content-length");
         let limit_headers = self
             .limit
             .as_ref()
             .map(|(_, d)| d.headers())
             .unwrap_or_default();
         for (k, v) in &limit_headers {
-            host::set_header(RESP, k, Some(v));
+            h.set(k, v);
         }
         let action = if end_of_stream {
             // No body will follow, so no body callback either: answer in full now.
@@ -493,29 +522,29 @@ impl HttpContext for Http {
                 extra.push(("retry-after".into(), response::UPSTREAM_RETRY_AFTER.into()));
             }
             self.local_reply = true;
-            self.publish_log_fields();
             host::reply(f.status, "application/json", &f.body, &extra);
             Action::Pause
         } else if handler.is_buffered() {
             // Hold the head: status and content-length are known only once the body is.
             Action::Pause
         } else {
-            host::set_header(RESP, "content-type", Some("text/event-stream"));
-            host::set_header(RESP, "cache-control", Some("no-cache"));
+            h.set("content-type", "text/event-stream");
+            h.set("cache-control", "no-cache");
+            host::write_headers(RESP, h);
             Action::Continue
         };
         self.handler = Some(handler);
         action
     }
 
-    fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+    fn response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         let Some(handler) = &mut self.handler else {
             return Action::Continue;
         };
         match handler {
             ResponseHandler::Stream(translator) => {
                 let chunk = host::body(BufferType::HttpResponseBody, size);
-                let mut out = translator.feed(&chunk);
+                let mut out = timing::phase("4a_core_translate", || translator.feed(&chunk));
                 if end_of_stream {
                     out.extend(translator.finish());
                 }
@@ -545,9 +574,6 @@ impl HttpContext for Http {
                 if first {
                     self.first_output();
                 }
-                if end_of_stream {
-                    self.publish_log_fields();
-                }
                 Action::Continue
             }
             buffered => {
@@ -555,24 +581,25 @@ impl HttpContext for Http {
                     return Action::Pause;
                 }
                 let body = host::body(BufferType::HttpResponseBody, size);
-                let f = buffered.finish_buffered(&body);
-                host::set_header(RESP, ":status", Some(&f.status.to_string()));
-                host::set_header(RESP, "content-type", Some("application/json"));
-                host::set_header(RESP, "content-length", Some(&f.body.len().to_string()));
-                if f.status == 429 && host::header(RESP, "retry-after").is_none() {
-                    host::set_header(RESP, "retry-after", Some(response::UPSTREAM_RETRY_AFTER));
+                let f = timing::phase("4a_core_translate", || buffered.finish_buffered(&body));
+                let h = &mut self.resp;
+                h.set(":status", &f.status.to_string());
+                h.set("content-type", "application/json");
+                h.set("content-length", &f.body.len().to_string());
+                if f.status == 429 && h.get("retry-after").is_none() {
+                    h.set("retry-after", response::UPSTREAM_RETRY_AFTER);
                 }
                 if let Some((input, output)) = f.usage {
-                    host::set_header(RESP, "x-token-usage-input", Some(&input.to_string()));
-                    host::set_header(RESP, "x-token-usage-output", Some(&output.to_string()));
+                    h.set("x-token-usage-input", &input.to_string());
+                    h.set("x-token-usage-output", &output.to_string());
                 }
+                host::write_headers(RESP, h);
                 host::replace_body(BufferType::HttpResponseBody, size, &f.body);
                 self.outcome.input_tokens = f.usage.map(|u| u.0);
                 self.outcome.output_tokens = f.usage.map(|u| u.1);
                 self.outcome.stop_reason = f.stop_reason;
                 self.outcome.error_type = f.error_type.map(|t| t.as_str().to_string());
                 self.first_output();
-                self.publish_log_fields();
                 Action::Continue
             }
         }
@@ -580,7 +607,7 @@ impl HttpContext for Http {
 
     /// Runs once per request, whatever happened (also after a reset): settle the limiter,
     /// add to the tenant's usage, update the metrics.
-    fn on_log(&mut self) {
+    fn log_end(&mut self) {
         if let Some(ResponseHandler::Stream(t)) = &self.handler {
             if !t.is_finished() && self.outcome.error_type.is_none() {
                 self.outcome.error_type = Some("upstream_reset".into());
@@ -615,6 +642,7 @@ impl HttpContext for Http {
                 });
             }
         }
+        self.publish_log_fields();
         for update in self.outcome.updates() {
             host::metric(&update);
         }

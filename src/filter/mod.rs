@@ -5,6 +5,7 @@ mod host;
 mod http;
 mod keys;
 mod root;
+mod timing;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""`make bench-ab`: CPU per request of two or more builds of the filter, side by side.
+
+For profiling work on the filter, on a machine whose speed drifts by tens of percent from one
+minute to the next: every build gets its own Envoy (bench/envoy-bench.yaml, one worker, its
+own ports), all running at once in front of the same canned Bedrock, and short wrk bursts go
+to each build in turn, ROUNDS times, so that drift falls on all of them alike. Each round also
+measures the first Envoy's plain passthrough listener and its buffering no-op Wasm listener
+(the floor of a body-rewriting filter), and each burst is reported as CPU µs
+per request of that proxy process, and as a ratio to the passthrough burst of its round.
+Not a test; prints only.
+
+    python3 bench/ab.py A.wasm B.wasm [...]
+    env: BENCH_SIZES_KB (1), AB_MODES (unary,stream), AB_ROUNDS (8), AB_SECONDS (2)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (bench/run.py: processes, bodies, wrk, CPU readings)
+
+ROUNDS = int(os.environ.get("AB_ROUNDS", "8"))
+SECONDS = int(os.environ.get("AB_SECONDS", "2"))
+MODES = os.environ.get("AB_MODES", "unary,stream").split(",")
+SIZES = [(f"{k} KB", k * 1024) for k in map(int, os.environ.get("BENCH_SIZES_KB", "1").split(","))]
+PORTS = ("18000", "18001", "18003", "18004", "18900")  # passthrough, filter, no-op, buffer, admin
+
+
+def config_for(i: int, wasm: Path) -> Path:
+    """bench/envoy-bench.yaml with `wasm` and its listener ports moved by 100 × i."""
+    run.WASM = wasm
+    run.write_proxy_config()
+    cfg = (run.RUN / "envoy-bench.yaml").read_text()
+    for p in PORTS:
+        cfg = cfg.replace(f"port_value: {p} ", f"port_value: {int(p) + 100 * i} ")
+    out = run.RUN / f"envoy-ab-{i}.yaml"
+    out.write_text(cfg)
+    return out
+
+
+def burst(pid: int, port: int, path: str, body: Path, auth: bool) -> float:
+    c0 = run.cpu_seconds(pid)
+    r = run.wrk(port, path, body, auth, run.CONNECTIONS, SECONDS)
+    cpu_seconds = run.cpu_seconds(pid) - c0
+    if r["errors"]:
+        raise SystemExit(f"port {port}: {r['errors']} errors")
+    return cpu_seconds / max(r["requests"], 1) * 1e6
+
+
+def main() -> None:
+    wasms = [Path(a).resolve() for a in sys.argv[1:]]
+    if not wasms:
+        raise SystemExit(__doc__)
+    names = [w.name if len({x.name for x in wasms}) == len(wasms) else str(w) for w in wasms]
+    run.RUN.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    cpu: dict[tuple, list] = {}
+    ratio: dict[tuple, list] = {}
+    try:
+        canned = run.start("canned", [str(run.ENVOY), "-c", "bench/canned-upstream.yaml",
+                                      "--concurrency", "1", "--log-level", "warn", "--base-id", "71"])
+        run.wait_http("http://127.0.0.1:18901/ready", canned)
+        proxies = []
+        for i, wasm in enumerate(wasms):
+            p = run.start(f"proxy-ab-{i}", [str(run.ENVOY), "-c", str(config_for(i, wasm)),
+                                            "--concurrency", "1", "--log-level", "warn",
+                                            "--base-id", str(80 + i)])
+            run.wait_http(f"http://127.0.0.1:{18900 + 100 * i}/ready", p)
+            proxies.append(p)
+        for label, size in SIZES:
+            for mode in MODES:
+                stream = mode == "stream"
+                body = run.RUN / f"body-{size}-{mode}.json"
+                body.write_bytes(run.chat_body(size, stream))
+                up = run.MODEL_PATH + ("/converse-stream" if stream else "/converse")
+                for i, p in enumerate(proxies):
+                    run.check("filter", stream, *run.post(18001 + 100 * i, "/v1/chat/completions",
+                                                          body.read_bytes(), True))
+                    run.wrk(18001 + 100 * i, "/v1/chat/completions", body, True, run.CONNECTIONS, 1)
+                for rnd in range(ROUNDS):
+                    base = burst(proxies[0].pid, 18000, up, body, False)
+                    cpu.setdefault(("passthrough", label, mode), []).append(base)
+                    floor = burst(proxies[0].pid, 18004, up, body, False)
+                    cpu.setdefault(("buffering Wasm (floor)", label, mode), []).append(floor)
+                    ratio.setdefault(("buffering Wasm (floor)", label, mode), []).append(floor / base)
+                    for i, p in enumerate(proxies):
+                        us = burst(p.pid, 18001 + 100 * i, "/v1/chat/completions", body, True)
+                        cpu.setdefault((names[i], label, mode), []).append(us)
+                        ratio.setdefault((names[i], label, mode), []).append(us / base)
+                    run.log(f"round {rnd} {label} {mode}: passthrough {base:.0f} µs, floor {floor:.0f}, " + ", ".join(
+                        f"{n} {cpu[(n, label, mode)][-1]:.0f}" for n in names))
+    finally:
+        run.stop_all()
+    print(f"\nmedians of {ROUNDS} rounds of {SECONDS} s bursts, {run.CONNECTIONS} connections:")
+    print(f"{'build':36s} {'body':>6s} {'mode':6s} {'CPU µs/req':>11s} {'× passthrough':>14s}")
+    for (name, label, mode), xs in cpu.items():
+        r = ratio.get((name, label, mode))
+        print(f"{name:36s} {label:>6s} {mode:6s} {statistics.median(xs):11.1f} "
+              f"{statistics.median(r) if r else 1:14.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+//! Where a request's time goes inside the module, for `make bench-phases` only: built with
+//! `--features phase-timing`, each callback (and the core's translation inside it) is timed
+//! with the host clock, and every 5,000 requests the worker logs the mean µs per request of
+//! each phase. Without the feature, [`phase`] is the closure itself and nothing is recorded.
+
+#[cfg(feature = "phase-timing")]
+mod on {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+
+    thread_local! {
+        static TOTALS: RefCell<(u64, BTreeMap<&'static str, u64>)> = RefCell::default();
+    }
+
+    fn now_ns() -> u64 {
+        super::super::host::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    }
+
+    pub fn phase<T>(label: &'static str, f: impl FnOnce() -> T) -> T {
+        let t0 = now_ns();
+        let out = f();
+        let spent = now_ns().saturating_sub(t0);
+        TOTALS.with(|t| *t.borrow_mut().1.entry(label).or_default() += spent);
+        out
+    }
+
+    pub fn request_done() {
+        TOTALS.with(|t| {
+            let mut t = t.borrow_mut();
+            t.0 += 1;
+            if t.0 % 5_000 == 0 {
+                let n = t.0 as f64;
+                let phases: Vec<String> =
+                    t.1.iter()
+                        .map(|(k, ns)| format!("{k}={:.2}", *ns as f64 / n / 1_000.0))
+                        .collect();
+                log::warn!(
+                    "phase-timing requests={} µs/request: {}",
+                    t.0,
+                    phases.join(" ")
+                );
+            }
+        });
+    }
+}
+
+#[cfg(feature = "phase-timing")]
+pub use on::{phase, request_done};
+
+#[cfg(not(feature = "phase-timing"))]
+#[inline(always)]
+pub fn phase<T>(_label: &'static str, f: impl FnOnce() -> T) -> T {
+    f()
+}
+
+#[cfg(not(feature = "phase-timing"))]
+#[inline(always)]
+pub fn request_done() {}
