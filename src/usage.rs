@@ -148,28 +148,77 @@ pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -
 /// A rough input-token estimate for rate limiting before the call: a quarter of the text's
 /// characters (rounded up), over every `text` string in the Converse body. The real count
 /// replaces it once Bedrock reports usage.
+///
+/// The body is walked as it is read, without building a `serde_json::Value` tree: this runs
+/// on every request, and the tree (one allocation per string, map and array) cost as much
+/// as the translation itself.
 pub fn estimate_input_tokens(converse_body: &[u8]) -> u64 {
-    fn walk(v: &serde_json::Value, chars: &mut u64) {
-        match v {
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    match v {
-                        serde_json::Value::String(s) if k == "text" => {
-                            *chars = chars.saturating_add(s.chars().count() as u64);
-                        }
-                        other => walk(other, chars),
-                    }
-                }
-            }
-            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, chars)),
-            _ => {}
-        }
-    }
-    let mut chars = 0u64;
-    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(converse_body) {
-        walk(&v, &mut chars);
-    }
+    let mut de = serde_json::Deserializer::from_slice(converse_body);
+    let chars = match serde::de::DeserializeSeed::deserialize(TextChars(false), &mut de) {
+        Ok(n) if de.end().is_ok() => n,
+        _ => 0,
+    };
     chars.div_ceil(4).max(1)
+}
+
+/// Counts the characters of the strings under `text` keys, at any depth; the flag says
+/// whether the value being read is one.
+struct TextChars(bool);
+
+impl<'de> serde::de::DeserializeSeed<'de> for TextChars {
+    type Value = u64;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TextChars {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<u64, E> {
+        Ok(if self.0 { v.chars().count() as u64 } else { 0 })
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_unit<E>(self) -> Result<u64, E> {
+        Ok(0)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
+        let mut n = 0u64;
+        while let Some(c) = seq.next_element_seed(TextChars(false))? {
+            n = n.saturating_add(c);
+        }
+        Ok(n)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut n = 0u64;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            n = n.saturating_add(map.next_value_seed(TextChars(key == "text"))?);
+        }
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -244,5 +293,66 @@ mod tests {
         assert_eq!(estimate_input_tokens(body.to_string().as_bytes()), 4);
         assert_eq!(estimate_input_tokens(b"{}"), 1);
         assert_eq!(estimate_input_tokens(b"nope"), 1);
+        // Truncated JSON counts nothing, as unreadable JSON always has.
+        assert_eq!(estimate_input_tokens(br#"{"text":"abcdefghijkl","x":"#), 1);
+        // Strings under other keys, and strings in arrays, do not count; escapes do.
+        let odd = json!({"text": "é\né\n", "name": "abcdefgh", "list": ["abcdefgh"],
+            "text2": "abcdefgh", "deep": [{"a": {"text": "abcd"}}], "n": [1, 2.5, -3, true, null]});
+        assert_eq!(estimate_input_tokens(odd.to_string().as_bytes()), 2);
+    }
+
+    /// The old estimate (a `serde_json::Value` walk), the oracle for the streaming one.
+    fn estimate_via_value(body: &[u8]) -> u64 {
+        fn walk(v: &Value, chars: &mut u64) {
+            match v {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        match v {
+                            Value::String(s) if k == "text" => *chars += s.chars().count() as u64,
+                            other => walk(other, chars),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|i| walk(i, chars)),
+                _ => {}
+            }
+        }
+        let mut chars = 0;
+        if let Ok(v) = serde_json::from_slice::<Value>(body) {
+            walk(&v, &mut chars);
+        }
+        chars.div_ceil(4).max(1)
+    }
+
+    #[test]
+    fn estimate_matches_the_value_walk_on_translated_requests() {
+        let cfg = crate::config::Config::parse(
+            br#"{"api_keys":["sk-usage-test"],"region":"us-east-1","credentials":{"access_key_id":"AKID","secret_access_key":"s"}}"#,
+            &|_| None,
+        )
+        .unwrap();
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let bodies = [
+            json!({"model": "anthropic.claude-3-haiku-20240307-v1:0", "messages": [
+                {"role": "system", "content": "Be brief. ünïcödé"},
+                {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                    "function": {"name": "add", "arguments": "{\"text\": \"nested text key\"}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "4"}],
+             "tools": [{"type": "function", "function": {"name": "add", "description": "adds",
+                "parameters": {"type": "object", "properties": {"text": {"type": "string"}}}}}]}),
+            json!({"model": "anthropic.claude-3-haiku-20240307-v1:0", "stream": true,
+                   "messages": [{"role": "user", "content": "x".repeat(5000)}]}),
+        ];
+        for body in bodies {
+            let (up, ex) =
+                crate::upstream::chat(&cfg, body.to_string().as_bytes(), now, None).unwrap();
+            assert_eq!(
+                ex.estimated_input_tokens,
+                estimate_via_value(&up.body),
+                "{body}"
+            );
+            assert!(ex.estimated_input_tokens > 1);
+        }
     }
 }
