@@ -12,7 +12,7 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help venv wasm noop-wasm unit lint validate e2e dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases soak
+.PHONY: help venv wasm noop-wasm unit lint validate e2e dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
@@ -93,7 +93,7 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 	touch $@
 
-bench: venv wasm noop-wasm $(BENCH_VENV)/.installed ## Envoy+filter vs plain Envoy vs LiteLLM (wrk) + criterion → docs/benchmarks.md (~6 min)
+bench: venv wasm noop-wasm phases-wasm $(BENCH_VENV)/.installed ## Envoy+filter vs plain Envoy vs LiteLLM (wrk) + criterion + phase timing → docs/benchmarks.md (~8 min)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@mkdir -p .run/bench
 	set -o pipefail; cargo bench --bench core 2>&1 | tee .run/bench/core.log | grep -E '^[a-z].*time:|^[a-z][^ ]*$$|thrpt:'
@@ -106,10 +106,12 @@ bench-ab: venv noop-wasm ## CPU/request of builds side by side: make bench-ab AB
 	$(PY) bench/ab.py $(AB_WASMS)
 
 PHASES_WASM := target/phases/$(TARGET)/release/bedrock_openai_filter.wasm
-bench-phases: venv noop-wasm ## mean µs per request in each filter callback, 1 KB unary and stream (--features phase-timing)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+phases-wasm:
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cargo build --release --target $(TARGET) --features phase-timing --target-dir target/phases
+
+bench-phases: venv noop-wasm phases-wasm ## mean µs per request in each filter callback, 1 KB unary and stream (--features phase-timing)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@for mode in unary stream; do \
 	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_WASM) | tail -4 || exit 1; \
 	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \

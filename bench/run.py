@@ -37,6 +37,7 @@ RUN = ROOT / ".run" / "bench"
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
 LITELLM = ROOT / ".venv-bench" / "bin" / "litellm"
 WASM = Path(os.environ.get("BENCH_WASM") or ROOT / "target" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm").resolve()
+PHASES_WASM = ROOT / "target" / "phases" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm"
 CAPTURE = ROOT.parent / "shared" / "reference" / "captures" / "converse-stream-claude-text-tooluse.bin"
 DOC = Path(os.environ.get("BENCH_DOC") or ROOT / "docs" / "benchmarks.md").resolve()
 
@@ -443,10 +444,49 @@ def main() -> None:
             log(f"memory {k}: RSS idle {m['idle']/2**20:.1f} MiB, {m['n']} streams {m['busy']/2**20:.1f} MiB "
                 f"→ {m['per_stream']/1024:.1f} KiB/stream; heap {m['alloc_per_stream']/1024:.1f} KiB/stream")
         proxy_rss = rss_bytes(proxy.pid)
+        os.killpg(proxy.pid, signal.SIGTERM)
+        proxy.wait(timeout=30)
+        phases = phase_breakdown(bodies)
     finally:
         stop_all()
-    write_doc(results, mem, lite_note, proxy_rss, time.time() - t_start)
+    write_doc(results, mem, lite_note, proxy_rss, time.time() - t_start, phases)
     log(f"wrote {DOC} in {time.time() - t_start:.0f}s")
+
+
+def phase_breakdown(bodies: dict) -> dict:
+    """Mean µs per request in each callback, from the `phase-timing` build of the filter
+    (`make bench` builds it into target/phases): a fresh proxy per scenario, 5,000 requests
+    or more each, the last average it logged."""
+    global WASM
+    if not PHASES_WASM.exists():
+        log(f"phase timing skipped: {PHASES_WASM} not built")
+        return {}
+    plain, WASM = WASM, PHASES_WASM
+    out = {}
+    try:
+        write_proxy_config()
+        for label in [l for l, _ in SIZES if l in ("1 KB", "16 KB")]:
+            for stream in (False, True):
+                mode = "stream" if stream else "unary"
+                name = f"proxy-phases-{label.replace(' ', '')}-{mode}"
+                p = start(name, [str(ENVOY), "-c", str(RUN / "envoy-bench.yaml"), "--concurrency", "1",
+                                 "--log-level", "warn", "--base-id", "72"])
+                wait_http("http://127.0.0.1:18900/ready", p)
+                wrk(FILTER, "/v1/chat/completions", bodies[(label, stream)], True, CONNECTIONS, 3)
+                os.killpg(p.pid, signal.SIGTERM)
+                p.wait(timeout=30)
+                procs.remove(p)
+                lines = re.findall(r"phase-timing requests=(\d+) µs/request: (.*)",
+                                   (RUN / f"{name}.log").read_text())
+                if lines:
+                    n, fields = lines[-1]
+                    out[(label, mode)] = (int(n), dict((k, float(v)) for k, v in
+                                                       (f.split("=") for f in fields.split())))
+                    log(f"phases {label} {mode}: {fields}")
+    finally:
+        WASM = plain
+        write_proxy_config()
+    return out
 
 
 def write_proxy_config() -> bool:
@@ -494,7 +534,19 @@ def fmt_ms(us: float) -> str:
     return f"{us / 1000:.2f}"
 
 
-def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed: float) -> None:
+PHASE_NAMES = {
+    "1_request_headers": "request headers: read the map, authenticate, route",
+    "2_request_body": "request body: read, translate, sign, write back body and headers",
+    "2a_core_translate_sign": "… of which the core's parse + translate + serialize + SigV4",
+    "3_response_headers": "response headers: read the map, choose the handler, write back",
+    "4_response_body": "response body: read, translate (JSON or event stream → SSE), write back",
+    "4a_core_translate": "… of which the core's translation",
+    "5_log": "log: usage (shared data), metrics, access-log fields",
+}
+
+
+def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed: float,
+              phases: dict) -> None:
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     envoy_v = version([str(ENVOY), "--version"])
     envoy_v = re.sub(r"^.*version: ", "", envoy_v)
@@ -642,6 +694,25 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("- Against LiteLLM the gap is one to two orders of magnitude on the same upstream and "
       "one worker each; LiteLLM's streaming path is its slowest.")
     w("")
+    if phases:
+        w("### Where the filter's time goes")
+        w("")
+        w("Mean wall time per request inside each callback of the module (host calls made from it "
+          "included), from the same filter built with `--features phase-timing`, which times each "
+          "callback with the host clock and logs the means every 5,000 requests; same load, fresh "
+          "proxy per column. The rest of the filter's CPU per request (table above) is Envoy's: "
+          "buffering (see the buffering no-op row), entering V8 for each callback, and applying "
+          "the header and body changes.")
+        w("")
+        cols = list(phases)
+        w("| phase | " + " | ".join(f"{l} {m} µs" for l, m in cols) + " |")
+        w("|---|" + "---:|" * len(cols))
+        for key, text in PHASE_NAMES.items():
+            w(f"| {text} | " + " | ".join(f"{phases[c][1].get(key, 0):.1f}" for c in cols) + " |")
+        tops = [k for k in PHASE_NAMES if k[1] == "_"]  # callbacks, not their "a" parts
+        w("| **all callbacks** | " + " | ".join(
+            f"**{sum(phases[c][1].get(k, 0) for k in tops):.1f}**" for c in cols) + " |")
+        w("")
     w("## Memory per in-flight stream")
     w("")
     w(f"A slow upstream (in `bench/run.py`) sends the first 3 frames of the capture and then holds "
