@@ -2,18 +2,20 @@
 """`make bench`: Envoy + the filter against plain Envoy and LiteLLM, one run, one report.
 
 Starts a canned Bedrock (Envoy direct_response, bench/canned-upstream.yaml), the proxy
-under test (bench/envoy-bench.yaml: passthrough on :18000, filter on :18001, one worker)
-and LiteLLM (bench/litellm.yaml, :18002, one worker), checks each scenario's output once,
-then measures it with wrk: a throughput run (16 connections) and a latency run (1
-connection), each of fixed duration. CPU per request comes from /proc/<pid>/stat
-(utime+stime) deltas of the proxy's process (tree). Then memory per in-flight stream:
-proxy RSS with N streams held open by a slow upstream, against idle. Writes
-docs/benchmarks.md. Loopback only; bounded in time (about 5 minutes).
+under test (bench/envoy-bench.yaml: passthrough on :18000, filter on :18001, no-op Wasm on
+:18003, buffering no-op Wasm on :18004, one worker) and LiteLLM (bench/litellm.yaml,
+:18002, one worker), checks each scenario's output once, then measures it with wrk: the
+Envoy listeners of one body and mode in interleaved rounds of throughput bursts (16
+connections), then a latency run (1 connection) each. CPU per request comes from
+/proc/<pid>/stat (utime+stime) deltas of the proxy's process (tree). Then memory per
+in-flight stream (proxy RSS and heap with N streams held open by a slow upstream, against
+idle), and the time per callback of the `phase-timing` build. Writes docs/benchmarks.md.
+Loopback only; bounded in time (about 8 minutes).
 
-Environment: BENCH_SECONDS (throughput run, default 5), BENCH_LAT_SECONDS (default 3),
-BENCH_CONNECTIONS (default 16), BENCH_STREAMS (default 500), BENCH_SKIP_LITELLM=1,
-BENCH_SIZES_KB (default 1,4,16,256), BENCH_WASM (another build of the filter, for A/B runs),
-BENCH_DOC (where to write the report, default docs/benchmarks.md).
+Environment: BENCH_SECONDS (one throughput burst, default 2), BENCH_ROUNDS (default 3),
+BENCH_LAT_SECONDS (default 3), BENCH_CONNECTIONS (default 16), BENCH_STREAMS (default 500),
+BENCH_SKIP_LITELLM=1, BENCH_SIZES_KB (default 1,4,16,256), BENCH_WASM (another build of the
+filter, for A/B runs), BENCH_DOC (where to write the report, default docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import platform
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,7 +53,8 @@ EXPECTED_TEXT = (
     " Let's use this function to get the result."
 )
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 LAT_SECONDS = int(os.environ.get("BENCH_LAT_SECONDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 STREAMS = int(os.environ.get("BENCH_STREAMS", "500"))
@@ -244,7 +248,7 @@ def wrk(port: int, path: str, body_file: Path, auth: bool, conns: int, seconds: 
 def measure(name: str, pid: int, port: int, path: str, body_file: Path, auth: bool) -> dict:
     wrk(port, path, body_file, auth, CONNECTIONS, 1)  # warm-up, discarded
     c0 = cpu_seconds(pid)
-    thr = wrk(port, path, body_file, auth, CONNECTIONS, SECONDS)
+    thr = wrk(port, path, body_file, auth, CONNECTIONS, SECONDS * ROUNDS)
     c1 = cpu_seconds(pid)
     lat = wrk(port, path, body_file, auth, 1, LAT_SECONDS)
     res = {
@@ -257,6 +261,42 @@ def measure(name: str, pid: int, port: int, path: str, body_file: Path, auth: bo
         f"{res['p99']/1000:6.2f} ms  | c=1 p50 {res['lat_p50']/1000:6.3f} ms  | "
         f"cpu {res['cpu_us']:6.0f} µs/req  errors {res['errors']}")
     return res
+
+
+def measure_rounds(scenarios: list[tuple], body_file: Path) -> dict:
+    """The Envoy listeners of one body and mode, measured in turn ROUNDS times (throughput
+    bursts of SECONDS), so that the machine's drift from minute to minute falls on all of
+    them alike; then one latency run each. `scenarios`: (key, name, pid, port, path, auth),
+    passthrough first. Per scenario: medians over the rounds, and `vs_pass`, the median of
+    each round's req/s over passthrough's in the same round."""
+    for _, _, _, port, path, auth in scenarios:
+        wrk(port, path, body_file, auth, CONNECTIONS, 1)  # warm-up, discarded
+    bursts: dict[str, list] = {key: [] for key, *_ in scenarios}
+    for _ in range(ROUNDS):
+        for key, _, pid, port, path, auth in scenarios:
+            c0 = cpu_seconds(pid)
+            thr = wrk(port, path, body_file, auth, CONNECTIONS, SECONDS)
+            thr["cpu_us"] = (cpu_seconds(pid) - c0) / max(thr["requests"], 1) * 1e6
+            bursts[key].append(thr)
+    base = bursts[scenarios[0][0]]
+    out = {}
+    for key, name, pid, port, path, auth in scenarios:
+        b = bursts[key]
+        lat = wrk(port, path, body_file, auth, 1, LAT_SECONDS)
+        med = lambda f: statistics.median(f(x) for x in b)  # noqa: E731
+        res = {
+            "rps": med(lambda x: x["rps"]), "p50": med(lambda x: x["p50_us"]),
+            "p99": med(lambda x: x["p99_us"]), "cpu_us": med(lambda x: x["cpu_us"]),
+            "lat_p50": lat["p50_us"], "lat_p99": lat["p99_us"],
+            "vs_pass": statistics.median(x["rps"] / y["rps"] for x, y in zip(b, base)),
+            "errors": sum(x["errors"] for x in b) + lat["errors"],
+            "requests": sum(x["requests"] for x in b) + lat["requests"],
+        }
+        out[key] = res
+        log(f"{name:38s} {res['rps']:9.0f} req/s  p50 {res['p50']/1000:6.2f} ms  p99 "
+            f"{res['p99']/1000:6.2f} ms  | c=1 p50 {res['lat_p50']/1000:6.3f} ms  | "
+            f"cpu {res['cpu_us']:6.0f} µs/req  × passthrough {res['vs_pass']:.2f}  errors {res['errors']}")
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -390,17 +430,17 @@ def main() -> None:
                 up_path = MODEL_PATH + ("/converse-stream" if stream else "/converse")
                 bf = bodies[(label, stream)]
                 check("passthrough", stream, *post(PASS, up_path, bf.read_bytes(), False))
-                results[("passthrough", label, mode)] = measure(
-                    f"passthrough {label} {mode}", proxy.pid, PASS, up_path, bf, False)
                 check("passthrough", stream, *post_noop(up_path, bf.read_bytes()))
-                results[("noop", label, mode)] = measure(
-                    f"no-op wasm {label} {mode}", proxy.pid, NOOP, up_path, bf, False)
                 check("passthrough", stream, *post_noop(up_path, bf.read_bytes(), BUFFER, "buffer"))
-                results[("buffer", label, mode)] = measure(
-                    f"buffering no-op wasm {label} {mode}", proxy.pid, BUFFER, up_path, bf, False)
                 check("filter", stream, *post(FILTER, "/v1/chat/completions", bf.read_bytes(), True))
-                results[("filter", label, mode)] = measure(
-                    f"filter {label} {mode}", proxy.pid, FILTER, "/v1/chat/completions", bf, True)
+                measured = measure_rounds([
+                    ("passthrough", f"passthrough {label} {mode}", proxy.pid, PASS, up_path, False),
+                    ("noop", f"no-op wasm {label} {mode}", proxy.pid, NOOP, up_path, False),
+                    ("buffer", f"buffering no-op wasm {label} {mode}", proxy.pid, BUFFER, up_path, False),
+                    ("filter", f"filter {label} {mode}", proxy.pid, FILTER, "/v1/chat/completions", True),
+                ], bf)
+                for key, res in measured.items():
+                    results[(key, label, mode)] = res
         # LiteLLM starts only now: its start-up (seconds of Python imports) must not overlap
         # the Envoy measurements.
         lite = None
@@ -575,8 +615,12 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w(f"- Filter: `{WASM.relative_to(ROOT) if WASM.is_relative_to(ROOT) else WASM}`, **{wasm_size:,} bytes** ({wasm_size / 1024:.0f} KiB), built by {rustc_v}, release profile `opt-level = {OPT_LEVEL}`.")
     w(f"- LiteLLM {lite_v} (`litellm[proxy]`, PyPI, in `.venv-bench`), one uvicorn worker, "
       "model `bedrock/converse/…` with `aws_bedrock_runtime_endpoint` at the canned upstream.")
-    w(f"- Load: {wrk_v}, one thread; throughput run {CONNECTIONS} connections for {SECONDS} s "
-      f"(after a 1 s warm-up), latency run 1 connection for {LAT_SECONDS} s. Keep-alive.")
+    w(f"- Load: {wrk_v}, one thread, keep-alive. Envoy listeners: for each body and mode, a 1 s "
+      f"warm-up each, then {ROUNDS} rounds in which passthrough, the two no-op Wasm filters and "
+      f"ours each get a {SECONDS} s throughput burst at {CONNECTIONS} connections, in turn (the "
+      "machine's speed drifts by tens of percent from minute to minute; interleaving puts the "
+      f"drift on all of them alike), then a {LAT_SECONDS} s latency run at 1 connection each. "
+      f"LiteLLM: a 1 s warm-up, one {SECONDS * ROUNDS} s burst, one latency run.")
     w("- Upstream: a second Envoy (`bench/canned-upstream.yaml`, also one worker) whose "
       "`direct_response` answers Converse with a fixed JSON body (`bench/converse-response.json`, "
       "same text and usage as the capture) and ConverseStream with the recorded event stream "
@@ -597,8 +641,9 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("")
     w("## Results")
     w("")
-    w(f"Throughput and p50/p99 at {CONNECTIONS} connections; `c=1` columns from the 1-connection run "
-      "(latency without queueing). Ratios are requests/s.")
+    w(f"Throughput and p50/p99 at {CONNECTIONS} connections (medians over the rounds); `c=1` columns "
+      "from the 1-connection run (latency without queueing). Ratios are requests/s: `vs passthrough` "
+      "is the median of the per-round ratios.")
     w("")
     w("| proxy | body | mode | req/s | p50 ms | p99 ms | c=1 p50 ms | c=1 p99 ms | CPU µs/req | vs passthrough | vs LiteLLM |")
     w("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -610,7 +655,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
                     continue
                 p = results.get(("passthrough", label, mode))
                 lt = results.get(("litellm", label, mode))
-                vs_p = f"{r['rps'] / p['rps']:.2f}" if kind in ("filter", "noop", "buffer") and p else ""
+                vs_p = f"{r['vs_pass']:.2f}" if kind in ("filter", "noop", "buffer") else ""
                 vs_l = f"{r['rps'] / lt['rps']:.1f}×" if kind == "filter" and lt and lt["rps"] else ""
                 name = {"passthrough": "Envoy passthrough", "noop": "Envoy + no-op Wasm",
                         "buffer": "Envoy + buffering no-op Wasm",
@@ -628,8 +673,8 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("## Against the targets (issue 8)")
     w("")
     def ratio(label, mode):
-        f, p = results.get(("filter", label, mode)), results.get(("passthrough", label, mode))
-        return f["rps"] / p["rps"] if f and p else None
+        f = results.get(("filter", label, mode))
+        return f["vs_pass"] if f else None
     for mode in ("unary", "stream"):
         rs = [(label, ratio(label, mode)) for label, _ in SIZES]
         txt = ", ".join(f"{l} {r:.0%}" for l, r in rs if r is not None)
@@ -652,9 +697,8 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
         else:
             w(f"- ≥ 20× LiteLLM, {mode}: not measured.")
     w("- Stream translation ≥ 300 MB/s: see the criterion section below.")
-    floors = [(l, m, results[("buffer", l, m)]["rps"] / results[("passthrough", l, m)]["rps"])
-              for l, _ in SIZES for m in ("unary", "stream")
-              if results.get(("buffer", l, m)) and results.get(("passthrough", l, m))]
+    floors = [(l, m, results[("buffer", l, m)]["vs_pass"])
+              for l, _ in SIZES for m in ("unary", "stream") if results.get(("buffer", l, m))]
     if floors:
         w("- The ceiling for any filter that rewrites both bodies, measured: the buffering no-op "
           "Wasm filter (it holds, reads and writes back both bodies and does nothing else) keeps "
@@ -677,7 +721,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     n1 = results.get(("noop", "1 KB", "unary"))
     if n1 and p1 and f1:
         w(f"- A Wasm filter that does nothing costs {n1['cpu_us'] - p1['cpu_us']:+.0f} µs per request "
-          f"({n1['rps'] / p1['rps']:.0%} of passthrough at 1 KB unary): V8 is entered for every header and "
+          f"({n1['vs_pass']:.0%} of passthrough at 1 KB unary): V8 is entered for every header and "
           f"body callback, and that is cheap. Ours adds {f1['cpu_us'] - n1['cpu_us']:.0f} µs on top: pausing the request and "
           "buffering both bodies (the buffering no-op row: what that alone costs), reading each header "
           "map once and writing it back once, the access-log fields, metrics and usage, and the "
@@ -775,7 +819,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("make bench-core            # criterion: request and stream translation")
     w("make bench-phases          # µs per request in each filter callback (--features phase-timing)")
     w('make bench-ab AB_WASMS="a.wasm b.wasm"   # two builds side by side, interleaved bursts')
-    w("BENCH_SECONDS=10 BENCH_STREAMS=800 make bench   # longer runs")
+    w("BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_STREAMS=800 make bench   # longer runs")
     w("```")
     w("")
     w("Each wrk invocation: `wrk -t1 -c<N> -d<S>s --timeout 10s -s bench/wrk.lua <url>` with "

@@ -3,8 +3,8 @@
 //! Under V8 every host call costs about a microsecond (the host often calls back into the
 //! module to allocate the answer), and a request used to make some twenty header calls. The
 //! shell now reads a whole map once per phase (`proxy_get_header_map_pairs`), lets the
-//! request and response logic read and edit this copy, and writes it back once
-//! (`proxy_set_header_map_pairs`) when something changed.
+//! request and response logic read and edit this copy, and writes back only the headers
+//! that changed ([`HeaderList::changes`]).
 //!
 //! Envoy hands header names over in lowercase; lookups here ignore ASCII case anyway, so a
 //! name written in any case finds its header.
@@ -13,14 +13,15 @@
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HeaderList {
     entries: Vec<(String, String)>,
-    changed: bool,
+    /// Names set or removed since the last write, lowercase, each once.
+    touched: Vec<String>,
 }
 
 impl HeaderList {
     pub fn new(entries: Vec<(String, String)>) -> Self {
         Self {
             entries,
-            changed: false,
+            touched: Vec::new(),
         }
     }
 
@@ -51,7 +52,13 @@ impl HeaderList {
             self.entries
                 .push((name.to_ascii_lowercase(), value.to_string()));
         }
-        self.changed = true;
+        self.touch(name);
+    }
+
+    fn touch(&mut self, name: &str) {
+        if !self.touched.iter().any(|t| t.eq_ignore_ascii_case(name)) {
+            self.touched.push(name.to_ascii_lowercase());
+        }
     }
 
     /// Removes every `name` header.
@@ -61,20 +68,35 @@ impl HeaderList {
 
     /// Keeps the headers whose name passes `keep`.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        let before = self.entries.len();
-        self.entries.retain(|(k, _)| keep(k));
-        self.changed |= self.entries.len() != before;
+        let mut gone = Vec::new();
+        self.entries.retain(|(k, _)| {
+            let kept = keep(k);
+            if !kept {
+                gone.push(k.clone());
+            }
+            kept
+        });
+        for name in gone {
+            self.touch(&name);
+        }
     }
 
     /// Whether [`set`](Self::set), [`remove`](Self::remove) or [`retain`](Self::retain)
     /// changed anything since [`new`](Self::new) or [`written`](Self::written).
     pub fn is_changed(&self) -> bool {
-        self.changed
+        !self.touched.is_empty()
     }
 
-    /// The shell wrote the headers back to Envoy.
+    /// What to write back to Envoy: each header set or removed since the last write, with
+    /// its value now (`None`: removed). [`set`](Self::set) leaves one value per name, so one
+    /// `set` per name restores the list.
+    pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
+        self.touched.iter().map(|n| (n.as_str(), self.get(n)))
+    }
+
+    /// The shell wrote the changes back to Envoy.
     pub fn written(&mut self) {
-        self.changed = false;
+        self.touched.clear();
     }
 
     pub fn entries(&self) -> &[(String, String)] {
@@ -114,18 +136,17 @@ mod tests {
         ]);
         h.set("ACCEPT", "c");
         h.set("content-length", "7");
+        let want = list(&[
+            (":path", "/v1"),
+            ("accept", "c"),
+            ("x", "1"),
+            ("content-length", "7"),
+        ]);
+        assert_eq!(h.entries(), want.entries());
+        let changes: Vec<_> = h.changes().collect();
         assert_eq!(
-            h,
-            HeaderList {
-                entries: list(&[
-                    (":path", "/v1"),
-                    ("accept", "c"),
-                    ("x", "1"),
-                    ("content-length", "7")
-                ])
-                .entries,
-                changed: true
-            }
+            changes,
+            [("accept", Some("c")), ("content-length", Some("7"))]
         );
     }
 
@@ -140,10 +161,40 @@ mod tests {
         assert!(!h.is_changed());
         h.retain(|k| !k.starts_with("x-"));
         assert!(h.is_changed());
+        assert_eq!(h.changes().collect::<Vec<_>>(), [("x-api-key", None)]);
         h.written();
         assert!(!h.is_changed());
         h.remove("Authorization");
         assert!(h.is_changed());
         assert_eq!(h.entries(), list(&[("a", "1")]).entries());
+        assert_eq!(h.changes().collect::<Vec<_>>(), [("authorization", None)]);
+    }
+
+    #[test]
+    fn the_last_edit_of_a_name_is_the_one_written() {
+        let mut h = list(&[("a", "1"), ("b", "2")]);
+        h.set("x-api-key", "new");
+        h.remove("a");
+        h.set("A", "3");
+        h.remove("x-api-key");
+        h.set("b", "2");
+        assert_eq!(
+            h.changes().collect::<Vec<_>>(),
+            [("x-api-key", None), ("a", Some("3")), ("b", Some("2"))]
+        );
+        // Applying the changes to the list as read gives the list as edited.
+        let mut replay = list(&[("a", "1"), ("b", "2")]);
+        for (name, value) in h.changes() {
+            match value {
+                Some(v) => replay.set(name, v),
+                None => replay.remove(name),
+            }
+        }
+        let sorted = |l: &HeaderList| {
+            let mut e = l.entries().to_vec();
+            e.sort();
+            e
+        };
+        assert_eq!(sorted(&replay), sorted(&h));
     }
 }

@@ -14,6 +14,9 @@ pub fn key(tenant: &str) -> String {
     format!("bedrock_openai/usage/{tenant}")
 }
 
+/// First bytes of the stored [`TenantUsage`] (format 1).
+const MAGIC: &[u8] = b"U\x01";
+
 /// One tenant's counters for the current window (the shared-data value).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantUsage {
@@ -43,15 +46,63 @@ pub struct Record<'a> {
 }
 
 impl TenantUsage {
-    /// A stored value; anything unreadable (absent, empty initial value) is empty usage.
+    /// A stored value; anything unreadable (absent, empty initial value) is empty usage. The
+    /// JSON form earlier versions stored is still read.
     pub fn decode(bytes: Option<&[u8]>) -> TenantUsage {
-        bytes
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default()
+        let Some(bytes) = bytes else {
+            return TenantUsage::default();
+        };
+        match bytes.strip_prefix(MAGIC) {
+            Some(rest) => Self::decode_binary(rest),
+            None => serde_json::from_slice(bytes).ok(),
+        }
+        .unwrap_or_default()
     }
 
+    /// The stored form: [`MAGIC`], `window_start`, the model count, then per model its id
+    /// (length-prefixed) and four counters; integers little-endian. Every request reads and
+    /// writes it, so it is not JSON.
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(16 + self.models.len() * 96);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.window_start.to_le_bytes());
+        out.extend_from_slice(&(self.models.len() as u32).to_le_bytes());
+        for (model, m) in &self.models {
+            out.extend_from_slice(&(model.len() as u32).to_le_bytes());
+            out.extend_from_slice(model.as_bytes());
+            for n in [m.requests, m.errors, m.input_tokens, m.output_tokens] {
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    fn decode_binary(mut b: &[u8]) -> Option<TenantUsage> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, rest) = (b.get(..n)?, b.get(n..)?);
+            *b = rest;
+            Some(head)
+        }
+        let u64_ = |b: &mut &[u8]| Some(u64::from_le_bytes(take(b, 8)?.try_into().ok()?));
+        let u32_ = |b: &mut &[u8]| Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?));
+        let window_start = u64_(&mut b)?;
+        let count = u32_(&mut b)?;
+        let mut models = BTreeMap::new();
+        for _ in 0..count {
+            let len = usize::try_from(u32_(&mut b)?).ok()?;
+            let model = std::str::from_utf8(take(&mut b, len)?).ok()?.to_string();
+            let m = ModelUsage {
+                requests: u64_(&mut b)?,
+                errors: u64_(&mut b)?,
+                input_tokens: u64_(&mut b)?,
+                output_tokens: u64_(&mut b)?,
+            };
+            models.insert(model, m);
+        }
+        b.is_empty().then_some(TenantUsage {
+            window_start,
+            models,
+        })
     }
 
     /// The usage in force at `now`: this one, or an empty one if its window is over.
@@ -214,10 +265,33 @@ impl<'de> serde::de::Visitor<'de> for TextChars {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
         let mut n = 0u64;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            n = n.saturating_add(map.next_value_seed(TextChars(key == "text"))?);
+        while let Some(is_text) = map.next_key_seed(IsText)? {
+            n = n.saturating_add(map.next_value_seed(TextChars(is_text))?);
         }
         Ok(n)
+    }
+}
+
+/// Reads a map key as "is it `text`?", without allocating it.
+struct IsText;
+
+impl<'de> serde::de::DeserializeSeed<'de> for IsText {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for IsText {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map key")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(v == "text")
     }
 }
 
@@ -282,6 +356,53 @@ mod tests {
         );
         let s = record(Some(b""), 5, DAY, &rec("m", 1, 2, false));
         assert_eq!(TenantUsage::decode(Some(&s)).models["m"].output_tokens, 2);
+    }
+
+    #[test]
+    fn stored_usage_round_trips_and_old_or_broken_values_are_handled() {
+        let mut u = TenantUsage {
+            window_start: 1_700_000_000,
+            ..TenantUsage::default()
+        };
+        assert_eq!(TenantUsage::decode(Some(&u.encode())), u);
+        for (model, n) in [
+            ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", 1),
+            ("m", u64::MAX),
+            ("ünï", 7),
+        ] {
+            u.models.insert(
+                model.into(),
+                ModelUsage {
+                    requests: n,
+                    errors: 1,
+                    input_tokens: n / 2,
+                    output_tokens: 3,
+                },
+            );
+        }
+        let bytes = u.encode();
+        assert!(bytes.starts_with(MAGIC));
+        assert_eq!(TenantUsage::decode(Some(&bytes)), u);
+        // What earlier versions stored (JSON) is still read.
+        assert_eq!(
+            TenantUsage::decode(Some(&serde_json::to_vec(&u).unwrap())),
+            u
+        );
+        // Any truncation, or a byte too many, is empty usage, never a panic.
+        for cut in 0..bytes.len() {
+            assert_eq!(
+                TenantUsage::decode(Some(&bytes[..cut])),
+                TenantUsage::default(),
+                "cut {cut}"
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert_eq!(TenantUsage::decode(Some(&long)), TenantUsage::default());
+        let mut huge = MAGIC.to_vec();
+        huge.extend_from_slice(&0u64.to_le_bytes());
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(TenantUsage::decode(Some(&huge)), TenantUsage::default());
     }
 
     #[test]
