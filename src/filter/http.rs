@@ -50,11 +50,11 @@ pub struct Http {
     keys: Option<SharedKeys>,
     /// IAM callers: this worker's verdict cache, and the STS call in flight.
     iam: IamState,
-    /// The request headers, read once; edited here and written back once, when the
-    /// translated request goes upstream.
+    /// The request headers, read in one host call; edited here, and the changes written
+    /// back when the translated request goes upstream.
     req: HeaderList,
-    /// The response headers, read once; written back once (for a buffered answer, when its
-    /// body is translated).
+    /// The response headers, read in one host call; the changes are written back at once
+    /// for a stream, and once the body is translated for a buffered answer.
     resp: HeaderList,
 }
 
