@@ -1,10 +1,12 @@
-//! A header map read from Envoy in one host call and written back in one.
+//! A header map read from Envoy in one host call, edited here, and written back header by
+//! header where it changed.
 //!
-//! Under V8 every host call costs about a microsecond (the host often calls back into the
-//! module to allocate the answer), and a request used to make some twenty header calls. The
-//! shell now reads a whole map once per phase (`proxy_get_header_map_pairs`), lets the
-//! request and response logic read and edit this copy, and writes back only the headers
-//! that changed ([`HeaderList::changes`]).
+//! Under V8 a host call that returns data costs about 0.7 µs (the host calls back into the
+//! module to allocate the answer), one that only takes data 0.1–0.2 µs; a request used to
+//! make some eight header reads per phase. The shell now reads a whole map once per phase
+//! (`proxy_get_header_map_pairs`), lets the request and response logic read and edit this
+//! copy, and writes back only the headers that changed ([`HeaderList::changes`]), with the
+//! cheap calls.
 //!
 //! Envoy hands header names over in lowercase; lookups here ignore ASCII case anyway, so a
 //! name written in any case finds its header.

@@ -2,7 +2,8 @@
 //! fixed window (`usage_window_seconds`, default a day), and the `GET /v1/usage` report.
 //!
 //! Like [`crate::ratelimit`], these are pure functions over bytes the shell keeps in
-//! proxy-wasm shared data (one JSON value per tenant, written with compare-and-swap), so every
+//! proxy-wasm shared data (one small binary value per tenant, see [`TenantUsage::encode`], written with
+//! compare-and-swap), so every
 //! worker thread adds to the same totals.
 
 use std::collections::BTreeMap;

@@ -37,9 +37,6 @@ pub fn headers(map: MapType) -> HeaderList {
 /// Writes back the headers that changed, one cheap host call each (a call that only takes
 /// data costs a fifth of one that returns data); nothing if none did.
 pub fn write_headers(map: MapType, headers: &mut HeaderList) {
-    if !headers.is_changed() {
-        return;
-    }
     for (name, value) in headers.changes() {
         warn_on(name, hostcalls::set_map_value(map, name, value));
     }
