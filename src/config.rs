@@ -51,6 +51,7 @@ use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
 pub const DEFAULT_TENANT: &str = "default";
 pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_USAGE_WINDOW_SECONDS: u64 = 86_400;
+pub const DEFAULT_MAX_USAGE_MODELS_PER_TENANT: usize = 64;
 
 /// The raw JSON shape; unknown fields are rejected so typos do not silently disable things.
 #[derive(Debug, Deserialize)]
@@ -90,6 +91,10 @@ struct RawConfig {
     api_keys_source: Option<RawKeySource>,
     #[serde(default)]
     iam_auth: Option<RawIamAuth>,
+    #[serde(default)]
+    rate_limit_descriptors: bool,
+    #[serde(default)]
+    max_usage_models_per_tenant: Option<usize>,
 }
 
 fn yes() -> bool {
@@ -107,6 +112,8 @@ struct RawTenant {
     models: Option<Vec<String>>,
     #[serde(default)]
     admin: bool,
+    #[serde(default = "yes")]
+    allow_bedrock_model: bool,
     #[serde(default)]
     limits: Option<RawLimits>,
     #[serde(default)]
@@ -221,6 +228,14 @@ pub struct Config {
     pub key_source: Option<KeySource>,
     /// IAM caller authentication through STS ([`crate::iam_auth`]).
     pub iam: Option<IamAuth>,
+    /// Set the `x-bedrock-tenant`/`-model-id`/`-token-estimate` request headers for Envoy's
+    /// global `ratelimit` filter (whose config must remove them before the upstream).
+    pub rate_limit_descriptors: bool,
+    /// Distinct models counted per tenant in `/v1/usage`; the rest are counted as `other`.
+    pub max_usage_models_per_tenant: usize,
+    /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
+    /// the only ones with their own metric names.
+    pub known_models: std::collections::BTreeSet<String>,
     /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
     pub warnings: Vec<String>,
 }
@@ -267,7 +282,18 @@ impl Config {
         if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
             return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
         }
-        let tenants = tenant_table(&raw.api_keys, raw.tenants, keys_elsewhere)?;
+        check_model_names(&raw.model_aliases, &raw.azure_deployments)?;
+        let tenants = tenant_table(
+            &raw.api_keys,
+            raw.tenants,
+            &raw.model_aliases,
+            keys_elsewhere,
+        )?;
+        let max_usage_models_per_tenant = match raw.max_usage_models_per_tenant {
+            Some(0) => return Err(err("`max_usage_models_per_tenant` must be at least 1")),
+            Some(n) => n,
+            None => DEFAULT_MAX_USAGE_MODELS_PER_TENANT,
+        };
         let max_request_body_bytes = match raw.max_request_body_bytes {
             Some(0) => return Err(err("`max_request_body_bytes` must be at least 1")),
             Some(n) => n,
@@ -330,15 +356,6 @@ impl Config {
             )?)
         };
 
-        if let Some((alias, _)) = raw
-            .model_aliases
-            .iter()
-            .find(|(a, id)| a.is_empty() || id.trim().is_empty())
-        {
-            return Err(err(format!(
-                "`model_aliases` entry `{alias}` has an empty name or model id"
-            )));
-        }
         let models = raw
             .models
             .into_iter()
@@ -377,6 +394,20 @@ impl Config {
             )));
         }
 
+        let known_models = catalog
+            .entries()
+            .iter()
+            .map(|e| e.id.as_str())
+            .chain(catalog.aliases().values().map(String::as_str))
+            .map(|id| crate::model_id::canonical(id).to_string())
+            .chain(
+                tenants
+                    .tenants()
+                    .iter()
+                    .flat_map(|t| t.models.iter().flatten().chain(t.model_limits.keys()))
+                    .cloned(),
+            )
+            .collect();
         Ok(Self {
             tenants,
             max_request_body_bytes,
@@ -390,8 +421,21 @@ impl Config {
             path_forms,
             key_source,
             iam,
+            rate_limit_descriptors: raw.rate_limit_descriptors,
+            max_usage_models_per_tenant,
+            known_models,
             warnings,
         })
+    }
+
+    /// A model's name in metric names: its canonical id if the configuration names it, else
+    /// `other`. Keeps the number of metrics bounded by the configuration.
+    pub fn metric_model<'a>(&self, canonical_model: &'a str) -> &'a str {
+        if self.known_models.contains(canonical_model) {
+            canonical_model
+        } else {
+            crate::usage::OTHER_MODELS
+        }
     }
 
     /// Region and host to call a Bedrock model id in: the catalog entry's `region` if it has
@@ -614,11 +658,43 @@ fn parse_gateway(
     })
 }
 
+/// Aliases are client-facing names that resolve to Bedrock ids; deployments name a model
+/// (an alias or a Bedrock id). Every id must be one Bedrock accepts, so nothing unchecked
+/// reaches the request path, a header or a key.
+fn check_model_names(
+    aliases: &BTreeMap<String, String>,
+    deployments: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (alias, id) in aliases {
+        let name_ok = crate::model_id::check_client_model("model", alias).is_ok();
+        if !name_ok || !crate::model_id::is_bedrock_id(id) {
+            return Err(err(format!(
+                "`model_aliases` entry `{}` needs a name of 1-256 printable characters and a Bedrock model id, inference-profile id or ARN",
+                crate::headers::printable(alias, 64)
+            )));
+        }
+    }
+    for (deployment, model) in deployments {
+        if !crate::model_id::is_bedrock_id(crate::models::resolve(aliases, model)) {
+            return Err(err(format!(
+                "`azure_deployments.{deployment}` must name an alias or a Bedrock model id"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
     let at = |f: &str| format!("`models[{i}].{f}`");
     let id = m.id.trim().to_string();
     if id.is_empty() {
         return Err(err(format!("{} is empty", at("id"))));
+    }
+    if !crate::model_id::is_bedrock_id(&id) {
+        return Err(err(format!(
+            "{} is not a Bedrock model id (letters, digits, `._:-`; `/` only in an ARN)",
+            at("id")
+        )));
     }
     // Unset fields fall back to the built-in entry of the same id, then to plain defaults.
     let base = crate::catalog::builtin_models()
@@ -700,9 +776,8 @@ impl Config {
         for t in self.tenants.tenants() {
             keys.push(crate::usage::key(&t.name));
             for m in t.models.iter().flatten() {
-                let id = crate::models::resolve(&self.model_aliases, m);
-                if !t.limits_for(m, id).is_unlimited() {
-                    keys.push(crate::ratelimit::bucket_key(&self.region, &t.name, id));
+                if !t.limits_for(m).is_unlimited() {
+                    keys.push(crate::ratelimit::bucket_key(&self.region, &t.name, m));
                 }
             }
         }
@@ -730,9 +805,25 @@ fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
     })
 }
 
+/// A configured model name (alias or Bedrock id) → the canonical id it calls.
+fn canonical_name(
+    aliases: &BTreeMap<String, String>,
+    field: &str,
+    name: &str,
+) -> Result<String, ConfigError> {
+    let id = crate::models::resolve(aliases, name.trim());
+    if !crate::model_id::is_bedrock_id(id) {
+        return Err(err(format!(
+            "`{field}` is neither an alias in `model_aliases` nor a Bedrock model id"
+        )));
+    }
+    Ok(crate::model_id::canonical(id).to_string())
+}
+
 fn tenant_table(
     api_keys: &[String],
     raw: BTreeMap<String, RawTenant>,
+    aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
 ) -> Result<TenantTable, ConfigError> {
     let mut entries = Vec::new();
@@ -746,6 +837,7 @@ fn tenant_table(
             Tenant {
                 name: DEFAULT_TENANT.into(),
                 models: None,
+                allow_bedrock_model: true,
                 admin: false,
                 limits: Limits::default(),
                 model_limits: BTreeMap::new(),
@@ -780,16 +872,33 @@ fn tenant_table(
         {
             return Err(err(format!("`{at}.models[{i}]` is empty")));
         }
+        let models = match t.models {
+            None => None,
+            Some(names) => Some(
+                names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| canonical_name(aliases, &format!("{at}.models[{i}]"), m))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
         let mut model_limits = BTreeMap::new();
         for (model, l) in t.model_limits {
-            let l = limits(&format!("{at}.model_limits.{model}"), Some(l))?;
-            model_limits.insert(model, l);
+            let field = format!("{at}.model_limits.{model}");
+            let l = limits(&field, Some(l))?;
+            let id = canonical_name(aliases, &field, &model)?;
+            if model_limits.insert(id, l).is_some() {
+                return Err(err(format!(
+                    "`{field}` names a model another `{at}.model_limits` entry already names"
+                )));
+            }
         }
         entries.push((
             Tenant {
                 limits: limits(&format!("{at}.limits"), t.limits)?,
                 name,
-                models: t.models.map(|m| m.into_iter().collect()),
+                models,
+                allow_bedrock_model: t.allow_bedrock_model,
                 admin: t.admin,
                 model_limits,
             },
@@ -828,7 +937,7 @@ mod tests {
         assert_eq!(acme.name, "acme");
         assert!(acme.admin);
         assert_eq!(
-            acme.limits_for("gpt-4o", "x"),
+            acme.limits_for("gpt-4o"),
             Limits {
                 requests_per_minute: Some(5),
                 tokens_per_minute: Some(100)
@@ -839,8 +948,88 @@ mod tests {
             .authenticate(Some("Bearer sk-plain-key-1"))
             .unwrap();
         assert_eq!(d.name, DEFAULT_TENANT);
-        assert!(d.allows("any", "model") && !d.admin && d.limits.is_unlimited());
+        assert!(d.allows("any") && !d.admin && d.limits.is_unlimited());
         assert_eq!(c.tenants.key_count(), 2);
+    }
+
+    #[test]
+    fn tenant_models_and_limits_are_kept_by_canonical_id() {
+        let c = Config::parse(
+            json!({"region": "us-east-1", "credentials": {"access_key_id": "AKID", "secret_access_key": "s"},
+                "model_aliases": {"gpt-4o-mini": "us.amazon.nova-lite-v1:0"},
+                "rate_limit_descriptors": true, "max_usage_models_per_tenant": 3,
+                "tenants": {"acme": {"key_sha256": [DEMO_SHA], "allow_bedrock_model": false,
+                    "models": ["gpt-4o-mini", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"],
+                    "model_limits": {"gpt-4o-mini": {"requests_per_minute": 3}}}}})
+            .to_string()
+            .as_bytes(),
+            &no_env,
+        )
+        .unwrap();
+        let acme = c.tenants.get("acme").unwrap();
+        let want: std::collections::BTreeSet<String> =
+            ["amazon.nova-lite-v1:0", "amazon.nova-pro-v1:0"]
+                .map(String::from)
+                .into();
+        assert_eq!(acme.models.as_ref(), Some(&want));
+        assert_eq!(
+            acme.limits_for("amazon.nova-lite-v1:0").requests_per_minute,
+            Some(3)
+        );
+        assert!(!acme.allow_bedrock_model);
+        assert!(c.rate_limit_descriptors);
+        assert_eq!(c.max_usage_models_per_tenant, 3);
+        assert_eq!(
+            c.metric_model("amazon.nova-lite-v1:0"),
+            "amazon.nova-lite-v1:0"
+        );
+        assert_eq!(c.metric_model("made.up-model"), "other");
+    }
+
+    #[test]
+    fn model_names_in_the_configuration_are_checked() {
+        let base = || json!({"region": "us-east-1", "credentials": {"access_key_id": "AKID", "secret_access_key": "s"}, "api_keys": ["sk-local-demo"]});
+        let cases = [
+            (
+                json!({"model_aliases": {"a": "bad id\r\n"}}),
+                "model_aliases",
+            ),
+            (
+                json!({"model_aliases": {"a\r\nx": "amazon.nova-pro-v1:0"}}),
+                "model_aliases",
+            ),
+            (json!({"model_aliases": {"a": "x/y"}}), "model_aliases"),
+            (
+                json!({"azure_deployments": {"d": "not an id"}}),
+                "azure_deployments.d",
+            ),
+            (
+                json!({"models": [{"id": "a b", "provider": "p"}]}),
+                "models[0].id",
+            ),
+            (
+                json!({"tenants": {"t": {"key_sha256": [DEMO_SHA], "models": ["a/b"]}}}),
+                "tenants.t.models[0]",
+            ),
+            (
+                json!({"model_aliases": {"m": "us.amazon.nova-pro-v1:0"}, "tenants": {"t": {"key_sha256": [DEMO_SHA],
+                    "model_limits": {"m": {"requests_per_minute": 1}, "amazon.nova-pro-v1:0": {"requests_per_minute": 2}}}}}),
+                "model_limits",
+            ),
+            (
+                json!({"max_usage_models_per_tenant": 0}),
+                "max_usage_models_per_tenant",
+            ),
+        ];
+        for (extra, field) in cases {
+            let mut v = base();
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            let e = Config::parse(v.to_string().as_bytes(), &no_env).unwrap_err();
+            assert!(e.0.contains(field), "{field}: {e}");
+            assert!(!e.0.contains('\r') && !e.0.contains('\n'), "{e}");
+        }
     }
 
     fn no_env(_: &str) -> Option<String> {

@@ -110,9 +110,22 @@ impl ApiError {
             415,
             ErrorType::InvalidRequestError,
             format!(
-                "Unsupported content type `{content_type}`; send `Content-Type: application/json`."
+                "Unsupported content type `{}`; send `Content-Type: application/json`.",
+                crate::headers::printable(content_type, 100)
             ),
         )
+        .with_code("unsupported_media_type")
+    }
+
+    /// 415 for a `content-encoding` other than `identity`: the body must be read to be
+    /// translated, and a compressed one is never forwarded.
+    pub fn unsupported_encoding() -> Self {
+        Self::new(
+            415,
+            ErrorType::InvalidRequestError,
+            "Compressed request bodies are not supported: send the JSON body without `content-encoding`.",
+        )
+        .with_param("content-encoding")
         .with_code("unsupported_media_type")
     }
 

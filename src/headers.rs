@@ -10,6 +10,47 @@
 //!
 //! Envoy hands header names over in lowercase; lookups here ignore ASCII case anyway, so a
 //! name written in any case finds its header.
+//!
+//! This is also the one checked path for every header the filter writes, downstream,
+//! upstream, in a local reply, a trailer or a side call: [`HeaderList::set`] refuses a name
+//! that is not an HTTP token and a value with a control character (CR, LF, NUL, …) or over
+//! [`MAX_VALUE_BYTES`], so no input can split a response or smuggle a header. The shell
+//! writes only what [`HeaderList::changes`] and [`HeaderList::checked`] give it.
+
+/// Longest header value the filter writes (a SigV4 session token is under 2 KB).
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+
+/// An HTTP field name (RFC 9110 token, lowercase or not), or an HTTP/2 pseudo-header.
+pub fn is_safe_name(name: &str) -> bool {
+    let token = name.strip_prefix(':').unwrap_or(name);
+    !token.is_empty()
+        && name.len() <= 256
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A value with no control character but tab, at most [`MAX_VALUE_BYTES`], without
+/// leading or trailing whitespace.
+pub fn is_safe_value(value: &str) -> bool {
+    value.len() <= MAX_VALUE_BYTES
+        && value.trim_matches([' ', '\t']) == value
+        && !value.chars().any(|c| c.is_control() && c != '\t')
+}
+
+/// Untrusted text made fit for a log line or an error message: control characters become
+/// `?` and it is cut after `max_chars` characters (marked with `…`).
+pub fn printable(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max_chars)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().nth(max_chars).is_some() {
+        out.push('…');
+    }
+    out
+}
 
 /// Headers in Envoy's order (pseudo-headers first), duplicates kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +58,8 @@ pub struct HeaderList {
     entries: Vec<(String, String)>,
     /// Names set or removed since the last write, lowercase, each once.
     touched: Vec<String>,
+    /// Writes refused by the check (the header is then absent).
+    refused: usize,
 }
 
 impl HeaderList {
@@ -24,6 +67,7 @@ impl HeaderList {
         Self {
             entries,
             touched: Vec::new(),
+            refused: 0,
         }
     }
 
@@ -36,8 +80,22 @@ impl HeaderList {
     }
 
     /// Replaces every `name` header with one of `value` (added at the end if it was absent;
-    /// kept in place if it was there).
+    /// kept in place if it was there). A name or value that fails [`is_safe_name`] /
+    /// [`is_safe_value`] is refused: every `name` header is removed instead (a stale value
+    /// is never left in place) and the refusal is counted and logged without the value.
     pub fn set(&mut self, name: &str, value: &str) {
+        if !is_safe_name(name) || !is_safe_value(value) {
+            self.refused += 1;
+            log::warn!(
+                "refused to write header `{}` ({} bytes): not a safe name or value",
+                printable(name, 64),
+                value.len()
+            );
+            if is_safe_name(name) {
+                self.remove(name);
+            }
+            return;
+        }
         let mut found = false;
         self.entries.retain_mut(|(k, v)| {
             if !k.eq_ignore_ascii_case(name) {
@@ -93,7 +151,10 @@ impl HeaderList {
     /// its value now (`None`: removed). [`set`](Self::set) leaves one value per name, so one
     /// `set` per name restores the list.
     pub fn changes(&self) -> impl Iterator<Item = (&str, Option<&str>)> + '_ {
-        self.touched.iter().map(|n| (n.as_str(), self.get(n)))
+        self.touched
+            .iter()
+            .filter(|n| is_safe_name(n))
+            .map(|n| (n.as_str(), self.get(n).filter(|v| is_safe_value(v))))
     }
 
     /// The shell wrote the changes back to Envoy.
@@ -103,6 +164,29 @@ impl HeaderList {
 
     pub fn entries(&self) -> &[(String, String)] {
         &self.entries
+    }
+
+    /// Every header as it stands, for a local reply or a side call; only checked ones (a
+    /// list read from Envoy holds what Envoy accepted, but is re-checked all the same).
+    pub fn checked(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.entries
+            .iter()
+            .filter(|(k, v)| is_safe_name(k) && is_safe_value(v))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// How many writes [`set`](Self::set) refused.
+    pub fn refused(&self) -> usize {
+        self.refused
+    }
+
+    /// A list built by `set` alone: every entry passed the check.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut h = Self::default();
+        for (k, v) in pairs {
+            h.set(k, v);
+        }
+        h
     }
 }
 

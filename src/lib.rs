@@ -37,6 +37,7 @@ pub mod iam_auth;
 pub mod key_source;
 pub mod metadata;
 pub mod metrics;
+pub mod model_id;
 pub mod models;
 pub mod openai;
 pub mod ratelimit;

@@ -69,7 +69,13 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
 
 /// Tenant isolation: a tenant sees only the models it may call; an admin sees every model.
 fn visible(tenant: &Tenant, r: &Resolved<'_>) -> bool {
-    tenant.admin || tenant.allows(&r.requested, &r.bedrock_id)
+    may_see(tenant, &r.bedrock_id)
+}
+
+/// The one rule behind every metadata endpoint: the model a Bedrock id calls is one the
+/// tenant may call (by its canonical id), or the tenant is an admin.
+fn may_see(tenant: &Tenant, bedrock_id: &str) -> bool {
+    tenant.admin || tenant.allows(crate::model_id::canonical(bedrock_id))
 }
 
 /// `GET /v1/models`: aliases first (sorted), then the catalog's models, as far as the
@@ -98,11 +104,11 @@ pub fn retrieve_model(cfg: &Config, tenant: &Tenant, raw_id: &str) -> Result<Vec
     }
 }
 
-/// `GET /v1/providers`.
-pub fn providers(cfg: &Config) -> Result<Vec<u8>, ApiError> {
+/// `GET /v1/providers`: the providers of the models the tenant may see.
+pub fn providers(cfg: &Config, tenant: &Tenant) -> Result<Vec<u8>, ApiError> {
     let c = &cfg.catalog;
     let mut by_provider: BTreeMap<&str, Provider> = BTreeMap::new();
-    for e in c.entries() {
+    for e in c.entries().iter().filter(|e| may_see(tenant, &e.id)) {
         let p = by_provider.entry(&e.provider).or_insert_with(|| Provider {
             id: e.provider.clone(),
             object: "provider",
@@ -134,7 +140,7 @@ pub fn providers(cfg: &Config) -> Result<Vec<u8>, ApiError> {
             }
         }
     }
-    for (alias, target) in c.aliases() {
+    for (alias, target) in c.aliases().iter().filter(|(_, t)| may_see(tenant, t)) {
         let provider = c
             .entry_for(target)
             .map(|e| e.provider.as_str())
@@ -150,9 +156,9 @@ pub fn providers(cfg: &Config) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-/// `GET /v1/mappings`: every alias, catalog model and inference profile, with the Bedrock
-/// id, region (AWS) or gateway alias, and the upstream path it is called on.
-pub fn mappings(cfg: &Config) -> Result<Vec<u8>, ApiError> {
+/// `GET /v1/mappings`: every alias, catalog model and inference profile the tenant may see,
+/// with the Bedrock id, region (AWS) or gateway alias, and the upstream path it is called on.
+pub fn mappings(cfg: &Config, tenant: &Tenant) -> Result<Vec<u8>, ApiError> {
     let c = &cfg.catalog;
     let mut names: Vec<(String, &'static str, String)> = Vec::new();
     for (alias, target) in c.aliases() {
@@ -164,6 +170,7 @@ pub fn mappings(cfg: &Config) -> Result<Vec<u8>, ApiError> {
             names.push((p.clone(), "inference_profile", p));
         }
     }
+    names.retain(|(_, _, bedrock_id)| may_see(tenant, bedrock_id));
     let data = names
         .into_iter()
         .map(|(id, kind, bedrock_id)| {
@@ -221,10 +228,16 @@ mod tests {
         .unwrap()
     }
 
+    /// A tenant allowed these names (aliases of [`cfg`] or Bedrock ids), as the
+    /// configuration would hold them: by canonical id.
     fn tenant(models: Option<&[&str]>, admin: bool) -> Tenant {
+        let aliases = cfg(r#""builtin_models":true"#).model_aliases;
+        let canonical =
+            |m: &&str| crate::model_id::canonical(crate::models::resolve(&aliases, m)).to_string();
         Tenant {
             name: "t".into(),
-            models: models.map(|m| m.iter().map(|s| s.to_string()).collect()),
+            models: models.map(|m| m.iter().map(canonical).collect()),
+            allow_bedrock_model: true,
             admin,
             limits: Default::default(),
             model_limits: Default::default(),
@@ -306,11 +319,20 @@ mod tests {
         let all = ids(&anyone());
         assert!(all.len() > 5);
         let limited = tenant(Some(&["gpt-4o", "amazon.nova-pro-v1:0"]), false);
-        assert_eq!(ids(&limited), vec!["gpt-4o", "amazon.nova-pro-v1:0"]);
+        // `gpt-4o` calls Claude 3.5 Sonnet v2: the tenant may call that model by any name.
+        assert_eq!(
+            ids(&limited),
+            vec![
+                "gpt-4o",
+                "anthropic.claude-3-5-sonnet-20241022-v2:0",
+                "amazon.nova-pro-v1:0"
+            ]
+        );
         assert_eq!(ids(&tenant(Some(&["gpt-4o"]), true)), all);
         assert!(retrieve_model(&c, &limited, "gpt-4o").is_ok());
-        let e = retrieve_model(&c, &limited, "anthropic.claude-3-5-sonnet-20241022-v2%3A0")
-            .unwrap_err();
+        assert!(retrieve_model(&c, &limited, "eu.amazon.nova-pro-v1%3A0").is_ok());
+        let e =
+            retrieve_model(&c, &limited, "anthropic.claude-3-5-haiku-20241022-v1%3A0").unwrap_err();
         assert_eq!(
             (e.status, e.code.as_deref()),
             (404, Some("model_not_found"))
@@ -320,7 +342,7 @@ mod tests {
     #[test]
     fn providers_and_mappings_are_versioned() {
         let c = cfg(r#""builtin_models":true"#);
-        let p = parse(providers(&c));
+        let p = parse(providers(&c, &anyone()));
         assert_eq!(p["version"], METADATA_VERSION);
         let anthropic = p["data"]
             .as_array()
@@ -333,7 +355,7 @@ mod tests {
             .unwrap()
             .contains(&Value::from("gpt-4o")));
         assert_eq!(anthropic["capabilities"]["tools"], true);
-        let m = parse(mappings(&c));
+        let m = parse(mappings(&c, &anyone()));
         assert_eq!(
             (m["upstream"].as_str(), m["version"].as_str()),
             (Some("aws"), Some(METADATA_VERSION))
@@ -345,5 +367,36 @@ mod tests {
             "/model/us.anthropic.claude-3-5-sonnet-20241022-v2%3A0/converse"
         );
         assert_eq!(first["region"], "us-east-1");
+    }
+
+    #[test]
+    fn providers_and_mappings_show_a_tenant_only_its_models() {
+        let c = cfg(r#""builtin_models":true"#);
+        let limited = tenant(Some(&["gpt-4o"]), false);
+        let p = parse(providers(&c, &limited));
+        let data = p["data"].as_array().unwrap();
+        assert_eq!(data.len(), 1, "{p}");
+        assert_eq!(data[0]["id"], "anthropic");
+        assert_eq!(
+            data[0]["models"],
+            serde_json::json!(["anthropic.claude-3-5-sonnet-20241022-v2:0"])
+        );
+        assert_eq!(data[0]["aliases"], serde_json::json!(["gpt-4o"]));
+        let m = parse(mappings(&c, &limited));
+        let ids: Vec<&str> = m["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["bedrock_model_id"].as_str().unwrap())
+            .collect();
+        assert!(!ids.is_empty());
+        for id in &ids {
+            assert_eq!(
+                crate::model_id::canonical(id),
+                "anthropic.claude-3-5-sonnet-20241022-v2:0"
+            );
+        }
+        let all = parse(mappings(&c, &tenant(Some(&["gpt-4o"]), true)));
+        assert!(all["data"].as_array().unwrap().len() > ids.len());
     }
 }

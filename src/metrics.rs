@@ -43,6 +43,11 @@ pub struct Outcome {
     pub tenant: Option<String>,
     /// The Bedrock model id called.
     pub model: Option<String>,
+    /// The model's name in metric names: its canonical id when the configuration knows it,
+    /// else `other` ([`crate::config::Config::metric_model`]), so callers cannot mint stats.
+    pub metric_model: Option<String>,
+    /// The `:path` the client sent, before the filter rewrote it ([`log_path`]).
+    pub path: Option<String>,
     /// OpenAI `error.type` of the answer (or of the SSE error event), or `upstream_reset`.
     pub error_type: Option<String>,
     pub input_tokens: Option<u64>,
@@ -56,11 +61,16 @@ pub struct Outcome {
 
 pub const PREFIX: &str = "bedrock_openai";
 
-/// `[A-Za-z0-9_-]` kept, anything else `_`; empty or absent is `-`.
+/// Longest metric name segment; longer values are cut.
+pub const MAX_SEGMENT_CHARS: usize = 64;
+
+/// `[A-Za-z0-9_-]` kept, anything else `_`, at most [`MAX_SEGMENT_CHARS`]; empty or absent
+/// is `-`.
 pub fn segment(value: Option<&str>) -> String {
     match value {
         Some(v) if !v.is_empty() => v
             .chars()
+            .take(MAX_SEGMENT_CHARS)
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
                     c
@@ -73,12 +83,19 @@ pub fn segment(value: Option<&str>) -> String {
     }
 }
 
+/// The path as the access log shows it: control characters replaced, at most 1,024
+/// characters. It is the `:path` the filter received, so a client's `x-envoy-original-path`
+/// cannot change what is logged.
+pub fn log_path(path: &str) -> String {
+    crate::headers::printable(path, 1024)
+}
+
 impl Outcome {
     fn base(&self) -> String {
         format!(
             "{PREFIX}.tenant.{}.model.{}",
             segment(self.tenant.as_deref()),
-            segment(self.model.as_deref())
+            segment(self.metric_model.as_deref())
         )
     }
 
@@ -116,6 +133,7 @@ impl Outcome {
         let opt = |v: Option<&str>| v.unwrap_or("-").to_string();
         let num = |v: Option<u64>| v.map_or_else(|| "-".to_string(), |n| n.to_string());
         vec![
+            ("bedrock_path", opt(self.path.as_deref())),
             ("bedrock_tenant", opt(self.tenant.as_deref())),
             ("bedrock_model", opt(self.model.as_deref())),
             ("bedrock_input_tokens", num(self.input_tokens)),
@@ -135,6 +153,7 @@ mod tests {
         let o = Outcome {
             tenant: Some("acme".into()),
             model: Some("us.anthropic.claude-3-5-sonnet-20241022-v2:0".into()),
+            metric_model: Some("anthropic.claude-3-5-sonnet-20241022-v2:0".into()),
             error_type: Some("rate_limit_error".into()),
             input_tokens: Some(3),
             output_tokens: Some(5),
@@ -142,7 +161,7 @@ mod tests {
             ..Outcome::default()
         };
         let u = o.updates();
-        let base = "bedrock_openai.tenant.acme.model.us_anthropic_claude-3-5-sonnet-20241022-v2_0";
+        let base = "bedrock_openai.tenant.acme.model.anthropic_claude-3-5-sonnet-20241022-v2_0";
         let names: Vec<_> = u
             .iter()
             .map(|u| (u.name.as_str(), u.kind, u.value))

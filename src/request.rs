@@ -17,6 +17,8 @@ pub struct RequestHead<'a> {
     pub path: &'a str,
     pub authorization: Option<&'a str>,
     pub content_type: Option<&'a str>,
+    /// `content-encoding`: a compressed body cannot be translated (415).
+    pub content_encoding: Option<&'a str>,
     /// `content-length`, when the client sent one.
     pub content_length: Option<u64>,
     /// The `api-key` header (the Azure OpenAI clients' way to send the key).
@@ -121,7 +123,11 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
             head.method
         )))
     };
+    let compressed = head
+        .content_encoding
+        .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
     let read_body = |endpoint: Endpoint| match (head.content_type, head.content_length) {
+        _ if compressed => reply(ApiError::unsupported_encoding()),
         (Some(ct), _) if !is_json(ct) => reply(ApiError::unsupported_media_type(ct)),
         (_, Some(n)) if n > cfg.max_request_body_bytes => {
             reply(ApiError::payload_too_large(cfg.max_request_body_bytes))
@@ -136,8 +142,8 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
         ("/v1/completions", "POST") => read_body(Endpoint::Completions),
         ("/v1/usage", "GET") => usage_request(cfg, tenant, query),
         ("/v1/models", "GET") => json(metadata::list_models(cfg, tenant)),
-        ("/v1/providers", "GET") => json(metadata::providers(cfg)),
-        ("/v1/mappings", "GET") => json(metadata::mappings(cfg)),
+        ("/v1/providers", "GET") => json(metadata::providers(cfg, tenant)),
+        ("/v1/mappings", "GET") => json(metadata::mappings(cfg, tenant)),
         ("/v1/chat/completions" | "/v1/completions", _) => wrong_method("POST"),
         ("/v1/usage" | "/v1/models" | "/v1/providers" | "/v1/mappings", _) => wrong_method("GET"),
         _ => match (model_id, head.method) {
@@ -163,6 +169,12 @@ fn usage_request(cfg: &Config, tenant: &Tenant, query: &str) -> HeadDecision {
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == "tenant")
         .map(|(_, v)| v);
+    if wanted.is_some_and(|name| !crate::tenant::valid_tenant_name(name)) {
+        return reply(ApiError::invalid_param(
+            "tenant",
+            "`tenant` is a tenant name: 1-64 characters of [A-Za-z0-9_-]",
+        ));
+    }
     match wanted {
         None if tenant.admin => HeadDecision::Usage {
             tenants: cfg
@@ -204,26 +216,63 @@ pub fn check_body_size(cfg: &Config, buffered: usize) -> Result<(), ApiError> {
 }
 
 /// Translates and signs the buffered body into the upstream request, after checking that the
-/// tenant may use the model. Returns the limits that apply to this (tenant, model). `live`
-/// holds the credentials the root context refreshed, when a credentials source is configured.
+/// tenant may use the model actually called. `model_override` is the model an Azure
+/// deployment path fixes ([`crate::route::Route::model_override`]). Returns the limits that
+/// apply to this (tenant, canonical model). `live` holds the credentials the root context
+/// refreshed, when a credentials source is configured.
 pub fn on_body(
     cfg: &Config,
     tenant: &Tenant,
     endpoint: Endpoint,
     body: &[u8],
+    model_override: Option<&str>,
     now: std::time::SystemTime,
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange, Limits), ApiError> {
     check_body_size(cfg, body.len())?;
+    let overridden;
+    let body = match model_override {
+        Some(model) => {
+            overridden = crate::route::override_model(body, model)?;
+            overridden.as_slice()
+        }
+        None => body,
+    };
     let (up, ex) = match endpoint {
         Endpoint::ChatCompletions => upstream::chat(cfg, body, now, live)?,
         Endpoint::Completions => upstream::completion(cfg, body, now, live)?,
     };
-    if !tenant.allows(&ex.model, &ex.bedrock_model) {
+    // Decided on the model actually called, after every override.
+    if ex.via_bedrock_model && !tenant.allow_bedrock_model {
+        return Err(ApiError::forbidden(
+            "This key may not choose the Bedrock model with `bedrock_model`; use `model`.",
+        )
+        .with_param("bedrock_model")
+        .with_code("bedrock_model_not_allowed"));
+    }
+    if !tenant.allows(&ex.canonical_model) {
         return Err(ApiError::model_not_allowed(&ex.model));
     }
-    let limits = tenant.limits_for(&ex.model, &ex.bedrock_model);
+    let limits = tenant.limits_for(&ex.canonical_model);
     Ok((up, ex, limits))
+}
+
+/// The request id sent upstream and echoed to the client: the client's (or Envoy's)
+/// `x-request-id` when it is 1–128 characters of `[A-Za-z0-9._:-]`, else `fallback`.
+/// Returns whether the request header must be (re)written.
+pub fn request_id(sent: Option<&str>, fallback: impl FnOnce() -> String) -> (String, bool) {
+    match sent {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b)) =>
+        {
+            (id.to_string(), false)
+        }
+        _ => (fallback(), true),
+    }
 }
 
 /// After the limiter: go on, or the 429 to answer (its headers come from
@@ -402,6 +451,7 @@ mod tests {
             acme,
             Endpoint::ChatCompletions,
             body("gpt-4o").as_bytes(),
+            None,
             now,
             None,
         )
@@ -413,6 +463,7 @@ mod tests {
             acme,
             Endpoint::ChatCompletions,
             body("us.haiku").as_bytes(),
+            None,
             now,
             None,
         )
@@ -421,7 +472,16 @@ mod tests {
             (e.status, e.code.as_deref()),
             (403, Some("model_not_allowed"))
         );
-        let e = on_body(&c, acme, Endpoint::ChatCompletions, &[b' '; 101], now, None).unwrap_err();
+        let e = on_body(
+            &c,
+            acme,
+            Endpoint::ChatCompletions,
+            &[b' '; 101],
+            None,
+            now,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.status, 413);
     }
 
@@ -493,5 +553,205 @@ mod tests {
             status(decide("POST", "/v1/nope", Some("Bearer wrong-key-123"))),
             401
         );
+    }
+
+    /// Two tenants as in the security report: `mini` may call `gpt-4o-mini` only (3 a
+    /// minute); `ops` may call anything.
+    fn attack_cfg() -> Config {
+        Config::parse(
+            format!(
+                r#"{{"region":"us-east-1","credentials":{{"access_key_id":"AKID","secret_access_key":"s"}},
+                "model_aliases": {{"gpt-4o-mini": "us.amazon.nova-lite-v1:0", "gpt-4o": "us.anthropic.claude-3-5-sonnet-20241022-v2:0"}},
+                "azure_deployments": {{"mini": "gpt-4o-mini"}},
+                "tenants": {{"mini": {{"key_sha256": ["{ACME_SHA}"], "models": ["gpt-4o-mini"],
+                                       "limits": {{"requests_per_minute": 3}}}},
+                             "ops": {{"key_sha256": ["{}"]}}}}}}"#,
+                "b".repeat(64)
+            )
+            .as_bytes(),
+            &|_| None,
+        )
+        .unwrap()
+    }
+
+    fn body_with(fields: &str) -> String {
+        format!(r#"{{{fields},"messages":[{{"role":"user","content":"hi"}}]}}"#)
+    }
+
+    fn send(
+        cfg: &Config,
+        tenant: &str,
+        body: &str,
+        path_model: Option<&str>,
+    ) -> Result<Exchange, ApiError> {
+        let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let t = cfg.tenants.get(tenant).unwrap();
+        on_body(
+            cfg,
+            t,
+            Endpoint::ChatCompletions,
+            body.as_bytes(),
+            path_model,
+            now,
+            None,
+        )
+        .map(|(_, ex, _)| ex)
+    }
+
+    #[test]
+    fn the_allow_list_is_checked_on_the_model_actually_called() {
+        let c = attack_cfg();
+        let sonnet = "us.anthropic.claude-3-5-sonnet-20241022-v2:0";
+        // bedrock_model naming another model behind an allowed `model`.
+        let e = send(
+            &c,
+            "mini",
+            &body_with(&format!(
+                r#""model":"gpt-4o-mini","bedrock_model":"{sonnet}""#
+            )),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (403, Some("model_not_allowed"))
+        );
+        // Azure: the deployment fixes the model; a bedrock_model beside it is refused.
+        let e = send(
+            &c,
+            "mini",
+            &body_with(&format!(r#""model":"x","bedrock_model":"{sonnet}""#)),
+            Some("gpt-4o-mini"),
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("bedrock_model")));
+        let ex = send(
+            &c,
+            "mini",
+            &body_with(r#""model":"anything""#),
+            Some("gpt-4o-mini"),
+        )
+        .unwrap();
+        assert_eq!(ex.bedrock_model, "us.amazon.nova-lite-v1:0");
+        // The allowed model by every other name: same canonical id, same limits.
+        for name in [
+            "gpt-4o-mini",
+            "amazon.nova-lite-v1:0",
+            "us.amazon.nova-lite-v1:0",
+            "eu.amazon.nova-lite-v1:0",
+            "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+            "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
+        ] {
+            let ex = send(
+                &c,
+                "mini",
+                &body_with(&format!(r#""model":"{name}""#)),
+                None,
+            )
+            .unwrap();
+            assert_eq!(ex.canonical_model, "amazon.nova-lite-v1:0", "{name}");
+            let t = c.tenants.get("mini").unwrap();
+            assert_eq!(
+                t.limits_for(&ex.canonical_model).requests_per_minute,
+                Some(3)
+            );
+        }
+        // A tenant may be kept from bedrock_model altogether.
+        let mut c2 = attack_cfg();
+        let ops = c2.tenants.get("ops").unwrap().clone();
+        let mut table: Vec<_> = Vec::new();
+        let mut ops_no = ops.clone();
+        ops_no.allow_bedrock_model = false;
+        table.push((ops_no, vec![crate::tenant::digest("sk-ops-key")]));
+        c2.tenants = crate::tenant::TenantTable::new(table).unwrap();
+        let e = send(
+            &c2,
+            "ops",
+            &body_with(r#""model":"m","bedrock_model":"amazon.nova-lite-v1:0""#),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.param.as_deref()), (403, Some("bedrock_model")));
+        assert!(send(
+            &c2,
+            "ops",
+            &body_with(r#""model":"amazon.nova-lite-v1:0""#),
+            None
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn model_names_that_could_split_a_header_or_grow_state_are_refused() {
+        let c = attack_cfg();
+        let long = "m".repeat(100_000);
+        for (fields, param) in [
+            (r#""model":"gpt-4o\r\nx-injected: 1""#.to_string(), "model"),
+            (r#""model":"gpt-4o\u0000""#.to_string(), "model"),
+            (format!(r#""model":"{long}""#), "model"),
+            (r#""model":"a b""#.to_string(), "model"),
+            (r#""model":"../../x""#.to_string(), "model"),
+            (
+                r#""model":"gpt-4o","bedrock_model":"gpt-4o\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK""#.to_string(),
+                "bedrock_model",
+            ),
+            (format!(r#""model":"m","bedrock_model":"{long}""#), "bedrock_model"),
+        ] {
+            let e = send(&c, "ops", &body_with(&fields), None).unwrap_err();
+            assert_eq!((e.status, e.param.as_deref()), (400, Some(param)), "{}", &fields[..fields.len().min(80)]);
+            assert!(e.message.len() < 300, "the error does not echo the value");
+        }
+    }
+
+    #[test]
+    fn compressed_bodies_and_bad_query_values_are_refused() {
+        let c = tenant_cfg();
+        let head = RequestHead {
+            content_encoding: Some("gzip"),
+            ..head_with("POST", "/v1/chat/completions", "Bearer sk-default-key")
+        };
+        let d = on_headers(&c, &head).decision;
+        let HeadDecision::Reply(r) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(r.status, 415);
+        assert!(String::from_utf8(r.body)
+            .unwrap()
+            .contains("content-encoding"));
+        let identity = RequestHead {
+            content_encoding: Some("identity"),
+            ..head
+        };
+        assert_eq!(
+            on_headers(&c, &identity).decision,
+            HeadDecision::ReadBody(Endpoint::ChatCompletions)
+        );
+        let admin = "Bearer sk-local-demo";
+        for q in [
+            "tenant=a%0d%0ab",
+            "tenant=",
+            &format!("tenant={}", "x".repeat(65)),
+        ] {
+            let path = format!("/v1/usage?{q}");
+            assert_eq!(
+                status(on_headers(&c, &head_with("GET", &path, admin)).decision),
+                400,
+                "{q}"
+            );
+        }
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_safe() {
+        let made = || "made-1".to_string();
+        assert_eq!(
+            request_id(Some("0d3e-4f:a.b_c"), made),
+            ("0d3e-4f:a.b_c".into(), false)
+        );
+        for bad in [None, Some(""), Some("a\r\nb"), Some("a b"), Some("é")] {
+            assert_eq!(request_id(bad, made), ("made-1".into(), true), "{bad:?}");
+        }
+        let long = "a".repeat(129);
+        assert!(request_id(Some(&long), made).1);
     }
 }

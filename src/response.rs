@@ -3,6 +3,7 @@
 
 use crate::converse::response::ErrorBody;
 use crate::error::{ApiError, ErrorType};
+use crate::headers::HeaderList;
 use crate::stream::{OutputFormat, StreamOptions, StreamTranslator};
 use crate::translate::response::{to_chat_completion, to_text_completion, ResponseMeta};
 use crate::upstream::Exchange;
@@ -163,6 +164,26 @@ impl ResponseHandler {
     }
 }
 
+/// The response head the client gets from an upstream answer: the model called, ignored
+/// parameters, the request id and the limiter's headers, set through the checked path;
+/// `content-length` goes, as the body is rewritten.
+pub fn downstream_head(
+    h: &mut HeaderList,
+    ex: &Exchange,
+    request_id: &str,
+    limit_headers: &[(String, String)],
+) {
+    h.set("x-bedrock-model", &ex.bedrock_model);
+    if !ex.ignored.is_empty() {
+        h.set("x-bedrock-ignored-params", &ex.ignored.join(","));
+    }
+    h.set("x-request-id", request_id);
+    h.remove("content-length");
+    for (k, v) in limit_headers {
+        h.set(k, v);
+    }
+}
+
 /// Maps a non-200 (or wrong-kind 200) upstream answer to an OpenAI error, keeping Bedrock's
 /// message. Envoy's own replies (connect failure, timeout) arrive here as plain text.
 pub fn upstream_error(status: u16, error_type: Option<&str>, body: &[u8]) -> ApiError {
@@ -196,6 +217,8 @@ mod tests {
         Exchange {
             model: "gpt-4o".into(),
             bedrock_model: "b".into(),
+            canonical_model: "b".into(),
+            via_bedrock_model: false,
             stream,
             include_usage: false,
             format: OutputFormat::Chat,

@@ -188,15 +188,22 @@ pub fn normalise(forms: &PathForms, raw: &str) -> Route {
     openai(path)
 }
 
-/// Replaces the request body's `model` with the deployment's model. A body that is not a
-/// JSON object is returned unchanged (the parser then names the problem).
-pub fn override_model(body: &[u8], model: &str) -> Vec<u8> {
+/// Replaces the request body's `model` with the deployment's model. The deployment fixes
+/// the model, so a `bedrock_model` that would call another one is refused. A body that is
+/// not a JSON object is returned unchanged (the parser then names the problem).
+pub fn override_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiError> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(mut obj)) => {
+            if obj.get("bedrock_model").is_some_and(|v| !v.is_null()) {
+                return Err(ApiError::invalid_param(
+                    "bedrock_model",
+                    "`bedrock_model` cannot be used on an Azure deployment path: the deployment fixes the model",
+                ));
+            }
             obj.insert("model".into(), serde_json::Value::String(model.into()));
-            serde_json::to_vec(&obj).unwrap_or_else(|_| body.to_vec())
+            Ok(serde_json::to_vec(&obj).unwrap_or_else(|_| body.to_vec()))
         }
-        _ => body.to_vec(),
+        _ => Ok(body.to_vec()),
     }
 }
 
@@ -412,12 +419,15 @@ mod tests {
 
     #[test]
     fn model_override_replaces_only_model() {
-        let out = override_model(br#"{"model":"x","messages":[]}"#, "gpt-4o");
+        let out = override_model(br#"{"model":"x","messages":[]}"#, "gpt-4o").unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["model"], "gpt-4o");
         assert_eq!(v["messages"], serde_json::json!([]));
-        assert_eq!(override_model(b"not json", "m"), b"not json");
-        let added = override_model(br#"{"messages":[]}"#, "m");
+        assert_eq!(override_model(b"not json", "m").unwrap(), b"not json");
+        let added = override_model(br#"{"messages":[]}"#, "m").unwrap();
         assert!(String::from_utf8(added).unwrap().contains(r#""model":"m""#));
+        let e = override_model(br#"{"model":"x","bedrock_model":"a.b"}"#, "m").unwrap_err();
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("bedrock_model")));
+        assert!(override_model(br#"{"model":"x","bedrock_model":null}"#, "m").is_ok());
     }
 }

@@ -18,30 +18,32 @@ pub type KeyDigest = [u8; 32];
 pub struct Tenant {
     /// `[A-Za-z0-9_-]+`; used in metric names, log fields and shared-data keys.
     pub name: String,
-    /// Model names the tenant may call (OpenAI-side alias or Bedrock id); `None` is any.
+    /// Canonical ids ([`crate::model_id::canonical`]) of the models the tenant may call,
+    /// from the configured aliases and Bedrock ids; `None` is any.
     pub models: Option<BTreeSet<String>>,
+    /// May name the Bedrock id itself with `bedrock_model` (still only one of `models`).
+    pub allow_bedrock_model: bool,
     /// May read every tenant's usage.
     pub admin: bool,
     /// Default limits for each model.
     pub limits: Limits,
-    /// Per-model overrides (by alias or Bedrock id), field by field over `limits`.
+    /// Per-model overrides by canonical id, field by field over `limits`.
     pub model_limits: BTreeMap<String, Limits>,
 }
 
 impl Tenant {
-    /// Whether the tenant may call `requested` (which resolves to `bedrock_model`). Either
-    /// name may be listed.
-    pub fn allows(&self, requested: &str, bedrock_model: &str) -> bool {
+    /// Whether the tenant may call the model with this canonical id, however the request
+    /// named it (alias, deployment, profile, ARN, `bedrock_model`).
+    pub fn allows(&self, canonical_model: &str) -> bool {
         self.models
             .as_ref()
-            .is_none_or(|m| m.contains(requested) || m.contains(bedrock_model))
+            .is_none_or(|m| m.contains(canonical_model))
     }
 
-    /// The limits for one model: the alias entry, else the Bedrock-id entry, else the default.
-    pub fn limits_for(&self, requested: &str, bedrock_model: &str) -> Limits {
+    /// The limits for the model with this canonical id: its entry over the default.
+    pub fn limits_for(&self, canonical_model: &str) -> Limits {
         self.model_limits
-            .get(requested)
-            .or_else(|| self.model_limits.get(bedrock_model))
+            .get(canonical_model)
             .map_or(self.limits, |m| m.or(self.limits))
     }
 }
@@ -155,6 +157,7 @@ mod tests {
         Tenant {
             name: name.into(),
             models: None,
+            allow_bedrock_model: true,
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
@@ -163,13 +166,13 @@ mod tests {
 
     fn table() -> TenantTable {
         let mut a = tenant("acme");
-        a.models = Some(["gpt-4o".to_string()].into_iter().collect());
+        a.models = Some(["sonnet".to_string()].into_iter().collect());
         a.limits = Limits {
             requests_per_minute: Some(10),
             tokens_per_minute: Some(1000),
         };
         a.model_limits.insert(
-            "us.haiku".into(),
+            "haiku".into(),
             Limits {
                 requests_per_minute: Some(2),
                 tokens_per_minute: None,
@@ -217,17 +220,17 @@ mod tests {
     fn model_access_and_limits() {
         let t = table();
         let acme = t.get("acme").unwrap();
-        assert!(acme.allows("gpt-4o", "us.sonnet"));
-        assert!(!acme.allows("gpt-4o-mini", "us.haiku"));
-        assert!(t.get("beta").unwrap().allows("anything", "anything"));
+        assert!(acme.allows("sonnet"));
+        assert!(!acme.allows("haiku"));
+        assert!(t.get("beta").unwrap().allows("anything"));
         assert_eq!(
-            acme.limits_for("gpt-4o-mini", "us.haiku"),
+            acme.limits_for("haiku"),
             Limits {
                 requests_per_minute: Some(2),
                 tokens_per_minute: Some(1000)
             }
         );
-        assert_eq!(acme.limits_for("gpt-4o", "us.sonnet"), acme.limits);
+        assert_eq!(acme.limits_for("sonnet"), acme.limits);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::converse::request::ConverseRequest;
 use crate::credentials::CredentialSource;
 use crate::error::{ApiError, ErrorType};
+use crate::headers::HeaderList;
 use crate::models;
 use crate::models::Provider;
 use crate::openai::chat::ChatRequest;
@@ -119,8 +120,13 @@ pub struct UpstreamRequest {
 pub struct Exchange {
     /// The model name as the client sent it; echoed in responses.
     pub model: String,
-    /// The Bedrock model id actually called.
+    /// The Bedrock model id actually called (checked by [`crate::model_id::is_bedrock_id`]).
     pub bedrock_model: String,
+    /// [`crate::model_id::canonical`] of `bedrock_model`: what the tenant's allow-list,
+    /// limits, usage and metrics are decided on.
+    pub canonical_model: String,
+    /// The client named the Bedrock id itself with the `bedrock_model` extension.
+    pub via_bedrock_model: bool,
     pub stream: bool,
     pub include_usage: bool,
     /// Input-token estimate charged to the token limit until the real usage is known.
@@ -140,39 +146,68 @@ impl Exchange {
     }
 }
 
-/// Client headers that must never reach Bedrock: the caller's credentials, encodings we
-/// could not decode, and anything that could pose as AWS signing input.
-pub fn strip_from_upstream(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    matches!(
-        n.as_str(),
-        "authorization"
-            | "x-api-key"
-            | "api-key"
-            | "accept-encoding"
-            | "cookie"
-            | "proxy-authorization"
-            | "authorization-token"
-    ) || n.starts_with("x-amz-")
-        || n.starts_with("openai-")
-        || n.starts_with(DESCRIPTOR_PREFIX)
+/// Client request headers that may reach the upstream: an allow-list. Everything else the
+/// client sent (its credentials, `content-encoding`, `x-amz*`, `x-forwarded-*`, Envoy's own
+/// `x-envoy-*`, arbitrary custom headers) is removed; [`upstream_head`] then sets what
+/// Bedrock or the gateway needs.
+pub const UPSTREAM_ALLOWED: [&str; 8] = [
+    ":method",
+    ":scheme",
+    ":path",
+    ":authority",
+    "content-type",
+    "content-length",
+    "accept",
+    "x-request-id",
+];
+
+/// Whether a client request header may go upstream ([`UPSTREAM_ALLOWED`]).
+pub fn allowed_upstream(name: &str) -> bool {
+    UPSTREAM_ALLOWED
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(name))
 }
 
-/// Request headers the filter sets for filters after it (Envoy's `ratelimit` filter in
-/// `envoy/envoy-global-ratelimit.yaml` builds its descriptors from them). A client's own
-/// `x-bedrock-*` headers are removed first, so they cannot be forged.
+/// Request headers the filter sets for filters after it when `rate_limit_descriptors` is on
+/// (Envoy's `ratelimit` filter in `envoy/envoy-global-ratelimit.yaml` builds its descriptors
+/// from them, and that config removes them before the upstream).
 pub const DESCRIPTOR_PREFIX: &str = "x-bedrock-";
 
-/// `x-bedrock-tenant`, `x-bedrock-model-id` (the Bedrock id) and `x-bedrock-token-estimate`.
+/// `x-bedrock-tenant`, `x-bedrock-model-id` (the canonical model id, as limits are kept)
+/// and `x-bedrock-token-estimate`.
 pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String); 3] {
     [
         ("x-bedrock-tenant", tenant.to_string()),
-        ("x-bedrock-model-id", ex.bedrock_model.clone()),
+        ("x-bedrock-model-id", ex.canonical_model.clone()),
         (
             "x-bedrock-token-estimate",
             ex.estimated_input_tokens.to_string(),
         ),
     ]
+}
+
+/// The request head as it goes upstream: the client's headers cut to [`UPSTREAM_ALLOWED`],
+/// then path, authority, length, the mode's headers (SigV4 or token) and, if configured,
+/// the rate-limit descriptors. Every value passes [`HeaderList::set`]'s check.
+pub fn upstream_head(
+    h: &mut HeaderList,
+    cfg: &Config,
+    tenant: &str,
+    up: &UpstreamRequest,
+    ex: &Exchange,
+) {
+    h.retain(allowed_upstream);
+    h.set(":path", &up.path);
+    h.set(":authority", &up.authority);
+    h.set("content-length", &up.body.len().to_string());
+    for (k, v) in &up.headers {
+        h.set(k, v);
+    }
+    if cfg.rate_limit_descriptors {
+        for (k, v) in descriptor_headers(tenant, ex) {
+            h.set(k, &v);
+        }
+    }
 }
 
 /// `POST /v1/chat/completions` → signed Converse / ConverseStream call. `live` holds the
@@ -187,7 +222,7 @@ pub fn chat(
     // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
     let bedrock_model = match &req.bedrock_model {
         Some(id) => id.clone(),
-        None => cfg.catalog.bedrock_id(&req.model).to_string(),
+        None => resolve_model(cfg, &req.model)?,
     };
     let provider = req
         .model_provider
@@ -212,6 +247,8 @@ pub fn chat(
         up,
         Exchange {
             model: req.model,
+            canonical_model: crate::model_id::canonical(&bedrock_model).to_string(),
+            via_bedrock_model: req.bedrock_model.is_some(),
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
@@ -232,13 +269,15 @@ pub fn completion(
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = CompletionRequest::parse(body)?;
     let converse = completion_to_converse(&req)?;
-    let bedrock_model = cfg.catalog.bedrock_id(&req.model).to_string();
+    let bedrock_model = resolve_model(cfg, &req.model)?;
     let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
     let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
     Ok((
         up,
         Exchange {
             model: req.model,
+            canonical_model: crate::model_id::canonical(&bedrock_model).to_string(),
+            via_bedrock_model: false,
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
@@ -250,6 +289,14 @@ pub fn completion(
             estimated_input_tokens,
         },
     ))
+}
+
+/// The Bedrock id a client's `model` calls: its alias target (checked with the
+/// configuration), else the name itself, which must then be a Bedrock id.
+fn resolve_model(cfg: &Config, model: &str) -> Result<String, ApiError> {
+    let id = cfg.catalog.bedrock_id(model);
+    crate::model_id::check_bedrock_id("model", id)?;
+    Ok(id.to_string())
 }
 
 /// The upstream request for a Converse body, in the configured mode.
@@ -427,19 +474,87 @@ mod tests {
     }
 
     #[test]
-    fn caller_credentials_are_stripped() {
-        for h in [
-            "Authorization",
-            "x-api-key",
-            "X-Amz-Security-Token",
-            "accept-encoding",
-            "openai-organization",
-            "X-Bedrock-Tenant",
-        ] {
-            assert!(strip_from_upstream(h), "{h}");
-        }
-        for h in ["content-type", "x-request-id", "user-agent"] {
-            assert!(!strip_from_upstream(h), "{h}");
-        }
+    fn only_allowed_client_headers_go_upstream() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let (up, ex) = chat(
+            &cfg(),
+            br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#,
+            now,
+            None,
+        )
+        .unwrap();
+        let client = [
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", "/v1/chat/completions"),
+            (":authority", "localhost:10000"),
+            ("content-type", "application/json"),
+            ("content-length", "70"),
+            ("content-encoding", "gzip"),
+            ("authorization", "Bearer sk-local-demo"),
+            ("x-api-key", "k"),
+            ("x-amz-security-token", "forged"),
+            ("x-amzn-trace-id", "t"),
+            ("x-forwarded-host", "evil"),
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x-envoy-original-path", "/evil"),
+            ("x-bedrock-tenant", "forged"),
+            ("x-custom", "1"),
+            ("cookie", "c"),
+            ("openai-organization", "o"),
+            ("x-request-id", "rid-1"),
+        ];
+        let run = |descriptors: bool| {
+            let mut c = cfg();
+            c.rate_limit_descriptors = descriptors;
+            let mut h = HeaderList::new(
+                client
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            );
+            upstream_head(&mut h, &c, "acme", &up, &ex);
+            h
+        };
+        let h = run(false);
+        let mut names: Vec<&str> = h.entries().iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                ":authority",
+                ":method",
+                ":path",
+                ":scheme",
+                "accept",
+                "authorization",
+                "content-length",
+                "content-type",
+                "x-amz-date",
+                "x-amz-security-token",
+                "x-request-id"
+            ]
+        );
+        assert_eq!(
+            h.get(":authority"),
+            Some("bedrock-runtime.us-east-1.amazonaws.com")
+        );
+        assert!(h
+            .get("authorization")
+            .unwrap()
+            .starts_with("AWS4-HMAC-SHA256"));
+        assert_eq!(h.get("x-amz-security-token"), Some("tok"));
+        assert_eq!(
+            h.get("content-length"),
+            Some(up.body.len().to_string().as_str())
+        );
+        // Descriptors only when configured, with the canonical model.
+        let h = run(true);
+        assert_eq!(h.get("x-bedrock-tenant"), Some("acme"));
+        assert_eq!(
+            h.get("x-bedrock-model-id"),
+            Some("anthropic.claude-3-5-sonnet-20241022-v2:0")
+        );
+        assert!(h.get("x-bedrock-token-estimate").is_some());
     }
 }

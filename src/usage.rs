@@ -119,10 +119,27 @@ impl TenantUsage {
     }
 }
 
-/// Adds one request to a tenant's stored usage; returns the value to write back.
-pub fn record(state: Option<&[u8]>, now: u64, window_secs: u64, r: &Record<'_>) -> Vec<u8> {
+/// Where requests to models past a tenant's `max_usage_models_per_tenant` are counted.
+pub const OTHER_MODELS: &str = "other";
+
+/// Adds one request to a tenant's stored usage; returns the value to write back. A tenant's
+/// value holds at most `max_models` models plus [`OTHER_MODELS`], so callers naming ever new
+/// models cannot grow it (or the `/v1/usage` answer) without bound.
+pub fn record(
+    state: Option<&[u8]>,
+    now: u64,
+    window_secs: u64,
+    max_models: usize,
+    r: &Record<'_>,
+) -> Vec<u8> {
     let mut u = TenantUsage::decode(state).current(now, window_secs);
-    let m = u.models.entry(r.model.to_string()).or_default();
+    let named = u.models.keys().filter(|k| *k != OTHER_MODELS).count();
+    let model = if u.models.contains_key(r.model) || named < max_models {
+        r.model
+    } else {
+        OTHER_MODELS
+    };
+    let m = u.models.entry(model.to_string()).or_default();
     m.requests = m.requests.saturating_add(1);
     m.errors = m.errors.saturating_add(u64::from(r.error));
     m.input_tokens = m.input_tokens.saturating_add(r.input_tokens);
@@ -320,7 +337,7 @@ mod tests {
             rec("m1", 2, 0, true),
             rec("m2", 10, 20, false),
         ] {
-            s = Some(record(s.as_deref(), 1000, DAY, &r));
+            s = Some(record(s.as_deref(), 1000, DAY, 64, &r));
         }
         let body = report(&[("acme", s), ("idle", None)], 1500, DAY);
         let v: Value = serde_json::from_slice(&body).unwrap();
@@ -337,11 +354,28 @@ mod tests {
     }
 
     #[test]
+    fn models_past_the_cap_are_counted_as_other() {
+        let mut s: Option<Vec<u8>> = None;
+        for i in 0..10 {
+            let name = format!("m{}", i % 5);
+            s = Some(record(s.as_deref(), 1000, DAY, 3, &rec(&name, 1, 1, false)));
+        }
+        let u = TenantUsage::decode(s.as_deref());
+        let names: Vec<&str> = u.models.keys().map(String::as_str).collect();
+        assert_eq!(names, ["m0", "m1", "m2", OTHER_MODELS]);
+        // Known models keep counting under their name; nothing is lost.
+        assert_eq!(u.models["m0"].requests, 2);
+        assert_eq!(u.models[OTHER_MODELS].requests, 4);
+        let total: u64 = u.models.values().map(|m| m.requests).sum();
+        assert_eq!(total, 10);
+    }
+
+    #[test]
     fn window_rolls_over() {
-        let s = record(None, 1000, 60, &rec("m", 1, 1, false));
-        let s2 = record(Some(&s), 1059, 60, &rec("m", 1, 1, false));
+        let s = record(None, 1000, 60, 64, &rec("m", 1, 1, false));
+        let s2 = record(Some(&s), 1059, 60, 64, &rec("m", 1, 1, false));
         assert_eq!(TenantUsage::decode(Some(&s2)).models["m"].requests, 2);
-        let s3 = record(Some(&s2), 1060, 60, &rec("m", 1, 1, false));
+        let s3 = record(Some(&s2), 1060, 60, 64, &rec("m", 1, 1, false));
         let u = TenantUsage::decode(Some(&s3));
         assert_eq!((u.window_start, u.models["m"].requests), (1060, 1));
         // an expired window reads as empty
@@ -355,7 +389,7 @@ mod tests {
             TenantUsage::decode(Some(b"not json")),
             TenantUsage::default()
         );
-        let s = record(Some(b""), 5, DAY, &rec("m", 1, 2, false));
+        let s = record(Some(b""), 5, DAY, 64, &rec("m", 1, 2, false));
         assert_eq!(TenantUsage::decode(Some(&s)).models["m"].output_tokens, 2);
     }
 

@@ -5,7 +5,10 @@
 //!   `[DONE]`), never a panic;
 //! - arbitrary bytes into the decoder and the translator never panic and always terminate;
 //! - the request parser / translator never panics on arbitrary JSON values, and rejects
-//!   with a 400 whatever it does not accept; the plugin config parser never panics.
+//!   with a 400 whatever it does not accept; the plugin config parser never panics;
+//! - header safety: whatever a client sends (model, `bedrock_model`, request id, headers),
+//!   every header the filter writes, upstream, downstream or in a local reply, passes the
+//!   one check in `headers.rs`, and the core never even asks it to write an unsafe one.
 //!
 //! Failing cases are saved under `proptest-regressions/` and replayed first.
 
@@ -370,5 +373,100 @@ proptest! {
     #[test]
     fn config_parser_never_panics(v in json_value(), keys in prop::collection::vec(".{0,10}", 0..3)) {
         let _ = Config::parse(&serde_json::to_vec(&v).unwrap(), &|k| keys.first().filter(|_| k == "AWS_REGION").cloned());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Header safety.
+
+use bedrock_openai_filter::headers::{is_safe_name, is_safe_value, HeaderList};
+use bedrock_openai_filter::request::{self, Endpoint};
+use bedrock_openai_filter::response;
+
+/// Strings an attacker would try: controls, CR/LF, NUL, header-looking text, long runs.
+fn hostile() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => ".{0,40}",
+        4 => "[a-z0-9.:/ _-]{0,20}(\r\n|\n|\r|\u{0}|\u{7f}|\u{85})[a-zA-Z: -]{0,30}",
+        2 => prop::sample::select(&MODELS[..]).prop_map(str::to_string),
+        1 => (1usize..5000).prop_map(|n| "m".repeat(n)),
+        1 => "[\\x00-\\x1f]{1,8}",
+    ]
+}
+
+fn hostile_request() -> impl Strategy<Value = (Value, Option<String>, Vec<(String, String)>)> {
+    (
+        chat_like(),
+        hostile(),
+        prop::option::of(hostile()),
+        prop::option::of(hostile()),
+        prop::collection::vec((hostile(), hostile()), 0..4),
+    )
+        .prop_map(|(mut body, model, bedrock_model, id, client)| {
+            body["model"] = json!(model);
+            if let Some(b) = bedrock_model {
+                body["bedrock_model"] = json!(b);
+            }
+            (body, id, client)
+        })
+}
+
+fn assert_written_safe(h: &HeaderList) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        h.refused(),
+        0,
+        "the core asked for an unsafe header: {:?}",
+        h
+    );
+    for (k, v) in h.changes() {
+        prop_assert!(is_safe_name(k), "{:?}", k);
+        prop_assert!(v.is_none_or(is_safe_value), "{:?}: {:?}", k, v);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_header_the_filter_writes_is_safe((body, client_id, client) in hostile_request()) {
+        let mut cfg = support::config();
+        cfg.rate_limit_descriptors = true;
+        let tenant = cfg.tenants.tenants()[0].clone();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let (id, _) = request::request_id(client_id.as_deref(), || "made-up-1".to_string());
+        let body = serde_json::to_vec(&body).unwrap();
+        match request::on_body(&cfg, &tenant, Endpoint::ChatCompletions, &body, None, now, None) {
+            Ok((up, ex, _)) => {
+                let mut req = HeaderList::new(client.clone());
+                req.set("x-request-id", &id);
+                upstream::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);
+                assert_written_safe(&req)?;
+                let limits = vec![("x-ratelimit-limit-requests".to_string(), "3".to_string())];
+                let mut resp = HeaderList::new(client);
+                response::downstream_head(&mut resp, &ex, &id, &limits);
+                assert_written_safe(&resp)?;
+            }
+            Err(e) => {
+                prop_assert!(e.status >= 400);
+                let reply = HeaderList::from_pairs([("content-type", "application/json"), ("x-request-id", id.as_str())]);
+                prop_assert_eq!(reply.refused(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_header_check_lets_nothing_unsafe_through(pairs in prop::collection::vec((hostile(), hostile()), 0..8)) {
+        let mut h = HeaderList::default();
+        let mut unsafe_sets = 0;
+        for (k, v) in &pairs {
+            unsafe_sets += usize::from(!is_safe_name(k) || !is_safe_value(v));
+            h.set(k, v);
+        }
+        prop_assert_eq!(h.refused(), unsafe_sets);
+        for (k, v) in h.checked().chain(h.changes().filter_map(|(k, v)| v.map(|v| (k, v)))) {
+            prop_assert!(is_safe_name(k) && is_safe_value(v), "{:?}: {:?}", k, v);
+            prop_assert!(!v.contains(['\r', '\n', '\0']) && v.len() <= 8192);
+        }
     }
 }

@@ -43,13 +43,11 @@ pub fn write_headers(map: MapType, headers: &mut HeaderList) {
     headers.written();
 }
 
-pub fn set_header(map: MapType, name: &str, value: Option<&str>) {
-    warn_on(name, hostcalls::set_map_value(map, name, value));
-}
-
-/// Adds a header (or, with `HttpResponseTrailers` at the end of the body, a trailer).
-pub fn add_header(map: MapType, name: &str, value: &str) {
-    warn_on(name, hostcalls::add_map_value(map, name, value));
+/// Adds checked headers (or, with `HttpResponseTrailers` at the end of the body, trailers).
+pub fn add_headers(map: MapType, headers: &HeaderList) {
+    for (name, value) in headers.checked() {
+        warn_on(name, hostcalls::add_map_value(map, name, value));
+    }
 }
 
 pub fn body(buffer: BufferType, size: usize) -> Vec<u8> {
@@ -62,12 +60,11 @@ pub fn replace_body(buffer: BufferType, size: usize, value: &[u8]) {
     warn_on("set body", hostcalls::set_buffer(buffer, 0, size, value));
 }
 
-pub fn reply(status: u16, content_type: &str, body: &[u8], extra: &[(String, String)]) {
-    let mut headers = vec![("content-type", content_type)];
-    headers.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+/// A local reply with checked headers.
+pub fn reply(status: u16, headers: &HeaderList, body: &[u8]) {
     warn_on(
         "send local reply",
-        hostcalls::send_http_response(u32::from(status), headers, Some(body)),
+        hostcalls::send_http_response(u32::from(status), headers.checked().collect(), Some(body)),
     );
 }
 
@@ -174,9 +171,10 @@ pub fn dispatch_http_call(
     headers: &[(&str, &str)],
     timeout: std::time::Duration,
 ) -> Option<u32> {
+    let headers = HeaderList::from_pairs(headers.iter().copied());
     warn_on(
         "dispatch http call",
-        hostcalls::dispatch_http_call(cluster, headers.to_vec(), None, vec![], timeout),
+        hostcalls::dispatch_http_call(cluster, headers.checked().collect(), None, vec![], timeout),
     )
 }
 
@@ -197,10 +195,8 @@ pub fn dispatch(
     body: &[u8],
     timeout: std::time::Duration,
 ) -> Option<u32> {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let headers = HeaderList::from_pairs(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let headers = headers.checked().collect();
     let body = (!body.is_empty()).then_some(body);
     warn_on(
         &format!("dispatch_http_call to cluster `{cluster}`"),

@@ -97,10 +97,13 @@ impl Http {
 
     fn reply(&mut self, r: LocalReply, extra: &[(String, String)]) -> Action {
         log::debug!("#{} local reply {}", self.id, r.status);
-        let mut headers = extra.to_vec();
-        headers.push(("x-request-id".into(), self.request_id.clone()));
+        let mut headers = HeaderList::from_pairs([("content-type", r.content_type)]);
+        for (k, v) in extra {
+            headers.set(k, v);
+        }
+        headers.set("x-request-id", &self.request_id);
         self.local_reply = true;
-        host::reply(r.status, r.content_type, &r.body, &headers);
+        host::reply(r.status, &headers, &r.body);
         Action::Pause
     }
 
@@ -136,7 +139,7 @@ impl Http {
             return Ok(());
         }
         let tenant = self.tenant.clone().unwrap_or_default();
-        let key = ratelimit::bucket_key(&cfg.region, &tenant, &ex.bedrock_model);
+        let key = ratelimit::bucket_key(&cfg.region, &tenant, &ex.canonical_model);
         let now = host::now_ms();
         let cost = ex.estimated_input_tokens;
         let Some(decision) =
@@ -188,6 +191,7 @@ impl Http {
             path: &path,
             authorization: h.get("authorization"),
             content_type: h.get("content-type"),
+            content_encoding: h.get("content-encoding"),
             content_length: h
                 .get("content-length")
                 .and_then(|v| v.trim().parse::<u64>().ok()),
@@ -210,9 +214,8 @@ impl Http {
                 self.error(ApiError::invalid_request("the request has no body"), &[])
             }
             HeadDecision::ReadBody(endpoint) => {
-                // Nothing goes upstream before the body is translated: the edits are written
-                // back with the rest in `finish_body`.
-                self.req.retain(|name| !upstream::strip_from_upstream(name));
+                // Nothing goes upstream before the body is translated: the head is cut to the
+                // allow-list and written back with the rest in `finish_body`.
                 self.endpoint = Some(endpoint);
                 self.model_override = crate::route::normalise(&cfg.path_forms, &path)
                     .model_override()
@@ -224,10 +227,7 @@ impl Http {
 
     /// Translates and signs the whole buffered body; `Continue` sends it upstream.
     fn finish_body(&mut self, cfg: &Config, endpoint: Endpoint, size: usize) -> Action {
-        let mut body = host::body(BufferType::HttpRequestBody, size);
-        if let Some(model) = &self.model_override {
-            body = crate::route::override_model(&body, model);
-        }
+        let body = host::body(BufferType::HttpRequestBody, size);
         let Some(tenant) = self.tenant.as_deref().and_then(|t| cfg.tenants.get(t)) else {
             return self.error(ApiError::internal("the caller's tenant is gone"), &[]);
         };
@@ -237,28 +237,20 @@ impl Http {
             .as_ref()
             .and_then(|r| r.borrow().current(now).cloned());
         match timing::phase("2a_core_translate_sign", || {
-            request::on_body(cfg, tenant, endpoint, &body, now, live.as_ref())
+            let model = self.model_override.as_deref();
+            request::on_body(cfg, tenant, endpoint, &body, model, now, live.as_ref())
         }) {
             Ok((up, exchange, limits)) => {
                 self.outcome.model = Some(exchange.bedrock_model.clone());
+                self.outcome.metric_model =
+                    Some(cfg.metric_model(&exchange.canonical_model).to_string());
                 self.outcome.stream = exchange.stream;
                 if let Err(action) = self.acquire(cfg, &exchange, limits) {
                     return action;
                 }
                 host::replace_body(BufferType::HttpRequestBody, size, &up.body);
-                let h = &mut self.req;
-                h.set(":path", &up.path);
-                h.set(":authority", &up.authority);
-                h.set("content-length", &up.body.len().to_string());
-                for (k, v) in &up.headers {
-                    h.set(k, v);
-                }
-                for (k, v) in upstream::descriptor_headers(
-                    self.tenant.as_deref().unwrap_or_default(),
-                    &exchange,
-                ) {
-                    h.set(k, &v);
-                }
+                let tenant = self.tenant.as_deref().unwrap_or_default();
+                upstream::upstream_head(&mut self.req, cfg, tenant, &up, &exchange);
                 host::write_headers(REQ, &mut self.req);
                 log::debug!("#{} → {} {}", self.id, up.authority, up.path);
                 self.sent_at_ms = Some(host::now_ms());
@@ -424,15 +416,16 @@ impl Http {
         // Envoy sets x-request-id (keeping the client's with preserve_external_request_id);
         // without it, one is made up and sent upstream.
         self.req = host::headers(REQ);
-        self.request_id = match self.req.get("x-request-id") {
-            Some(id) if !id.is_empty() => id.to_string(),
-            _ => {
-                let id = format!("{:x}-{:x}", host::now_ms(), self.id);
-                host::set_header(REQ, "x-request-id", Some(&id));
-                id
-            }
-        };
+        let (id, rewrite) = request::request_id(self.req.get("x-request-id"), || {
+            format!("{:x}-{:x}", host::now_ms(), self.id)
+        });
+        if rewrite {
+            // Goes upstream with the rest of the head, in `finish_body`.
+            self.req.set("x-request-id", &id);
+        }
+        self.request_id = id;
         self.outcome.request_id = self.request_id.clone();
+        self.outcome.path = self.req.get(":path").map(crate::metrics::log_path);
         let Some(cfg) = self.config.clone() else {
             return self.error(
                 ApiError::internal("the filter has no valid configuration"),
@@ -497,32 +490,27 @@ impl Http {
         };
         let handler =
             ResponseHandler::new(exchange, &head, id, upstream::unix_seconds(host::now()));
-        h.set("x-bedrock-model", &exchange.bedrock_model);
-        if !exchange.ignored.is_empty() {
-            h.set("x-bedrock-ignored-params", &exchange.ignored.join(","));
-        }
-        h.set("x-request-id", &self.request_id);
-        h.remove("content-length");
         let limit_headers = self
             .limit
             .as_ref()
             .map(|(_, d)| d.headers())
             .unwrap_or_default();
-        for (k, v) in &limit_headers {
-            h.set(k, v);
-        }
+        response::downstream_head(h, exchange, &self.request_id, &limit_headers);
         let action = if end_of_stream {
             // No body will follow, so no body callback either: answer in full now.
             let f = handler.finish_buffered(&[]);
             self.outcome.error_type = f.error_type.map(|t| t.as_str().to_string());
             self.outcome.stop_reason = f.stop_reason.clone();
-            let mut extra = limit_headers;
-            extra.push(("x-request-id".into(), self.request_id.clone()));
+            let mut extra = HeaderList::from_pairs([("content-type", "application/json")]);
+            for (k, v) in &limit_headers {
+                extra.set(k, v);
+            }
+            extra.set("x-request-id", &self.request_id);
             if f.status == 429 {
-                extra.push(("retry-after".into(), response::UPSTREAM_RETRY_AFTER.into()));
+                extra.set("retry-after", response::UPSTREAM_RETRY_AFTER);
             }
             self.local_reply = true;
-            host::reply(f.status, "application/json", &f.body, &extra);
+            host::reply(f.status, &extra, &f.body);
             Action::Pause
         } else if handler.is_buffered() {
             // Hold the head: status and content-length are known only once the body is.
@@ -560,16 +548,13 @@ impl Http {
                 if let (true, Some(u)) = (end_of_stream, translator.usage()) {
                     // Envoy creates the trailer map on demand at the end of the body; HTTP/1.1
                     // clients see it only when the listener enables trailers (ours do).
-                    host::add_header(
-                        TRAILERS,
-                        "x-token-usage-input",
-                        &u.prompt_tokens.to_string(),
-                    );
-                    host::add_header(
-                        TRAILERS,
-                        "x-token-usage-output",
-                        &u.completion_tokens.to_string(),
-                    );
+                    let (input, output) =
+                        (u.prompt_tokens.to_string(), u.completion_tokens.to_string());
+                    let trailers = HeaderList::from_pairs([
+                        ("x-token-usage-input", input.as_str()),
+                        ("x-token-usage-output", output.as_str()),
+                    ]);
+                    host::add_headers(TRAILERS, &trailers);
                 }
                 if first {
                     self.first_output();
@@ -631,14 +616,14 @@ impl Http {
             if let Some(tenant) = &self.tenant {
                 let now = upstream::unix_seconds(host::now());
                 let record = usage::Record {
-                    model: &ex.bedrock_model,
+                    model: &ex.canonical_model,
                     input_tokens: o.input_tokens.unwrap_or(0),
                     output_tokens: o.output_tokens.unwrap_or(0),
                     error: o.error_type.is_some(),
                 };
-                let window = cfg.usage_window_seconds;
+                let (window, cap) = (cfg.usage_window_seconds, cfg.max_usage_models_per_tenant);
                 host::shared_update(&usage::key(tenant), |s| {
-                    (usage::record(s, now, window, &record), ())
+                    (usage::record(s, now, window, cap, &record), ())
                 });
             }
         }

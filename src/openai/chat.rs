@@ -183,6 +183,9 @@ impl ChatRequest {
         let obj = json_object(body)?;
         let model = required_model(&obj)?;
         let bedrock_model = opt_string(&obj, "bedrock_model")?.filter(|s| !s.trim().is_empty());
+        if let Some(id) = &bedrock_model {
+            crate::model_id::check_bedrock_id("bedrock_model", id)?;
+        }
         let model_provider = match opt_string(&obj, "model_provider")? {
             None => None,
             Some(p) => Some(Provider::from_name(&p).ok_or_else(|| {
@@ -402,6 +405,31 @@ fn ignored_params(obj: &Map<String, Value>) -> Vec<String> {
         if ignored {
             out.push(key.clone());
         }
+    }
+    reportable(out)
+}
+
+/// Most ignored names the `x-bedrock-ignored-params` header lists.
+const MAX_IGNORED_REPORTED: usize = 16;
+
+/// The names fit for the header: field names of up to 64 characters of `[A-Za-z0-9_.-]`,
+/// at most [`MAX_IGNORED_REPORTED`]; the rest are counted as `(N more)`. Unknown keys are
+/// the client's to choose, so they are never echoed as they came.
+fn reportable(names: Vec<String>) -> Vec<String> {
+    let plain = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let total = names.len();
+    let mut out: Vec<String> = names
+        .into_iter()
+        .filter(|n| plain(n))
+        .take(MAX_IGNORED_REPORTED)
+        .collect();
+    if out.len() < total {
+        out.push(format!("({} more)", total - out.len()));
     }
     out
 }
@@ -1098,14 +1126,13 @@ pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// The required, non-empty `model` string.
+/// The required `model` string, checked by [`crate::model_id::check_client_model`].
 pub(crate) fn required_model(obj: &Map<String, Value>) -> Result<String, ApiError> {
     match obj.get("model") {
-        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) => Err(ApiError::invalid_param(
-            "model",
-            "`model` must not be empty",
-        )),
+        Some(Value::String(s)) => {
+            crate::model_id::check_client_model("model", s)?;
+            Ok(s.clone())
+        }
         None | Some(Value::Null) => Err(ApiError::invalid_param(
             "model",
             "you must provide a model parameter",
@@ -1731,5 +1758,20 @@ mod tests {
     fn n_above_one_is_refused_with_an_explanation() {
         let e = err(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":3}"#);
         assert!(e.message.contains("not supported"), "{}", e.message);
+    }
+
+    #[test]
+    fn ignored_names_are_reported_only_when_plain_and_few() {
+        let mut fields = vec![r#""seed":1"#.to_string(), r#""a\r\nb":1"#.to_string()];
+        fields.extend((0..20).map(|i| format!(r#""x{i}":1"#)));
+        let body = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"x"}}],{}}}"#,
+            fields.join(",")
+        );
+        let r = ChatRequest::parse(body.as_bytes()).unwrap();
+        assert_eq!(r.ignored.len(), MAX_IGNORED_REPORTED + 1);
+        assert!(r.ignored.contains(&"seed".to_string()));
+        assert_eq!(r.ignored.last().map(String::as_str), Some("(6 more)"));
+        assert!(r.ignored.iter().all(|n| !n.contains('\r')));
     }
 }
