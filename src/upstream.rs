@@ -149,12 +149,14 @@ impl Exchange {
 /// Client request headers that may reach the upstream: an allow-list. Everything else the
 /// client sent (its credentials, `content-encoding`, `x-amz*`, `x-forwarded-*`, Envoy's own
 /// `x-envoy-*`, arbitrary custom headers) is removed; [`upstream_head`] then sets what
-/// Bedrock or the gateway needs.
-pub const UPSTREAM_ALLOWED: [&str; 8] = [
+/// Bedrock or the gateway needs. `x-forwarded-proto` is Envoy's own (the connection manager
+/// sets it); without it Envoy's router finds no route.
+pub const UPSTREAM_ALLOWED: [&str; 9] = [
     ":method",
     ":scheme",
     ":path",
     ":authority",
+    "x-forwarded-proto",
     "content-type",
     "content-length",
     "accept",
@@ -497,6 +499,7 @@ mod tests {
             ("x-amzn-trace-id", "t"),
             ("x-forwarded-host", "evil"),
             ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-proto", "http"),
             ("x-envoy-original-path", "/evil"),
             ("x-bedrock-tenant", "forged"),
             ("x-custom", "1"),
@@ -532,6 +535,7 @@ mod tests {
                 "content-type",
                 "x-amz-date",
                 "x-amz-security-token",
+                "x-forwarded-proto",
                 "x-request-id"
             ]
         );
