@@ -14,6 +14,11 @@ Besides those, the module builds *equivalent* Envoy bootstraps for the Kubernete
 Istio and Envoy Gateway would hand their Envoy, assembled from our manifests the way those
 control planes do it (see `istio_bootstrap` and `gateway_bootstrap`) — so that the Wasm
 configuration in a manifest is checked by the same Envoy and the same filter.
+
+`hardening_problems` says what an Envoy config lacks of the hardening every shipped config must
+have (slow-client timeouts, an access-logged path that a client cannot forge, rate-limit
+descriptor headers kept from the upstream); `envoy_bootstraps` and `manifest_homes` find the
+configs to check by looking, so a new file is covered without being listed.
 """
 
 from __future__ import annotations
@@ -204,6 +209,7 @@ def istio_bootstrap(
     (flt,) = patches(envoyfilter, "HTTP_FILTER")
     vhost_patches = patches(envoyfilter, "VIRTUAL_HOST")
     route_patches = patches(envoyfilter, "HTTP_ROUTE")
+    hcm_patches = [p for p in patches(envoyfilter, "NETWORK_FILTER") if hcm_patch_matches(p, flt)]
 
     extension = copy.deepcopy(ext["patch"]["value"])
     pc = extension["typed_config"]["config"]
@@ -251,6 +257,18 @@ def istio_bootstrap(
     else:
         bedrock = static_cluster("bedrock", *bedrock_upstream)
 
+    hcm: dict = {
+        "name": "envoy.filters.network.http_connection_manager",
+        "typed_config": {
+            "@type": HCM_TYPE,
+            "stat_prefix": "outbound_0.0.0.0_80",
+            "route_config": {"name": "80", "virtual_hosts": [vhost, other]},
+            "http_filters": [http_filter, ROUTER],
+        },
+    }
+    for p in hcm_patches:
+        deep_merge(hcm, p["patch"]["value"])
+
     return {
         # ECDS needs a node identity; Istio's is sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local.
         "node": {"id": "sidecar~127.0.0.1~openai-client.bedrock-demo~bedrock-demo.svc.cluster.local",
@@ -261,26 +279,27 @@ def istio_bootstrap(
                 {
                     "name": "0.0.0.0_80",
                     "address": sock("127.0.0.1", listen_port),
-                    "filter_chains": [
-                        {
-                            "filters": [
-                                {
-                                    "name": "envoy.filters.network.http_connection_manager",
-                                    "typed_config": {
-                                        "@type": HCM_TYPE,
-                                        "stat_prefix": "outbound_0.0.0.0_80",
-                                        "route_config": {"name": "80", "virtual_hosts": [vhost, other]},
-                                        "http_filters": [http_filter, ROUTER],
-                                    },
-                                }
-                            ]
-                        }
-                    ],
+                    "filter_chains": [{"filters": [hcm]}],
                 }
             ],
             "clusters": [bedrock, static_cluster("other", *other_upstream)],
         },
     }
+
+
+def hcm_patch_matches(network_patch: dict, http_filter_patch: dict) -> bool:
+    """Whether an EnvoyFilter NETWORK_FILTER patch MERGEs into the HTTP connection manager of
+    the listener the HTTP_FILTER patch puts our filter in (same context and port, the HCM)."""
+    if network_patch["patch"].get("operation") != "MERGE":
+        return False
+    m, f = network_patch.get("match", {}), http_filter_patch.get("match", {})
+    listener = m.get("listener", {})
+    return (
+        m.get("context") == f.get("context")
+        and listener.get("portNumber") == f.get("listener", {}).get("portNumber")
+        and listener.get("filterChain", {}).get("filter", {}).get("name") == "envoy.filters.network.http_connection_manager"
+        and "subFilter" not in listener.get("filterChain", {}).get("filter", {})
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,7 +365,7 @@ def eg_listener(gateway: dict, listener: str, policy: dict, wasm: Path, port: in
                     "typed_config": {
                         "@type": HCM_TYPE,
                         "stat_prefix": "http-80",
-                        "stream_idle_timeout": upstream["stream_idle_timeout"],
+                        **upstream["hcm"],
                         "route_config": {
                             "name": eg_listener_name(gateway, listener),
                             "virtual_hosts": [
@@ -398,6 +417,67 @@ def apply_eg_json_patch(document: dict, operation: dict) -> list[str]:
     return pointers
 
 
+# Envoy Gateway's access log when its EnvoyProxy sets none (internal/gatewayapi/listener.go
+# processAccessLog → internal/xds/translator/accesslog.go EnvoyJSONLogFields), abridged: the
+# fields that matter here.
+EG_DEFAULT_ACCESS_LOG_JSON = {
+    "start_time": "%START_TIME%",
+    "method": "%REQ(:METHOD)%",
+    "x-envoy-origin-path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "response_code": "%RESPONSE_CODE%",
+    "x-request-id": "%REQ(X-REQUEST-ID)%",
+}
+
+
+def eg_client_timeouts(ctp: dict | None, gateway: dict, listener: str) -> dict:
+    """The HCM fields Envoy Gateway sets from a ClientTrafficPolicy's timeout.http
+    (internal/xds/translator/listener.go): requestReceivedTimeout → request_timeout,
+    requestHeadersReceivedTimeout → request_headers_timeout, streamIdleTimeout →
+    stream_idle_timeout; only when the policy targets this Gateway (and listener)."""
+    if ctp is None:
+        return {}
+    targets = ctp["spec"].get("targetRefs") or [ctp["spec"].get("targetRef", {})]
+    if not any(
+        t.get("kind") == "Gateway" and t.get("name") == gateway["metadata"]["name"]
+        and t.get("sectionName", listener) == listener
+        for t in targets
+    ):
+        return {}
+    http = ctp["spec"].get("timeout", {}).get("http", {})
+    fields = {"streamIdleTimeout": "stream_idle_timeout", "requestReceivedTimeout": "request_timeout",
+              "requestHeadersReceivedTimeout": "request_headers_timeout"}
+    return {envoy: http[eg] for eg, envoy in fields.items() if eg in http}
+
+
+def eg_access_logs(envoy_proxy: dict | None) -> list[dict]:
+    """The HCM access logs Envoy Gateway builds from an EnvoyProxy's telemetry.accessLog: its
+    default JSON log on stdout when none is set, nothing when disabled, else one file log per
+    File sink (JSON or text format)."""
+    al = ((envoy_proxy or {}).get("spec", {}).get("telemetry") or {}).get("accessLog")
+    if al is not None and al.get("disable"):
+        return []
+    settings = (al or {}).get("settings") or [{"format": {"type": "JSON", "json": EG_DEFAULT_ACCESS_LOG_JSON}}]
+    logs = []
+    for s in settings:
+        fmt = s.get("format") or {"type": "JSON"}
+        if fmt.get("type") == "Text":
+            log_format = {"text_format_source": {"inline_string": fmt["text"]}}
+        else:
+            log_format = {"json_format": fmt.get("json") or EG_DEFAULT_ACCESS_LOG_JSON}
+        sinks = s.get("sinks") or [{"type": "File", "file": {"path": "/dev/stdout"}}]
+        for sink in sinks:
+            if sink.get("type") == "File":
+                logs.append({
+                    "name": "envoy.access_loggers.file",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                        "path": sink["file"]["path"],
+                        "log_format": log_format,
+                    },
+                })
+    return logs
+
+
 def gateway_bootstrap(
     docs: dict[str, dict],
     wasm: Path,
@@ -409,10 +489,11 @@ def gateway_bootstrap(
     with the EnvoyPatchPolicy's patches applied to the listener. `docs` maps kind → manifest.
     Returns the bootstrap and the JSON pointers the patch policy changed."""
     gw, eep, epp = docs["Gateway"], docs["EnvoyExtensionPolicy"], docs["EnvoyPatchPolicy"]
-    backend, route, ctp = docs["Backend"], docs["HTTPRoute"], docs["ClientTrafficPolicy"]
+    backend, route = docs["Backend"], docs["HTTPRoute"]
     listener_name = gw["spec"]["listeners"][0]["name"]
     timeouts = {
-        "stream_idle_timeout": ctp["spec"]["timeout"]["http"]["streamIdleTimeout"],
+        "hcm": {**eg_client_timeouts(docs.get("ClientTrafficPolicy"), gw, listener_name),
+                "access_log": eg_access_logs(docs.get("EnvoyProxy"))},
         "route_timeout": route["spec"]["rules"][0]["timeouts"]["request"],
     }
     listener = eg_listener(gw, listener_name, eep, wasm, listen_port, timeouts)
@@ -492,6 +573,213 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Hardening: what every HTTP connection manager we ship must have
+# --------------------------------------------------------------------------------------------
+
+# Slow clients: a bound on receiving the headers, and on receiving the whole request.
+MAX_REQUEST_TIMEOUT_S = 300.0
+# The path the filter received (before its rewrite), recorded by the filter as filter state.
+PATH_FILTER_STATE = "%FILTER_STATE(wasm.bedrock_path:PLAIN)%"
+# Request headers the filter sets for Envoy's ratelimit filter with "rate_limit_descriptors".
+DESCRIPTOR_HEADERS = ("x-bedrock-tenant", "x-bedrock-model-id", "x-bedrock-token-estimate")
+# Access-log command operators that print a request path taken from the request's headers.
+HEADER_PATH_OPERATOR = re.compile(
+    r"%(REQ|REQ_WITHOUT_QUERY|REQUEST_HEADER|TRAILER)\([^)]*PATH[^)]*\)|%PATH(\(|%)", re.I
+)
+# Where Envoy bootstraps and Kubernetes manifests are looked for: the whole repository except
+# build outputs and tools' own files (dist/ is checked through its rendered manifests).
+SKIP_DIRS = {".git", ".venv", ".venv-bench", "target", "dist", ".run", "node_modules", "fuzz", "schemas", "__pycache__"}
+
+
+def repo_yaml_files(root: Path = ROOT) -> list[Path]:
+    """Every .yaml / .yml file under `root` outside SKIP_DIRS, so that a new file is covered
+    without being listed anywhere."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        out += [Path(dirpath) / f for f in sorted(filenames) if f.endswith((".yaml", ".yml"))]
+    return out
+
+
+def safe_yaml_docs(path: Path) -> list:
+    try:
+        return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except yaml.YAMLError:
+        return []
+
+
+def envoy_bootstraps(root: Path = ROOT) -> list[Path]:
+    """Every YAML file that is an Envoy bootstrap (has static_resources or dynamic_resources):
+    envoy/*.yaml, deploy/docker-compose/envoy*.yaml, bench/*.yaml and any file added later."""
+    return [
+        p for p in repo_yaml_files(root)
+        if any(isinstance(d, dict) and ({"static_resources", "dynamic_resources"} & d.keys()) for d in safe_yaml_docs(p))
+    ]
+
+
+def manifest_homes(base: Path) -> dict[str, list[Path]]:
+    """Directories under `base` holding Kubernetes manifests that put the filter into an Envoy:
+    {"istio": [dirs with an EnvoyFilter], "envoy-gateway": [dirs with an EnvoyExtensionPolicy]}."""
+    homes: dict[str, list[Path]] = {"istio": [], "envoy-gateway": []}
+    for p in repo_yaml_files(base) if base.is_dir() else []:
+        kinds = {d.get("kind") for d in safe_yaml_docs(p) if isinstance(d, dict)}
+        for kind, home in (("EnvoyFilter", "istio"), ("EnvoyExtensionPolicy", "envoy-gateway")):
+            if kind in kinds and p.parent not in homes[home]:
+                homes[home].append(p.parent)
+    return homes
+
+
+def kinds_in(directory: Path) -> dict[str, dict]:
+    """kind → the manifest of that kind in a directory (not its subdirectories)."""
+    out: dict[str, dict] = {}
+    for p in sorted(directory.glob("*.yaml")):
+        for d in safe_yaml_docs(p):
+            if isinstance(d, dict) and "kind" in d:
+                out.setdefault(d["kind"], d)
+    return out
+
+
+def duration_seconds(value: Any) -> float | None:
+    """A protobuf Duration as Envoy's YAML takes it ("10s", "0.5s", {seconds, nanos})."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)s", value.strip())
+        return float(m.group(1)) if m else None
+    if isinstance(value, dict):
+        return float(value.get("seconds", 0)) + float(value.get("nanos", 0)) / 1e9
+    return None
+
+
+def connection_managers(cfg: Any) -> list[dict]:
+    """The typed_config of every HttpConnectionManager in an Envoy config."""
+    return [n for n in walk(cfg) if n.get("@type") == HCM_TYPE]
+
+
+def runs_wasm(hcm: dict) -> bool:
+    """Whether the HCM has a Wasm HTTP filter (inline, or delivered over ECDS)."""
+    for f in hcm.get("http_filters", []):
+        if f.get("typed_config", {}).get("@type") == WASM_TYPE:
+            return True
+        if WASM_TYPE in f.get("config_discovery", {}).get("type_urls", []):
+            return True
+    return False
+
+
+def plugin_jsons(hcm: dict) -> list[dict]:
+    """The plugin configurations (parsed JSON) of the Wasm filters configured inline in the HCM."""
+    out = []
+    for f in hcm.get("http_filters", []):
+        pc = f.get("typed_config", {}).get("config", {})
+        conf = pc.get("configuration") if f.get("typed_config", {}).get("@type") == WASM_TYPE else None
+        if isinstance(conf, dict) and conf.get("@type") == STRING_VALUE:
+            try:
+                parsed = json.loads(conf.get("value", ""))
+            except json.JSONDecodeError:
+                continue
+            if isinstance(parsed, dict):
+                out.append(parsed)
+    return out
+
+
+def strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from strings(k)
+            yield from strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from strings(v)
+
+
+def access_log_problems(cfg: Any) -> list[str]:
+    """Every access log anywhere in the config (HCM, listener, route) logs the path only as the
+    filter state, and nothing in the config reads X-ENVOY-ORIGINAL-PATH."""
+    problems = []
+    if any("x-envoy-original-path" in s.lower() for s in strings(cfg)):
+        problems.append("reads X-ENVOY-ORIGINAL-PATH (client-settable): log the path as " + PATH_FILTER_STATE)
+    for node in walk(cfg):
+        for log in node.get("access_log", []) if isinstance(node.get("access_log"), list) else []:
+            for n in walk(log):
+                fmt = n.get("json_format")
+                if isinstance(fmt, dict) and "path" in fmt and fmt["path"] != PATH_FILTER_STATE:
+                    problems.append(f"access log `path` is {fmt['path']!r}, not {PATH_FILTER_STATE}")
+            for s in strings(log):
+                if HEADER_PATH_OPERATOR.search(s):
+                    problems.append(f"access log takes the path from the request headers: {s!r}")
+    return problems
+
+
+def removed_headers(*levels: dict) -> set[str]:
+    out: set[str] = set()
+    for level in levels:
+        out |= {h.lower() for h in level.get("request_headers_to_remove", [])}
+    return out
+
+
+def descriptor_problems(hcm: dict) -> list[str]:
+    """With "rate_limit_descriptors": true the filter sets the x-bedrock-* descriptor headers:
+    every route that forwards upstream must remove them. And a route that rate-limits on them
+    needs a filter that sets them."""
+    problems = []
+    descriptors_on = any(c.get("rate_limit_descriptors") is True for c in plugin_jsons(hcm))
+    rc = hcm.get("route_config")
+    if rc is None:
+        return ["routes not inline (RDS): cannot check the x-bedrock-* headers"] if descriptors_on else []
+    for vh in rc.get("virtual_hosts", []):
+        for r in vh.get("routes", []):
+            action = r.get("route")
+            if action is None:
+                continue  # direct_response / redirect: nothing goes upstream
+            if descriptors_on:
+                missing = set(DESCRIPTOR_HEADERS) - removed_headers(rc, vh, r)
+                if missing:
+                    problems.append(
+                        f"route {r.get('match')} in {vh.get('name')}: rate_limit_descriptors is on but "
+                        f"{sorted(missing)} are not removed before the upstream (request_headers_to_remove)"
+                    )
+            uses = {
+                a["request_headers"]["header_name"].lower()
+                for rl in action.get("rate_limits", []) + vh.get("rate_limits", [])
+                for a in rl.get("actions", [])
+                if "request_headers" in a
+            }
+            if uses & set(DESCRIPTOR_HEADERS) and not descriptors_on:
+                problems.append(
+                    f"route {r.get('match')} rate-limits on {sorted(uses & set(DESCRIPTOR_HEADERS))} but no "
+                    'filter on the listener has "rate_limit_descriptors": true (they would never be set)'
+                )
+    return problems
+
+
+def timeout_problems(hcm: dict) -> list[str]:
+    problems = []
+    headers = duration_seconds(hcm.get("request_headers_timeout"))
+    if not headers or headers <= 0:
+        problems.append(f"request_headers_timeout is {hcm.get('request_headers_timeout')!r}: set it (> 0)")
+    request = duration_seconds(hcm.get("request_timeout"))
+    if not request or request <= 0:
+        problems.append(f"request_timeout is {hcm.get('request_timeout')!r}: set it (> 0)")
+    elif request > MAX_REQUEST_TIMEOUT_S:
+        problems.append(f"request_timeout {hcm['request_timeout']} is over {MAX_REQUEST_TIMEOUT_S:g}s")
+    if headers and request and headers > request:
+        problems.append("request_headers_timeout is longer than request_timeout")
+    return problems
+
+
+def hardening_problems(cfg: dict) -> list[str]:
+    """What an Envoy config lacks of the hardening every shipped config must have, as readable
+    lines (empty: hardened). Every HTTP connection manager — in particular every one that runs
+    the filter — bounds slow clients; access logs never take the path from request headers;
+    the rate-limit descriptor headers never reach the upstream."""
+    problems = access_log_problems(cfg)
+    for hcm in connection_managers(cfg):
+        where = f"HCM {hcm.get('stat_prefix', '?')}: "
+        problems += [where + p for p in timeout_problems(hcm) + descriptor_problems(hcm)]
+    return problems
 
 
 # --------------------------------------------------------------------------------------------

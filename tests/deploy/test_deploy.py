@@ -5,6 +5,10 @@
   assembled from the Istio and Envoy Gateway manifests the way those control planes would.
 * The docker-compose demo config, the Istio EnvoyFilter shape and the Envoy Gateway shape are
   also *run*: Envoy + filter in front of the Bedrock emulator, one real chat completion each.
+* Every Envoy config we ship (found by looking: every bootstrap in the repository, and what
+  each Istio / Envoy Gateway home in deploy/ and dist/deploy/ produces) is hardened: slow-client
+  timeouts on every HTTP connection manager, no client-forgeable path in access logs, rate-limit
+  descriptor headers removed before the upstream; broken copies show the check can fail.
 * Kubernetes manifests validate against the upstream CRD schemas (tests/deploy/schemas), with
   unknown fields rejected; their cross-references (names, hosts, env keys) agree.
 * The compose file validates against the Compose Specification schema; its mounts, ports,
@@ -134,6 +138,201 @@ def test_readme_documents_exactly_the_plugin_fields():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     table = set(re.findall(r"^\| `(\w+)`\s+\|", readme, re.M))
     assert config_rs_fields() <= table, "README's plugin configuration table is missing fields"
+
+
+# ============================================================================================
+# Hardening: slow clients, the logged path, the rate-limit descriptor headers
+# ============================================================================================
+# Every Envoy config we ship, found by looking (a new file is covered without being listed):
+# every YAML Envoy bootstrap in the repository, and the Envoy config each Kubernetes home
+# (a directory with an EnvoyFilter or an EnvoyExtensionPolicy, in deploy/ and in dist/deploy/)
+# produces, assembled as its control plane would.
+
+BOOTSTRAPS = [cd.rel(p) for p in cd.envoy_bootstraps()]
+HOMES = [
+    (home, cd.rel(d))
+    for base in (DEPLOY, RENDERED)
+    for home, dirs in cd.manifest_homes(base).items()
+    for d in dirs
+]
+# The values the docs (README, docs/deploy.md) state.
+HEADERS_TIMEOUT, REQUEST_TIMEOUT = "10s", "60s"
+
+
+def derived_config(home: str, directory: str, tmp: Path) -> dict:
+    k = cd.kinds_in(ROOT / directory)
+    if home == "istio":
+        return cd.istio_bootstrap(k["EnvoyFilter"], k["ServiceEntry"], cd.DIST_WASM, tmp, inline_ecds=True)
+    return cd.gateway_bootstrap(k, cd.DIST_WASM)[0]
+
+
+def test_hardening_check_finds_every_shipped_config():
+    expected = {
+        "envoy/envoy.yaml", "envoy/envoy-aws.yaml", "envoy/envoy-gateway.yaml", "envoy/envoy-global-ratelimit.yaml",
+        "deploy/docker-compose/envoy.yaml", "deploy/docker-compose/envoy-aws.yaml",
+        "bench/envoy-bench.yaml", "bench/canned-upstream.yaml",
+    }
+    assert expected <= set(BOOTSTRAPS)
+    assert set(ENVOY_CONFIGS) <= set(BOOTSTRAPS)
+    assert {("istio", "deploy/istio"), ("envoy-gateway", "deploy/envoy-gateway"),
+            ("istio", "dist/deploy/istio"), ("envoy-gateway", "dist/deploy/envoy-gateway")} <= set(HOMES)
+
+
+def test_hardening_check_finds_a_new_config(tmp_path):
+    """A bootstrap added anywhere (here: a new directory) is found and, unhardened, fails."""
+    new = tmp_path / "somewhere" / "new-listener.yml"
+    new.parent.mkdir()
+    cfg = yaml.safe_load((ROOT / "envoy" / "envoy.yaml").read_text())
+    for hcm in cd.connection_managers(cfg):
+        del hcm["request_headers_timeout"], hcm["request_timeout"]
+    new.write_text(yaml.safe_dump(cfg))
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "ignored.yaml").write_text(yaml.safe_dump(cfg))
+    assert cd.envoy_bootstraps(tmp_path) == [new]
+    assert cd.hardening_problems(yaml.safe_load(new.read_text()))
+
+
+def assert_hardened(cfg: dict, must_run_filter: bool):
+    problems = cd.hardening_problems(cfg)
+    assert not problems, "\n".join(problems)
+    hcms = cd.connection_managers(cfg)
+    assert hcms, "no HTTP connection manager"
+    if must_run_filter:
+        assert any(cd.runs_wasm(h) for h in hcms), "no HCM runs the filter"
+    for hcm in hcms:
+        assert (hcm["request_headers_timeout"], hcm["request_timeout"]) == (HEADERS_TIMEOUT, REQUEST_TIMEOUT), \
+            "the documented values (README, docs/deploy.md)"
+
+
+@pytest.mark.parametrize("path", BOOTSTRAPS)
+def test_envoy_bootstrap_is_hardened(path):
+    """Every HCM (in particular every one that runs the filter): request_headers_timeout and a
+    bounded request_timeout; access logs log the filter's wasm.bedrock_path, never
+    X-ENVOY-ORIGINAL-PATH; with rate_limit_descriptors the x-bedrock-* headers are removed
+    before the upstream (and a route limiting on them has a filter that sets them)."""
+    cfg = yaml.safe_load((ROOT / path).read_text())
+    assert_hardened(cfg, must_run_filter=path != "bench/canned-upstream.yaml")
+
+
+@pytest.mark.parametrize("home,directory", HOMES)
+def test_kubernetes_home_is_hardened(home, directory, tmp_path):
+    """The Envoy config Istio / Envoy Gateway would build from the manifests: the EnvoyFilter's
+    NETWORK_FILTER patch, the ClientTrafficPolicy's timeouts, the EnvoyProxy's access log."""
+    assert_hardened(derived_config(home, directory, tmp_path), must_run_filter=True)
+
+
+def _drop(key):
+    def mutate(cfg):
+        for hcm in cd.connection_managers(cfg):
+            hcm.pop(key, None)
+    return mutate
+
+
+def _set(key, value):
+    def mutate(cfg):
+        for hcm in cd.connection_managers(cfg):
+            hcm[key] = value
+    return mutate
+
+
+def _log_path(fmt):
+    def mutate(cfg):
+        for n in cd.walk(cfg):
+            if isinstance(n.get("json_format"), dict) and "path" in n["json_format"]:
+                n["json_format"]["path"] = fmt
+    return mutate
+
+
+def _keep_descriptor_headers(cfg):
+    for n in cd.walk(cfg):
+        n.pop("request_headers_to_remove", None)
+
+
+def _descriptors_off(cfg):
+    for pc in cd.wasm_plugin_configs(cfg):
+        conf = json.loads(pc["configuration"]["value"])
+        conf.pop("rate_limit_descriptors")
+        pc["configuration"]["value"] = json.dumps(conf)
+
+
+BROKEN_BOOTSTRAPS = {
+    "no request_headers_timeout": ("envoy/envoy.yaml", _drop("request_headers_timeout"), "request_headers_timeout"),
+    "request_headers_timeout 0s": ("envoy/envoy-aws.yaml", _set("request_headers_timeout", "0s"), "request_headers_timeout"),
+    "no request_timeout": ("deploy/docker-compose/envoy.yaml", _drop("request_timeout"), "request_timeout"),
+    "request_timeout 0s (the old value)": ("envoy/envoy.yaml", _set("request_timeout", "0s"), "request_timeout"),
+    "request_timeout 900s (unbounded)": ("envoy/envoy-gateway.yaml", _set("request_timeout", "900s"), "over 300s"),
+    "bench listener unbounded": ("bench/envoy-bench.yaml", _drop("request_timeout"), "request_timeout"),
+    "log X-ENVOY-ORIGINAL-PATH": ("envoy/envoy.yaml", _log_path("%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"), "X-ENVOY-ORIGINAL-PATH"),
+    "log :path": ("envoy/envoy-aws.yaml", _log_path("%REQ(:PATH)%"), "access log"),
+    "descriptor headers reach Bedrock": ("envoy/envoy-global-ratelimit.yaml", _keep_descriptor_headers, "not removed"),
+    "limit on descriptors nobody sets": ("envoy/envoy-global-ratelimit.yaml", _descriptors_off, "rate_limit_descriptors"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_BOOTSTRAPS)
+def test_hardening_check_fails_on_a_broken_bootstrap(case):
+    """The method itself: each way of losing the hardening is caught."""
+    path, mutate, expected = BROKEN_BOOTSTRAPS[case]
+    cfg = yaml.safe_load((ROOT / path).read_text())
+    assert not cd.hardening_problems(cfg)
+    mutate(cfg)
+    problems = cd.hardening_problems(cfg)
+    assert any(expected in p for p in problems), problems
+
+
+def _istio_without_timeouts(k):
+    k["EnvoyFilter"]["spec"]["configPatches"] = [
+        p for p in k["EnvoyFilter"]["spec"]["configPatches"] if p["applyTo"] != "NETWORK_FILTER"]
+
+
+def _istio_timeouts_on_another_port(k):
+    for p in cd.patches(k["EnvoyFilter"], "NETWORK_FILTER"):
+        p["match"]["listener"]["portNumber"] = 8080
+
+
+def _eg_without_headers_timeout(k):
+    del k["ClientTrafficPolicy"]["spec"]["timeout"]["http"]["requestHeadersReceivedTimeout"]
+
+
+def _eg_policy_on_another_gateway(k):
+    k["ClientTrafficPolicy"]["spec"]["targetRefs"][0]["name"] = "another-gateway"
+
+
+def _eg_default_access_log(k):
+    del k["EnvoyProxy"]["spec"]["telemetry"]
+
+
+BROKEN_HOMES = {
+    "Istio without the NETWORK_FILTER patch": ("istio", _istio_without_timeouts, "request_timeout"),
+    "Istio patch on another listener": ("istio", _istio_timeouts_on_another_port, "request_headers_timeout"),
+    "Envoy Gateway without requestHeadersReceivedTimeout": ("envoy-gateway", _eg_without_headers_timeout, "request_headers_timeout"),
+    "ClientTrafficPolicy on another Gateway": ("envoy-gateway", _eg_policy_on_another_gateway, "request_timeout"),
+    "Envoy Gateway's default access log": ("envoy-gateway", _eg_default_access_log, "X-ENVOY-ORIGINAL-PATH"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_HOMES)
+def test_hardening_check_fails_on_a_broken_manifest(case, tmp_path):
+    home, mutate, expected = BROKEN_HOMES[case]
+    k = copy.deepcopy(docs_by_kind(RENDERED, home))
+    mutate(k)
+    if home == "istio":
+        cfg = cd.istio_bootstrap(k["EnvoyFilter"], k["ServiceEntry"], cd.DIST_WASM, tmp_path, inline_ecds=True)
+    else:
+        cfg, _ = cd.gateway_bootstrap(k, cd.DIST_WASM)
+    problems = cd.hardening_problems(cfg)
+    assert any(expected in p for p in problems), problems
+
+
+def test_rate_limit_descriptors_only_where_the_ratelimit_filter_runs():
+    """The filter sets the x-bedrock-* headers only with "rate_limit_descriptors": true; that is
+    on exactly in the configs that run Envoy's ratelimit filter."""
+    for path in BOOTSTRAPS:
+        cfg = yaml.safe_load((ROOT / path).read_text())
+        for hcm in cd.connection_managers(cfg):
+            ratelimit = any(f["name"] == "envoy.filters.http.ratelimit" for f in hcm.get("http_filters", []))
+            on = any(c.get("rate_limit_descriptors") is True for c in cd.plugin_jsons(hcm))
+            assert on == ratelimit, f"{path} {hcm['stat_prefix']}"
 
 
 # ============================================================================================
@@ -341,6 +540,10 @@ def test_istio_manifests_agree():
         assert p["match"]["routeConfiguration"]["vhost"]["name"] == f"{host}:80"
     assert name in vh["patch"]["value"]["typed_per_filter_config"]
     assert rt["patch"]["value"]["route"] == {"timeout": "900s", "idle_timeout": "900s"}
+    # slow clients: MERGEd into the connection manager of the listener the filter is in
+    (hcm_patch,) = cd.patches(ef, "NETWORK_FILTER")
+    assert cd.hcm_patch_matches(hcm_patch, flt)
+    assert hcm_patch["patch"]["value"]["typed_config"]["@type"] == cd.HCM_TYPE
     pc = ext["patch"]["value"]["typed_config"]["config"]
     assert pc["allow_on_headers_stop_iteration"] is True
     conf = plugin_json(pc)
@@ -438,6 +641,8 @@ def test_envoy_gateway_manifests_agree():
     assert rule["timeouts"]["request"] == "900s"
     assert btp["spec"]["timeout"]["http"]["requestTimeout"] == "900s"
     assert ctp["spec"]["timeout"]["http"]["streamIdleTimeout"] == "900s"
+    assert ctp["spec"]["timeout"]["http"]["requestHeadersReceivedTimeout"] == HEADERS_TIMEOUT
+    assert ctp["spec"]["timeout"]["http"]["requestReceivedTimeout"] == REQUEST_TIMEOUT
     assert btp["spec"]["targetRefs"][0]["name"] == route["metadata"]["name"]
     assert ctp["spec"]["targetRefs"][0]["name"] == gw["metadata"]["name"]
     # the extension: on that route, region ↔ Backend host, credentials env ↔ EnvoyProxy env

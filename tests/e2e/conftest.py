@@ -94,11 +94,13 @@ def emulator(start_emulator) -> Emulator:
 @pytest.fixture(scope="session")
 def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
     """Factory: start_gateway(name, plugin_config=None, env=None, upstream=None,
-    route_timeout=None, stream_idle_timeout=None, clusters=None) → a ready Envoy + filter.
+    route_timeout=None, stream_idle_timeout=None, clusters=None, request_timeout=None,
+    request_headers_timeout=None) → a ready Envoy + filter.
     `plugin_config` replaces the plugin configuration JSON (None keeps envoy.yaml's); `env`
     overrides the demo AWS environment (None removes a variable); `upstream` is another Emulator
     (default: the main one; anything with a `url` will do, e.g. a closed port); the timeouts
-    replace the shipped 15 minutes; `clusters` adds STATIC clusters by name → Emulator (e.g. an
+    replace the shipped 15 minutes (request_timeout / request_headers_timeout the shipped
+    slow-client bounds); `clusters` adds STATIC clusters by name → Emulator (e.g. an
     IMDS endpoint for `credentials_source`). The access log goes to `gateway.access_log`."""
     if not WASM.is_file():
         pytest.fail(
@@ -117,6 +119,8 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
         route_timeout: str | None = None,
         stream_idle_timeout: str | None = None,
         clusters: dict[str, Emulator] | None = None,
+        request_timeout: str | None = None,
+        request_headers_timeout: str | None = None,
     ) -> Gateway:
         upstream_port = int((upstream or emulator).url.rsplit(":", 1)[1])
         listener_port, admin_port = free_port(), free_port()
@@ -129,6 +133,8 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             access_log=access_log,
             route_timeout=route_timeout,
             stream_idle_timeout=stream_idle_timeout,
+            request_timeout=request_timeout,
+            request_headers_timeout=request_headers_timeout,
             extra_clusters={k: int(v.url.rsplit(":", 1)[1]) for k, v in (clusters or {}).items()},
         )
         config_path = workdir / f"envoy-{name}.yaml"

@@ -143,10 +143,13 @@ def render_envoy_config(
     access_log: Path | None = None,
     route_timeout: str | None = None,
     stream_idle_timeout: str | None = None,
+    request_timeout: str | None = None,
+    request_headers_timeout: str | None = None,
     extra_clusters: dict[str, int] | None = None,
 ) -> dict:
     """envoy.yaml on the given ports; optionally the access log written to `access_log` and
-    shorter route / stream-idle timeouts (to exercise Envoy's timeouts quickly)."""
+    shorter route / stream-idle / request / request-headers timeouts (to exercise Envoy's
+    timeouts quickly)."""
     config = yaml.safe_load(ENVOY_YAML.read_text())
     hcm = _connection_manager(config)
     if access_log is not None:
@@ -154,6 +157,10 @@ def render_envoy_config(
             log["typed_config"]["path"] = str(access_log)
     if stream_idle_timeout is not None:
         hcm["stream_idle_timeout"] = stream_idle_timeout
+    for key, value in (("request_timeout", request_timeout), ("request_headers_timeout", request_headers_timeout)):
+        if value is not None:
+            assert key in hcm, f"{ENVOY_YAML}: the listener sets no {key} to shorten"
+            hcm[key] = value
     if route_timeout is not None:
         for vhost in hcm["route_config"]["virtual_hosts"]:
             for route in vhost["routes"]:
