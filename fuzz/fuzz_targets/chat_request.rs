@@ -1,20 +1,38 @@
-//! OpenAI chat request body → signed Converse request (`upstream::chat` with a fixed config).
+//! OpenAI chat request body → signed Converse request (`request::on_body` with a fixed config).
 //! Never panics; accepts with a `/model/…` path and a Converse body that Bedrock's rules
 //! accept (tests/support/bedrock_rules.rs), or rejects with a 400 and an OpenAI error body.
+//! Header safety: every header the filter would write for an accepted request (upstream head
+//! with rate-limit descriptors, downstream head) passes `headers.rs`' check without a single
+//! refusal, so no body can put a control character or an oversized value into a header.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use bedrock_openai_filter::config::Config;
-use bedrock_openai_filter::upstream;
+use bedrock_openai_filter::headers::{is_safe_value, HeaderList};
+use bedrock_openai_filter::request::{self, Endpoint};
+use bedrock_openai_filter::{response, upstream};
 use libfuzzer_sys::fuzz_target;
 
 static CFG: OnceLock<Config> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
-    let cfg = CFG.get_or_init(fuzz::config);
-    match upstream::chat(cfg, data, fuzz::now(), None) {
-        Ok((up, ex)) => {
+    let cfg = CFG.get_or_init(|| {
+        let mut c = fuzz::config();
+        c.rate_limit_descriptors = true;
+        c
+    });
+    let tenant = &cfg.tenants.tenants()[0];
+    match request::on_body(cfg, tenant, Endpoint::ChatCompletions, data, None, fuzz::now(), None) {
+        Ok((up, ex, _)) => {
+            let mut req = HeaderList::default();
+            upstream::upstream_head(&mut req, cfg, &tenant.name, &up, &ex);
+            let mut resp = HeaderList::default();
+            response::downstream_head(&mut resp, &ex, "fuzz-1", &[]);
+            for h in [&req, &resp] {
+                assert_eq!(h.refused(), 0, "an unsafe header was asked for: {h:?}");
+                assert!(h.changes().all(|(_, v)| v.is_none_or(is_safe_value)));
+            }
             assert!(up.path.starts_with("/model/"), "{}", up.path);
             assert!(up.path.ends_with("/converse") || up.path.ends_with("/converse-stream"));
             assert!(!ex.bedrock_model.is_empty());
