@@ -187,18 +187,23 @@ def test_tenant_may_only_use_its_models(lapi, emulator):
     assert completion.choices[0].message.content == "Echo: allowed"
     assert emulator.last()["model_id"] == HAIKU
     emulator.reset()
-    # only the names listed: the Bedrock id behind the allowed alias is not listed either
-    for model in ("gpt-4o", SONNET, HAIKU):
+    # Other models, by alias or id, are refused; nothing reaches Bedrock.
+    for model in ("gpt-4o", SONNET, SONNET.removeprefix("us.")):
         with pytest.raises(openai.PermissionDeniedError) as info:
             client.chat.completions.create(model=model, messages=user("not mine"))
         assert info.value.body["code"] == "model_not_allowed"
         assert info.value.body["param"] == "model"
     assert emulator.bedrock_requests() == []
+    # Access is to the model, not to a spelling: the model behind the alias is allowed
+    # under its own ids too (and shares the alias' limits and usage).
+    for model in (HAIKU, HAIKU.removeprefix("us.")):
+        assert client.chat.completions.create(model=model, messages=user("same model")).choices
+    assert len(emulator.bedrock_requests()) == 2
 
 
 def test_tenant_sees_only_its_models(lapi):
     isolated = lapi.openai(KEYS["iso"])
-    assert [m.id for m in isolated.models.list()] == ["gpt-4o-mini"]
+    assert [m.id for m in isolated.models.list()] == ["gpt-4o-mini", HAIKU.removeprefix("us.")]
     assert isolated.models.retrieve("gpt-4o-mini").id == "gpt-4o-mini"
     with pytest.raises(openai.NotFoundError) as info:
         isolated.models.retrieve("gpt-4o")
@@ -256,6 +261,6 @@ def test_usage_totals_match_the_emulator(lapi, limited, emulator):
     assert data["requests"] == len(texts)
     assert (data["input_tokens"], data["output_tokens"]) == (expected["input"], expected["output"])
     assert data["models"] == [
-        {"model": SONNET, "requests": 3, "errors": 0, "input_tokens": expected["input"], "output_tokens": expected["output"]}
+        {"model": SONNET.removeprefix("us."), "requests": 3, "errors": 0, "input_tokens": expected["input"], "output_tokens": expected["output"]}
     ]
     assert data["window_end"] - data["window_start"] == 86400

@@ -17,7 +17,8 @@ import pytest
 from e2e_support import SONNET, Api, demo_plugin_config, validate_exchange
 
 KEY = "sk-observed-tenant-key"
-MODEL_LABEL = re.sub(r"[^A-Za-z0-9_-]", "_", SONNET)
+# Metrics carry the canonical model id (the base id of the `us.` profile called).
+MODEL_LABEL = re.sub(r"[^A-Za-z0-9_-]", "_", SONNET.removeprefix("us."))
 
 
 def user(text):
