@@ -9,7 +9,10 @@
 //! signed header and the filter sends the audience in it, so a token made for another
 //! service (an EKS cluster, say) is refused by STS here.
 //!
-//! Shape rules ([`validate`], all 401 when broken): `https`, host exactly `sts_host`, path `/`,
+//! Shape rules ([`validate`], all 401 when broken, and checked before STS is asked): at most
+//! 8 KiB; a URL of printable ASCII only (no space or control character) whose query is
+//! `name=value` pairs of unreserved characters and `%XX` escapes, as presigners write it;
+//! `https`, host exactly `sts_host`, path `/`,
 //! no other query parameters than the ones above and `X-Amz-Security-Token`, none twice,
 //! credential scope `…/sts/aws4_request`, `X-Amz-Expires` 1–900, not expired, not dated more
 //! than 5 minutes ahead, `host` signed, a 64-hex signature. Only then is STS asked.

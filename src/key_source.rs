@@ -555,6 +555,9 @@ fn value_error(text: &str) -> String {
                 .unwrap_or("a value");
             // The expected part comes last and is written by this crate's types.
             return match rest.rsplit_once(", expected ") {
+                Some((_, expected)) if expected.starts_with("struct ") => {
+                    format!("{prefix}{found}, expected an object")
+                }
                 Some((_, expected)) => format!("{prefix}{found}, expected {expected}"),
                 None => format!("{prefix}{found}"),
             };
@@ -1012,7 +1015,7 @@ mod tests {
                 r#"[1, 2]"#,
                 "`[1]`: invalid type: integer, expected a boolean",
             ),
-            (r#""sk-x""#, "invalid type: string, expected struct Doc"),
+            (r#""sk-x""#, "invalid type: string, expected an object"),
             (
                 r#"{"n": "a, expected \"x"}"#,
                 "`n`: invalid type: string, expected u64",
