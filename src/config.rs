@@ -40,7 +40,7 @@ use serde::Deserialize;
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
 use crate::credentials::{CredentialSource, SourceKind};
 use crate::iam_auth::{IamAuth, RawIamAuth};
-use crate::key_source::{KeySource, RawKeySource};
+use crate::key_source::{from_json_value, json_error, KeySource, RawKeySource};
 use crate::ratelimit::Limits;
 use crate::route::PathForms;
 use crate::sigv4::Credentials;
@@ -268,9 +268,10 @@ pub fn default_host(region: &str) -> String {
 impl Config {
     /// Parses the plugin configuration; `env` looks up environment variables.
     pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let value = serde_json::from_slice(bytes).map_err(|e| err(e.to_string()))?;
+        // Errors name the field, never its value: the configuration holds secrets.
+        let value = serde_json::from_slice(bytes).map_err(|e| err(json_error(&e, None)))?;
         let (value, warnings) = crate::config_version::lower(value).map_err(err)?;
-        let raw: RawConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
+        let raw: RawConfig = from_json_value(&value, &|_| true).map_err(err)?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
         let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
@@ -317,9 +318,7 @@ impl Config {
             }
         };
         if !is_region(&region) {
-            return Err(err(format!(
-                "`region` `{region}` is not an AWS region name"
-            )));
+            return Err(err("`region` is not an AWS region name"));
         }
         let bedrock_host_explicit = raw
             .bedrock_host
@@ -329,9 +328,9 @@ impl Config {
         // Found by fuzzing: a host SigV4 cannot sign used to pass here and fail every request
         // with a 500.
         if crate::sigv4::check_host(&bedrock_host).is_err() {
-            return Err(err(format!(
-                "`bedrock_host` `{bedrock_host}` is not a host[:port] (no scheme, no path)"
-            )));
+            return Err(err(
+                "`bedrock_host` is not a host[:port] (no scheme, no path)",
+            ));
         }
 
         let upstream = if let Some(g) = raw.gateway {
@@ -389,8 +388,10 @@ impl Config {
             .as_ref()
             .and_then(|i| i.principals.iter().find(|(_, t)| tenants.get(t).is_none()))
         {
+            // The tenant (a value) is not repeated; the ARN is the entry's key.
+            let _ = tenant;
             return Err(err(format!(
-                "`iam_auth.principals` maps `{arn}` to tenant `{tenant}`, which is not in `tenants` (add `\"tenants\": {{\"{tenant}\": {{}}}}` for its models and limits)"
+                "`iam_auth.principals` maps `{arn}` to a tenant that is not in `tenants` (add it there for its models and limits)"
             )));
         }
 
@@ -571,10 +572,10 @@ fn parse_source(
                     .or_else(|| nonempty(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))),
             }
         }
-        other => {
-            return Err(err(format!(
-                "`credentials_source.type` `{other}` is not `imds` or `container`"
-            )))
+        _ => {
+            return Err(err(
+                "`credentials_source.type` is not `imds` or `container`",
+            ))
         }
     };
     let default_authority = match kind {
@@ -609,9 +610,9 @@ fn parse_gateway(
     let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let host = g.host.trim().to_string();
     if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-        return Err(err(format!(
-            "`gateway.host` `{host}` is not a host[:port] (no scheme, no path)"
-        )));
+        return Err(err(
+            "`gateway.host` is not a host[:port] (no scheme, no path)",
+        ));
     }
     let path_template = nonempty(g.path_template)
         .unwrap_or_else(|| crate::upstream::GATEWAY_PATH_TEMPLATE.to_string());
@@ -623,12 +624,18 @@ fn parse_gateway(
             "`gateway.path_template` must start with `/` and contain `{model}` and `{operation}`",
         ));
     }
-    let token_env = nonempty(g.token_env).unwrap_or_else(|| "BEDROCK_GATEWAY_TOKEN".to_string());
+    let named_env = nonempty(g.token_env);
+    // `token_env` is not repeated: a token put there by mistake must not reach the log.
+    let missing = match named_env {
+        Some(_) => "the variable `gateway.token_env` names",
+        None => "BEDROCK_GATEWAY_TOKEN",
+    };
+    let token_env = named_env.unwrap_or_else(|| "BEDROCK_GATEWAY_TOKEN".to_string());
     let token = nonempty(g.token)
         .or_else(|| nonempty(env(&token_env)))
         .ok_or_else(|| {
             err(format!(
-                "`gateway.token` is not set and {token_env} is not in the environment"
+                "`gateway.token` is not set and {missing} is not in the environment"
             ))
         })?;
     let token_header = nonempty(g.token_header)
@@ -711,23 +718,20 @@ fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
                 at("provider")
             ))
         })?;
-    if let Some(p) = m
+    if let Some(j) = m
         .inference_profiles
         .iter()
         .flatten()
-        .find(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
+        .position(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
     {
         return Err(err(format!(
-            "{} `{p}` is not one of {}",
-            at("inference_profiles"),
+            "{} is not one of {}",
+            at(&format!("inference_profiles[{j}]")),
             PROFILE_PREFIXES.join(", ")
         )));
     }
-    if let Some(r) = m.region.as_deref().filter(|r| !is_region(r)) {
-        return Err(err(format!(
-            "{} `{r}` is not an AWS region name",
-            at("region")
-        )));
+    if m.region.as_deref().is_some_and(|r| !is_region(r)) {
+        return Err(err(format!("{} is not an AWS region name", at("region"))));
     }
     let entry = ModelEntry {
         name: m
@@ -848,6 +852,13 @@ fn tenant_table(
     for (name, t) in raw {
         let at = format!("tenants.{name}");
         if !tenant::valid_tenant_name(&name) {
+            // Repeated only when printable and short: it is not a name, so it may be anything.
+            let at = if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic() && b != b'`')
+            {
+                at.as_str()
+            } else {
+                "tenants"
+            };
             return Err(err(format!(
                 "`{at}`: tenant names are 1-64 characters of [A-Za-z0-9_-]"
             )));
@@ -1163,6 +1174,164 @@ mod tests {
             &|_| None,
         )
         .unwrap();
+    }
+
+    /// Found in review: errors quoted values (serde's `invalid type: string "…"`, and a few
+    /// of this module's own), and Envoy logs them at start. A secret put in the wrong place
+    /// must not reach the log: errors name the field, never its value.
+    #[test]
+    fn errors_never_repeat_a_value() {
+        const S: &str = "sk-SECRET-MARKER-1";
+        let base = json!({"api_keys": ["sk-local-demo"], "region": "us-east-1",
+            "credentials": {"access_key_id": "AKID", "secret_access_key": "s"}});
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = base.clone();
+            c[k] = v;
+            c
+        };
+        let cases = [
+            (
+                with("api_keys", json!(S)),
+                "`api_keys`: invalid type: string",
+            ),
+            (
+                with("api_keys", json!([{"key": S}])),
+                "`api_keys[0]`: invalid type: map",
+            ),
+            (
+                with("credentials", json!(S)),
+                "`credentials`: invalid type: string",
+            ),
+            (
+                with(
+                    "credentials",
+                    json!({"access_key_id": "AKID", "secret_access_key": [S]}),
+                ),
+                "`credentials.secret_access_key`: invalid type: sequence, expected a string",
+            ),
+            (
+                with(
+                    "credentials",
+                    json!({"access_key_id": "AKID", "secret_acces_key": S}),
+                ),
+                "`credentials`: unknown field `secret_acces_key`",
+            ),
+            (
+                with(
+                    "credentials",
+                    json!({"access_key_id": "AKID", "secret_access_key": "s", S: S}),
+                ),
+                "`credentials`: unknown field, expected one of",
+            ),
+            (with(S, json!(S)), "unknown field, expected one of"),
+            (with("secret", json!(S)), "unknown field `secret`"),
+            (
+                with("bedrock_api_key", json!({"k": S})),
+                "`bedrock_api_key`: invalid type: map",
+            ),
+            (
+                with("max_request_body_bytes", json!(S)),
+                "`max_request_body_bytes`: invalid type: string",
+            ),
+            (
+                with("builtin_models", json!(S)),
+                "`builtin_models`: invalid type: string",
+            ),
+            (
+                with("region", json!(format!("{S} x"))),
+                "`region` is not an AWS region name",
+            ),
+            (
+                with("bedrock_host", json!(format!("https://{S}/x"))),
+                "`bedrock_host` is not a host",
+            ),
+            (
+                with("tenants", json!({"acme": {"key_sha256": S}})),
+                "`tenants.acme.key_sha256`: invalid type: string, expected a sequence",
+            ),
+            (
+                with("tenants", json!({"acme": {"key_sha256": [S]}})),
+                "`tenants.acme.key_sha256[0]`",
+            ),
+            (
+                with("tenants", json!({format!("{S} x"): {}})),
+                "`tenants`: tenant names",
+            ),
+            (
+                with(
+                    "tenants",
+                    json!({"acme": {"limits": {"requests_per_minute": S}}}),
+                ),
+                "`tenants.acme.limits.requests_per_minute`: invalid type: string, expected u64",
+            ),
+            (
+                with(
+                    "models",
+                    json!([{"id": "m", "provider": "p", "region": format!("{S}/x")}]),
+                ),
+                "`models[0].region` is not an AWS region name",
+            ),
+            (
+                with(
+                    "models",
+                    json!([{"id": "m", "provider": "p", "inference_profiles": ["us", S]}]),
+                ),
+                "`models[0].inference_profiles[1]` is not one of",
+            ),
+            (
+                with("api_keys_source", json!({"service": S, "id": "x"})),
+                "`api_keys_source.service` must be",
+            ),
+            (
+                with("iam_auth", json!({"principals": {S: "acme"}})),
+                "entry #1",
+            ),
+            (
+                with(
+                    "iam_auth",
+                    json!({"principals": {"arn:aws:iam::1:role/r": S}}),
+                ),
+                "maps `arn:aws:iam::1:role/r` to a tenant that is not in `tenants`",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "gateway": {"host": format!("{S} /x"), "token": "t"}}),
+                "`gateway.host` is not a host",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "gateway": {"host": "gw", "token_env": S}}),
+                "the variable `gateway.token_env` names is not in the environment",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "gateway": {"host": "gw", "token": [S]}}),
+                "`gateway.token`: invalid type: sequence",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "region": "us-east-1", "credentials_source": {"type": S, "cluster": "c"}}),
+                "`credentials_source.type` is not",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "region": "us-east-1", "credentials_source": {"type": "container", "cluster": "c", "authorization": [S]}}),
+                "`credentials_source.authorization`: invalid type: sequence",
+            ),
+        ];
+        for (cfg, says) in cases {
+            let e = Config::parse(cfg.to_string().as_bytes(), &no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("SECRET"), "{cfg}: {e}");
+            assert!(e.contains(says), "{cfg}: {e}");
+        }
+        for broken in [
+            format!(r#"{{"credentials": {{"secret_access_key": "{S}"#),
+            format!(r#"{{"credentials": {{"secret_access_key": {S}}}}}"#),
+            format!(r#"{{"api_keys": ["{S}" "x"]}}"#),
+        ] {
+            let e = Config::parse(broken.as_bytes(), &no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("SECRET") && e.contains("not valid JSON"), "{e}");
+            assert!(e.contains("line 1, column"), "{e}");
+        }
     }
 
     #[test]

@@ -323,17 +323,20 @@ impl Refresher {
 
 /// Parses the credential JSON of either endpoint.
 pub fn parse_credentials(body: &[u8], now: SystemTime) -> Result<Live, String> {
-    let c: CredentialJson =
-        serde_json::from_slice(body).map_err(|e| format!("credential JSON is unreadable: {e}"))?;
-    if let Some(code) = c.code.as_deref().filter(|c| *c != "Success") {
-        return Err(format!("credential endpoint answered Code `{code}`"));
+    // Errors never repeat a value of the answer: it holds the secret key and token.
+    let c: CredentialJson = crate::key_source::parse_json(body, &|_| true)
+        .map_err(|e| format!("credential JSON is unreadable: {e}"))?;
+    if c.code.as_deref().is_some_and(|c| c != "Success") {
+        return Err("credential endpoint answered a `Code` other than `Success`".to_string());
     }
     if c.access_key_id.trim().is_empty() || c.secret_access_key.is_empty() {
         return Err("credential JSON has an empty AccessKeyId or SecretAccessKey".to_string());
     }
     let expires = match c.expiration.as_deref() {
         None => None,
-        Some(s) => Some(parse_rfc3339(s).ok_or_else(|| format!("bad Expiration `{s}`"))?),
+        Some(s) => Some(
+            parse_rfc3339(s).ok_or_else(|| "`Expiration` is not an RFC 3339 time".to_string())?,
+        ),
     };
     if expires.is_some_and(|e| e <= now) {
         return Err("the credential endpoint returned expired credentials".to_string());
@@ -555,6 +558,35 @@ mod tests {
             br#"{"AccessKeyId":"a","SecretAccessKey":"s","Expiration":"2000-01-01T00:00:00Z"}"#,
         ] {
             assert!(parse_credentials(bad, at(t0)).is_err());
+        }
+        // Found in review: errors quoted the answer (serde's message, `Code`, `Expiration`),
+        // which holds the secret key and token, and they are logged. They never do now.
+        for (bad, says) in [
+            (
+                r#"{"AccessKeyId":"a","SecretAccessKey":["SECRET"]}"#,
+                "`SecretAccessKey`: invalid type: sequence, expected a string",
+            ),
+            (
+                r#"{"AccessKeyId":"a","SecretAccessKey":"SECRET","Token":{"t":"SECRET"}}"#,
+                "`Token`: invalid type: map",
+            ),
+            (r#"{"AccessKeyId":"a"}"#, "missing field `SecretAccessKey`"),
+            (
+                r#"{"AccessKeyId":"a","SecretAccessKey":"SECRET"#,
+                "not valid JSON",
+            ),
+            (r#""SECRET""#, "invalid type: string"),
+            (
+                r#"{"Code":"SECRET","AccessKeyId":"a","SecretAccessKey":"SECRET"}"#,
+                "`Code` other than `Success`",
+            ),
+            (
+                r#"{"AccessKeyId":"a","SecretAccessKey":"s","Expiration":"SECRET"}"#,
+                "`Expiration` is not",
+            ),
+        ] {
+            let e = parse_credentials(bad.as_bytes(), at(t0)).unwrap_err();
+            assert!(!e.contains("SECRET") && e.contains(says), "{bad}: {e}");
         }
         let never =
             parse_credentials(br#"{"AccessKeyId":"a","SecretAccessKey":"s"}"#, at(t0)).unwrap();

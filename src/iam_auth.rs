@@ -9,7 +9,10 @@
 //! signed header and the filter sends the audience in it, so a token made for another
 //! service (an EKS cluster, say) is refused by STS here.
 //!
-//! Shape rules ([`validate`], all 401 when broken): `https`, host exactly `sts_host`, path `/`,
+//! Shape rules ([`validate`], all 401 when broken, and checked before STS is asked): at most
+//! 8 KiB; a URL of printable ASCII only (no space or control character) whose query is
+//! `name=value` pairs of unreserved characters and `%XX` escapes, as presigners write it;
+//! `https`, host exactly `sts_host`, path `/`,
 //! no other query parameters than the ones above and `X-Amz-Security-Token`, none twice,
 //! credential scope `…/sts/aws4_request`, `X-Amz-Expires` 1–900, not expired, not dated more
 //! than 5 minutes ahead, `host` signed, a 64-hex signature. Only then is STS asked.
@@ -73,11 +76,23 @@ impl IamAuth {
         if raw.principals.is_empty() {
             return Err("`iam_auth.principals` must map at least one ARN to a tenant".into());
         }
-        if let Some((arn, _)) = raw.principals.iter().find(|(arn, tenant)| {
-            !arn.starts_with("arn:") || arn.split(':').count() < 6 || tenant.trim().is_empty()
-        }) {
+        if let Some((n, (arn, _))) = raw
+            .principals
+            .iter()
+            .enumerate()
+            .find(|(_, (arn, tenant))| {
+                !arn.starts_with("arn:") || arn.split(':').count() < 6 || tenant.trim().is_empty()
+            })
+        {
+            // The key is repeated only when it is an ARN: anything else may be a value
+            // pasted in the wrong place.
+            let entry = if arn.starts_with("arn:") && arn.bytes().all(|b| b.is_ascii_graphic()) {
+                format!("`{arn}`")
+            } else {
+                format!("#{} (in sorted order)", n + 1)
+            };
             return Err(format!(
-                "`iam_auth.principals` entry `{arn}` needs an `arn:…` key and a tenant name"
+                "`iam_auth.principals` entry {entry} needs an `arn:…` key and a tenant name"
             ));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
@@ -131,6 +146,14 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
     let url = base64url_decode(encoded)
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| deny("not base64url of a URL"))?;
+    // The URL goes to STS as the `:path` of a request: a control character, a space or
+    // anything outside ASCII would break that request (it used to end in a 503), so such a
+    // token is refused here, before anything else is read from it.
+    if url.is_empty() || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(deny(
+            "the URL has characters a URL cannot have (spaces, control characters or non-ASCII)",
+        ));
+    }
     let rest = url
         .strip_prefix("https://")
         .ok_or_else(|| deny("the URL must be https"))?;
@@ -144,15 +167,28 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
     let query = path_query
         .strip_prefix("/?")
         .ok_or_else(|| deny("the path must be `/` with a query"))?;
+    if !is_presigned_query(query) {
+        return Err(deny(
+            "the query must be `name=value` pairs with percent-encoded values",
+        ));
+    }
     let mut params: BTreeMap<&str, String> = BTreeMap::new();
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if !ALLOWED_PARAMS.contains(&k) {
-            return Err(deny(format!("unexpected query parameter `{k}`")));
+            return Err(deny(if k.len() <= 64 {
+                format!("unexpected query parameter `{k}`")
+            } else {
+                "unexpected query parameter".to_string()
+            }));
         }
         let v = percent_encoding::percent_decode_str(v)
             .decode_utf8()
             .map_err(|_| deny(format!("`{k}` is not UTF-8")))?;
+        // No value STS accepts has a space, a control character or non-ASCII once decoded.
+        if !v.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(deny(format!("`{k}` has characters it cannot have")));
+        }
         if params.insert(k, v.into_owned()).is_some() {
             return Err(deny(format!("`{k}` is given twice")));
         }
@@ -213,6 +249,31 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
         expires_at,
         access_key_id: access_key_id.to_string(),
     })
+}
+
+/// A query as a presigner writes it: `&`-separated `name=value` pairs of unreserved
+/// characters (RFC 3986) and `%XX` escapes, nothing else (no `+`, `/` or `;` left raw).
+fn is_presigned_query(query: &str) -> bool {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    !query.is_empty()
+        && query.split('&').all(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    b'%' if b.len() > i + 2
+                        && b[i + 1].is_ascii_hexdigit()
+                        && b[i + 2].is_ascii_hexdigit() =>
+                    {
+                        i += 3
+                    }
+                    c if unreserved(c) => i += 1,
+                    _ => return false,
+                }
+            }
+            !k.is_empty() && k.bytes().all(unreserved)
+        })
 }
 
 /// The call that has STS run the presigned request.
@@ -642,6 +703,116 @@ mod tests {
         assert!(validate(&cfg(None), &host_only, at(0)).is_ok());
     }
 
+    /// Found in review: a token whose URL had a CR/LF, a space or similar in a raw query
+    /// value passed [`validate`], was dispatched to STS as `:path`, and the broken dispatch
+    /// answered 503. Every malformed token is a 401 like any other bad token, decided before
+    /// STS is asked.
+    #[test]
+    fn malformed_tokens_are_401_before_sts() {
+        let c = cfg(Some("bedrock"));
+        let with = |k: &'static str, v: &str| token(&url(HOST, &query(&[(k, Some(v))])));
+        let long_token = with("X-Amz-Security-Token", &"A".repeat(MAX_TOKEN_LEN));
+        let cases: Vec<(&str, String)> = vec![
+            ("CR", with("X-Amz-Date", "20231114T221320Z\r")),
+            ("LF", with("X-Amz-Date", "20231114T221320Z\n")),
+            (
+                "CRLF header",
+                with("X-Amz-Signature", &format!("{SIG}\r\nx-evil: 1")),
+            ),
+            ("NUL", with("X-Amz-Expires", "60\0")),
+            (
+                "space",
+                with(
+                    "X-Amz-Credential",
+                    "AKID CALLER%2F20231114%2Fus-east-1%2Fsts%2Faws4_request",
+                ),
+            ),
+            ("tab", with("Version", "2011-06-15\t")),
+            ("DEL", with("Version", "2011-06-15\u{7f}")),
+            ("non-ASCII", with("X-Amz-Security-Token", "tok\u{e9}n")),
+            ("raw `;`", with("X-Amz-SignedHeaders", "host;x-k8s-aws-id")),
+            (
+                "raw `/`",
+                with(
+                    "X-Amz-Credential",
+                    "AKIDCALLER/20231114/us-east-1/sts/aws4_request",
+                ),
+            ),
+            ("raw `+`", with("X-Amz-Security-Token", "a+b")),
+            ("raw `\"`", with("X-Amz-Security-Token", "a\"b")),
+            ("bad escape", with("X-Amz-Security-Token", "a%zz")),
+            ("short escape", with("X-Amz-Security-Token", "a%4")),
+            ("encoded CRLF", with("X-Amz-Security-Token", "a%0D%0Ab")),
+            ("encoded NUL", with("X-Amz-Expires", "60%00")),
+            (
+                "encoded space",
+                with(
+                    "X-Amz-Credential",
+                    "AKID%20CALLER%2F20231114%2Fus-east-1%2Fsts%2Faws4_request",
+                ),
+            ),
+            ("encoded non-UTF-8", with("X-Amz-Security-Token", "a%FF")),
+            ("empty pair", token(&format!("{}&", url(HOST, &query(&[]))))),
+            ("no query", token(&format!("https://{HOST}/?"))),
+            ("over-long", long_token),
+            (
+                "duplicated",
+                token(&format!("{}&X-Amz-Date={DATE}", url(HOST, &query(&[])))),
+            ),
+            (
+                "missing signature",
+                token(&url(HOST, &query(&[("X-Amz-Signature", None)]))),
+            ),
+            (
+                "missing credential",
+                token(&url(HOST, &query(&[("X-Amz-Credential", None)]))),
+            ),
+            (
+                "missing date",
+                token(&url(HOST, &query(&[("X-Amz-Date", None)]))),
+            ),
+            ("space in base64", format!("{TOKEN_PREFIX}aHR0 cHM6")),
+            ("CR in base64", format!("{TOKEN_PREFIX}aHR0\rcHM6")),
+            ("non-ASCII base64", format!("{TOKEN_PREFIX}aHR0\u{e9}cHM6")),
+            ("not UTF-8", format!("{TOKEN_PREFIX}__79")),
+            ("empty", TOKEN_PREFIX.to_string()),
+            (
+                "CR in host",
+                token(&format!("https://{HOST}\r/?{}", query(&[]))),
+            ),
+            (
+                "space before query",
+                token(&format!("https://{HOST}/ ?{}", query(&[]))),
+            ),
+        ];
+        for (what, t) in cases {
+            let e = validate(&c, &t, at(0)).unwrap_err();
+            assert_eq!(
+                (e.status, e.kind, e.code.as_deref()),
+                (401, ErrorType::AuthenticationError, Some("invalid_api_key")),
+                "{what}: {}",
+                e.message
+            );
+            assert!(
+                e.message.starts_with("Invalid IAM token: "),
+                "{what}: {}",
+                e.message
+            );
+            assert!(
+                e.message.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+                "{what}: the message stays printable: {:?}",
+                e.message
+            );
+        }
+        // The same values percent-encoded the way presigners write them are fine.
+        let t = with("X-Amz-Security-Token", "IQoJb3JpZ2luX2VjE%2B%2F%3D");
+        assert!(validate(&c, &t, at(0)).is_ok());
+        assert!(is_presigned_query("a=b&c=%41~-._"));
+        for bad in ["", "a=b&", "=b", "a=%4", "a=b c", "a=b+c", "a=\u{e9}"] {
+            assert!(!is_presigned_query(bad), "{bad:?}");
+        }
+    }
+
     #[test]
     fn verdicts_and_arn_mapping() {
         let c = cfg(None);
@@ -743,9 +914,10 @@ mod tests {
         assert!(IamAuth::from_raw(raw(&[]), "r")
             .unwrap_err()
             .contains("principals"));
-        assert!(IamAuth::from_raw(raw(&[("role/x", "t")]), "r")
-            .unwrap_err()
-            .contains("role/x"));
+        let e = IamAuth::from_raw(raw(&[("role/x", "t")]), "r").unwrap_err();
+        assert!(e.contains("#1") && !e.contains("role/x"), "{e}");
+        let e = IamAuth::from_raw(raw(&[("arn:aws:iam::1:role/r", " ")]), "r").unwrap_err();
+        assert!(e.contains("`arn:aws:iam::1:role/r`"), "{e}");
         let ok = IamAuth::from_raw(raw(&[("arn:aws:iam::1:role/r", "t")]), "eu-west-1").unwrap();
         assert_eq!(
             (ok.sts_host.as_str(), ok.cache),

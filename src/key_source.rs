@@ -96,9 +96,9 @@ impl KeySource {
         let service = match raw.service.as_str() {
             "secretsmanager" => Service::SecretsManager,
             "ssm" => Service::Ssm,
-            other => {
+            _ => {
                 return Err(format!(
-                    "{} `{other}` must be `secretsmanager` or `ssm`",
+                    "{} must be `secretsmanager` or `ssm`",
                     field("service")
                 ))
             }
@@ -280,20 +280,25 @@ fn valid_tenant_name(name: &str) -> bool {
 
 impl KeyTable {
     /// Parses the secret text; `known` says whether a tenant is in the plugin
-    /// configuration's `tenants` (where its models and limits are). Errors say where.
+    /// configuration's `tenants` (where its models and limits are). Errors say where, and
+    /// never quote the table (a raw key stored by mistake must not reach the log): a tenant
+    /// name is named only when it is one of the configuration's.
     pub fn parse(text: &str, known: &dyn Fn(&str) -> bool) -> Result<Self, String> {
-        let raw: RawTable =
-            serde_json::from_str(text).map_err(|e| format!("the key table is not valid: {e}"))?;
+        let show = |k: &str| k == "tenants" || k == "key_sha256" || known(k);
+        let raw: RawTable = parse_json(text.as_bytes(), &show)
+            .map_err(|e| format!("the key table is not valid: {e}"))?;
         let mut table = KeyTable::default();
-        for (name, entry) in raw.tenants {
+        for (n, (name, entry)) in raw.tenants.into_iter().enumerate() {
             if !valid_tenant_name(&name) {
                 return Err(format!(
-                    "tenant name `{name}` must be 1-64 letters, digits, `_` or `-`"
+                    "tenant name #{} (in sorted order) of the key table's `tenants` must be 1-64 letters, digits, `_` or `-`",
+                    n + 1
                 ));
             }
             if !known(&name) {
                 return Err(format!(
-                    "the key table names tenant `{name}`, which is not in the plugin configuration's `tenants`"
+                    "tenant name #{} (in sorted order) of the key table's `tenants` is not in the plugin configuration's `tenants`",
+                    n + 1
                 ));
             }
             let index = table.tenants.len();
@@ -459,6 +464,230 @@ impl KeyState {
     }
 }
 
+/// Deserializes a JSON document read from outside (the key table, the plugin configuration,
+/// credential answers). An error says what is wrong and where — the field path, or the line
+/// and column of broken JSON — and never repeats a value of the document: these documents
+/// hold secrets, and their errors are logged. (serde's own messages quote the value:
+/// `invalid type: string "sk-…", expected u64`.)
+///
+/// `show` says which object keys may appear in a field path (map keys are the document's
+/// own: a tenant name, but also, by mistake, a key in the place of a tenant name); others
+/// are shown as `?`.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    show: &dyn Fn(&str) -> bool,
+) -> Result<T, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| json_error(&e, None))?;
+    from_json_value(&value, show)
+}
+
+/// [`parse_json`] for a document already parsed to a value.
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    value: &serde_json::Value,
+    show: &dyn Fn(&str) -> bool,
+) -> Result<T, String> {
+    T::deserialize(value).map_err(|e| {
+        // Errors from a value carry no position: deserialize again from a rendering with one
+        // member per line, and turn the line of that error into the field path.
+        let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+        match serde_json::from_str::<T>(&pretty) {
+            Err(located) if located.line() > 0 => {
+                let leaf = !located.to_string().starts_with("unknown field");
+                json_error(&located, Some(path_at(&pretty, located.line(), leaf, show)))
+            }
+            _ => json_error(&e, None),
+        }
+    })
+}
+
+/// serde's names for the kind of value found (`Unexpected`'s `Display`, before the value).
+const FOUND_KINDS: [&str; 17] = [
+    "string",
+    "integer",
+    "floating point",
+    "boolean",
+    "character",
+    "byte array",
+    "unit value",
+    "null",
+    "Option value",
+    "newtype struct",
+    "sequence",
+    "map",
+    "unit variant",
+    "newtype variant",
+    "tuple variant",
+    "struct variant",
+    "enum",
+];
+
+/// A serde_json error as the kind of error and its location, without document values.
+/// `path` is the field path of a value error (`None` when unknown; `""` for the top level).
+pub fn json_error(e: &serde_json::Error, path: Option<String>) -> String {
+    use serde_json::error::Category;
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let text = full.strip_suffix(&suffix).unwrap_or(&full);
+    let what = match e.classify() {
+        Category::Io => "it could not be read".to_string(),
+        // serde_json's fixed wording (`expected `,` or `}``, `EOF while parsing a string`):
+        // only value errors carry text from the document.
+        Category::Syntax | Category::Eof => format!("not valid JSON: {text}"),
+        Category::Data => value_error(text),
+    };
+    match path {
+        Some(p) if !p.is_empty() => format!("`{p}`: {what}"),
+        Some(_) => what,
+        None if e.line() > 0 => format!("{what} (line {}, column {})", e.line(), e.column()),
+        None => what,
+    }
+}
+
+/// serde's data error messages with the offending value taken out.
+fn value_error(text: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            let found = FOUND_KINDS
+                .iter()
+                .find(|k| rest.starts_with(*k))
+                .copied()
+                .unwrap_or("a value");
+            // The expected part comes last and is written by this crate's types.
+            return match rest.rsplit_once(", expected ") {
+                Some((_, expected)) if expected.starts_with("struct ") => {
+                    format!("{prefix}{found}, expected an object")
+                }
+                Some((_, expected)) => format!("{prefix}{found}, expected {expected}"),
+                None => format!("{prefix}{found}"),
+            };
+        }
+    }
+    for (prefix, kind) in [
+        ("unknown field `", "unknown field"),
+        ("unknown variant `", "unknown variant"),
+    ] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            let (name, tail) = rest
+                .rsplit_once("`, expected ")
+                .map(|(n, t)| (n, format!("expected {t}")))
+                .or_else(|| {
+                    rest.rsplit_once("`, there are no ")
+                        .map(|(n, t)| (n, format!("there are no {t}")))
+                })
+                .unwrap_or(("", String::new()));
+            // A field name is repeated only when it looks like one of this filter's (a typo
+            // of one); anything else may be a value pasted in the wrong place.
+            let named = if kind == "unknown field" && looks_like_field_name(name) {
+                format!(" `{name}`")
+            } else {
+                String::new()
+            };
+            return if tail.is_empty() {
+                format!("{kind}{named}")
+            } else {
+                format!("{kind}{named}, {tail}")
+            };
+        }
+    }
+    // These name only fields of this crate's types, or a count.
+    if ["missing field `", "duplicate field `", "invalid length "]
+        .iter()
+        .any(|p| text.starts_with(p))
+    {
+        return text.to_string();
+    }
+    "a value does not have the expected type or shape".to_string()
+}
+
+/// `snake_case`, as every field of the configuration and the key table is.
+fn looks_like_field_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The field path (`tenants.acme.key_sha256[0]`) of line `line` (1-based) of `pretty`, a
+/// `to_string_pretty` rendering (one member per line). `leaf`: include the member on that
+/// line (not for an unknown field, whose name is the member).
+fn path_at(pretty: &str, line: usize, leaf: bool, show: &dyn Fn(&str) -> bool) -> String {
+    // One entry per open object (`true`) or array, with the member being read.
+    let mut open: Vec<(bool, Option<String>, usize)> = Vec::new();
+    for (n, raw) in pretty.lines().enumerate() {
+        let t = raw.trim();
+        let here = n + 1 == line;
+        if t.starts_with('}') || t.starts_with(']') {
+            if here {
+                return render_path(&open, false);
+            }
+            open.pop();
+            continue;
+        }
+        let rest = match open.last_mut() {
+            None => t,
+            Some((true, member, _)) => {
+                let Some((key, rest)) = member_key(t, show) else {
+                    return render_path(&open, false);
+                };
+                *member = Some(key);
+                rest
+            }
+            Some((false, member, count)) => {
+                *member = Some(format!("[{count}]"));
+                *count += 1;
+                t
+            }
+        };
+        if here {
+            return render_path(&open, leaf);
+        }
+        match rest.trim_end_matches(',') {
+            "{" => open.push((true, None, 0)),
+            "[" => open.push((false, None, 0)),
+            _ => {}
+        }
+    }
+    String::new()
+}
+
+/// `"key": rest` → (key, rest); a key `show` refuses, or that is not plain printable text,
+/// is shown as `?`.
+fn member_key<'t>(t: &'t str, show: &dyn Fn(&str) -> bool) -> Option<(String, &'t str)> {
+    let mut escaped = false;
+    let end = t.char_indices().skip(1).find_map(|(i, c)| {
+        let done = c == '"' && !escaped;
+        escaped = c == '\\' && !escaped;
+        done.then_some(i)
+    })?;
+    let key: String = serde_json::from_str(&t[..=end]).ok()?;
+    let rest = t[end + 1..].strip_prefix(": ")?;
+    let plain = show(&key)
+        && !key.is_empty()
+        && key.len() <= 128
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'`' && b != b'"' && b != b'\\');
+    Some((if plain { key } else { "?".to_string() }, rest))
+}
+
+fn render_path(open: &[(bool, Option<String>, usize)], leaf: bool) -> String {
+    let upto = if leaf {
+        open.len()
+    } else {
+        open.len().saturating_sub(1)
+    };
+    let mut path = String::new();
+    for member in open[..upto].iter().filter_map(|(_, m, _)| m.as_deref()) {
+        if !path.is_empty() && !member.starts_with('[') {
+            path.push('.');
+        }
+        path.push_str(member);
+    }
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,7 +833,10 @@ mod tests {
         assert_eq!(t.lookup("sk-acme-3"), None);
         assert_eq!(t.lookup(""), None);
         let e = KeyTable::parse(&table_json("ghost", &["k"]), &|t| t == "acme").unwrap_err();
-        assert!(e.contains("`ghost`") && e.contains("tenants"), "{e}");
+        assert!(
+            e.contains("#1") && e.contains("tenants") && !e.contains("ghost"),
+            "{e}"
+        );
         let upper = serde_json::json!({"tenants": {"b": {"key_sha256": [hex::encode(digest("k")).to_uppercase()]}}});
         assert_eq!(
             KeyTable::parse(&upper.to_string(), &|_| true)
@@ -638,6 +870,160 @@ mod tests {
             let e = KeyTable::parse(&bad, &|_| true).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    /// Found in review: a malformed table logged serde's message, which quotes the value
+    /// (`invalid type: string "sk-…", expected a sequence`) — a raw API key stored in the
+    /// secret by mistake went to Envoy's log. Errors name the place, never a value.
+    #[test]
+    fn table_errors_never_quote_the_table() {
+        const SECRET: &str = "sk-SECRET-MARKER-1";
+        let d = hex::encode(digest("k"));
+        for (doc, says) in [
+            // A raw key where the digests go, as a string, inside the list, as a number.
+            (
+                format!(r#"{{"tenants":{{"acme":{{"key_sha256":"{SECRET}"}}}}}}"#),
+                "`tenants.acme.key_sha256`: invalid type: string, expected a sequence",
+            ),
+            (
+                format!(r#"{{"tenants":{{"acme":{{"key_sha256":["{d}", ["{SECRET}"]]}}}}}}"#),
+                "`tenants.acme.key_sha256[1]`: invalid type: sequence, expected a string",
+            ),
+            (
+                format!(r#"{{"tenants":{{"acme":"{SECRET}"}}}}"#),
+                "`tenants.acme`: invalid type: string",
+            ),
+            (
+                format!(r#"{{"tenants":{{"acme":{{"key_sha256":[], "{SECRET}": 1}}}}}}"#),
+                "`tenants.acme`: unknown field, expected `key_sha256`",
+            ),
+            (
+                format!(r#"{{"tenants":{{"acme":{{"key_sha256":[]}}}}, "api_key": "{SECRET}"}}"#),
+                "unknown field `api_key`, expected `tenants`",
+            ),
+            (
+                format!(r#"{{"tenants":{{"acme":{{"key_sha256":["{SECRET}"]}}}}}}"#),
+                "`tenants.acme.key_sha256[0]` is not a 64-digit hex SHA-256",
+            ),
+            (
+                format!(r#"{{"tenants":{{"{SECRET} x":{{"key_sha256":[]}}}}}}"#),
+                "tenant name #1",
+            ),
+            (
+                format!(r#"{{"tenants":{{"{SECRET}":{{"key_sha256":[]}}}}}}"#),
+                "#1",
+            ),
+            // Key and tenant swapped: the key is a map key, not repeated in the path.
+            (
+                format!(r#"{{"tenants":{{"{SECRET}":"acme"}}}}"#),
+                "`tenants.?`: invalid type: string",
+            ),
+            (
+                format!(r#"["{SECRET}"]"#),
+                "`[0]`: invalid type: string, expected a map",
+            ),
+            (format!(r#""{SECRET}""#), "invalid type: string"),
+            (
+                format!(r#"{{"tenants": {{"a": "{SECRET}"#),
+                "not valid JSON",
+            ),
+            (format!(r#"{{"tenants": {SECRET}}}"#), "line 1, column"),
+            (SECRET.to_string(), "not valid JSON"),
+        ] {
+            let e = KeyTable::parse(&doc, &|t| t == "acme").unwrap_err();
+            assert!(!e.contains("SECRET"), "{doc}: {e}");
+            assert!(e.contains(says), "{doc}: {e}");
+            let mut st = KeyState::default();
+            let body = serde_json::json!({ "SecretString": doc }).to_string();
+            let logged = st
+                .answer(Service::SecretsManager, 200, body.as_bytes(), &|t| {
+                    t == "acme"
+                })
+                .to_string();
+            assert!(!logged.contains("SECRET"), "{logged}");
+        }
+    }
+
+    #[test]
+    fn json_errors_say_where_and_what_without_values() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Doc {
+            n: Option<u64>,
+            flag: Option<bool>,
+            list: Option<Vec<Inner>>,
+            map: Option<BTreeMap<String, Inner>>,
+        }
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Inner {
+            need: String,
+        }
+        let e = |doc: &str| parse_json::<Doc>(doc.as_bytes(), &|k| k != "hidden").unwrap_err();
+        for (doc, want) in [
+            (
+                r#"{"n": "sk-x"}"#,
+                "`n`: invalid type: string, expected u64",
+            ),
+            (r#"{"n": -7}"#, "`n`: invalid value: integer, expected u64"),
+            (
+                r#"{"n": 1.5}"#,
+                "`n`: invalid type: floating point, expected u64",
+            ),
+            (
+                r#"{"flag": "yes"}"#,
+                "`flag`: invalid type: string, expected a boolean",
+            ),
+            (
+                r#"{"list": [{"need": "a"}, {"need": 7}]}"#,
+                "`list[1].need`: invalid type: integer, expected a string",
+            ),
+            (
+                r#"{"list": [{"need": "a"}, {}]}"#,
+                "`list[1]`: missing field `need`",
+            ),
+            (
+                r#"{"list": [{"need": "a"}, {"x": 1, "need": "b"}]}"#,
+                "`list[1]`: unknown field `x`, expected `need`",
+            ),
+            (
+                r#"{"map": {"k.1": {"need": "a", "other": 2}}}"#,
+                "`map.k.1`: unknown field `other`, expected `need`",
+            ),
+            (r#"{"map": {"k": {}}}"#, "`map.k`: missing field `need`"),
+            (
+                r#"{"map": {"hidden": {}}}"#,
+                "`map.?`: missing field `need`",
+            ),
+            (r#"{"map": {"a\nb": {}}}"#, "`map.?`: missing field `need`"),
+            (
+                r#"{"map": {"k": {"need": "a", "Sk-X": 1}}}"#,
+                "`map.k`: unknown field, expected `need`",
+            ),
+            (
+                r#"{"nn": 1}"#,
+                "unknown field `nn`, expected one of `n`, `flag`, `list`, `map`",
+            ),
+            (
+                "{\"n\": 1,\n \"n\" 2}",
+                "not valid JSON: expected `:` (line 2, column 6)",
+            ),
+            // serde reads a struct from a list too, member by member.
+            (
+                r#"[1, 2]"#,
+                "`[1]`: invalid type: integer, expected a boolean",
+            ),
+            (r#""sk-x""#, "invalid type: string, expected an object"),
+            (
+                r#"{"n": "a, expected \"x"}"#,
+                "`n`: invalid type: string, expected u64",
+            ),
+        ] {
+            assert_eq!(e(doc), want, "{doc}");
+        }
+        assert!(parse_json::<Doc>(br#"{"map": {"k": {"need": "v"}}, "n": 3}"#, &|_| true).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@ with botocore) through the `sts` cluster, the ARN mapped to a tenant, the verdic
 
 from __future__ import annotations
 
+import base64
 import sys
 
 import botocore.session
@@ -137,3 +138,50 @@ def test_the_iam_tenant_gets_its_policy(iam_gateway):
 def test_a_garbled_token_is_refused(iam_gateway):
     for bad in ["k8s-aws-v1.", "k8s-aws-v1.!!!", "k8s-aws-v1." + "QUFB" * 10]:
         assert ask(iam_gateway, bad).status_code == 401
+
+
+def with_url(url: str) -> str:
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+def presigned_url(t: str) -> str:
+    body = t[len("k8s-aws-v1.") :]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
+
+
+def set_param(url: str, name: str, raw_value: str) -> str:
+    """The URL with one query value replaced by `raw_value`, exactly as given (not encoded)."""
+    base, query = url.split("?", 1)
+    pairs = [p for p in query.split("&") if not p.startswith(f"{name}=")]
+    return base + "?" + "&".join([*pairs, f"{name}={raw_value}"])
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda u: set_param(u, "X-Amz-Date", u.split("X-Amz-Date=")[1][:16] + "\r\n"), id="crlf"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a\rb"), id="cr"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a\nx-evil: 1"), id="lf-header"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a\x00b"), id="nul"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a b"), id="space"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a\tb"), id="tab"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "t\u00e9"), id="non-ascii"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a+b/c"), id="raw-plus-slash"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a%zz"), id="bad-escape"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "a%0D%0Ab"), id="encoded-crlf"),
+        pytest.param(lambda u: set_param(u, "X-Amz-Security-Token", "A" * 9000), id="over-long"),
+        pytest.param(lambda u: u + "&X-Amz-Expires=60", id="duplicated"),
+        pytest.param(lambda u: u.split("&X-Amz-Signature=")[0], id="no-signature"),
+        pytest.param(lambda u: u.replace("https://", "https://sts.us-east-1.amazonaws.com\r\n", 1), id="crlf-host"),
+    ],
+)
+def test_malformed_tokens_are_401_without_asking_sts(iam_gateway, emulator, mangle):
+    """Found in review: a raw CR/LF, space or similar in a query value went to STS as the
+    call's `:path`, the dispatch failed, and the caller got a 503."""
+    before = sts_calls(emulator)
+    r = ask(iam_gateway, with_url(mangle(presigned_url(token()))))
+    assert r.status_code == 401, r.text
+    error = r.json()["error"]
+    assert error["type"] == "authentication_error" and error["code"] == "invalid_api_key", error
+    assert error["message"].startswith("Invalid IAM token"), error
+    assert sts_calls(emulator) == before
