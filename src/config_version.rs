@@ -68,7 +68,11 @@ fn check_version(v: Option<Value>) -> Result<(), String> {
         _ => Err(format!(
             "`config_version` {} is not supported: this filter reads config_version {} (a newer \
              configuration needs a newer filter; see the compatibility section of the README)",
-            v.map(|v| v.to_string()).unwrap_or_default(),
+            // A number is safe to repeat; any other value is not echoed.
+            match &v {
+                Some(Value::Number(n)) => n.to_string(),
+                _ => "(that value)".to_string(),
+            },
             SUPPORTED
                 .iter()
                 .map(u64::to_string)

@@ -45,7 +45,7 @@ impl PathForms {
                 });
                 if !segments_ok {
                     return Err(format!(
-                        "`path_prefix` `{p}` must look like `/openai` (a `/`, then path segments of letters, digits, `-._~`)"
+                        "`path_prefix` must look like `/openai` (a `/`, then path segments of letters, digits, `-._~`)"
                     ));
                 }
                 if p == "/v1" || p.ends_with("/v1") {
@@ -60,8 +60,13 @@ impl PathForms {
             .iter()
             .find(|(d, m)| !valid_deployment(d) || m.trim().is_empty())
         {
+            let shown = if valid_deployment(name) {
+                format!("`{name}`")
+            } else {
+                "with an invalid name".to_string()
+            };
             return Err(format!(
-                "`azure_deployments` entry `{name}`: the name must be letters, digits, `-`, `_` or `.` and the model non-empty"
+                "`azure_deployments` entry {shown}: the name must be letters, digits, `-`, `_` or `.` and the model non-empty"
             ));
         }
         Ok(Self {
