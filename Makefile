@@ -35,8 +35,12 @@ lint: ## cargo fmt --check and clippy (native and wasm)
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cargo clippy --target $(TARGET) -- -D warnings
 
-unit: ## native unit and integration tests of the core
-	cargo test
+# botocore's bedrock-runtime service model as shipped in the venv's pinned botocore (the unit
+# tests' oracle for what Bedrock accepts; src/lib.rs test_support reads it, gzipped or not).
+BOTOCORE_MODEL_PATH = $(PY) -c 'import botocore, glob, os; d = os.path.join(os.path.dirname(botocore.__file__), "data", "bedrock-runtime"); print(sorted(glob.glob(os.path.join(d, "*", "service-2.json*")))[-1])'
+
+unit: venv ## native unit and integration tests of the core (botocore's model from the venv)
+	BOTOCORE_BEDROCK_MODEL="$${BOTOCORE_BEDROCK_MODEL:-$$($(BOTOCORE_MODEL_PATH))}" cargo test
 
 validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envoy/, deploy/**/envoy*.yaml)
 	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
