@@ -12,7 +12,8 @@ Without the document (a clone with nothing beside it; `$OPENAI_OPENAPI_JSON` uns
 functions validate through the `openai` SDK's pydantic models (`ChatCompletion`,
 `ChatCompletionChunk`, `Completion`, `Model`, `ErrorObject`), strictly: `strict=True` (no type
 coercion, so `"1"` is not an integer), every field that is not declared by the SDK model is an
-error (the SDK models accept extra fields by default; here they do not), and the keys the
+error (the SDK models accept extra fields by default; here they do not) except the filter's
+documented extensions (`reasoning_content`, a model's `bedrock` / `provider`), and the keys the
 document requires but the SDK types as optional-with-default (`finish_reason`, `logprobs`,
 `message.refusal`, `error.param`, ...) must be present. `make conformance` sets
 `$OPENAI_OPENAPI_JSON`, so there the document is required.
@@ -24,6 +25,7 @@ import copy
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +194,13 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 
+# The filter's documented extension fields (README): the only undeclared keys allowed.
+EXTENSIONS = (
+    re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.reasoning_content$"),
+    re.compile(r"^\$(\.data\[\d+\])?\.(bedrock|provider)$"),
+)
+
+
 def _at(instance: Any, pattern: str) -> list[tuple[str, Any]]:
     nodes = [("$", instance)]
     for part in [p for p in pattern.split(".") if p]:
@@ -233,7 +242,11 @@ def sdk_validate(instance: Any, name: str) -> Any:
     except pydantic.ValidationError as e:
         problems += [f"  at {'/'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in e.errors()[:20]]
     else:
-        problems += [f"  at {path}: field not declared by the SDK model" for path in _extras(parsed, "$")]
+        problems += [
+            f"  at {path}: field not declared by the SDK model"
+            for path in _extras(parsed, "$")
+            if not any(x.match(path) for x in EXTENSIONS)
+        ]
     for pattern, keys in REQUIRED_KEYS.get(name, []):
         for where, node in _at(instance, pattern):
             if isinstance(node, dict):

@@ -128,3 +128,13 @@ def test_explicit_document_path_must_exist(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("OPENAI_OPENAPI_JSON", str(tmp_path / "absent.json"))
     with pytest.raises(FileNotFoundError):
         openai_schema.using_openapi_document()
+
+
+def test_sdk_oracle_allows_only_the_documented_extensions(monkeypatch):
+    monkeypatch.setattr(openai_schema, "using_openapi_document", lambda: False)
+    chunk = _mutated(CHUNK, lambda b: b["choices"][0]["delta"].update(reasoning_content="hm"))
+    openai_schema.validate_chunk(chunk)
+    model = {"id": "m", "object": "model", "created": 0, "owned_by": "o", "bedrock": {}, "provider": "x"}
+    openai_schema.validate(model, "Model")
+    with pytest.raises(AssertionError, match="not declared"):
+        openai_schema.validate({**model, "surprise": 1}, "Model")
