@@ -12,7 +12,7 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help venv wasm noop-wasm unit lint validate e2e dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases phases-wasm soak
+.PHONY: help venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
@@ -35,8 +35,12 @@ lint: ## cargo fmt --check and clippy (native and wasm)
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cargo clippy --target $(TARGET) -- -D warnings
 
-unit: ## native unit and integration tests of the core
-	cargo test
+# botocore's bedrock-runtime service model as shipped in the venv's pinned botocore (the unit
+# tests' oracle for what Bedrock accepts; src/lib.rs test_support reads it, gzipped or not).
+BOTOCORE_MODEL_PATH = $(PY) -c 'import botocore, glob, os; d = os.path.join(os.path.dirname(botocore.__file__), "data", "bedrock-runtime"); print(sorted(glob.glob(os.path.join(d, "*", "service-2.json*")))[-1])'
+
+unit: venv ## native unit and integration tests of the core (botocore's model from the venv)
+	BOTOCORE_BEDROCK_MODEL="$${BOTOCORE_BEDROCK_MODEL:-$$($(BOTOCORE_MODEL_PATH))}" cargo test
 
 validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envoy/, deploy/**/envoy*.yaml)
 	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
@@ -44,6 +48,33 @@ validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envo
 
 e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/emulator tests/e2e
+
+# Third-party references beside the repository (never copied into it): `make conformance`.
+SHARED_REF := $(abspath $(CURDIR)/../shared/reference)
+
+conformance: venv ## replay ../shared/reference (real Bedrock recordings + capture, OpenAI OpenAPI doc); says what it skips when absent
+	@if [ ! -d "$(SHARED_REF)" ]; then \
+	  echo "conformance: SKIPPED everything: $(SHARED_REF) does not exist (it holds third-party"; \
+	  echo "  references not shipped with the repository). Not run: the real ConverseStream capture"; \
+	  echo "  replay and layout check (tests/conformance.rs), the ~40 recorded Bedrock answers"; \
+	  echo "  (tests/conformance.rs), the emulator re-encoding of real captures, and the e2e suite"; \
+	  echo "  validated against OpenAI's full OpenAPI document."; \
+	  exit 0; \
+	fi; \
+	for f in openai-openapi.json recordings/SOURCES.md captures/converse-stream-claude-text-tooluse.bin; do \
+	  test -e "$(SHARED_REF)/$$f" || { echo "conformance: $(SHARED_REF)/$$f is missing"; exit 1; }; \
+	done; \
+	set -e -o pipefail; \
+	echo "== conformance: recordings, capture (cargo test --test conformance -- --ignored)"; \
+	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" BEDROCK_RECORDINGS_DIR="$(SHARED_REF)/recordings" \
+	  BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" cargo test --test conformance -- --ignored --nocapture; \
+	echo "== conformance: stream replay against the full OpenAPI document"; \
+	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" cargo test --test stream_replay; \
+	echo "== conformance: emulator encoder on the real captures"; \
+	BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" $(VENV)/bin/pytest -q tests/emulator/test_emulator.py -k real_bedrock_bytes; \
+	echo "== conformance: e2e suite validated against the full OpenAPI document"; \
+	$(MAKE) --no-print-directory wasm >/dev/null; \
+	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" $(VENV)/bin/pytest -q tests/e2e
 
 dist: wasm ## release artifacts in dist/: .wasm + SHA-256, OCI image layout, manifests with real digests
 	python3 deploy/build_dist.py $(if $(OCI_IMAGE),--image "$(OCI_IMAGE)") $(if $(OCI_DIGEST),--oci-digest "$(OCI_DIGEST)")

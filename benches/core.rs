@@ -3,7 +3,8 @@
 //! - `request/*`: OpenAI body → signed Converse request (`upstream::chat`), and its pieces
 //!   (parse, translate + serialize, SigV4), for request bodies of about 1 KB, 16 KB and 256 KB.
 //! - `stream/*`: MB/s of Bedrock event-stream input through `StreamTranslator::feed`, for the
-//!   recorded capture repeated to ~200 KB, split into chunks of 64 B … 16 KiB (Envoy hands a
+//!   text + tool-use fixture (`tests/fixtures/eventstream`, laid out like a recorded answer)
+//!   repeated to ~200 KB (`capture-x50`), split into chunks of 64 B … 16 KiB (Envoy hands a
 //!   filter whatever the socket read; one frame per read is typical for a live stream), plus
 //!   a stream of re-encoded 1 KiB text deltas.
 //!

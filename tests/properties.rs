@@ -86,7 +86,7 @@ fn split_at_cuts<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
 
 fn valid_streams() -> Vec<Vec<u8>> {
     vec![
-        support::capture(),
+        support::tooluse_stream(),
         support::long_stream(3),
         support::synthetic_stream(5, 700),
     ]
@@ -138,8 +138,8 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..16),
         valid_prefix in 0usize..4,
     ) {
-        // Optionally start with a few real frames so the garbage lands mid-stream.
-        let cap = support::capture();
+        // Optionally start with a few valid frames so the garbage lands mid-stream.
+        let cap = support::tooluse_stream();
         let frames = support::frames(&cap);
         let mut body: Vec<u8> = frames[..valid_prefix].concat();
         body.extend_from_slice(&bytes);

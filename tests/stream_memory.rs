@@ -50,10 +50,10 @@ const FRAMES: usize = 100_000;
 
 #[test]
 fn translator_memory_is_flat_over_100k_frames() {
-    let cap = support::capture();
+    let cap = support::tooluse_stream();
     let frames = support::frames(&cap);
     let head: Vec<u8> = frames[0].to_vec();
-    // One period: the 17 real text deltas (~190 B each).
+    // One period: the fixture's 17 text deltas (~190 B each).
     let period: Vec<u8> = frames[1..=17].concat();
     let largest = frames.iter().map(|f| f.len()).max().unwrap();
     let tail: Vec<u8> = frames[18..].concat();

@@ -1,4 +1,5 @@
-"""Validate what the filter answers against OpenAI's own OpenAPI document.
+"""Validate what the filter answers against OpenAI's own OpenAPI document, or, in a clone
+without it, against the typed models of the pinned official `openai` SDK.
 
 The reference (`../shared/reference/openai-openapi.json`, or `$OPENAI_OPENAPI_JSON`) claims
 OpenAPI 3.1 but still marks fields with the 3.0-style `nullable: true`, which a JSON-Schema
@@ -6,6 +7,16 @@ validator ignores. The loader rewrites those into type unions (`{"type": [T, "nu
 added to an `enum`, or `anyOf [..., {"type": "null"}]` where there is no `type`), then every
 check runs jsonschema's Draft 2020-12 validator against `#/components/schemas/<Name>` with the
 whole document as the root, so `$ref`s resolve inside it.
+
+Without the document (a clone with nothing beside it; `$OPENAI_OPENAPI_JSON` unset), the same
+functions validate through the `openai` SDK's pydantic models (`ChatCompletion`,
+`ChatCompletionChunk`, `Completion`, `Model`, `ErrorObject`), strictly: `strict=True` (no type
+coercion, so `"1"` is not an integer), every field that is not declared by the SDK model is an
+error (the SDK models accept extra fields by default; here they do not) except the filter's
+documented extensions (`reasoning_content`, a model's `bedrock` / `provider`), and the keys the
+document requires but the SDK types as optional-with-default (`finish_reason`, `logprobs`,
+`message.refusal`, `error.param`, ...) must be present. `make conformance` sets
+`$OPENAI_OPENAPI_JSON`, so there the document is required.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import copy
 import functools
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +40,17 @@ REPO = Path(__file__).resolve().parents[2]
 def spec_path() -> Path:
     env = os.environ.get("OPENAI_OPENAPI_JSON")
     return Path(env) if env else REPO.parent / "shared" / "reference" / "openai-openapi.json"
+
+
+def using_openapi_document() -> bool:
+    """True when the OpenAPI document is there; False means the SDK models are the oracle.
+    An explicit `$OPENAI_OPENAPI_JSON` that does not exist is an error, never a fallback."""
+    path = spec_path()
+    if path.is_file():
+        return True
+    if os.environ.get("OPENAI_OPENAPI_JSON"):
+        raise FileNotFoundError(f"OPENAI_OPENAPI_JSON={path} does not exist")
+    return False
 
 
 def rewrite_nullable(node: Any) -> Any:
@@ -74,7 +97,10 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 
 def validate(instance: Any, name: str) -> Any:
-    """Raises AssertionError listing every violation of `#/components/schemas/<name>`."""
+    """Raises AssertionError listing every violation of `#/components/schemas/<name>` (or, without
+    the document, of the SDK model standing for it)."""
+    if not using_openapi_document():
+        return sdk_validate(instance, name)
     errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [
@@ -119,3 +145,116 @@ def validate_error(body: Any) -> Any:
 def deep_copy_spec() -> dict:
     """The rewritten spec (for tests of the helper itself)."""
     return copy.deepcopy(_registry().contents(SPEC_URI))
+
+
+# ---------------------------------------------------------------------------------------------
+# Without the document: the official SDK's typed models, strictly.
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _sdk_models() -> dict:
+    from typing import List, Literal
+
+    import pydantic
+    from openai.types import Completion, ErrorObject, Model
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    class ErrorResponse(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        error: ErrorObject
+
+    class ListModelsResponse(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        object: Literal["list"]
+        data: List[Model]
+
+    return {
+        "CreateChatCompletionResponse": ChatCompletion,
+        "CreateChatCompletionStreamResponse": ChatCompletionChunk,
+        "CreateCompletionResponse": Completion,
+        "Model": Model,
+        "ListModelsResponse": ListModelsResponse,
+        "ErrorResponse": ErrorResponse,
+    }
+
+
+# Keys the OpenAPI document lists as `required` that the SDK declares optional with a default
+# (mostly nullable ones): (path pattern, keys), `*` is every element of a list.
+REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "CreateChatCompletionResponse": [
+        ("choices.*", ("finish_reason", "index", "message", "logprobs")),
+        ("choices.*.message", ("role", "content", "refusal")),
+    ],
+    "CreateChatCompletionStreamResponse": [("choices.*", ("delta", "finish_reason", "index"))],
+    "CreateCompletionResponse": [("choices.*", ("finish_reason", "index", "logprobs", "text"))],
+    "ErrorResponse": [("error", ("type", "message", "param", "code"))],
+    "Model": [("", ("id", "object", "created", "owned_by"))],
+    "ListModelsResponse": [("", ("object", "data"))],
+}
+
+
+# The filter's documented extension fields (README): the only undeclared keys allowed.
+EXTENSIONS = (
+    re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.reasoning_content$"),
+    re.compile(r"^\$(\.data\[\d+\])?\.(bedrock|provider)$"),
+)
+
+
+def _at(instance: Any, pattern: str) -> list[tuple[str, Any]]:
+    nodes = [("$", instance)]
+    for part in [p for p in pattern.split(".") if p]:
+        nxt = []
+        for where, node in nodes:
+            if part == "*":
+                nxt += [(f"{where}[{i}]", x) for i, x in enumerate(node)] if isinstance(node, list) else []
+            elif isinstance(node, dict) and part in node:
+                nxt.append((f"{where}.{part}", node[part]))
+        nodes = nxt
+    return nodes
+
+
+def _extras(obj: Any, where: str) -> list[str]:
+    import pydantic
+
+    if isinstance(obj, pydantic.BaseModel):
+        out = [f"{where}.{k}" for k in (obj.model_extra or {})]
+        for name in type(obj).model_fields:
+            out += _extras(getattr(obj, name), f"{where}.{name}")
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [e for i, x in enumerate(obj) for e in _extras(x, f"{where}[{i}]")]
+    if isinstance(obj, dict):
+        return [e for k, x in obj.items() for e in _extras(x, f"{where}.{k}")]
+    return []
+
+
+def sdk_validate(instance: Any, name: str) -> Any:
+    """`name`'s SDK model: strict validation, no undeclared field, the document's required keys."""
+    import pydantic
+
+    models = _sdk_models()
+    if name not in models:
+        raise KeyError(f"no SDK model stands for {name}: this check needs the OpenAPI document")
+    problems: list[str] = []
+    try:
+        parsed = models[name].model_validate(instance, strict=True)
+    except pydantic.ValidationError as e:
+        problems += [f"  at {'/'.join(map(str, err['loc'])) or '<root>'}: {err['msg']}" for err in e.errors()[:20]]
+    else:
+        problems += [
+            f"  at {path}: field not declared by the SDK model"
+            for path in _extras(parsed, "$")
+            if not any(x.match(path) for x in EXTENSIONS)
+        ]
+    for pattern, keys in REQUIRED_KEYS.get(name, []):
+        for where, node in _at(instance, pattern):
+            if isinstance(node, dict):
+                problems += [f"  at {where}: missing required `{k}`" for k in keys if k not in node]
+    if problems:
+        raise AssertionError(
+            f"response does not match the openai SDK model for {name} (strict):\n"
+            + "\n".join(problems)
+            + f"\ninstance: {json.dumps(instance)[:2000]}"
+        )
+    return instance

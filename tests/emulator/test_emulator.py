@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import http.client
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -27,9 +28,11 @@ import bedrock_emulator as emu
 MODEL_ID = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
 MODEL_PATH = "us.anthropic.claude-3-5-sonnet-20241022-v2%3A0"
 REGION = "us-east-1"
-CAPTURE = (
-    Path(emu.__file__).resolve().parents[2].parent
-    / "shared/reference/captures/converse-stream-claude-text-tooluse.bin"
+# Our text + tool-use stream (written by the Rust encoder, laid out like a real Bedrock answer:
+# tests/fixtures/eventstream/README.md). `make conformance` also runs the real recorded captures
+# through the same check ($BEDROCK_CAPTURES_DIR).
+FIXTURE_STREAM = (
+    Path(emu.__file__).resolve().parents[2] / "tests/fixtures/eventstream/converse-stream-text-tooluse.bin"
 )
 
 
@@ -458,16 +461,40 @@ def test_inspection_endpoints(emulator, client):
     assert len(recorded(emulator)) == emu.REQUEST_LOG_SIZE
 
 
-def test_frame_encoder_matches_real_bedrock_bytes():
-    """Re-encode every frame of a real Bedrock stream: the bytes must be identical."""
-    assert CAPTURE.is_file(), f"the recorded Bedrock capture is missing: {CAPTURE}"
-    data = CAPTURE.read_bytes()
+def _reencoded(data: bytes) -> bytes:
+    """Every frame parsed by botocore (CRCs checked), re-encoded by the emulator."""
     buffer = EventStreamBuffer()
     buffer.add_data(data)
-    rebuilt = b"".join(
-        emu.encode_frame(list(message.headers.items()), message.payload) for message in buffer
-    )
-    assert rebuilt == data
+    return b"".join(emu.encode_frame(list(message.headers.items()), message.payload) for message in buffer)
+
+
+def test_frame_encoder_matches_the_rust_encoder_bytes():
+    """botocore parses our Rust-encoded fixture (25 frames), and the emulator's encoder writes
+    the same bytes back: two encoders and botocore's decoder agree."""
+    assert FIXTURE_STREAM.is_file(), f"fixture missing: {FIXTURE_STREAM}"
+    data = FIXTURE_STREAM.read_bytes()
+    buffer = EventStreamBuffer()
+    buffer.add_data(data)
+    assert len(list(buffer)) == 25
+    assert _reencoded(data) == data
+
+
+def _real_captures() -> list[Path]:
+    d = os.environ.get("BEDROCK_CAPTURES_DIR")
+    return sorted(Path(d).glob("*.bin")) if d else []
+
+
+@pytest.mark.skipif(
+    not os.environ.get("BEDROCK_CAPTURES_DIR"),
+    reason="real Bedrock captures are outside the repository: `make conformance` sets BEDROCK_CAPTURES_DIR",
+)
+def test_frame_encoder_matches_real_bedrock_bytes():
+    """Re-encode every frame of the real recorded Bedrock streams: the bytes must be identical."""
+    captures = _real_captures()
+    assert captures, f"no *.bin in BEDROCK_CAPTURES_DIR={os.environ.get('BEDROCK_CAPTURES_DIR')}"
+    for capture in captures:
+        data = capture.read_bytes()
+        assert _reencoded(data) == data, capture.name
 
 
 def test_deterministic_rules_unit():

@@ -1,5 +1,6 @@
-//! Inputs shared by the property tests, the memory test and the criterion benches
-//! (`benches/core.rs` includes this file with `#[path]`): the recorded ConverseStream capture,
+//! Inputs shared by the property tests, the memory test, the stream replay tests and the
+//! criterion benches (`benches/core.rs` includes this file with `#[path]`): the text + tool-use
+//! ConverseStream fixture (generated here, committed under `tests/fixtures/eventstream/`),
 //! longer streams built from it, and OpenAI request bodies of a chosen size.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -10,14 +11,152 @@ use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslato
 use serde_json::json;
 
 pub mod bedrock_rules;
+pub mod openapi;
 
-/// The real Bedrock ConverseStream body (25 frames, 4870 bytes; see its README).
-pub fn capture() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/reference/captures/converse-stream-claude-text-tooluse.bin"
-    ))
-    .expect("the capture in ../shared/reference/captures")
+/// Where the generated text + tool-use stream is committed.
+pub const TOOLUSE_STREAM_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/eventstream/converse-stream-text-tooluse.bin"
+);
+
+/// The 17 text deltas of block 0 of the fixture.
+pub const TOOLUSE_TEXT_DELTAS: [&str; 17] = [
+    "Sure",
+    "! To",
+    " convert 30",
+    " degrees",
+    " Celsius to",
+    " Fahrenheit",
+    ",",
+    " I'll",
+    " call",
+    " the",
+    " \"",
+    "convert_temperature\"",
+    " tool",
+    " with",
+    " that",
+    " value",
+    ".",
+];
+/// The tool call in block 1: id, name, and its two input deltas (the first one empty).
+pub const TOOLUSE_ID: &str = "tooluse_Xq3vB8nLr2TzK0pWd5YhJA";
+pub const TOOLUSE_NAME: &str = "convert_temperature";
+pub const TOOLUSE_INPUT_DELTAS: [&str; 2] = ["", r#"{"celsius": 30}"#];
+/// `metadata.usage`: input, output, total tokens.
+pub const TOOLUSE_USAGE: (u64, u64, u64) = (412, 58, 470);
+
+/// The fixture's event types in order: 25 frames, as a real Claude ConverseStream answer with
+/// text then a tool call is laid out.
+pub fn tooluse_event_types() -> Vec<&'static str> {
+    let mut t = vec!["messageStart"];
+    t.extend(["contentBlockDelta"; 17]);
+    t.extend([
+        "contentBlockStop",
+        "contentBlockStart",
+        "contentBlockDelta",
+        "contentBlockDelta",
+        "contentBlockStop",
+        "messageStop",
+        "metadata",
+    ]);
+    t
+}
+
+/// The committed text + tool-use ConverseStream body (25 frames; see
+/// `tests/fixtures/eventstream/README.md`). `tests/fixture_streams.rs` proves it is exactly
+/// what [`generate_tooluse_stream`] writes.
+pub fn tooluse_stream() -> Vec<u8> {
+    std::fs::read(TOOLUSE_STREAM_PATH).unwrap_or_else(|e| panic!("{TOOLUSE_STREAM_PATH}: {e}"))
+}
+
+/// Writes the text + tool-use stream with our encoder, shaped like a real Bedrock answer:
+/// `messageStart`, 17 text `contentBlockDelta`s in block 0, `contentBlockStop`, a
+/// `contentBlockStart` with a `toolUse` in block 1, two `toolUse.input` deltas (`""` first),
+/// `contentBlockStop`, `messageStop` (`tool_use`), `metadata` (usage, `metrics.latencyMs`,
+/// `serviceTier`). Like Bedrock, every event carries a `"p"` padding field of varying length
+/// (a prefix of `a-zA-Z0-9`), and payload keys are in sorted order. Payloads are written as
+/// text, so the bytes do not depend on serde_json's map features.
+pub fn generate_tooluse_stream() -> Vec<u8> {
+    const ALPHABET: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    // xorshift64 with a fixed seed: padding lengths 1..=60, the same on every run.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut pad = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let len = (state % 60) as usize + 1;
+        serde_json::to_string(&ALPHABET[..len]).unwrap()
+    };
+    let s = |v: &str| serde_json::to_string(v).unwrap();
+    let mut payloads: Vec<(&str, String)> = Vec::new();
+    payloads.push((
+        "messageStart",
+        format!(r#"{{"p":{},"role":"assistant"}}"#, pad()),
+    ));
+    for text in TOOLUSE_TEXT_DELTAS {
+        payloads.push((
+            "contentBlockDelta",
+            format!(
+                r#"{{"contentBlockIndex":0,"delta":{{"text":{}}},"p":{}}}"#,
+                s(text),
+                pad()
+            ),
+        ));
+    }
+    payloads.push((
+        "contentBlockStop",
+        format!(r#"{{"contentBlockIndex":0,"p":{}}}"#, pad()),
+    ));
+    payloads.push((
+        "contentBlockStart",
+        format!(
+            r#"{{"contentBlockIndex":1,"p":{},"start":{{"toolUse":{{"name":{},"toolUseId":{}}}}}}}"#,
+            pad(),
+            s(TOOLUSE_NAME),
+            s(TOOLUSE_ID)
+        ),
+    ));
+    for input in TOOLUSE_INPUT_DELTAS {
+        payloads.push((
+            "contentBlockDelta",
+            format!(
+                r#"{{"contentBlockIndex":1,"delta":{{"toolUse":{{"input":{}}}}},"p":{}}}"#,
+                s(input),
+                pad()
+            ),
+        ));
+    }
+    payloads.push((
+        "contentBlockStop",
+        format!(r#"{{"contentBlockIndex":1,"p":{}}}"#, pad()),
+    ));
+    payloads.push((
+        "messageStop",
+        format!(r#"{{"p":{},"stopReason":"tool_use"}}"#, pad()),
+    ));
+    let (input, output, total) = TOOLUSE_USAGE;
+    payloads.push((
+        "metadata",
+        format!(
+            r#"{{"metrics":{{"latencyMs":1532}},"p":{},"serviceTier":{{"type":"default"}},"usage":{{"inputTokens":{input},"outputTokens":{output},"totalTokens":{total}}}}}"#,
+            pad()
+        ),
+    ));
+    let mut out = Vec::new();
+    for (event_type, payload) in payloads {
+        encode(
+            &[
+                string_header(":event-type", event_type),
+                string_header(":content-type", "application/json"),
+                string_header(":message-type", "event"),
+            ],
+            payload.as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+    }
+    out
 }
 
 /// Frame boundaries of a valid event-stream body, from each prelude's total length.
@@ -33,12 +172,12 @@ pub fn frames(body: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// The capture with its 17 text-delta frames (frames 1..=17) repeated `repeat` times: a
-/// longer answer made only of real Bedrock frames. `repeat = 1` is the capture itself.
+/// The tool-use fixture with its 17 text-delta frames (frames 1..=17) repeated `repeat` times:
+/// a longer answer made of the fixture's frames. `repeat = 1` is the fixture itself.
 pub fn long_stream(repeat: usize) -> Vec<u8> {
-    let cap = capture();
+    let cap = tooluse_stream();
     let f = frames(&cap);
-    assert_eq!(f.len(), 25, "capture layout changed");
+    assert_eq!(f.len(), 25, "fixture layout changed");
     let mut out = Vec::with_capacity(cap.len() * repeat);
     out.extend_from_slice(f[0]);
     for _ in 0..repeat {
