@@ -44,9 +44,10 @@ impl PathForms {
                     })
                 });
                 if !segments_ok {
-                    return Err(format!(
+                    return Err(
                         "`path_prefix` must look like `/openai` (a `/`, then path segments of letters, digits, `-._~`)"
-                    ));
+                            .to_string(),
+                    );
                 }
                 if p == "/v1" || p.ends_with("/v1") {
                     return Err(format!(

@@ -70,6 +70,8 @@ fn exchange(stream: bool) -> Exchange {
     Exchange {
         model: "gpt-4o".into(),
         bedrock_model: "recorded".into(),
+        canonical_model: "recorded".into(),
+        via_bedrock_model: false,
         stream,
         include_usage: true,
         estimated_input_tokens: 0,
