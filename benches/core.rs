@@ -15,12 +15,12 @@
 use std::hint::black_box;
 use std::time::{Duration, UNIX_EPOCH};
 
-use bedrock_openai_filter::models::Provider;
+use bedrock_openai_filter::catalog::models::Provider;
 use bedrock_openai_filter::openai::chat::ChatRequest;
-use bedrock_openai_filter::sigv4::{self, Credentials, SignRequest};
 use bedrock_openai_filter::stream::StreamTranslator;
 use bedrock_openai_filter::translate::request::{to_converse_request, Target};
 use bedrock_openai_filter::upstream;
+use bedrock_openai_filter::upstream::sigv4::{self, Credentials, SignRequest};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 #[path = "../tests/support/mod.rs"]

@@ -1,55 +1,35 @@
 //! OpenAI API → Amazon Bedrock Converse, as an Envoy proxy-wasm filter.
 //!
 //! Everything outside `filter` is the pure core: no proxy-wasm import, tested natively with
-//! `cargo test`. Modules in the order a request flows through them:
+//! `cargo test`. The groups, in the order a request flows through them:
 //!
-//! - [`config`]: plugin configuration, validated once at plugin start.
-//! - [`route`]: the path forms clients use (`/v1`, a prefix, Azure deployments) → one path;
-//!   [`config_version`]: schema versions and deprecated config names.
-//! - [`caller`]: who is calling — config keys, the key table kept in AWS ([`key_source`]),
-//!   an AWS identity verified by STS ([`iam_auth`]) — as a [`tenant`].
-//! - [`request`]: authenticate the caller as a [`tenant`], route, enforce body limits and
-//!   the tenant's models, and hand the body to [`upstream`].
-//! - [`ratelimit`] / [`usage`]: per-tenant limits and accounting over bytes the shell keeps in
-//!   shared data; [`metrics`]: metric names and access-log fields of a finished request.
-//! - [`upstream`]: the Bedrock call — [`translate`] the body, [`models`] for the path,
-//!   [`sigv4`] to sign it.
-//! - [`response`]: Bedrock's answer → OpenAI's, unary via [`translate`], streams via
-//!   [`stream`] (on top of the [`event_stream`] decoder).
+//! - [`config`]: the plugin configuration, validated once at plugin start.
+//! - [`pipeline`]: one request from head to log: routing ([`pipeline::route`]), the head and
+//!   body decisions ([`pipeline::request`]) and the answer ([`pipeline::response`]).
+//! - [`auth`]: who is calling: API keys of [`auth::tenant`]s, the key table kept in AWS
+//!   ([`auth::key_source`]), IAM callers verified by STS ([`auth::iam`]).
+//! - [`catalog`]: known models and aliases, model names checked and made canonical
+//!   ([`catalog::model_id`]), `/v1/models`, `/v1/providers`, `/v1/mappings`.
+//! - [`accounting`]: rate limits, usage and metrics of a tenant's requests.
+//! - [`upstream`]: the Bedrock call: [`translate`] the body, sign it ([`upstream::sigv4`])
+//!   with static or refreshed ([`upstream::credentials`]) credentials.
+//! - [`translate`], [`stream`], [`event_stream`]: OpenAI ↔ Converse, unary and streamed.
 //! - [`openai`] / [`converse`]: wire types of the two APIs; [`error`]: every failure as an
-//!   HTTP status plus OpenAI error body.
-//! - [`catalog`]: known models and aliases; [`metadata`]: `/v1/models`, `/v1/providers`,
-//!   `/v1/mappings`, answered without an upstream call.
-//! - [`headers`]: the header maps the shell reads and writes back in one host call each.
-//! - [`credentials`]: AWS credentials fetched and refreshed from IMDSv2 or the container
-//!   credentials endpoint (the root context dispatches the calls).
+//!   HTTP status plus OpenAI error body; [`headers`]: the one checked path for header writes.
 
-pub mod caller;
+pub mod accounting;
+pub mod auth;
 pub mod catalog;
 pub mod config;
-pub mod config_version;
 pub mod converse;
-pub mod credentials;
 pub mod error;
 pub mod event_stream;
 pub mod headers;
-pub mod iam_auth;
-pub mod key_source;
-pub mod metadata;
-pub mod metrics;
-pub mod model_id;
-pub mod models;
 pub mod openai;
-pub mod ratelimit;
-pub mod request;
-pub mod response;
-pub mod route;
-pub mod sigv4;
+pub mod pipeline;
 pub mod stream;
-pub mod tenant;
 pub mod translate;
 pub mod upstream;
-pub mod usage;
 
 #[cfg(target_arch = "wasm32")]
 mod filter;

@@ -23,7 +23,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use bedrock_openai_filter::event_stream::Decoder;
-use bedrock_openai_filter::response::{ResponseHandler, ResponseHead, EVENT_STREAM};
+use bedrock_openai_filter::pipeline::response::{ResponseHandler, ResponseHead, EVENT_STREAM};
 use bedrock_openai_filter::stream::OutputFormat;
 use bedrock_openai_filter::upstream::Exchange;
 use serde_json::{json, Value};

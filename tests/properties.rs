@@ -380,8 +380,8 @@ proptest! {
 // Header safety.
 
 use bedrock_openai_filter::headers::{is_safe_name, is_safe_value, HeaderList};
-use bedrock_openai_filter::request::{self, Endpoint};
-use bedrock_openai_filter::response;
+use bedrock_openai_filter::pipeline::request::{self, Endpoint};
+use bedrock_openai_filter::pipeline::response;
 
 /// Strings an attacker would try: controls, CR/LF, NUL, header-looking text, long runs.
 fn hostile() -> impl Strategy<Value = String> {

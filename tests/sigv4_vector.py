@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""SigV4 test vectors for src/sigv4.rs, computed independently by botocore.
+"""SigV4 test vectors for src/upstream/sigv4.rs, computed independently by botocore.
 
 Run: .venv/bin/python tests/sigv4_vector.py
 
 For each case it signs a Bedrock Runtime request with botocore's SigV4Auth at a fixed clock
 (2025-01-01T00:00:00Z) and fixed example credentials, then prints the canonical URI (to show
 the second percent-encoding Bedrock expects: `%3A` in the path becomes `%253A`) and the
-Authorization header. The Rust tests in src/sigv4.rs hardcode these Authorization values;
+Authorization header. The Rust tests in src/upstream/sigv4.rs hardcode these Authorization values;
 keep the cases here and there in step.
 """
 

@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::headers::{is_safe_value, HeaderList};
-use bedrock_openai_filter::request::{self, Endpoint};
-use bedrock_openai_filter::{response, upstream};
+use bedrock_openai_filter::pipeline::request::{self, Endpoint};
+use bedrock_openai_filter::pipeline::response;
+use bedrock_openai_filter::upstream;
 use libfuzzer_sys::fuzz_target;
 
 static CFG: OnceLock<Config> = OnceLock::new();

@@ -4,7 +4,7 @@
 #![no_main]
 
 use bedrock_openai_filter::config::Config;
-use bedrock_openai_filter::sigv4::Credentials;
+use bedrock_openai_filter::upstream::sigv4::Credentials;
 use bedrock_openai_filter::upstream;
 use libfuzzer_sys::fuzz_target;
 

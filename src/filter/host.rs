@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
+use crate::accounting::metrics::{Kind, Update};
 use crate::headers::HeaderList;
-use crate::metrics::{Kind, Update};
 
 pub fn critical(msg: &str) {
     let _ = hostcalls::log(LogLevel::Critical, msg);

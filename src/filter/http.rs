@@ -12,17 +12,17 @@ use proxy_wasm::types::{Action, BufferType, MapType};
 use super::host;
 use super::keys::SharedKeys;
 use super::timing;
+use crate::accounting::metrics::Outcome;
+use crate::accounting::ratelimit::{self, Decision};
+use crate::accounting::usage;
+use crate::auth::iam::{self, IamCache, Presigned};
 use crate::config::Config;
-use crate::credentials::Refresher;
 use crate::error::ApiError;
 use crate::headers::HeaderList;
-use crate::iam_auth::{self, IamCache, Presigned};
-use crate::metrics::Outcome;
-use crate::ratelimit::{self, Decision};
-use crate::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
-use crate::response::{self, ResponseHandler, ResponseHead};
+use crate::pipeline::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
+use crate::pipeline::response::{self, ResponseHandler, ResponseHead};
+use crate::upstream::credentials::Refresher;
 use crate::upstream::{self, Exchange};
-use crate::usage;
 
 const REQ: MapType = MapType::HttpRequestHeaders;
 const RESP: MapType = MapType::HttpResponseHeaders;
@@ -217,7 +217,7 @@ impl Http {
                 // Nothing goes upstream before the body is translated: the head is cut to the
                 // allow-list and written back with the rest in `finish_body`.
                 self.endpoint = Some(endpoint);
-                self.model_override = crate::route::normalise(&cfg.path_forms, &path)
+                self.model_override = crate::pipeline::route::normalise(&cfg.path_forms, &path)
                     .model_override()
                     .map(String::from);
                 Action::Pause
@@ -266,11 +266,11 @@ impl Http {
         let Some(iam) = &cfg.iam else {
             return IamStep::NotIam;
         };
-        let Some(token) = iam_auth::token_of(self.req.get("authorization")) else {
+        let Some(token) = iam::token_of(self.req.get("authorization")) else {
             return IamStep::NotIam;
         };
         let now = host::now();
-        let presigned = match iam_auth::validate(iam, token, now) {
+        let presigned = match iam::validate(iam, token, now) {
             Ok(p) => p,
             Err(e) => return IamStep::Refused(e),
         };
@@ -285,7 +285,7 @@ impl Http {
             Some(Err(e)) => return IamStep::Refused(e),
             None => {}
         }
-        let call = iam_auth::sts_call(iam, &presigned);
+        let call = iam::sts_call(iam, &presigned);
         match host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout) {
             Some(id) => {
                 log::debug!(
@@ -313,7 +313,7 @@ impl Http {
         let (Some(iam), Some((_, token, presigned))) = (&cfg.iam, self.iam.pending.take()) else {
             return;
         };
-        let verdict = iam_auth::verdict(
+        let verdict = iam::verdict(
             iam,
             host::call_response_status().unwrap_or(0),
             &host::call_response_body(body_size),
@@ -425,7 +425,10 @@ impl Http {
         }
         self.request_id = id;
         self.outcome.request_id = self.request_id.clone();
-        self.outcome.path = self.req.get(":path").map(crate::metrics::log_path);
+        self.outcome.path = self
+            .req
+            .get(":path")
+            .map(crate::accounting::metrics::log_path);
         let Some(cfg) = self.config.clone() else {
             return self.error(
                 ApiError::internal("the filter has no valid configuration"),

@@ -1,13 +1,13 @@
 //! Shell side of the key table kept in AWS: dispatch the signed read on the root's tick,
-//! hand the answer to [`crate::key_source::KeyState`], log what it says.
+//! hand the answer to [`crate::auth::key_source::KeyState`], log what it says.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::host;
+use crate::auth::key_source::{self, KeyState};
 use crate::config::Config;
-use crate::key_source::{self, KeyState};
-use crate::sigv4::Credentials;
+use crate::upstream::sigv4::Credentials;
 
 /// This worker's table, shared with its HTTP contexts.
 pub type SharedKeys = Rc<RefCell<KeyState>>;

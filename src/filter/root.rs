@@ -12,8 +12,8 @@ use super::host;
 use super::http::{Http, SharedIamCache};
 use super::keys::Refresher as KeyRefresher;
 use crate::config::Config;
-use crate::credentials::{Fetch, Progress, Refresher};
-use crate::sigv4::Credentials;
+use crate::upstream::credentials::{Fetch, Progress, Refresher};
+use crate::upstream::sigv4::Credentials;
 use crate::upstream::{AwsAuth, Upstream};
 
 /// How often the root context checks whether credentials are due for a refresh.

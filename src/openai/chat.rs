@@ -10,8 +10,8 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::catalog::models::Provider;
 use crate::error::ApiError;
-use crate::models::Provider;
 use crate::openai::chunk::Usage;
 
 /// Who wrote a message. `developer` is OpenAI's newer name for `system`.
@@ -184,7 +184,7 @@ impl ChatRequest {
         let model = required_model(&obj)?;
         let bedrock_model = opt_string(&obj, "bedrock_model")?.filter(|s| !s.trim().is_empty());
         if let Some(id) = &bedrock_model {
-            crate::model_id::check_bedrock_id("bedrock_model", id)?;
+            crate::catalog::model_id::check_bedrock_id("bedrock_model", id)?;
         }
         let model_provider = match opt_string(&obj, "model_provider")? {
             None => None,
@@ -1126,11 +1126,11 @@ pub(crate) fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-/// The required `model` string, checked by [`crate::model_id::check_client_model`].
+/// The required `model` string, checked by [`crate::catalog::model_id::check_client_model`].
 pub(crate) fn required_model(obj: &Map<String, Value>) -> Result<String, ApiError> {
     match obj.get("model") {
         Some(Value::String(s)) => {
-            crate::model_id::check_client_model("model", s)?;
+            crate::catalog::model_id::check_client_model("model", s)?;
             Ok(s.clone())
         }
         None | Some(Value::Null) => Err(ApiError::invalid_param(

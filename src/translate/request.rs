@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::catalog::models::{claude_version, Provider};
 use crate::converse::request::{
     ContentBlock, ConversationRole, ConverseRequest, Empty, ImageBlock, ImageSource,
     InferenceConfig, JsonSchemaDefinition, Message, OutputConfig, OutputFormat,
@@ -17,7 +18,6 @@ use crate::converse::request::{
     ToolConfig, ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolSpec, ToolUseBlock,
 };
 use crate::error::ApiError;
-use crate::models::{claude_version, Provider};
 use crate::openai::chat::{
     ChatRequest, ContentPart, ReasoningEffort, ResponseFormat, Role, ToolChoice,
 };

@@ -53,7 +53,7 @@ ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
 }
-# What the plugin reads from the environment when the config does not say (src/config.rs).
+# What the plugin reads from the environment when the config does not say (src/config/mod.rs).
 AWS_ENV_KEYS = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"]
 # The demo credentials the emulator checks signatures against (as envoy/run.sh uses them).
 DEMO_ENV = {

@@ -73,10 +73,10 @@ def plugin_json(pc: dict) -> dict:
 
 
 def config_rs_fields() -> set[str]:
-    """The top-level plugin fields src/config.rs accepts (struct RawConfig)."""
-    src = (ROOT / "src" / "config.rs").read_text(encoding="utf-8")
+    """The top-level plugin fields src/config/ accepts (struct RawConfig)."""
+    src = "\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "src" / "config").glob("*.rs")))
     body = re.search(r"struct RawConfig \{(.*?)\n\}", src, re.S)
-    assert body, "RawConfig not found in src/config.rs"
+    assert body, "RawConfig not found in src/config/"
     return set(re.findall(r"^\s*(\w+):", body.group(1), re.M))
 
 

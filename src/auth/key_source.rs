@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::sigv4::{self, Credentials, SignRequest};
+use crate::upstream::sigv4::{self, Credentials, SignRequest};
 
 pub type KeyDigest = [u8; 32];
 

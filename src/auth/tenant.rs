@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
+use crate::accounting::ratelimit::Limits;
 use crate::error::ApiError;
-use crate::ratelimit::Limits;
 
 pub type KeyDigest = [u8; 32];
 
@@ -18,7 +18,7 @@ pub type KeyDigest = [u8; 32];
 pub struct Tenant {
     /// `[A-Za-z0-9_-]+`; used in metric names, log fields and shared-data keys.
     pub name: String,
-    /// Canonical ids ([`crate::model_id::canonical`]) of the models the tenant may call,
+    /// Canonical ids ([`crate::catalog::model_id::canonical`]) of the models the tenant may call,
     /// from the configured aliases and Bedrock ids; `None` is any.
     pub models: Option<BTreeSet<String>>,
     /// May name the Bedrock id itself with `bedrock_model` (still only one of `models`).

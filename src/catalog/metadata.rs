@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
+use crate::auth::tenant::Tenant;
+use crate::catalog::models;
 use crate::catalog::{provider_of, Resolved};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorType};
-use crate::models;
 use crate::openai::models::{
     BedrockModel, Mapping, MappingList, Model, ModelList, Provider, ProviderCapabilities,
     ProviderList, METADATA_VERSION,
 };
-use crate::tenant::Tenant;
 use crate::upstream::Upstream;
 
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
@@ -75,7 +75,7 @@ fn visible(tenant: &Tenant, r: &Resolved<'_>) -> bool {
 /// The one rule behind every metadata endpoint: the model a Bedrock id calls is one the
 /// tenant may call (by its canonical id), or the tenant is an admin.
 fn may_see(tenant: &Tenant, bedrock_id: &str) -> bool {
-    tenant.admin || tenant.allows(crate::model_id::canonical(bedrock_id))
+    tenant.admin || tenant.allows(crate::catalog::model_id::canonical(bedrock_id))
 }
 
 /// `GET /v1/models`: aliases first (sorted), then the catalog's models, as far as the
@@ -232,8 +232,10 @@ mod tests {
     /// configuration would hold them: by canonical id.
     fn tenant(models: Option<&[&str]>, admin: bool) -> Tenant {
         let aliases = cfg(r#""builtin_models":true"#).model_aliases;
-        let canonical =
-            |m: &&str| crate::model_id::canonical(crate::models::resolve(&aliases, m)).to_string();
+        let canonical = |m: &&str| {
+            crate::catalog::model_id::canonical(crate::catalog::models::resolve(&aliases, m))
+                .to_string()
+        };
         Tenant {
             name: "t".into(),
             models: models.map(|m| m.iter().map(canonical).collect()),
@@ -392,7 +394,7 @@ mod tests {
         assert!(!ids.is_empty());
         for id in &ids {
             assert_eq!(
-                crate::model_id::canonical(id),
+                crate::catalog::model_id::canonical(id),
                 "anthropic.claude-3-5-sonnet-20241022-v2:0"
             );
         }

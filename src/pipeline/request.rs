@@ -2,12 +2,12 @@
 //! The shell calls [`on_headers`], [`check_body_size`] on every body chunk while buffering,
 //! and [`on_body`] at end of stream; then [`admit`] with the limiter's decision.
 
+use crate::accounting::ratelimit::{Decision, Limits};
+use crate::auth::tenant::Tenant;
+use crate::catalog::metadata;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::metadata;
-use crate::ratelimit::{Decision, Limits};
-use crate::sigv4::Credentials;
-use crate::tenant::Tenant;
+use crate::upstream::sigv4::Credentials;
 use crate::upstream::{self, Exchange, UpstreamRequest};
 
 /// The parts of the request head the decision needs.
@@ -24,7 +24,7 @@ pub struct RequestHead<'a> {
     /// The `api-key` header (the Azure OpenAI clients' way to send the key).
     pub api_key: Option<&'a str>,
     /// This worker's key table kept in AWS, when `api_keys_source` is configured.
-    pub keys: Option<&'a crate::key_source::KeyState>,
+    pub keys: Option<&'a crate::auth::key_source::KeyState>,
     /// The tenant of an AWS identity the shell has verified with STS.
     pub iam_tenant: Option<&'a str>,
 }
@@ -63,7 +63,7 @@ pub enum HeadDecision {
     /// Buffer the body and call [`on_body`].
     ReadBody(Endpoint),
     /// `GET /v1/usage`: read these tenants' usage from shared data and answer with
-    /// [`crate::usage::report`].
+    /// [`crate::accounting::usage::report`].
     Usage { tenants: Vec<String> },
 }
 
@@ -94,11 +94,15 @@ fn is_json(content_type: &str) -> bool {
 /// learn nothing about which paths exist; then method (405), content type (415: a body that
 /// says it is not JSON; no `content-type` is accepted) and declared size (413).
 pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
-    let route = crate::route::normalise(&cfg.path_forms, head.path);
+    let route = crate::pipeline::route::normalise(&cfg.path_forms, head.path);
     let authorization = route.authorization(head.authorization, head.api_key);
-    let authenticated =
-        crate::caller::authenticate(cfg, head.keys, head.iam_tenant, authorization.as_deref())
-            .and_then(|t| route.check().map(|()| t));
+    let authenticated = crate::auth::caller::authenticate(
+        cfg,
+        head.keys,
+        head.iam_tenant,
+        authorization.as_deref(),
+    )
+    .and_then(|t| route.check().map(|()| t));
     let tenant = match authenticated {
         Ok(t) => t,
         Err(e) => {
@@ -169,7 +173,7 @@ fn usage_request(cfg: &Config, tenant: &Tenant, query: &str) -> HeadDecision {
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == "tenant")
         .map(|(_, v)| v);
-    if wanted.is_some_and(|name| !crate::tenant::valid_tenant_name(name)) {
+    if wanted.is_some_and(|name| !crate::auth::tenant::valid_tenant_name(name)) {
         return reply(ApiError::invalid_param(
             "tenant",
             "`tenant` is a tenant name: 1-64 characters of [A-Za-z0-9_-]",
@@ -217,7 +221,7 @@ pub fn check_body_size(cfg: &Config, buffered: usize) -> Result<(), ApiError> {
 
 /// Translates and signs the buffered body into the upstream request, after checking that the
 /// tenant may use the model actually called. `model_override` is the model an Azure
-/// deployment path fixes ([`crate::route::Route::model_override`]). Returns the limits that
+/// deployment path fixes ([`crate::pipeline::route::Route::model_override`]). Returns the limits that
 /// apply to this (tenant, canonical model). `live` holds the credentials the root context
 /// refreshed, when a credentials source is configured.
 pub fn on_body(
@@ -233,7 +237,7 @@ pub fn on_body(
     let overridden;
     let body = match model_override {
         Some(model) => {
-            overridden = crate::route::override_model(body, model)?;
+            overridden = crate::pipeline::route::override_model(body, model)?;
             overridden.as_slice()
         }
         None => body,
@@ -282,7 +286,7 @@ pub fn admit(decision: &Decision) -> Result<(), ApiError> {
         return Ok(());
     }
     let retry = decision.retry_after_secs();
-    let exhausted = |q: Option<crate::ratelimit::Quota>| q.filter(|q| q.remaining == 0);
+    let exhausted = |q: Option<crate::accounting::ratelimit::Quota>| q.filter(|q| q.remaining == 0);
     Err(match (exhausted(decision.requests), decision.tokens) {
         (Some(q), _) => ApiError::rate_limited("requests", q.limit, retry),
         (None, Some(q)) => ApiError::rate_limited("tokens", q.limit, retry),
@@ -491,9 +495,9 @@ mod tests {
             requests_per_minute: Some(1),
             tokens_per_minute: Some(10),
         };
-        let (s, d) = crate::ratelimit::try_acquire(None, l, 1_000, 5);
+        let (s, d) = crate::accounting::ratelimit::try_acquire(None, l, 1_000, 5);
         assert!(admit(&d).is_ok());
-        let (_, d) = crate::ratelimit::try_acquire(Some(&s), l, 2_000, 5);
+        let (_, d) = crate::accounting::ratelimit::try_acquire(Some(&s), l, 2_000, 5);
         let e = admit(&d).unwrap_err();
         assert_eq!(
             (e.status, e.code.as_deref()),
@@ -503,7 +507,7 @@ mod tests {
             requests_per_minute: None,
             tokens_per_minute: Some(10),
         };
-        let (_, d) = crate::ratelimit::try_acquire(Some(&s), l, 2_000, 6);
+        let (_, d) = crate::accounting::ratelimit::try_acquire(Some(&s), l, 2_000, 6);
         assert_eq!(
             admit(&d).unwrap_err().code.as_deref(),
             Some("rate_limit_exceeded_tokens")
@@ -662,8 +666,8 @@ mod tests {
         let mut table: Vec<_> = Vec::new();
         let mut ops_no = ops.clone();
         ops_no.allow_bedrock_model = false;
-        table.push((ops_no, vec![crate::tenant::digest("sk-ops-key")]));
-        c2.tenants = crate::tenant::TenantTable::new(table).unwrap();
+        table.push((ops_no, vec![crate::auth::tenant::digest("sk-ops-key")]));
+        c2.tenants = crate::auth::tenant::TenantTable::new(table).unwrap();
         let e = send(
             &c2,
             "ops",

@@ -1,7 +1,7 @@
 //! Usage accounting: per tenant, per Bedrock model, requests and input/output tokens over a
 //! fixed window (`usage_window_seconds`, default a day), and the `GET /v1/usage` report.
 //!
-//! Like [`crate::ratelimit`], these are pure functions over bytes the shell keeps in
+//! Like [`crate::accounting::ratelimit`], these are pure functions over bytes the shell keeps in
 //! proxy-wasm shared data (one small binary value per tenant, see [`TenantUsage::encode`], written with
 //! compare-and-swap), so every
 //! worker thread adds to the same totals.

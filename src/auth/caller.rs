@@ -1,12 +1,12 @@
 //! Who the caller is: a key from the plugin configuration (`api_keys`), a key from the table
-//! kept in AWS ([`crate::key_source`]), or an AWS identity already verified by STS
-//! ([`crate::iam_auth`]). Every path ends in a configured tenant (its models and limits) or
+//! kept in AWS ([`crate::auth::key_source`]), or an AWS identity already verified by STS
+//! ([`crate::auth::iam`]). Every path ends in a configured tenant (its models and limits) or
 //! a 401.
 
+use crate::auth::key_source::KeyState;
+use crate::auth::tenant::Tenant;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::key_source::KeyState;
-use crate::tenant::Tenant;
 
 /// `Bearer <token>` → the token (trimmed); anything else → `""`.
 pub fn bearer(authorization: &str) -> &str {
@@ -57,7 +57,7 @@ pub fn authenticate<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key_source::{digest, KeyTable};
+    use crate::auth::key_source::{digest, KeyTable};
 
     fn cfg(extra: &str) -> Config {
         Config::parse(

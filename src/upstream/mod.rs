@@ -5,22 +5,25 @@
 //! refreshed credentials, or a Bedrock API key as a bearer token) and **gateway** (a custom
 //! Bedrock gateway: its own path template and model aliases, a token header, no SigV4).
 
+pub mod credentials;
+pub mod sigv4;
+
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use self::sigv4::{Credentials, SignRequest};
+use crate::catalog::models;
+use crate::catalog::models::Provider;
 use crate::config::Config;
 use crate::converse::request::ConverseRequest;
-use crate::credentials::CredentialSource;
 use crate::error::{ApiError, ErrorType};
 use crate::headers::HeaderList;
-use crate::models;
-use crate::models::Provider;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
-use crate::sigv4::{self, Credentials, SignRequest};
 use crate::stream::OutputFormat;
 use crate::translate::request::{completion_to_converse, to_converse_request, Target};
 use crate::translate::tools::OutputMode;
+use crate::upstream::credentials::CredentialSource;
 
 /// The custom gateway's default path (seed `bedrock-proxy-custom-gateway.md`).
 pub const GATEWAY_PATH_TEMPLATE: &str = "/v1.0/model/bedrock/model/{model}/{operation}";
@@ -120,9 +123,9 @@ pub struct UpstreamRequest {
 pub struct Exchange {
     /// The model name as the client sent it; echoed in responses.
     pub model: String,
-    /// The Bedrock model id actually called (checked by [`crate::model_id::is_bedrock_id`]).
+    /// The Bedrock model id actually called (checked by [`crate::catalog::model_id::is_bedrock_id`]).
     pub bedrock_model: String,
-    /// [`crate::model_id::canonical`] of `bedrock_model`: what the tenant's allow-list,
+    /// [`crate::catalog::model_id::canonical`] of `bedrock_model`: what the tenant's allow-list,
     /// limits, usage and metrics are decided on.
     pub canonical_model: String,
     /// The client named the Bedrock id itself with the `bedrock_model` extension.
@@ -244,12 +247,12 @@ pub fn chat(
         now,
         live,
     )?;
-    let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
+    let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
     Ok((
         up,
         Exchange {
             model: req.model,
-            canonical_model: crate::model_id::canonical(&bedrock_model).to_string(),
+            canonical_model: crate::catalog::model_id::canonical(&bedrock_model).to_string(),
             via_bedrock_model: req.bedrock_model.is_some(),
             bedrock_model,
             stream: req.stream,
@@ -273,12 +276,12 @@ pub fn completion(
     let converse = completion_to_converse(&req)?;
     let bedrock_model = resolve_model(cfg, &req.model)?;
     let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
-    let estimated_input_tokens = crate::usage::estimate_input_tokens(&up.body);
+    let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
     Ok((
         up,
         Exchange {
             model: req.model,
-            canonical_model: crate::model_id::canonical(&bedrock_model).to_string(),
+            canonical_model: crate::catalog::model_id::canonical(&bedrock_model).to_string(),
             via_bedrock_model: false,
             bedrock_model,
             stream: req.stream,
@@ -297,7 +300,7 @@ pub fn completion(
 /// configuration), else the name itself, which must then be a Bedrock id.
 fn resolve_model(cfg: &Config, model: &str) -> Result<String, ApiError> {
     let id = cfg.catalog.bedrock_id(model);
-    crate::model_id::check_bedrock_id("model", id)?;
+    crate::catalog::model_id::check_bedrock_id("model", id)?;
     Ok(id.to_string())
 }
 

@@ -33,18 +33,20 @@
 //!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
 //!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
 
+pub mod version;
+
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::accounting::ratelimit::Limits;
+use crate::auth::iam::{IamAuth, RawIamAuth};
+use crate::auth::key_source::{from_json_value, json_error, KeySource, RawKeySource};
+use crate::auth::tenant::{self, Tenant, TenantTable};
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
-use crate::credentials::{CredentialSource, SourceKind};
-use crate::iam_auth::{IamAuth, RawIamAuth};
-use crate::key_source::{from_json_value, json_error, KeySource, RawKeySource};
-use crate::ratelimit::Limits;
-use crate::route::PathForms;
-use crate::sigv4::Credentials;
-use crate::tenant::{self, Tenant, TenantTable};
+use crate::pipeline::route::PathForms;
+use crate::upstream::credentials::{CredentialSource, SourceKind};
+use crate::upstream::sigv4::Credentials;
 use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
 
 /// The tenant `api_keys` belong to.
@@ -222,11 +224,11 @@ pub struct Config {
     pub model_aliases: BTreeMap<String, String>,
     /// Models for `/v1/models`, with aliases.
     pub catalog: Catalog,
-    /// Accepted URL forms: `/v1`, `path_prefix`, Azure deployments ([`crate::route`]).
+    /// Accepted URL forms: `/v1`, `path_prefix`, Azure deployments ([`crate::pipeline::route`]).
     pub path_forms: PathForms,
-    /// Where the tenant key table kept in AWS is read from ([`crate::key_source`]).
+    /// Where the tenant key table kept in AWS is read from ([`crate::auth::key_source`]).
     pub key_source: Option<KeySource>,
-    /// IAM caller authentication through STS ([`crate::iam_auth`]).
+    /// IAM caller authentication through STS ([`crate::auth::iam`]).
     pub iam: Option<IamAuth>,
     /// Set the `x-bedrock-tenant`/`-model-id`/`-token-estimate` request headers for Envoy's
     /// global `ratelimit` filter (whose config must remove them before the upstream).
@@ -236,7 +238,7 @@ pub struct Config {
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
     pub known_models: std::collections::BTreeSet<String>,
-    /// Deprecated fields that were accepted (see [`crate::config_version`]); logged at start.
+    /// Deprecated fields that were accepted (see [`crate::config::version`]); logged at start.
     pub warnings: Vec<String>,
 }
 
@@ -270,7 +272,7 @@ impl Config {
     pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // Errors name the field, never its value: the configuration holds secrets.
         let value = serde_json::from_slice(bytes).map_err(|e| err(json_error(&e, None)))?;
-        let (value, warnings) = crate::config_version::lower(value).map_err(err)?;
+        let (value, warnings) = crate::config::version::lower(value).map_err(err)?;
         let raw: RawConfig = from_json_value(&value, &|_| true).map_err(err)?;
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
@@ -327,7 +329,7 @@ impl Config {
         let bedrock_host = nonempty(raw.bedrock_host).unwrap_or_else(|| default_host(&region));
         // Found by fuzzing: a host SigV4 cannot sign used to pass here and fail every request
         // with a 500.
-        if crate::sigv4::check_host(&bedrock_host).is_err() {
+        if crate::upstream::sigv4::check_host(&bedrock_host).is_err() {
             return Err(err(
                 "`bedrock_host` is not a host[:port] (no scheme, no path)",
             ));
@@ -400,7 +402,7 @@ impl Config {
             .iter()
             .map(|e| e.id.as_str())
             .chain(catalog.aliases().values().map(String::as_str))
-            .map(|id| crate::model_id::canonical(id).to_string())
+            .map(|id| crate::catalog::model_id::canonical(id).to_string())
             .chain(
                 tenants
                     .tenants()
@@ -435,7 +437,7 @@ impl Config {
         if self.known_models.contains(canonical_model) {
             canonical_model
         } else {
-            crate::usage::OTHER_MODELS
+            crate::accounting::usage::OTHER_MODELS
         }
     }
 
@@ -673,8 +675,8 @@ fn check_model_names(
     deployments: &BTreeMap<String, String>,
 ) -> Result<(), ConfigError> {
     for (alias, id) in aliases {
-        let name_ok = crate::model_id::check_client_model("model", alias).is_ok();
-        if !name_ok || !crate::model_id::is_bedrock_id(id) {
+        let name_ok = crate::catalog::model_id::check_client_model("model", alias).is_ok();
+        if !name_ok || !crate::catalog::model_id::is_bedrock_id(id) {
             return Err(err(format!(
                 "`model_aliases` entry `{}` needs a name of 1-256 printable characters and a Bedrock model id, inference-profile id or ARN",
                 crate::headers::printable(alias, 64)
@@ -682,7 +684,8 @@ fn check_model_names(
         }
     }
     for (deployment, model) in deployments {
-        if !crate::model_id::is_bedrock_id(crate::models::resolve(aliases, model)) {
+        if !crate::catalog::model_id::is_bedrock_id(crate::catalog::models::resolve(aliases, model))
+        {
             return Err(err(format!(
                 "`azure_deployments.{deployment}` must name an alias or a Bedrock model id"
             )));
@@ -697,7 +700,7 @@ fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
     if id.is_empty() {
         return Err(err(format!("{} is empty", at("id"))));
     }
-    if !crate::model_id::is_bedrock_id(&id) {
+    if !crate::catalog::model_id::is_bedrock_id(&id) {
         return Err(err(format!(
             "{} is not a Bedrock model id (letters, digits, `._:-`; `/` only in an ARN)",
             at("id")
@@ -778,10 +781,14 @@ impl Config {
     pub fn shared_data_keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
         for t in self.tenants.tenants() {
-            keys.push(crate::usage::key(&t.name));
+            keys.push(crate::accounting::usage::key(&t.name));
             for m in t.models.iter().flatten() {
                 if !t.limits_for(m).is_unlimited() {
-                    keys.push(crate::ratelimit::bucket_key(&self.region, &t.name, m));
+                    keys.push(crate::accounting::ratelimit::bucket_key(
+                        &self.region,
+                        &t.name,
+                        m,
+                    ));
                 }
             }
         }
@@ -815,13 +822,13 @@ fn canonical_name(
     field: &str,
     name: &str,
 ) -> Result<String, ConfigError> {
-    let id = crate::models::resolve(aliases, name.trim());
-    if !crate::model_id::is_bedrock_id(id) {
+    let id = crate::catalog::models::resolve(aliases, name.trim());
+    if !crate::catalog::model_id::is_bedrock_id(id) {
         return Err(err(format!(
             "`{field}` is neither an alias in `model_aliases` nor a Bedrock model id"
         )));
     }
-    Ok(crate::model_id::canonical(id).to_string())
+    Ok(crate::catalog::model_id::canonical(id).to_string())
 }
 
 fn tenant_table(

@@ -22,8 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use crate::auth::key_source::{digest, Call, KeyDigest};
 use crate::error::{ApiError, ErrorType};
-use crate::key_source::{digest, Call, KeyDigest};
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 const AUDIENCE_HEADER: &str = "x-k8s-aws-id";
@@ -118,7 +118,7 @@ impl IamAuth {
 
 /// The bearer token, when it is an IAM token.
 pub fn token_of(authorization: Option<&str>) -> Option<&str> {
-    let t = crate::caller::bearer(authorization?);
+    let t = crate::auth::caller::bearer(authorization?);
     t.starts_with(TOKEN_PREFIX).then_some(t)
 }
 
