@@ -600,13 +600,20 @@ fn value_error(text: &str) -> String {
     "a value does not have the expected type or shape".to_string()
 }
 
-/// `snake_case`, as every field of the configuration and the key table is.
+/// `snake_case`, as every field of the configuration and the key table is, or a short
+/// `camelCase` typo of one (`modelAliases`). A random token (a key pasted as a name) has
+/// digits or many capitals and is not repeated.
 fn looks_like_field_name(name: &str) -> bool {
-    (1..=40).contains(&name.len())
+    let snake = (1..=40).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let camel = (1..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.bytes().all(|b| b.is_ascii_alphabetic())
+        && name.bytes().filter(u8::is_ascii_uppercase).count() <= 3;
+    snake || camel
 }
 
 /// The field path (`tenants.acme.key_sha256[0]`) of line `line` (1-based) of `pretty`, a
