@@ -68,14 +68,6 @@ pub fn reply(status: u16, headers: &HeaderList, body: &[u8]) {
     );
 }
 
-/// Milliseconds since the epoch, from the host clock.
-pub fn now_ms() -> u64 {
-    now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
 /// Creates `key` with an empty value unless it exists (any version).
 pub fn shared_init(key: &str) {
     if let Some((_, None)) = warn_on(key, hostcalls::get_shared_data(key)) {

@@ -1,6 +1,6 @@
 //! Where a request's time goes inside the module, for `make bench-phases` only: built with
 //! `--features phase-timing`, each callback (and the core's translation inside it) is timed
-//! with the host clock, and every 5,000 requests the worker logs the mean µs per request of
+//! with the host clock (the core's own parts through `Host::clock_ns` and `Effect::Timing`), and every 5,000 requests the worker logs the mean µs per request of
 //! each phase. Without the feature, [`phase`] is the closure itself and nothing is recorded.
 
 #[cfg(feature = "phase-timing")]
@@ -27,6 +27,16 @@ mod on {
         out
     }
 
+    /// The host clock in ns, for the core's own sub-phases ([`crate::pipeline::Host::clock_ns`]).
+    pub fn clock_ns() -> Option<u64> {
+        Some(now_ns())
+    }
+
+    /// Adds time the core measured (an `Effect::Timing`).
+    pub fn record(label: &'static str, ns: u64) {
+        TOTALS.with(|t| *t.borrow_mut().1.entry(label).or_default() += ns);
+    }
+
     pub fn request_done() {
         TOTALS.with(|t| {
             let mut t = t.borrow_mut();
@@ -48,7 +58,7 @@ mod on {
 }
 
 #[cfg(feature = "phase-timing")]
-pub use on::{phase, request_done};
+pub use on::{clock_ns, phase, record, request_done};
 
 #[cfg(not(feature = "phase-timing"))]
 #[inline(always)]
@@ -59,3 +69,13 @@ pub fn phase<T>(_label: &'static str, f: impl FnOnce() -> T) -> T {
 #[cfg(not(feature = "phase-timing"))]
 #[inline(always)]
 pub fn request_done() {}
+
+#[cfg(not(feature = "phase-timing"))]
+#[inline(always)]
+pub fn clock_ns() -> Option<u64> {
+    None
+}
+
+#[cfg(not(feature = "phase-timing"))]
+#[inline(always)]
+pub fn record(_label: &'static str, _ns: u64) {}

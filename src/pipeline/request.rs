@@ -43,6 +43,8 @@ pub struct LocalReply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// The OpenAI `error.type` when the reply is an error (for metrics and the access log).
+    pub error_type: Option<crate::error::ErrorType>,
 }
 
 impl From<ApiError> for LocalReply {
@@ -51,6 +53,7 @@ impl From<ApiError> for LocalReply {
             status: e.status,
             content_type: "application/json",
             body: e.to_body(),
+            error_type: Some(e.kind),
         }
     }
 }
@@ -72,6 +75,8 @@ pub enum HeadDecision {
 pub struct Head<'c> {
     pub tenant: Option<&'c Tenant>,
     pub decision: HeadDecision,
+    /// The model an Azure deployment path fixes, for [`on_body`].
+    pub model_override: Option<String>,
 }
 
 fn reply(e: ApiError) -> HeadDecision {
@@ -109,6 +114,7 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
             return Head {
                 tenant: None,
                 decision: reply(e),
+                model_override: None,
             }
         }
     };
@@ -118,6 +124,7 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
             status: 200,
             content_type: "application/json",
             body,
+            error_type: None,
         }),
         Err(e) => reply(e),
     };
@@ -162,6 +169,7 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
     Head {
         tenant: Some(tenant),
         decision,
+        model_override: route.model_override().map(String::from),
     }
 }
 
