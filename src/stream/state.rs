@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
+use crate::converse::stream::{decode_message, StreamEvent, StreamMessage};
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
@@ -18,6 +18,7 @@ use crate::stream::sse::{self, ChunkWriter};
 use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
+use crate::translate::usage::to_openai_usage;
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -175,19 +176,6 @@ impl StreamTranslator {
     /// True once the stream has terminated (error emitted or `[DONE]` written).
     pub fn is_finished(&self) -> bool {
         self.state.finished
-    }
-}
-
-/// Bedrock usage → OpenAI usage, the same way unary responses map it.
-pub fn to_openai_usage(u: &TokenUsage) -> Usage {
-    Usage {
-        prompt_tokens: u.input_tokens,
-        completion_tokens: u.output_tokens,
-        total_tokens: if u.total_tokens > 0 {
-            u.total_tokens
-        } else {
-            u.input_tokens.saturating_add(u.output_tokens)
-        },
     }
 }
 
@@ -353,7 +341,12 @@ impl State {
                 }
             }
             StreamEvent::Metadata(m) => {
-                self.usage = Some(to_openai_usage(&m.usage));
+                let u = m.usage;
+                self.usage = Some(to_openai_usage(
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.total_tokens,
+                ));
                 if self.finish_sent {
                     self.emit_usage(out)
                 } else {
@@ -444,6 +437,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::converse::stream::TokenUsage;
 
     #[test]
     fn exception_member_names_become_error_names() {
@@ -466,6 +460,9 @@ mod tests {
             output_tokens: 6,
             ..TokenUsage::default()
         };
-        assert_eq!(to_openai_usage(&u).total_tokens, 10);
+        assert_eq!(
+            to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens).total_tokens,
+            10
+        );
     }
 }

@@ -9,6 +9,7 @@ use crate::openai::chunk::Usage;
 use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
+use crate::translate::usage::to_openai_usage;
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -99,15 +100,7 @@ pub fn to_chat_completion(
         None => None,
     };
     let u = resp.usage.unwrap_or_default();
-    let usage = Usage {
-        prompt_tokens: u.input_tokens,
-        completion_tokens: u.output_tokens,
-        total_tokens: if u.total_tokens > 0 {
-            u.total_tokens
-        } else {
-            u.input_tokens + u.output_tokens
-        },
-    };
+    let usage = to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens);
     let completion = ChatCompletion {
         id: meta.id.clone(),
         object: "chat.completion",
