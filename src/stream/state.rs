@@ -9,7 +9,10 @@
 
 use std::borrow::Cow;
 
-use crate::converse::stream::{decode_message, StreamEvent, StreamMessage};
+use crate::converse::stream::{
+    decode_message, ContentBlockDeltaEvent, ContentBlockStartEvent, MessageStopEvent, StreamEvent,
+    StreamMessage,
+};
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
@@ -222,124 +225,10 @@ impl State {
     fn on_event(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) -> Result<(), ApiError> {
         match event {
             StreamEvent::MessageStart(_) => self.ensure_role(out),
-            StreamEvent::ContentBlockStart(e) => {
-                let Some(tool) = e.start.tool_use else {
-                    return Ok(());
-                };
-                self.ensure_role(out)?;
-                if self.output.is_json_tool(&tool.name) {
-                    self.json_blocks.push(e.content_block_index);
-                    return Ok(());
-                }
-                if !self.output.is_client_tool(&tool.name) {
-                    self.dropped_blocks.push(e.content_block_index);
-                    return Ok(());
-                }
-                if self.output.legacy_functions && !self.tools.is_empty() {
-                    // The legacy `function_call` form holds one call: later ones are dropped.
-                    self.dropped_blocks.push(e.content_block_index);
-                    return Ok(());
-                }
-                let index = u32::try_from(self.tools.len())
-                    .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
-                self.tools.push((e.content_block_index, index));
-                let function = FunctionChunk {
-                    name: Some(tool.name),
-                    arguments: Some(Cow::Borrowed("")),
-                };
-                let delta = if self.output.legacy_functions {
-                    Delta {
-                        function_call: Some(function),
-                        ..Delta::default()
-                    }
-                } else {
-                    Delta {
-                        tool_calls: Some(vec![ToolCallChunk {
-                            index,
-                            id: Some(tool.tool_use_id),
-                            kind: Some(Cow::Borrowed("function")),
-                            function,
-                        }]),
-                        ..Delta::default()
-                    }
-                };
-                self.emit_delta(delta, None, out)
-            }
-            StreamEvent::ContentBlockDelta(e) => {
-                let mut d = e.delta;
-                let block = e.content_block_index;
-                let mut content = d.text.take();
-                if self.json_blocks.contains(&block) {
-                    content = d.tool_use.take().map(|t| t.input);
-                } else if self.dropped_blocks.contains(&block) {
-                    d.tool_use = None;
-                }
-                let mut tool_calls = None;
-                let mut function_call = None;
-                if let Some(t) = d.tool_use {
-                    let index = self.tool_index(e.content_block_index).ok_or_else(|| {
-                        ApiError::bad_upstream(format!(
-                            "Bedrock sent tool input for content block {} without a toolUse start",
-                            e.content_block_index
-                        ))
-                    })?;
-                    let function = FunctionChunk {
-                        name: None,
-                        arguments: Some(t.input),
-                    };
-                    if self.output.legacy_functions {
-                        function_call = Some(function);
-                    } else {
-                        tool_calls = Some(vec![ToolCallChunk {
-                            index,
-                            function,
-                            ..ToolCallChunk::default()
-                        }]);
-                    }
-                }
-                let delta = Delta {
-                    role: None,
-                    content,
-                    reasoning_content: d.reasoning_content.and_then(|r| r.text),
-                    tool_calls,
-                    function_call,
-                };
-                if delta == Delta::default() {
-                    // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
-                    return Ok(());
-                }
-                self.ensure_role(out)?;
-                self.emit_delta(delta, None, out)
-            }
+            StreamEvent::ContentBlockStart(e) => self.on_block_start(e, out),
+            StreamEvent::ContentBlockDelta(e) => self.on_block_delta(e, out),
             StreamEvent::ContentBlockStop(_) => Ok(()),
-            StreamEvent::MessageStop(e) => {
-                if self.finish_sent {
-                    return Ok(());
-                }
-                let stop = e.stop_reason;
-                self.stop_reason = Some(stop.to_string());
-                match finish_reason(&stop) {
-                    Finish::Reason(reason) => {
-                        // Only JSON answers or dropped calls: a normal stop for the client;
-                        // `function_call` in the legacy form.
-                        let converted =
-                            !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
-                        let reason = if converted || !self.tools.is_empty() {
-                            self.output.tool_finish(reason, !self.tools.is_empty())
-                        } else {
-                            reason
-                        };
-                        self.ensure_role(out)?;
-                        self.emit_delta(Delta::default(), Some(reason), out)?;
-                        self.finish_sent = true;
-                        self.emit_usage(out)
-                    }
-                    Finish::Error => Err(ApiError::bad_upstream(format!(
-                        "the model stopped with `{stop}`"
-                    ))
-                    .with_code(stop)),
-                }
-            }
+            StreamEvent::MessageStop(e) => self.on_message_stop(e, out),
             StreamEvent::Metadata(m) => {
                 let u = m.usage;
                 self.usage = Some(to_openai_usage(
@@ -353,6 +242,141 @@ impl State {
                     Ok(())
                 }
             }
+        }
+    }
+
+    /// A toolUse block opens: a tool call for the client (its first chunk), the JSON answer,
+    /// or a dropped call. Text and reasoning blocks need nothing here.
+    fn on_block_start(
+        &mut self,
+        e: ContentBlockStartEvent<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let Some(tool) = e.start.tool_use else {
+            return Ok(());
+        };
+        self.ensure_role(out)?;
+        if self.output.is_json_tool(&tool.name) {
+            self.json_blocks.push(e.content_block_index);
+            return Ok(());
+        }
+        if !self.output.is_client_tool(&tool.name) {
+            self.dropped_blocks.push(e.content_block_index);
+            return Ok(());
+        }
+        if self.output.legacy_functions && !self.tools.is_empty() {
+            // The legacy `function_call` form holds one call: later ones are dropped.
+            self.dropped_blocks.push(e.content_block_index);
+            return Ok(());
+        }
+        let index = u32::try_from(self.tools.len())
+            .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
+        self.tools.push((e.content_block_index, index));
+        let function = FunctionChunk {
+            name: Some(tool.name),
+            arguments: Some(Cow::Borrowed("")),
+        };
+        let delta = if self.output.legacy_functions {
+            Delta {
+                function_call: Some(function),
+                ..Delta::default()
+            }
+        } else {
+            Delta {
+                tool_calls: Some(vec![ToolCallChunk {
+                    index,
+                    id: Some(tool.tool_use_id),
+                    kind: Some(Cow::Borrowed("function")),
+                    function,
+                }]),
+                ..Delta::default()
+            }
+        };
+        self.emit_delta(delta, None, out)
+    }
+
+    /// Text, reasoning or tool input: one delta chunk (JSON-answer input as `content`).
+    fn on_block_delta(
+        &mut self,
+        e: ContentBlockDeltaEvent<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let mut d = e.delta;
+        let block = e.content_block_index;
+        let mut content = d.text.take();
+        if self.json_blocks.contains(&block) {
+            content = d.tool_use.take().map(|t| t.input);
+        } else if self.dropped_blocks.contains(&block) {
+            d.tool_use = None;
+        }
+        let mut tool_calls = None;
+        let mut function_call = None;
+        if let Some(t) = d.tool_use {
+            let index = self.tool_index(e.content_block_index).ok_or_else(|| {
+                ApiError::bad_upstream(format!(
+                    "Bedrock sent tool input for content block {} without a toolUse start",
+                    e.content_block_index
+                ))
+            })?;
+            let function = FunctionChunk {
+                name: None,
+                arguments: Some(t.input),
+            };
+            if self.output.legacy_functions {
+                function_call = Some(function);
+            } else {
+                tool_calls = Some(vec![ToolCallChunk {
+                    index,
+                    function,
+                    ..ToolCallChunk::default()
+                }]);
+            }
+        }
+        let delta = Delta {
+            role: None,
+            content,
+            reasoning_content: d.reasoning_content.and_then(|r| r.text),
+            tool_calls,
+            function_call,
+        };
+        if delta == Delta::default() {
+            // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
+            return Ok(());
+        }
+        self.ensure_role(out)?;
+        self.emit_delta(delta, None, out)
+    }
+
+    /// The finish chunk (then the usage chunk, if already known), once.
+    fn on_message_stop(
+        &mut self,
+        e: MessageStopEvent<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        if self.finish_sent {
+            return Ok(());
+        }
+        let stop = e.stop_reason;
+        self.stop_reason = Some(stop.to_string());
+        match finish_reason(&stop) {
+            Finish::Reason(reason) => {
+                // Only JSON answers or dropped calls: a normal stop for the client;
+                // `function_call` in the legacy form.
+                let converted = !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
+                let reason = if converted || !self.tools.is_empty() {
+                    self.output.tool_finish(reason, !self.tools.is_empty())
+                } else {
+                    reason
+                };
+                self.ensure_role(out)?;
+                self.emit_delta(Delta::default(), Some(reason), out)?;
+                self.finish_sent = true;
+                self.emit_usage(out)
+            }
+            Finish::Error => Err(ApiError::bad_upstream(format!(
+                "the model stopped with `{stop}`"
+            ))
+            .with_code(stop)),
         }
     }
 
