@@ -14,10 +14,10 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::openai::chat::{
+use crate::openai::chunk::Usage;
+use crate::openai::json::{
     include_usage, json_object, opt_bool, opt_number, opt_u32, required_model,
 };
-use crate::openai::chunk::Usage;
 
 /// `object` of unary and streamed legacy completions alike.
 pub const TEXT_COMPLETION_OBJECT: &str = "text_completion";

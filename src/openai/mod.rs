@@ -4,4 +4,5 @@
 pub mod chat;
 pub mod chunk;
 pub mod completion;
+pub(crate) mod json;
 pub mod models;

@@ -9,7 +9,10 @@
 
 use std::borrow::Cow;
 
-use crate::converse::stream::{decode_message, StreamEvent, StreamMessage, TokenUsage};
+use crate::converse::stream::{
+    decode_message, ContentBlockDeltaEvent, ContentBlockStartEvent, MessageStopEvent, StreamEvent,
+    StreamMessage,
+};
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
@@ -18,6 +21,7 @@ use crate::stream::sse::{self, ChunkWriter};
 use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
+use crate::translate::usage::to_openai_usage;
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -178,19 +182,6 @@ impl StreamTranslator {
     }
 }
 
-/// Bedrock usage → OpenAI usage, the same way unary responses map it.
-pub fn to_openai_usage(u: &TokenUsage) -> Usage {
-    Usage {
-        prompt_tokens: u.input_tokens,
-        completion_tokens: u.output_tokens,
-        total_tokens: if u.total_tokens > 0 {
-            u.total_tokens
-        } else {
-            u.input_tokens.saturating_add(u.output_tokens)
-        },
-    }
-}
-
 /// `throttlingException` (the union member name Bedrock puts in `:exception-type`) →
 /// `ThrottlingException`, the error name [`ApiError::from_bedrock`] knows.
 fn exception_name(t: &str) -> Cow<'_, str> {
@@ -234,132 +225,158 @@ impl State {
     fn on_event(&mut self, event: StreamEvent<'_>, out: &mut Vec<u8>) -> Result<(), ApiError> {
         match event {
             StreamEvent::MessageStart(_) => self.ensure_role(out),
-            StreamEvent::ContentBlockStart(e) => {
-                let Some(tool) = e.start.tool_use else {
-                    return Ok(());
-                };
-                self.ensure_role(out)?;
-                if self.output.is_json_tool(&tool.name) {
-                    self.json_blocks.push(e.content_block_index);
-                    return Ok(());
-                }
-                if !self.output.is_client_tool(&tool.name) {
-                    self.dropped_blocks.push(e.content_block_index);
-                    return Ok(());
-                }
-                if self.output.legacy_functions && !self.tools.is_empty() {
-                    // The legacy `function_call` form holds one call: later ones are dropped.
-                    self.dropped_blocks.push(e.content_block_index);
-                    return Ok(());
-                }
-                let index = u32::try_from(self.tools.len())
-                    .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
-                self.tools.push((e.content_block_index, index));
-                let function = FunctionChunk {
-                    name: Some(tool.name),
-                    arguments: Some(Cow::Borrowed("")),
-                };
-                let delta = if self.output.legacy_functions {
-                    Delta {
-                        function_call: Some(function),
-                        ..Delta::default()
-                    }
-                } else {
-                    Delta {
-                        tool_calls: Some(vec![ToolCallChunk {
-                            index,
-                            id: Some(tool.tool_use_id),
-                            kind: Some(Cow::Borrowed("function")),
-                            function,
-                        }]),
-                        ..Delta::default()
-                    }
-                };
-                self.emit_delta(delta, None, out)
-            }
-            StreamEvent::ContentBlockDelta(e) => {
-                let mut d = e.delta;
-                let block = e.content_block_index;
-                let mut content = d.text.take();
-                if self.json_blocks.contains(&block) {
-                    content = d.tool_use.take().map(|t| t.input);
-                } else if self.dropped_blocks.contains(&block) {
-                    d.tool_use = None;
-                }
-                let mut tool_calls = None;
-                let mut function_call = None;
-                if let Some(t) = d.tool_use {
-                    let index = self.tool_index(e.content_block_index).ok_or_else(|| {
-                        ApiError::bad_upstream(format!(
-                            "Bedrock sent tool input for content block {} without a toolUse start",
-                            e.content_block_index
-                        ))
-                    })?;
-                    let function = FunctionChunk {
-                        name: None,
-                        arguments: Some(t.input),
-                    };
-                    if self.output.legacy_functions {
-                        function_call = Some(function);
-                    } else {
-                        tool_calls = Some(vec![ToolCallChunk {
-                            index,
-                            function,
-                            ..ToolCallChunk::default()
-                        }]);
-                    }
-                }
-                let delta = Delta {
-                    role: None,
-                    content,
-                    reasoning_content: d.reasoning_content.and_then(|r| r.text),
-                    tool_calls,
-                    function_call,
-                };
-                if delta == Delta::default() {
-                    // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
-                    return Ok(());
-                }
-                self.ensure_role(out)?;
-                self.emit_delta(delta, None, out)
-            }
+            StreamEvent::ContentBlockStart(e) => self.on_block_start(e, out),
+            StreamEvent::ContentBlockDelta(e) => self.on_block_delta(e, out),
             StreamEvent::ContentBlockStop(_) => Ok(()),
-            StreamEvent::MessageStop(e) => {
-                if self.finish_sent {
-                    return Ok(());
-                }
-                let stop = e.stop_reason;
-                self.stop_reason = Some(stop.to_string());
-                match finish_reason(&stop) {
-                    Finish::Reason(reason) => {
-                        // Only JSON answers or dropped calls: a normal stop for the client;
-                        // `function_call` in the legacy form.
-                        let converted =
-                            !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
-                        let reason = if converted || !self.tools.is_empty() {
-                            self.output.tool_finish(reason, !self.tools.is_empty())
-                        } else {
-                            reason
-                        };
-                        self.ensure_role(out)?;
-                        self.emit_delta(Delta::default(), Some(reason), out)?;
-                        self.finish_sent = true;
-                        self.emit_usage(out)
-                    }
-                    Finish::Error => Err(ApiError::bad_upstream(format!(
-                        "the model stopped with `{stop}`"
-                    ))
-                    .with_code(stop)),
-                }
-            }
+            StreamEvent::MessageStop(e) => self.on_message_stop(e, out),
             StreamEvent::Metadata(m) => {
-                self.usage = Some(to_openai_usage(&m.usage));
+                let u = m.usage;
+                self.usage = Some(to_openai_usage(
+                    u.input_tokens,
+                    u.output_tokens,
+                    u.total_tokens,
+                ));
                 if self.finish_sent {
                     self.emit_usage(out)
                 } else {
                     Ok(())
                 }
             }
+        }
+    }
+
+    /// A toolUse block opens: a tool call for the client (its first chunk), the JSON answer,
+    /// or a dropped call. Text and reasoning blocks need nothing here.
+    fn on_block_start(
+        &mut self,
+        e: ContentBlockStartEvent<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let Some(tool) = e.start.tool_use else {
+            return Ok(());
+        };
+        self.ensure_role(out)?;
+        if self.output.is_json_tool(&tool.name) {
+            self.json_blocks.push(e.content_block_index);
+            return Ok(());
+        }
+        if !self.output.is_client_tool(&tool.name) {
+            self.dropped_blocks.push(e.content_block_index);
+            return Ok(());
+        }
+        if self.output.legacy_functions && !self.tools.is_empty() {
+            // The legacy `function_call` form holds one call: later ones are dropped.
+            self.dropped_blocks.push(e.content_block_index);
+            return Ok(());
+        }
+        let index = u32::try_from(self.tools.len())
+            .map_err(|_| ApiError::bad_upstream("too many tool calls in one response"))?;
+        self.tools.push((e.content_block_index, index));
+        let function = FunctionChunk {
+            name: Some(tool.name),
+            arguments: Some(Cow::Borrowed("")),
+        };
+        let delta = if self.output.legacy_functions {
+            Delta {
+                function_call: Some(function),
+                ..Delta::default()
+            }
+        } else {
+            Delta {
+                tool_calls: Some(vec![ToolCallChunk {
+                    index,
+                    id: Some(tool.tool_use_id),
+                    kind: Some(Cow::Borrowed("function")),
+                    function,
+                }]),
+                ..Delta::default()
+            }
+        };
+        self.emit_delta(delta, None, out)
+    }
+
+    /// Text, reasoning or tool input: one delta chunk (JSON-answer input as `content`).
+    fn on_block_delta(
+        &mut self,
+        e: ContentBlockDeltaEvent<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let mut d = e.delta;
+        let block = e.content_block_index;
+        let mut content = d.text.take();
+        if self.json_blocks.contains(&block) {
+            content = d.tool_use.take().map(|t| t.input);
+        } else if self.dropped_blocks.contains(&block) {
+            d.tool_use = None;
+        }
+        let mut tool_calls = None;
+        let mut function_call = None;
+        if let Some(t) = d.tool_use {
+            let index = self.tool_index(e.content_block_index).ok_or_else(|| {
+                ApiError::bad_upstream(format!(
+                    "Bedrock sent tool input for content block {} without a toolUse start",
+                    e.content_block_index
+                ))
+            })?;
+            let function = FunctionChunk {
+                name: None,
+                arguments: Some(t.input),
+            };
+            if self.output.legacy_functions {
+                function_call = Some(function);
+            } else {
+                tool_calls = Some(vec![ToolCallChunk {
+                    index,
+                    function,
+                    ..ToolCallChunk::default()
+                }]);
+            }
+        }
+        let delta = Delta {
+            role: None,
+            content,
+            reasoning_content: d.reasoning_content.and_then(|r| r.text),
+            tool_calls,
+            function_call,
+        };
+        if delta == Delta::default() {
+            // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
+            return Ok(());
+        }
+        self.ensure_role(out)?;
+        self.emit_delta(delta, None, out)
+    }
+
+    /// The finish chunk (then the usage chunk, if already known), once.
+    fn on_message_stop(
+        &mut self,
+        e: MessageStopEvent<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        if self.finish_sent {
+            return Ok(());
+        }
+        let stop = e.stop_reason;
+        self.stop_reason = Some(stop.to_string());
+        match finish_reason(&stop) {
+            Finish::Reason(reason) => {
+                // Only JSON answers or dropped calls: a normal stop for the client;
+                // `function_call` in the legacy form.
+                let converted = !self.json_blocks.is_empty() || !self.dropped_blocks.is_empty();
+                let reason = if converted || !self.tools.is_empty() {
+                    self.output.tool_finish(reason, !self.tools.is_empty())
+                } else {
+                    reason
+                };
+                self.ensure_role(out)?;
+                self.emit_delta(Delta::default(), Some(reason), out)?;
+                self.finish_sent = true;
+                self.emit_usage(out)
+            }
+            Finish::Error => Err(ApiError::bad_upstream(format!(
+                "the model stopped with `{stop}`"
+            ))
+            .with_code(stop)),
         }
     }
 
@@ -444,6 +461,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::converse::stream::TokenUsage;
 
     #[test]
     fn exception_member_names_become_error_names() {
@@ -466,6 +484,9 @@ mod tests {
             output_tokens: 6,
             ..TokenUsage::default()
         };
-        assert_eq!(to_openai_usage(&u).total_tokens, 10);
+        assert_eq!(
+            to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens).total_tokens,
+            10
+        );
     }
 }

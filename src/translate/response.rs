@@ -1,6 +1,6 @@
 //! Unary Converse response → OpenAI `chat.completion`, or the legacy `text_completion`.
 
-use crate::converse::response::ConverseResponse;
+use crate::converse::response::{ConverseResponse, OutputContentBlock};
 use crate::error::ApiError;
 use crate::openai::chat::{
     ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
@@ -9,6 +9,7 @@ use crate::openai::chunk::Usage;
 use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
+use crate::translate::usage::to_openai_usage;
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -40,46 +41,13 @@ pub fn to_chat_completion(
             )
         }
     };
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
-    let mut converted = false;
-    let mut json_answer: Option<String> = None;
-    for block in &message.content {
-        if let Some(t) = &block.text {
-            text.push_str(t);
-        }
-        if let Some(r) = block
-            .reasoning_content
-            .as_ref()
-            .and_then(|r| r.reasoning_text.as_ref())
-        {
-            reasoning.push_str(&r.text);
-        }
-        if let Some(t) = &block.tool_use {
-            if meta.output.is_json_tool(&t.name) {
-                // The forced-tool JSON answer: its input is the content, replacing any
-                // preamble the model wrote around it.
-                json_answer = Some(t.input.to_string());
-                converted = true;
-            } else if !meta.output.is_client_tool(&t.name)
-                || (meta.output.legacy_functions && !tool_calls.is_empty())
-            {
-                // Dropped (`tool_choice: "none"`), or a second call the legacy
-                // `function_call` form cannot hold.
-                converted = true;
-            } else {
-                tool_calls.push(ResponseToolCall {
-                    id: t.tool_use_id.clone(),
-                    kind: "function",
-                    function: ResponseFunction {
-                        name: t.name.clone(),
-                        arguments: t.input.to_string(),
-                    },
-                });
-            }
-        }
-    }
+    let Answer {
+        text,
+        reasoning,
+        mut tool_calls,
+        converted,
+        json_answer,
+    } = collect_answer(&message.content, &meta.output);
     // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
     let finish = if converted || !tool_calls.is_empty() {
         meta.output.tool_finish(finish, !tool_calls.is_empty())
@@ -99,15 +67,7 @@ pub fn to_chat_completion(
         None => None,
     };
     let u = resp.usage.unwrap_or_default();
-    let usage = Usage {
-        prompt_tokens: u.input_tokens,
-        completion_tokens: u.output_tokens,
-        total_tokens: if u.total_tokens > 0 {
-            u.total_tokens
-        } else {
-            u.input_tokens + u.output_tokens
-        },
-    };
+    let usage = to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens);
     let completion = ChatCompletion {
         id: meta.id.clone(),
         object: "chat.completion",
@@ -129,6 +89,69 @@ pub fn to_chat_completion(
         usage: usage.clone(),
     };
     Ok((completion, usage))
+}
+
+/// What the content blocks of a Converse answer hold, sorted for the client.
+struct Answer {
+    text: String,
+    reasoning: String,
+    tool_calls: Vec<ResponseToolCall>,
+    /// Some tool call was the JSON answer or was dropped: not a tool call for the client.
+    converted: bool,
+    /// The input of the forced JSON-answer tool, as JSON text.
+    json_answer: Option<String>,
+}
+
+/// Text and reasoning concatenated, tool calls sorted into the client's, the JSON answer and
+/// the dropped ones.
+fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer {
+    let mut text = String::new();
+    let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    let mut converted = false;
+    let mut json_answer: Option<String> = None;
+    for block in content {
+        if let Some(t) = &block.text {
+            text.push_str(t);
+        }
+        if let Some(r) = block
+            .reasoning_content
+            .as_ref()
+            .and_then(|r| r.reasoning_text.as_ref())
+        {
+            reasoning.push_str(&r.text);
+        }
+        if let Some(t) = &block.tool_use {
+            if output.is_json_tool(&t.name) {
+                // The forced-tool JSON answer: its input is the content, replacing any
+                // preamble the model wrote around it.
+                json_answer = Some(t.input.to_string());
+                converted = true;
+            } else if !output.is_client_tool(&t.name)
+                || (output.legacy_functions && !tool_calls.is_empty())
+            {
+                // Dropped (`tool_choice: "none"`), or a second call the legacy
+                // `function_call` form cannot hold.
+                converted = true;
+            } else {
+                tool_calls.push(ResponseToolCall {
+                    id: t.tool_use_id.clone(),
+                    kind: "function",
+                    function: ResponseFunction {
+                        name: t.name.clone(),
+                        arguments: t.input.to_string(),
+                    },
+                });
+            }
+        }
+    }
+    Answer {
+        text,
+        reasoning,
+        tool_calls,
+        converted,
+        json_answer,
+    }
 }
 
 /// Parses a 200 Converse body into a legacy `text_completion`; `echo` is the prompt to put

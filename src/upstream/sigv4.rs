@@ -255,57 +255,11 @@ fn sign_canonical(
     if !canonical_path(req.path) || !plain_value(req.host) {
         return None;
     }
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 3);
-    for &(name, value) in req.headers {
-        if NOT_SIGNED
-            .iter()
-            .chain(EXCLUDED.iter())
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            continue;
-        }
-        if !token(name) || !plain_value(value) {
-            return None;
-        }
-        headers.push((name, value));
-    }
     let secs = time.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
     let amz_date = amz_date(secs)?;
     let date = &amz_date[..8];
-    headers.push(("host", req.host));
-    headers.push(("x-amz-date", &amz_date));
-    if let Some(token) = &creds.session_token {
-        if !plain_value(token) {
-            return None;
-        }
-        headers.push(("x-amz-security-token", token));
-    }
-    headers.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    if headers.windows(2).any(|w| w[0].0 == w[1].0) {
-        return None;
-    }
-
-    let mut signed = String::new();
-    let mut canonical = String::with_capacity(256 + req.path.len());
-    canonical.push_str(req.method);
-    canonical.push('\n');
-    // Encoded once by the filter, encoded again here: only `%` is left to escape.
-    canonical.push_str(&req.path.replace('%', "%25"));
-    canonical.push_str("\n\n");
-    for (name, value) in &headers {
-        canonical.push_str(name);
-        canonical.push(':');
-        canonical.push_str(value);
-        canonical.push('\n');
-        if !signed.is_empty() {
-            signed.push(';');
-        }
-        signed.push_str(name);
-    }
-    canonical.push('\n');
-    canonical.push_str(&signed);
-    canonical.push('\n');
-    canonical.push_str(&hex::encode(Sha256::digest(req.body)));
+    let headers = signed_headers(creds, req, &amz_date)?;
+    let (canonical, signed) = canonical_request(req, &headers);
 
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let string_to_sign = format!(
@@ -329,6 +283,69 @@ fn sign_canonical(
         out.push(("x-amz-security-token".to_owned(), token.clone()));
     }
     Some(out)
+}
+
+/// The headers to sign, sorted by name: the caller's (minus [`NOT_SIGNED`] and
+/// [`EXCLUDED`]), `host`, `x-amz-date` and the session token; `None` when one is not plain
+/// or a name repeats.
+fn signed_headers<'a>(
+    creds: &'a Credentials,
+    req: &SignRequest<'a>,
+    amz_date: &'a str,
+) -> Option<Vec<(&'a str, &'a str)>> {
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(req.headers.len() + 3);
+    for &(name, value) in req.headers {
+        if NOT_SIGNED
+            .iter()
+            .chain(EXCLUDED.iter())
+            .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            continue;
+        }
+        if !token(name) || !plain_value(value) {
+            return None;
+        }
+        headers.push((name, value));
+    }
+    headers.push(("host", req.host));
+    headers.push(("x-amz-date", amz_date));
+    if let Some(token) = &creds.session_token {
+        if !plain_value(token) {
+            return None;
+        }
+        headers.push(("x-amz-security-token", token));
+    }
+    headers.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    if headers.windows(2).any(|w| w[0].0 == w[1].0) {
+        return None;
+    }
+    Some(headers)
+}
+
+/// The canonical request of `req` with its sorted `headers`, and the `SignedHeaders` list.
+fn canonical_request(req: &SignRequest<'_>, headers: &[(&str, &str)]) -> (String, String) {
+    let mut signed = String::new();
+    let mut canonical = String::with_capacity(256 + req.path.len());
+    canonical.push_str(req.method);
+    canonical.push('\n');
+    // Encoded once by the filter, encoded again here: only `%` is left to escape.
+    canonical.push_str(&req.path.replace('%', "%25"));
+    canonical.push_str("\n\n");
+    for (name, value) in headers {
+        canonical.push_str(name);
+        canonical.push(':');
+        canonical.push_str(value);
+        canonical.push('\n');
+        if !signed.is_empty() {
+            signed.push(';');
+        }
+        signed.push_str(name);
+    }
+    canonical.push('\n');
+    canonical.push_str(&signed);
+    canonical.push('\n');
+    canonical.push_str(&hex::encode(Sha256::digest(req.body)));
+    (canonical, signed)
 }
 
 /// An absolute path that `aws-sigv4` would leave as it is apart from escaping `%`.

@@ -5,48 +5,34 @@
 //! normalised here rather than rejected upstream. Every parameter Bedrock cannot honour is
 //! either mapped, reported in [`Translation::ignored`], or was refused with a 400 while
 //! parsing (see the README's parameter table).
+//!
+//! [`to_converse_request`] runs the parts in order, each in its own module: the
+//! conversation (`messages`), reasoning, sampling (`inferenceConfig`), tools
+//! (`tool_config`), JSON mode (`response_format`), then metadata and service tier; what each
+//! model family accepts is decided in `capabilities`.
 
-use std::collections::BTreeMap;
+mod capabilities;
+mod messages;
+mod metadata;
+mod reasoning;
+mod response_format;
+mod sampling;
+mod tool_config;
 
-use serde_json::{json, Map, Value};
+pub use capabilities::native_structured_output;
+pub use messages::{is_blank, EMPTY_TOOL_RESULT, LEADING_USER_PLACEHOLDER};
+pub use reasoning::thinking_budget;
 
-use crate::catalog::models::{claude_version, Provider};
+use serde_json::Value;
+
+use crate::catalog::models::Provider;
 use crate::converse::request::{
-    ContentBlock, ConversationRole, ConverseRequest, Empty, ImageBlock, ImageSource,
-    InferenceConfig, JsonSchemaDefinition, Message, OutputConfig, OutputFormat,
-    OutputFormatStructure, ServiceTier, SystemContentBlock, Tool, ToolChoice as BedrockChoice,
-    ToolConfig, ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolSpec, ToolUseBlock,
+    ContentBlock, ConversationRole, ConverseRequest, InferenceConfig, Message,
 };
 use crate::error::ApiError;
-use crate::openai::chat::{
-    ChatRequest, ContentPart, ReasoningEffort, ResponseFormat, Role, ToolChoice,
-};
+use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
-use crate::translate::tools::{bedrock_tool_id, OutputMode, JSON_TOOL};
-
-/// The user turn put in front of a conversation that starts with the assistant: Bedrock
-/// requires the first message to come from the user.
-pub const LEADING_USER_PLACEHOLDER: &str = "(continue)";
-
-/// What a tool result with no content is sent as (Bedrock refuses blank text).
-pub const EMPTY_TOOL_RESULT: &str = "(empty)";
-
-/// Extended-thinking budgets for `reasoning_effort` on Anthropic models.
-pub fn thinking_budget(effort: ReasoningEffort) -> Option<u32> {
-    match effort {
-        ReasoningEffort::None => None,
-        ReasoningEffort::Minimal | ReasoningEffort::Low => Some(1024),
-        ReasoningEffort::Medium => Some(4096),
-        ReasoningEffort::High => Some(16384),
-        ReasoningEffort::XHigh => Some(32768),
-    }
-}
-
-/// Anthropic's smallest thinking budget.
-const MIN_THINKING_BUDGET: u32 = 1024;
-/// `maxTokens` room left for the visible answer when the client set no limit but thinking
-/// is on (Anthropic requires `max_tokens` > `budget_tokens`).
-const ANSWER_ROOM: u32 = 8192;
+use crate::translate::tools::OutputMode;
 
 /// The model a request goes to, as far as translation cares.
 #[derive(Debug, Clone, Copy)]
@@ -64,338 +50,46 @@ pub struct Translation {
     pub output: OutputMode,
 }
 
-/// Whether Bedrock's native structured output (`outputConfig.textFormat`) is used for
-/// `json_schema`: Anthropic Claude 4.5 and later. Other models get the forced-tool fallback.
-pub fn native_structured_output(t: Target<'_>) -> bool {
-    t.provider == Provider::Anthropic && claude_version(t.model_id).is_some_and(|v| v >= (4, 5))
-}
+/// Names of parameters accepted but not honoured, in the order first reported, each once.
+struct Ignored(Vec<String>);
 
-/// Whether the model takes a forced `toolChoice` (`any` / `tool`): Anthropic and Amazon Nova.
-fn forced_tool_choice(t: Target<'_>) -> bool {
-    matches!(t.provider, Provider::Anthropic | Provider::Amazon)
-}
-
-/// Newer Anthropic models (Claude 4 and later) reject `temperature` together with `top_p`.
-fn rejects_temperature_with_top_p(t: Target<'_>) -> bool {
-    t.provider == Provider::Anthropic && claude_version(t.model_id).is_none_or(|v| v >= (4, 0))
-}
-
-/// Whether `reasoning_effort` maps onto Anthropic extended thinking (Claude 3.7 and later).
-fn anthropic_thinks(t: Target<'_>) -> bool {
-    claude_version(t.model_id).is_none_or(|v| v >= (3, 7))
-}
-
-/// Amazon Nova first-generation models have no reasoning config.
-fn nova_reasons(t: Target<'_>) -> bool {
-    !["nova-micro", "nova-lite", "nova-pro", "nova-premier"]
-        .iter()
-        .any(|m| t.model_id.contains(m))
+impl Ignored {
+    fn add(&mut self, name: &str) {
+        if !self.0.iter().any(|n| n == name) {
+            self.0.push(name.to_string());
+        }
+    }
 }
 
 /// Builds the Converse body for `req` sent to `target`.
 pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Translation, ApiError> {
-    let mut ignored = req.ignored.clone();
-    let mut ignore = |name: &str| {
-        if !ignored.iter().any(|n| n == name) {
-            ignored.push(name.to_string());
-        }
-    };
-    let (mut system, mut messages) = to_messages(req)?;
-    let history_has_tools = messages.iter().any(|m| {
-        m.content
-            .iter()
-            .any(|b| matches!(b, ContentBlock::ToolUse(_) | ContentBlock::ToolResult(_)))
-    });
-
-    // Reasoning: `thinking` passthrough wins over `reasoning_effort`.
-    let mut additional = Map::new();
-    let mut thinking_budget_tokens: Option<u32> = None;
-    if let Some(t) = &req.thinking {
-        if t.get("type").and_then(Value::as_str) == Some("enabled") {
-            thinking_budget_tokens = t
-                .get("budget_tokens")
-                .and_then(Value::as_u64)
-                .and_then(|b| u32::try_from(b).ok());
-        }
-        additional.insert("thinking".into(), t.clone());
-        if req.reasoning_effort.is_some() {
-            ignore("reasoning_effort");
-        }
-    } else if let Some(effort) = req.reasoning_effort.filter(|e| *e != ReasoningEffort::None) {
-        let level = match effort {
-            ReasoningEffort::Minimal | ReasoningEffort::Low => "low",
-            ReasoningEffort::Medium => "medium",
-            _ => "high",
-        };
-        match target.provider {
-            Provider::Anthropic if anthropic_thinks(target) => {
-                let mut budget = thinking_budget(effort).unwrap_or(MIN_THINKING_BUDGET);
-                if let Some(max) = req.max_tokens {
-                    // OpenAI's max_completion_tokens covers reasoning too: keep half for it.
-                    budget = budget.min((max / 2).max(MIN_THINKING_BUDGET));
-                }
-                thinking_budget_tokens = Some(budget);
-                additional.insert(
-                    "thinking".into(),
-                    json!({"type": "enabled", "budget_tokens": budget}),
-                );
-            }
-            Provider::Amazon if nova_reasons(target) => {
-                additional.insert(
-                    "reasoningConfig".into(),
-                    json!({"type": "enabled", "maxReasoningEffort": level}),
-                );
-            }
-            Provider::OpenAi => {
-                additional.insert("reasoning_effort".into(), json!(level));
-            }
-            _ => ignore("reasoning_effort"),
-        }
-    }
+    let mut ignored = Ignored(req.ignored.clone());
+    let (mut system, mut messages) = messages::to_messages(req)?;
+    let reasoning = reasoning::reasoning(req, target, &mut ignored);
     let anthropic_thinking =
-        thinking_budget_tokens.is_some() && target.provider == Provider::Anthropic;
-
-    // Sampling.
-    let mut temperature = req.temperature.map(|t| t.min(1.0));
-    let mut top_p = req.top_p;
-    let mut max_tokens = req.max_tokens;
-    if anthropic_thinking {
-        // Thinking requires the default temperature and top_p.
-        if temperature.take().is_some() {
-            ignore("temperature");
-        }
-        if top_p.take().is_some() {
-            ignore("top_p");
-        }
-    } else if temperature.is_some() && top_p.is_some() && rejects_temperature_with_top_p(target) {
-        top_p = None;
-        ignore("top_p");
-    }
-    if let Some(budget) = thinking_budget_tokens {
-        max_tokens = match max_tokens {
-            Some(m) if m <= budget => Some(m.saturating_add(budget)),
-            Some(m) => Some(m),
-            None => Some(budget.saturating_add(ANSWER_ROOM)),
-        };
-    }
-
-    // Tools.
-    // Legacy `functions` arrive as `tools` already; only the answer's form differs.
-    let mut output = OutputMode {
-        legacy_functions: req.legacy_functions,
-        ..OutputMode::default()
-    };
-    let mut specs: Vec<Tool> = req
-        .tools
-        .iter()
-        .map(|t| Tool {
-            tool_spec: ToolSpec {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                input_schema: ToolInputSchema {
-                    json: t.parameters.clone(),
-                },
-                strict: (t.strict && native_structured_output(target)).then_some(true),
-            },
-        })
-        .collect();
-    let mut choice = match &req.tool_choice {
-        None | Some(ToolChoice::Auto) | Some(ToolChoice::None) => None,
-        Some(ToolChoice::Required) => Some(BedrockChoice::Any(Empty {})),
-        Some(ToolChoice::Function(n)) => Some(BedrockChoice::Tool { name: n.clone() }),
-    };
-    let no_tool_calls = req.tool_choice == Some(ToolChoice::None) || req.tools.is_empty();
-    if no_tool_calls {
-        if history_has_tools {
-            // Bedrock needs a toolConfig whenever the history holds tool blocks, and has no
-            // `none` choice: declare the tools (or stand-ins named after the history's
-            // calls), ask for text, and drop any tool call that comes back anyway.
-            if specs.is_empty() {
-                specs = history_tool_names(&messages)
-                    .into_iter()
-                    .map(|name| Tool {
-                        tool_spec: ToolSpec {
-                            name,
-                            description: Some("No longer available.".into()),
-                            input_schema: ToolInputSchema {
-                                json: json!({"type": "object", "properties": {}}),
-                            },
-                            strict: None,
-                        },
-                    })
-                    .collect();
-            }
-            output.drop_tool_calls = true;
-        } else {
-            specs.clear();
-        }
-        choice = None;
-    }
-
-    // JSON output.
-    let mut output_config = None;
-    match &req.response_format {
-        ResponseFormat::Text => {}
-        ResponseFormat::JsonSchema {
-            name,
-            description,
-            schema,
-            ..
-        } if native_structured_output(target) => {
-            output_config = Some(OutputConfig {
-                text_format: OutputFormat {
-                    kind: "json_schema",
-                    structure: OutputFormatStructure {
-                        json_schema: JsonSchemaDefinition {
-                            schema: schema.to_string(),
-                            name: Some(name.clone()),
-                            description: description.clone(),
-                        },
-                    },
-                },
-            });
-        }
-        format if forced_tool_choice(target) => {
-            if req.tools.iter().any(|t| t.name == JSON_TOOL) {
-                return Err(ApiError::invalid_param(
-                    "response_format",
-                    format!("a tool named `{JSON_TOOL}` cannot be combined with response_format: the name is reserved for the JSON answer"),
-                ));
-            }
-            let (schema, description) = match format {
-                ResponseFormat::JsonSchema {
-                    schema,
-                    description,
-                    name,
-                    ..
-                } => (
-                    schema.clone(),
-                    description.clone().unwrap_or_else(|| {
-                        format!("Give the answer ({name}) as this tool's input.")
-                    }),
-                ),
-                _ => (
-                    json!({"type": "object"}),
-                    "Give the answer as a JSON object: this tool's input.".to_string(),
-                ),
-            };
-            specs.push(Tool {
-                tool_spec: ToolSpec {
-                    name: JSON_TOOL.into(),
-                    description: Some(description),
-                    input_schema: ToolInputSchema { json: schema },
-                    strict: None,
-                },
-            });
-            choice = match choice {
-                named @ Some(BedrockChoice::Tool { .. }) => named,
-                _ if output.drop_tool_calls || req.tools.is_empty() => Some(BedrockChoice::Tool {
-                    name: JSON_TOOL.into(),
-                }),
-                _ => Some(BedrockChoice::Any(Empty {})),
-            };
-            system.push(SystemContentBlock {
-                text: format!(
-                    "Give your final answer by calling the `{JSON_TOOL}` tool with the answer as its input."
-                ),
-            });
-            output.json_tool = Some(JSON_TOOL.into());
-        }
-        format => {
-            // No structured output and no forced tools: ask in words (best effort).
-            let text = match format {
-                ResponseFormat::JsonSchema { schema, .. } => format!(
-                    "Respond only with one JSON value that validates against this JSON Schema, with no prose and no code fences: {schema}"
-                ),
-                _ => "Respond only with one valid JSON object, with no prose and no code fences."
-                    .to_string(),
-            };
-            system.push(SystemContentBlock { text });
-        }
-    }
-    if output.drop_tool_calls {
-        let text = match &output.json_tool {
-            Some(json_tool) => {
-                format!("Do not call any tool other than `{json_tool}` in this reply.")
-            }
-            None => "Do not call any tool in this reply; answer in text.".to_string(),
-        };
-        system.push(SystemContentBlock { text });
-    }
-    if anthropic_thinking
-        && matches!(
-            choice,
-            Some(BedrockChoice::Any(_) | BedrockChoice::Tool { .. })
-        )
-    {
-        // Extended thinking only allows an automatic tool choice.
-        choice = None;
-        if matches!(
-            req.tool_choice,
-            Some(ToolChoice::Required | ToolChoice::Function(_))
-        ) {
-            ignore(if req.legacy_functions {
-                "function_call"
-            } else {
-                "tool_choice"
-            });
-        }
-    }
-    let tool_config = (!specs.is_empty()).then_some(ToolConfig {
-        tools: specs,
-        tool_choice: choice,
-    });
-
-    // Metadata and tier.
-    let mut request_metadata = BTreeMap::new();
-    if let Some(user) = &req.user {
-        if metadata_ok(user, 0) {
-            request_metadata.insert("user".to_string(), user.clone());
-        } else {
-            ignore("user");
-        }
-    }
-    for (k, v) in &req.metadata {
-        if metadata_ok(k, 1) && metadata_ok(v, 0) && request_metadata.len() < 16 {
-            request_metadata
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
-        } else {
-            ignore("metadata");
-        }
-    }
-    let service_tier = match req.service_tier.as_deref() {
-        None | Some("auto") => None,
-        Some(t @ ("default" | "flex" | "priority")) => Some(ServiceTier {
-            kind: match t {
-                "default" => "default",
-                "flex" => "flex",
-                _ => "priority",
-            },
-        }),
-        Some(_) => {
-            ignore("service_tier");
-            None
-        }
-    };
-
-    if let Some(first) = messages.first() {
-        if first.role == ConversationRole::Assistant {
-            messages.insert(
-                0,
-                Message {
-                    role: ConversationRole::User,
-                    content: vec![ContentBlock::Text(LEADING_USER_PLACEHOLDER.into())],
-                },
-            );
-        }
-    }
-    let inference = InferenceConfig {
-        max_tokens,
-        temperature,
-        top_p,
-        stop_sequences: req.stop.iter().filter(|s| !s.is_empty()).cloned().collect(),
-    };
+        reasoning.budget_tokens.is_some() && target.provider == Provider::Anthropic;
+    let inference = sampling::inference_config(
+        req,
+        target,
+        reasoning.budget_tokens,
+        anthropic_thinking,
+        &mut ignored,
+    );
+    let (mut tools, mut output) = tool_config::plan(req, target, &messages);
+    let output_config =
+        response_format::json_output(req, target, &mut tools, &mut system, &mut output)?;
+    let tool_config = tool_config::finish(
+        tools,
+        req,
+        anthropic_thinking,
+        &output,
+        &mut system,
+        &mut ignored,
+    );
+    let request_metadata = metadata::request_metadata(req, &mut ignored);
+    let service_tier = metadata::service_tier(req, &mut ignored);
+    messages::ensure_user_first(&mut messages);
+    let additional = reasoning.additional;
     Ok(Translation {
         body: ConverseRequest {
             messages,
@@ -408,185 +102,18 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
             output_config,
             service_tier,
         },
-        ignored,
+        ignored: ignored.0,
         output,
     })
-}
-
-/// `RequestMetadata` keys and values: `[a-zA-Z0-9\s:_@$#=/+,-.]`, up to 256 characters.
-fn metadata_ok(s: &str, min: usize) -> bool {
-    (min..=256).contains(&s.chars().count())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c.is_whitespace() || ":_@$#=/+,-.".contains(c))
-}
-
-/// Names of the tools called in the history, first-seen order, deduplicated.
-fn history_tool_names(messages: &[Message]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for m in messages {
-        for b in &m.content {
-            if let ContentBlock::ToolUse(t) = b {
-                if !names.contains(&t.name) {
-                    names.push(t.name.clone());
-                }
-            }
-        }
-    }
-    names
-}
-
-/// The conversation: system and developer messages (anywhere) become `system` blocks in
-/// order; tool messages become `toolResult` blocks of a user turn; consecutive same-role
-/// turns merge; blank text and empty assistant turns are dropped. Tool calls and their results
-/// must pair up as OpenAI requires: each tool message answers a call of the assistant message
-/// before it, and each call is answered before the conversation moves on.
-fn to_messages(req: &ChatRequest) -> Result<(Vec<SystemContentBlock>, Vec<Message>), ApiError> {
-    let mut system = Vec::new();
-    let mut messages: Vec<Message> = Vec::new();
-    // Calls of the latest assistant message still waiting for a result: (message index, id).
-    let mut pending: Vec<(usize, String)> = Vec::new();
-    let unanswered = |at: usize, id: &str| {
-        if req.messages[at].legacy {
-            ApiError::invalid_param(
-                format!("messages[{at}].function_call"),
-                "an assistant message with a function_call must be followed by the `function` message answering it",
-            )
-        } else {
-            ApiError::invalid_param(
-                format!("messages[{at}].tool_calls"),
-                format!("an assistant message with tool_calls must be followed by tool messages answering each call; `{id}` has no answer"),
-            )
-        }
-    };
-    for (i, m) in req.messages.iter().enumerate() {
-        if m.role != Role::Tool {
-            if let Some((at, id)) = pending.first() {
-                return Err(unanswered(*at, id));
-            }
-        }
-        let texts = || {
-            m.content.iter().filter_map(|p| match p {
-                ContentPart::Text(t) if !is_blank(t) => Some(t.clone()),
-                _ => None,
-            })
-        };
-        let (role, blocks): (ConversationRole, Vec<ContentBlock>) = match m.role {
-            Role::System | Role::Developer => {
-                system.extend(texts().map(|text| SystemContentBlock { text }));
-                continue;
-            }
-            Role::User => (
-                ConversationRole::User,
-                m.content
-                    .iter()
-                    .filter_map(|p| match p {
-                        ContentPart::Text(t) if is_blank(t) => None,
-                        ContentPart::Text(t) => Some(ContentBlock::Text(t.clone())),
-                        ContentPart::Image(img) => Some(ContentBlock::Image(ImageBlock {
-                            format: img.format,
-                            source: ImageSource {
-                                bytes: img.base64.clone(),
-                            },
-                        })),
-                    })
-                    .collect(),
-            ),
-            Role::Assistant => {
-                let mut blocks: Vec<ContentBlock> = texts().map(ContentBlock::Text).collect();
-                for c in &m.tool_calls {
-                    pending.push((i, c.id.clone()));
-                    blocks.push(ContentBlock::ToolUse(ToolUseBlock {
-                        tool_use_id: bedrock_tool_id(&c.id),
-                        name: c.name.clone(),
-                        input: c.arguments.clone(),
-                    }));
-                }
-                (ConversationRole::Assistant, blocks)
-            }
-            Role::Tool => {
-                let id = m.tool_call_id.clone().unwrap_or_default();
-                let Some(pos) = pending.iter().position(|(_, p)| *p == id) else {
-                    return Err(ApiError::invalid_param(
-                        format!("messages[{i}].tool_call_id"),
-                        format!("tool message `{id}` does not answer a tool call of the preceding assistant message"),
-                    ));
-                };
-                pending.remove(pos);
-                (
-                    ConversationRole::User,
-                    vec![ContentBlock::ToolResult(ToolResultBlock {
-                        tool_use_id: bedrock_tool_id(&id),
-                        content: vec![tool_result_content(&m.content)],
-                    })],
-                )
-            }
-        };
-        if blocks.is_empty() {
-            continue;
-        }
-        match messages.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => messages.push(Message {
-                role,
-                content: blocks,
-            }),
-        }
-    }
-    if let Some((at, id)) = pending.first() {
-        return Err(unanswered(*at, id));
-    }
-    // Bedrock wants a turn's tool results before anything else in it.
-    for m in &mut messages {
-        if m.role == ConversationRole::User {
-            m.content
-                .sort_by_key(|b| !matches!(b, ContentBlock::ToolResult(_)));
-        }
-    }
-    if messages.is_empty() {
-        return Err(ApiError::invalid_param(
-            "messages",
-            "the conversation has no user or assistant message with non-empty content",
-        ));
-    }
-    Ok((system, messages))
-}
-
-/// A tool message's content: a JSON object stays JSON (`json` block), anything else is text.
-/// Blank as Bedrock judges text blocks: white space as Rust sees it, plus the information
-/// separators U+001C..U+001F, which Java's `Character.isWhitespace` (Bedrock) and Python's
-/// `str.isspace` (the emulator) count as white space and `char::is_whitespace` does not. Such
-/// a text sent on makes Bedrock answer `ValidationException: … is blank` (found by the
-/// Bedrock-rules oracle of the property tests and the `chat_request` fuzz target).
-pub fn is_blank(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
-fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlock {
-    let text: String = parts
-        .iter()
-        .filter_map(|p| match p {
-            ContentPart::Text(t) => Some(t.as_str()),
-            ContentPart::Image(_) => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    if is_blank(&text) {
-        return ToolResultContentBlock::Text(EMPTY_TOOL_RESULT.into());
-    }
-    match serde_json::from_str::<Value>(&text) {
-        Ok(v @ Value::Object(_)) => ToolResultContentBlock::Json(v),
-        _ => ToolResultContentBlock::Text(text),
-    }
 }
 
 /// Legacy completion → Converse: the prompt is the one user turn.
 pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest, ApiError> {
     let inference = InferenceConfig {
         max_tokens: Some(req.max_tokens),
-        temperature: req.temperature.map(|t| t.min(1.0)),
+        temperature: sampling::temperature(req.temperature),
         top_p: req.top_p,
-        stop_sequences: req.stop.iter().filter(|s| !s.is_empty()).cloned().collect(),
+        stop_sequences: sampling::stop_sequences(&req.stop),
     };
     Ok(ConverseRequest {
         messages: vec![Message {
@@ -605,8 +132,12 @@ pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest
 
 #[cfg(test)]
 mod tests {
+    use super::messages::tool_result_content;
+    use super::sampling::ANSWER_ROOM;
     use super::*;
-    use crate::openai::chat::ChatRequest;
+    use crate::converse::request::ToolResultContentBlock;
+    use crate::openai::chat::{ChatRequest, ContentPart};
+    use crate::translate::tools::JSON_TOOL;
     use serde_json::json;
 
     const CLAUDE_35: &str = "us.anthropic.claude-3-5-sonnet-20241022-v2:0";

@@ -1,0 +1,188 @@
+//! The wire types of `POST /v1/chat/completions`: the request as [`ChatRequest::parse`]
+//! leaves it (every field checked) and the unary `chat.completion` answer. Kept apart from the
+//! parsing so that the translation reads plain data, never JSON.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::catalog::models::Provider;
+use crate::openai::chunk::Usage;
+
+/// Who wrote a message. `developer` is OpenAI's newer name for `system`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+/// One content part (`ChatCompletionRequestMessageContentPart*`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ContentPart {
+    /// `text` parts, and the `refusal` parts of assistant messages.
+    Text(String),
+    Image(Image),
+}
+
+/// An `image_url` part whose URL was a `data:` URL: the format Bedrock names and the
+/// (validated) base64 payload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub format: &'static str,
+    pub base64: String,
+}
+
+/// An assistant `tool_calls[]` entry, `function.arguments` parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: Value,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<ContentPart>,
+    /// Assistant messages only.
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool messages only.
+    pub tool_call_id: Option<String>,
+    /// Written in the legacy form: an assistant `function_call` (its one entry in
+    /// `tool_calls`) or a `role: "function"` message (a tool message). Only error messages
+    /// care: they name the field the client sent.
+    pub legacy: bool,
+}
+
+/// A `tools[]` entry of type `function`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema; `{"type":"object","properties":{}}` when absent.
+    pub parameters: Value,
+    pub strict: bool,
+}
+
+/// `tool_choice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    None,
+    Auto,
+    Required,
+    Function(String),
+}
+
+/// `response_format`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: String,
+        description: Option<String>,
+        schema: Value,
+        strict: bool,
+    },
+}
+
+/// `reasoning_effort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasoningEffort {
+    None,
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+}
+
+/// The fields of a chat request that the translation uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    pub model: String,
+    /// Extension: the Bedrock model id to call, over `model` and its alias.
+    pub bedrock_model: Option<String>,
+    /// Extension: the provider family, over the one inferred from the model id.
+    pub model_provider: Option<Provider>,
+    pub messages: Vec<Message>,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// `max_completion_tokens` wins over the deprecated `max_tokens`.
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
+    /// `tools`, or the legacy `functions` (same representation).
+    pub tools: Vec<Tool>,
+    /// `tool_choice`, or the legacy `function_call` (`none` / `auto` / `{"name": …}`).
+    pub tool_choice: Option<ToolChoice>,
+    /// The request used legacy function calling (`functions` / `function_call`): the answer
+    /// is given in the legacy `function_call` form.
+    pub legacy_functions: bool,
+    pub response_format: ResponseFormat,
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Anthropic-style `thinking` object, passed through.
+    pub thinking: Option<Value>,
+    pub user: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    pub service_tier: Option<String>,
+    /// Parameters accepted but not honoured, in request order (the
+    /// `x-bedrock-ignored-params` response header).
+    pub ignored: Vec<String>,
+}
+
+/// A unary `chat.completion` object.
+#[derive(Debug, Serialize)]
+pub struct ChatCompletion {
+    pub id: String,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: String,
+    pub choices: Vec<Choice>,
+    pub usage: Usage,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    pub index: u32,
+    pub message: ResponseMessage,
+    pub finish_reason: &'static str,
+    pub logprobs: Option<()>,
+}
+
+/// `ChatCompletionResponseMessage`: `content` and `refusal` are required, possibly null.
+#[derive(Debug, Serialize)]
+pub struct ResponseMessage {
+    pub role: &'static str,
+    pub content: Option<String>,
+    pub refusal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ResponseToolCall>,
+    /// The legacy form of one tool call, when the request used `functions` (then
+    /// `tool_calls` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<ResponseFunction>,
+    /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+}
+
+/// `ChatCompletionMessageToolCall`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseToolCall {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub function: ResponseFunction,
+}
+
+/// The `function` of a tool call: `arguments` is a JSON string.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResponseFunction {
+    pub name: String,
+    pub arguments: String,
+}
