@@ -22,7 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::auth::key_source::{digest, Call, KeyDigest};
+use crate::auth::key_source::Call;
+use crate::auth::keys::{digest, KeyDigest};
 use crate::error::{ApiError, ErrorType};
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
@@ -118,7 +119,7 @@ impl IamAuth {
 
 /// The bearer token, when it is an IAM token.
 pub fn token_of(authorization: Option<&str>) -> Option<&str> {
-    let t = crate::auth::caller::bearer(authorization?);
+    let t = crate::auth::keys::bearer(authorization?);
     t.starts_with(TOKEN_PREFIX).then_some(t)
 }
 

@@ -20,11 +20,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+use crate::auth::keys::{parse_digest, valid_tenant_name, DigestTable};
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
-
-pub type KeyDigest = [u8; 32];
 
 const DEFAULT_REFRESH_SECONDS: u64 = 300;
 const DEFAULT_RETRY_SECONDS: u64 = 10;
@@ -262,20 +260,7 @@ struct RawTenantKeys {
 /// Key digests → tenant names, as read from the secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyTable {
-    keys: Vec<(KeyDigest, usize)>,
-    tenants: Vec<String>,
-}
-
-pub fn digest(key: &str) -> KeyDigest {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-fn valid_tenant_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    keys: DigestTable<String>,
 }
 
 impl KeyTable {
@@ -287,7 +272,7 @@ impl KeyTable {
         let show = |k: &str| k == "tenants" || k == "key_sha256" || known(k);
         let raw: RawTable = parse_json(text.as_bytes(), &show)
             .map_err(|e| format!("the key table is not valid: {e}"))?;
-        let mut table = KeyTable::default();
+        let mut keys = DigestTable::default();
         for (n, (name, entry)) in raw.tenants.into_iter().enumerate() {
             if !valid_tenant_name(&name) {
                 return Err(format!(
@@ -301,50 +286,33 @@ impl KeyTable {
                     n + 1
                 ));
             }
-            let index = table.tenants.len();
+            let mut digests = Vec::with_capacity(entry.key_sha256.len());
             for (i, hex_digest) in entry.key_sha256.iter().enumerate() {
-                let d: KeyDigest = hex::decode(hex_digest.trim())
-                    .ok()
-                    .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| {
-                        format!("`tenants.{name}.key_sha256[{i}]` is not a 64-digit hex SHA-256")
-                    })?;
-                if table.keys.iter().any(|(k, _)| *k == d) {
-                    return Err(format!(
-                        "`tenants.{name}.key_sha256[{i}]` is listed more than once"
-                    ));
-                }
-                table.keys.push((d, index));
+                digests.push(parse_digest(hex_digest).ok_or_else(|| {
+                    format!("`tenants.{name}.key_sha256[{i}]` is not a 64-digit hex SHA-256")
+                })?);
             }
-            table.tenants.push(name);
-            if table.keys.len() > MAX_KEYS {
+            let at = |i: usize| format!("`tenants.{name}.key_sha256[{i}]`");
+            keys.push(name.clone(), digests)
+                .map_err(|dup| format!("{} is listed more than once", at(dup.position)))?;
+            if keys.key_count() > MAX_KEYS {
                 return Err(format!("the key table has more than {MAX_KEYS} keys"));
             }
         }
-        Ok(table)
+        Ok(Self { keys })
     }
 
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.keys.key_count()
     }
 
     pub fn tenant_count(&self) -> usize {
-        self.tenants.len()
+        self.keys.owners().len()
     }
 
-    /// The tenant of a presented key. Every digest is compared, in constant time, without
-    /// stopping at a match.
+    /// The tenant of a presented key ([`DigestTable::lookup`]: constant time).
     pub fn lookup(&self, presented: &str) -> Option<&str> {
-        if presented.is_empty() {
-            return None;
-        }
-        let d = digest(presented);
-        let mut found = None;
-        for (k, index) in &self.keys {
-            let same = k.iter().zip(&d).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-            found = if same { Some(*index) } else { found };
-        }
-        found.and_then(|i| self.tenants.get(i)).map(String::as_str)
+        self.keys.lookup(presented).map(String::as_str)
     }
 }
 
@@ -698,6 +666,7 @@ fn render_path(open: &[(bool, Option<String>, usize)], leaf: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::keys::digest;
     use std::time::UNIX_EPOCH;
 
     fn src() -> KeySource {

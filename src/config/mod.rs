@@ -42,7 +42,8 @@ use serde::Deserialize;
 use crate::accounting::ratelimit::Limits;
 use crate::auth::iam::{IamAuth, RawIamAuth};
 use crate::auth::key_source::{from_json_value, json_error, KeySource, RawKeySource};
-use crate::auth::tenant::{self, Tenant, TenantTable};
+use crate::auth::keys;
+use crate::auth::tenant::{Tenant, TenantTable};
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
 use crate::pipeline::route::PathForms;
 use crate::upstream::credentials::{CredentialSource, SourceKind};
@@ -853,12 +854,12 @@ fn tenant_table(
                 limits: Limits::default(),
                 model_limits: BTreeMap::new(),
             },
-            api_keys.iter().map(|k| tenant::digest(k.trim())).collect(),
+            api_keys.iter().map(|k| keys::digest(k.trim())).collect(),
         ));
     }
     for (name, t) in raw {
         let at = format!("tenants.{name}");
-        if !tenant::valid_tenant_name(&name) {
+        if !keys::valid_tenant_name(&name) {
             // Repeated only when printable and short: it is not a name, so it may be anything.
             let at = if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic() && b != b'`')
             {
@@ -877,7 +878,7 @@ fn tenant_table(
         }
         let mut digests = Vec::new();
         for (i, d) in t.key_sha256.iter().enumerate() {
-            digests.push(tenant::parse_digest(d).ok_or_else(|| {
+            digests.push(keys::parse_digest(d).ok_or_else(|| {
                 err(format!(
                     "`{at}.key_sha256[{i}]` is not a SHA-256 digest (64 hex digits, e.g. `printf %s \"$KEY\" | sha256sum`)"
                 ))
