@@ -22,9 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::auth::key_source::Call;
 use crate::auth::keys::{digest, KeyDigest};
 use crate::error::{ApiError, ErrorType};
+use crate::upstream::side_call::SideCall;
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 const AUDIENCE_HEADER: &str = "x-k8s-aws-id";
@@ -278,22 +278,20 @@ fn is_presigned_query(query: &str) -> bool {
 }
 
 /// The call that has STS run the presigned request.
-pub fn sts_call(cfg: &IamAuth, p: &Presigned) -> Call {
-    let mut headers = vec![
-        (":method".to_string(), "GET".to_string()),
-        (":path".to_string(), p.path.clone()),
-        (":authority".to_string(), cfg.sts_host.clone()),
-        ("accept".to_string(), "application/json".to_string()),
-    ];
+pub fn sts_call(cfg: &IamAuth, p: &Presigned) -> SideCall {
+    let mut call = SideCall::new(
+        &cfg.cluster,
+        "GET",
+        &cfg.sts_host,
+        p.path.clone(),
+        cfg.timeout,
+    );
+    call.headers
+        .push(("accept".to_string(), "application/json".to_string()));
     if let Some(a) = &cfg.audience {
-        headers.push((AUDIENCE_HEADER.to_string(), a.clone()));
+        call.headers.push((AUDIENCE_HEADER.to_string(), a.clone()));
     }
-    Call {
-        cluster: cfg.cluster.clone(),
-        headers,
-        body: Vec::new(),
-        timeout: cfg.timeout,
-    }
+    call
 }
 
 /// STS's answer → the caller's tenant: 401 when STS refuses the token, 403 when the identity
@@ -559,10 +557,8 @@ mod tests {
         assert_eq!(p.expires_at, at(60));
         let call = sts_call(&cfg(Some("bedrock")), &p);
         assert_eq!(call.cluster, "sts");
-        assert!(call.headers.contains(&(":authority".into(), HOST.into())));
-        assert!(call
-            .headers
-            .contains(&("x-k8s-aws-id".into(), "bedrock".into())));
+        assert!(call.header(":authority") == Some(HOST));
+        assert!(call.header("x-k8s-aws-id") == Some("bedrock"));
         // Padding and the uppercase host are tolerated.
         let padded = format!("{}==", token(&url("STS.us-east-1.amazonaws.com", &q)));
         assert!(validate(&cfg(None), &padded, at(0)).is_ok());

@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::auth::keys::{parse_digest, valid_tenant_name, DigestTable};
+use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
 
 const DEFAULT_REFRESH_SECONDS: u64 = 300;
@@ -148,23 +149,13 @@ pub fn signing_credentials<'a>(
     }
 }
 
-/// An HTTP call for the shell to dispatch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Call {
-    pub cluster: String,
-    /// Pseudo-headers (`:method`, `:path`, `:authority`) first, then the rest.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    pub timeout: Duration,
-}
-
 /// The signed `GetSecretValue` / `GetParameter` call (AWS JSON 1.1 protocol).
 pub fn fetch_request(
     src: &KeySource,
     creds: &Credentials,
     region: &str,
     now: SystemTime,
-) -> Result<Call, String> {
+) -> Result<SideCall, String> {
     let body = match src.service {
         Service::SecretsManager => serde_json::json!({ "SecretId": src.id }),
         Service::Ssm => serde_json::json!({ "Name": src.id, "WithDecryption": true }),
@@ -189,19 +180,12 @@ pub fn fetch_request(
         now,
     )
     .map_err(|e| format!("signing the {} call failed: {e}", src.service.target()))?;
-    let mut headers = vec![
-        (":method".to_string(), "POST".to_string()),
-        (":path".to_string(), "/".to_string()),
-        (":authority".to_string(), src.host.clone()),
-    ];
-    headers.extend(signed.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    headers.extend(auth);
-    Ok(Call {
-        cluster: src.cluster.clone(),
-        headers,
-        body,
-        timeout: src.timeout,
-    })
+    let mut call = SideCall::new(&src.cluster, "POST", &src.host, "/".into(), src.timeout);
+    call.headers
+        .extend(signed.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    call.headers.extend(auth);
+    call.body = body;
+    Ok(call)
 }
 
 /// The secret text out of a `GetSecretValue` / `GetParameter` answer.
@@ -703,12 +687,7 @@ mod tests {
         };
         let call = fetch_request(&src(), &creds, "us-east-1", at(0)).unwrap();
         assert_eq!(call.cluster, "secretsmanager");
-        let h = |n: &str| {
-            call.headers
-                .iter()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.as_str())
-        };
+        let h = |n: &str| call.header(n);
         assert_eq!(
             h(":authority"),
             Some("secretsmanager.us-east-1.amazonaws.com")

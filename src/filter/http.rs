@@ -286,7 +286,7 @@ impl Http {
             None => {}
         }
         let call = iam::sts_call(iam, &presigned);
-        match host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout) {
+        match host::dispatch(&call) {
             Some(id) => {
                 log::debug!(
                     "#{} verifying IAM caller {} with STS",
