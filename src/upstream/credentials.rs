@@ -309,7 +309,7 @@ impl Refresher {
 /// Parses the credential JSON of either endpoint.
 pub fn parse_credentials(body: &[u8], now: SystemTime) -> Result<Live, String> {
     // Errors never repeat a value of the answer: it holds the secret key and token.
-    let c: CredentialJson = crate::auth::key_source::parse_json(body, &|_| true)
+    let c: CredentialJson = crate::config::json::parse_json(body, &|_| true)
         .map_err(|e| format!("credential JSON is unreadable: {e}"))?;
     if c.code.as_deref().is_some_and(|c| c != "Success") {
         return Err("credential endpoint answered a `Code` other than `Success`".to_string());
