@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::auth::keys::{parse_digest, valid_tenant_name, DigestTable};
 use crate::config::json::parse_json;
+use crate::config::ConfigError;
 use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
 
@@ -104,15 +105,15 @@ pub struct KeySource {
 }
 
 impl KeySource {
-    pub fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, String> {
+    pub fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, ConfigError> {
         let field = |f: &str| format!("`api_keys_source.{f}`");
         let service = raw.service;
         if raw.id.trim().is_empty() {
-            return Err(format!("{} is empty", field("id")));
+            return Err(format!("{} is empty", field("id")).into());
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let seconds = |v: Option<u64>, default: u64, name: &str| match v {
-            Some(0) => Err(format!("{} must be at least 1", field(name))),
+            Some(0) => Err(ConfigError(format!("{} must be at least 1", field(name)))),
             Some(n) => Ok(n),
             None => Ok(default),
         };
@@ -528,7 +529,7 @@ mod tests {
             (raw("ssm", " ", None), "id"),
             (raw("ssm", "p", Some(0)), "refresh_seconds"),
         ] {
-            let e = KeySource::from_raw(r, "r").unwrap_err();
+            let e = KeySource::from_raw(r, "r").unwrap_err().0;
             assert!(e.contains(&format!("api_keys_source.{field}")), "{e}");
         }
     }

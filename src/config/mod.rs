@@ -155,6 +155,18 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl From<String> for ConfigError {
+    fn from(msg: String) -> Self {
+        Self(msg)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(msg: &str) -> Self {
+        Self(msg.to_string())
+    }
+}
+
 fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
@@ -341,7 +353,7 @@ fn key_source(
     upstream: &Upstream,
 ) -> Result<Option<KeySource>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
-    let source = KeySource::from_raw(raw, region).map_err(err)?;
+    let source = KeySource::from_raw(raw, region)?;
     if !matches!(
         upstream,
         Upstream::Aws(AwsAuth::SigV4(_) | AwsAuth::Refreshed(_))
@@ -360,7 +372,7 @@ fn iam_auth(
     tenants: &TenantTable,
 ) -> Result<Option<IamAuth>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
-    let iam = IamAuth::from_raw(raw, region).map_err(err)?;
+    let iam = IamAuth::from_raw(raw, region)?;
     // The tenant (a value) is not repeated; the ARN is the entry's key.
     if let Some(arn) = iam
         .principals
