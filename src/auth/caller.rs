@@ -4,18 +4,10 @@
 //! a 401.
 
 use crate::auth::key_source::KeyState;
+use crate::auth::keys::bearer;
 use crate::auth::tenant::Tenant;
 use crate::config::Config;
 use crate::error::ApiError;
-
-/// `Bearer <token>` → the token (trimmed); anything else → `""`.
-pub fn bearer(authorization: &str) -> &str {
-    authorization
-        .strip_prefix("Bearer ")
-        .or_else(|| authorization.strip_prefix("bearer "))
-        .map(str::trim)
-        .unwrap_or("")
-}
 
 fn incorrect() -> ApiError {
     ApiError::unauthorized("Incorrect API key provided.")
@@ -57,7 +49,8 @@ pub fn authenticate<'c>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::key_source::{digest, KeyTable};
+    use crate::auth::key_source::KeyTable;
+    use crate::auth::keys::digest;
 
     fn cfg(extra: &str) -> Config {
         Config::parse(

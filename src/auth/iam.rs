@@ -22,8 +22,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::auth::key_source::{digest, Call, KeyDigest};
+use crate::auth::keys::{digest, KeyDigest};
+use crate::config::ConfigError;
 use crate::error::{ApiError, ErrorType};
+use crate::upstream::side_call::SideCall;
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 const AUDIENCE_HEADER: &str = "x-k8s-aws-id";
@@ -72,7 +74,7 @@ pub struct IamAuth {
 }
 
 impl IamAuth {
-    pub fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, String> {
+    pub fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, ConfigError> {
         if raw.principals.is_empty() {
             return Err("`iam_auth.principals` must map at least one ARN to a tenant".into());
         }
@@ -93,7 +95,8 @@ impl IamAuth {
             };
             return Err(format!(
                 "`iam_auth.principals` entry {entry} needs an `arn:…` key and a tenant name"
-            ));
+            )
+            .into());
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let cache = match raw.cache_seconds {
@@ -118,7 +121,7 @@ impl IamAuth {
 
 /// The bearer token, when it is an IAM token.
 pub fn token_of(authorization: Option<&str>) -> Option<&str> {
-    let t = crate::auth::caller::bearer(authorization?);
+    let t = crate::auth::keys::bearer(authorization?);
     t.starts_with(TOKEN_PREFIX).then_some(t)
 }
 
@@ -137,6 +140,54 @@ fn deny(why: impl std::fmt::Display) -> ApiError {
 
 /// Checks a token's shape (see the module doc); every failure is a 401 saying which rule.
 pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned, ApiError> {
+    let url = token_url(token)?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| deny("the URL must be https"))?;
+    let (host, path_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if !host.eq_ignore_ascii_case(&cfg.sts_host) {
+        return Err(deny(format!("the host must be `{}`", cfg.sts_host)));
+    }
+    if path_query.contains('#') {
+        return Err(deny("the URL must not have a fragment"));
+    }
+    let query = path_query
+        .strip_prefix("/?")
+        .ok_or_else(|| deny("the path must be `/` with a query"))?;
+    let params = query_params(query)?;
+    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
+    if get("Action") != "GetCallerIdentity" {
+        return Err(deny("the action must be GetCallerIdentity"));
+    }
+    if get("Version") != "2011-06-15" {
+        return Err(deny("the version must be 2011-06-15"));
+    }
+    if get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
+        return Err(deny("the algorithm must be AWS4-HMAC-SHA256"));
+    }
+    let scope: Vec<&str> = get("X-Amz-Credential").split('/').collect();
+    let [access_key_id, scope_date, _region, service, terminator] = scope.as_slice() else {
+        return Err(deny("X-Amz-Credential is malformed"));
+    };
+    if *service != "sts" || *terminator != "aws4_request" || access_key_id.is_empty() {
+        return Err(deny("the credential scope must be for sts"));
+    }
+    let expires_at = expiry(get("X-Amz-Date"), scope_date, get("X-Amz-Expires"), now)?;
+    check_signed_headers(cfg, get("X-Amz-SignedHeaders"))?;
+    let sig = get("X-Amz-Signature");
+    if sig.len() != 64 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(deny("X-Amz-Signature is malformed"));
+    }
+    Ok(Presigned {
+        path: path_query.to_string(),
+        expires_at,
+        access_key_id: access_key_id.to_string(),
+    })
+}
+
+/// The presigned URL inside a token: at most [`MAX_TOKEN_LEN`], [`TOKEN_PREFIX`], base64url
+/// of printable ASCII.
+fn token_url(token: &str) -> Result<String, ApiError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(deny("too long"));
     }
@@ -154,19 +205,11 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
             "the URL has characters a URL cannot have (spaces, control characters or non-ASCII)",
         ));
     }
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or_else(|| deny("the URL must be https"))?;
-    let (host, path_query) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    if !host.eq_ignore_ascii_case(&cfg.sts_host) {
-        return Err(deny(format!("the host must be `{}`", cfg.sts_host)));
-    }
-    if path_query.contains('#') {
-        return Err(deny("the URL must not have a fragment"));
-    }
-    let query = path_query
-        .strip_prefix("/?")
-        .ok_or_else(|| deny("the path must be `/` with a query"))?;
+    Ok(url)
+}
+
+/// The query's parameters, decoded: only [`ALLOWED_PARAMS`], none twice.
+fn query_params(query: &str) -> Result<BTreeMap<&str, String>, ApiError> {
     if !is_presigned_query(query) {
         return Err(deny(
             "the query must be `name=value` pairs with percent-encoded values",
@@ -193,29 +236,22 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
             return Err(deny(format!("`{k}` is given twice")));
         }
     }
-    let get = |k: &str| params.get(k).map(String::as_str).unwrap_or("");
-    if get("Action") != "GetCallerIdentity" {
-        return Err(deny("the action must be GetCallerIdentity"));
-    }
-    if get("Version") != "2011-06-15" {
-        return Err(deny("the version must be 2011-06-15"));
-    }
-    if get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" {
-        return Err(deny("the algorithm must be AWS4-HMAC-SHA256"));
-    }
-    let scope: Vec<&str> = get("X-Amz-Credential").split('/').collect();
-    let [access_key_id, scope_date, _region, service, terminator] = scope.as_slice() else {
-        return Err(deny("X-Amz-Credential is malformed"));
-    };
-    if *service != "sts" || *terminator != "aws4_request" || access_key_id.is_empty() {
-        return Err(deny("the credential scope must be for sts"));
-    }
-    let date = get("X-Amz-Date");
+    Ok(params)
+}
+
+/// When the presigned request expires: `X-Amz-Date` (of the scope's date) plus
+/// `X-Amz-Expires`, not past and not dated more than [`MAX_FUTURE_SKEW`] ahead.
+fn expiry(
+    date: &str,
+    scope_date: &str,
+    expires: &str,
+    now: SystemTime,
+) -> Result<SystemTime, ApiError> {
     let signed_at = parse_amz_date(date).ok_or_else(|| deny("X-Amz-Date is malformed"))?;
     if !date.starts_with(scope_date) {
         return Err(deny("the credential scope date is not X-Amz-Date's"));
     }
-    let expires: u64 = get("X-Amz-Expires")
+    let expires: u64 = expires
         .parse()
         .ok()
         .filter(|n| (1..=MAX_EXPIRES).contains(n))
@@ -227,7 +263,12 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
     if signed_at > now + MAX_FUTURE_SKEW {
         return Err(deny("it is dated in the future"));
     }
-    let signed: Vec<&str> = get("X-Amz-SignedHeaders").split(';').collect();
+    Ok(expires_at)
+}
+
+/// `host` signed, the audience header too when one is configured, nothing else.
+fn check_signed_headers(cfg: &IamAuth, signed_headers: &str) -> Result<(), ApiError> {
+    let signed: Vec<&str> = signed_headers.split(';').collect();
     if !signed.contains(&"host") {
         return Err(deny("`host` must be a signed header"));
     }
@@ -240,15 +281,7 @@ pub fn validate(cfg: &IamAuth, token: &str, now: SystemTime) -> Result<Presigned
     {
         return Err(deny(format!("signed header `{other}` cannot be forwarded")));
     }
-    let sig = get("X-Amz-Signature");
-    if sig.len() != 64 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(deny("X-Amz-Signature is malformed"));
-    }
-    Ok(Presigned {
-        path: path_query.to_string(),
-        expires_at,
-        access_key_id: access_key_id.to_string(),
-    })
+    Ok(())
 }
 
 /// A query as a presigner writes it: `&`-separated `name=value` pairs of unreserved
@@ -277,22 +310,20 @@ fn is_presigned_query(query: &str) -> bool {
 }
 
 /// The call that has STS run the presigned request.
-pub fn sts_call(cfg: &IamAuth, p: &Presigned) -> Call {
-    let mut headers = vec![
-        (":method".to_string(), "GET".to_string()),
-        (":path".to_string(), p.path.clone()),
-        (":authority".to_string(), cfg.sts_host.clone()),
-        ("accept".to_string(), "application/json".to_string()),
-    ];
+pub fn sts_call(cfg: &IamAuth, p: &Presigned) -> SideCall {
+    let mut call = SideCall::new(
+        &cfg.cluster,
+        "GET",
+        &cfg.sts_host,
+        p.path.clone(),
+        cfg.timeout,
+    );
+    call.headers
+        .push(("accept".to_string(), "application/json".to_string()));
     if let Some(a) = &cfg.audience {
-        headers.push((AUDIENCE_HEADER.to_string(), a.clone()));
+        call.headers.push((AUDIENCE_HEADER.to_string(), a.clone()));
     }
-    Call {
-        cluster: cfg.cluster.clone(),
-        headers,
-        body: Vec::new(),
-        timeout: cfg.timeout,
-    }
+    call
 }
 
 /// STS's answer → the caller's tenant: 401 when STS refuses the token, 403 when the identity
@@ -558,10 +589,8 @@ mod tests {
         assert_eq!(p.expires_at, at(60));
         let call = sts_call(&cfg(Some("bedrock")), &p);
         assert_eq!(call.cluster, "sts");
-        assert!(call.headers.contains(&(":authority".into(), HOST.into())));
-        assert!(call
-            .headers
-            .contains(&("x-k8s-aws-id".into(), "bedrock".into())));
+        assert!(call.header(":authority") == Some(HOST));
+        assert!(call.header("x-k8s-aws-id") == Some("bedrock"));
         // Padding and the uppercase host are tolerated.
         let padded = format!("{}==", token(&url("STS.us-east-1.amazonaws.com", &q)));
         assert!(validate(&cfg(None), &padded, at(0)).is_ok());
@@ -913,10 +942,15 @@ mod tests {
         };
         assert!(IamAuth::from_raw(raw(&[]), "r")
             .unwrap_err()
+            .0
             .contains("principals"));
-        let e = IamAuth::from_raw(raw(&[("role/x", "t")]), "r").unwrap_err();
+        let e = IamAuth::from_raw(raw(&[("role/x", "t")]), "r")
+            .unwrap_err()
+            .0;
         assert!(e.contains("#1") && !e.contains("role/x"), "{e}");
-        let e = IamAuth::from_raw(raw(&[("arn:aws:iam::1:role/r", " ")]), "r").unwrap_err();
+        let e = IamAuth::from_raw(raw(&[("arn:aws:iam::1:role/r", " ")]), "r")
+            .unwrap_err()
+            .0;
         assert!(e.contains("`arn:aws:iam::1:role/r`"), "{e}");
         let ok = IamAuth::from_raw(raw(&[("arn:aws:iam::1:role/r", "t")]), "eu-west-1").unwrap();
         assert_eq!(

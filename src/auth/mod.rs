@@ -4,4 +4,5 @@
 pub mod caller;
 pub mod iam;
 pub mod key_source;
+pub mod keys;
 pub mod tenant;

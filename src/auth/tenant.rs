@@ -1,17 +1,15 @@
 //! Tenants: who a caller is (API key → tenant), which models it may call, its limits.
 //!
-//! Keys are held only as SHA-256 digests. A presented key is hashed once and compared with
-//! every configured digest in constant time, without stopping at a match, so neither the
-//! timing nor the key's length tells a caller how close a guess was.
+//! Keys are held only as SHA-256 digests in a [`DigestTable`]: one constant-time lookup for
+//! every key (see [`crate::auth::keys`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sha2::{Digest, Sha256};
-
 use crate::accounting::ratelimit::Limits;
+use crate::auth::keys::{bearer, DigestTable, KeyDigest};
+/// Re-exported for the request phase (a tenant name it is asked for) and its tests.
+pub use crate::auth::keys::{digest, valid_tenant_name};
 use crate::error::ApiError;
-
-pub type KeyDigest = [u8; 32];
 
 /// One tenant, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,69 +49,39 @@ impl Tenant {
 /// Key digests → tenants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantTable {
-    keys: Vec<(KeyDigest, usize)>,
-    tenants: Vec<Tenant>,
-}
-
-pub fn digest(key: &str) -> KeyDigest {
-    Sha256::digest(key.as_bytes()).into()
-}
-
-/// `"3f…"` (64 hex digits, any case) → digest.
-pub fn parse_digest(hex_digest: &str) -> Option<KeyDigest> {
-    let bytes = hex::decode(hex_digest.trim()).ok()?;
-    bytes.try_into().ok()
-}
-
-pub fn valid_tenant_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    keys: DigestTable<Tenant>,
 }
 
 impl TenantTable {
     /// Builds the table; a digest listed twice (for one tenant or two) is an error naming it.
     pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, String> {
-        let mut table = TenantTable::default();
+        let mut keys = DigestTable::default();
         for (tenant, digests) in entries {
-            let index = table.tenants.len();
-            for d in digests {
-                if let Some((_, other)) = table.keys.iter().find(|(k, _)| *k == d) {
-                    // `tenant` is pushed after its keys: a key repeated within it has no
-                    // entry in `tenants` yet (indexing it panicked: found by fuzzing).
-                    return Err(match table.tenants.get(*other) {
-                        Some(o) => format!(
-                            "the key with SHA-256 {} is given to both `{}` and `{}`",
-                            hex::encode(d),
-                            o.name,
-                            tenant.name
-                        ),
-                        None => format!(
-                            "the key with SHA-256 {} is listed twice for `{}`",
-                            hex::encode(d),
-                            tenant.name
-                        ),
-                    });
+            let name = tenant.name.clone();
+            keys.push(tenant, digests).map_err(|dup| {
+                let d = hex::encode(dup.digest);
+                match dup.other.and_then(|i| keys.owners().get(i)) {
+                    Some(o) => format!(
+                        "the key with SHA-256 {d} is given to both `{}` and `{name}`",
+                        o.name
+                    ),
+                    None => format!("the key with SHA-256 {d} is listed twice for `{name}`"),
                 }
-                table.keys.push((d, index));
-            }
-            table.tenants.push(tenant);
+            })?;
         }
-        Ok(table)
+        Ok(Self { keys })
     }
 
     pub fn tenants(&self) -> &[Tenant] {
-        &self.tenants
+        self.keys.owners()
     }
 
     pub fn get(&self, name: &str) -> Option<&Tenant> {
-        self.tenants.iter().find(|t| t.name == name)
+        self.tenants().iter().find(|t| t.name == name)
     }
 
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.keys.key_count()
     }
 
     /// `Authorization: Bearer <key>` → the key's tenant, or 401.
@@ -123,35 +91,16 @@ impl TenantTable {
                 "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",
             ));
         };
-        let presented = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .unwrap_or("");
-        let presented_digest = digest(presented);
-        let mut found: Option<usize> = None;
-        for (d, index) in &self.keys {
-            // Every digest is compared; the match is remembered without branching early.
-            let m = constant_time_eq(d, &presented_digest);
-            found = if m { Some(*index) } else { found };
-        }
-        match found {
-            Some(i) if !presented.is_empty() => self
-                .tenants
-                .get(i)
-                .ok_or_else(|| ApiError::internal("tenant table is inconsistent")),
-            _ => Err(ApiError::unauthorized("Incorrect API key provided.")),
-        }
+        self.keys
+            .lookup(bearer(value))
+            .ok_or_else(|| ApiError::unauthorized("Incorrect API key provided."))
     }
-}
-
-fn constant_time_eq(a: &KeyDigest, b: &KeyDigest) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::keys::parse_digest;
 
     pub(crate) fn tenant(name: &str) -> Tenant {
         Tenant {

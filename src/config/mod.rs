@@ -33,21 +33,25 @@
 //!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
 //!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
 
+pub mod json;
+mod models;
+mod raw;
+mod tenants;
+mod upstream;
 pub mod version;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::accounting::ratelimit::Limits;
+use self::json::{from_json_value, json_error};
+use self::raw::{RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant};
 use crate::auth::iam::{IamAuth, RawIamAuth};
-use crate::auth::key_source::{from_json_value, json_error, KeySource, RawKeySource};
-use crate::auth::tenant::{self, Tenant, TenantTable};
-use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
+use crate::auth::key_source::{KeySource, RawKeySource};
+use crate::auth::tenant::TenantTable;
+use crate::catalog::Catalog;
 use crate::pipeline::route::PathForms;
-use crate::upstream::credentials::{CredentialSource, SourceKind};
-use crate::upstream::sigv4::Credentials;
-use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
+use crate::upstream::{AwsAuth, Upstream};
 
 /// The tenant `api_keys` belong to.
 pub const DEFAULT_TENANT: &str = "default";
@@ -55,7 +59,9 @@ pub const DEFAULT_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_USAGE_WINDOW_SECONDS: u64 = 86_400;
 pub const DEFAULT_MAX_USAGE_MODELS_PER_TENANT: usize = 64;
 
-/// The raw JSON shape; unknown fields are rejected so typos do not silently disable things.
+/// The raw JSON shape of the top level (the sections' shapes are in [`raw`]); unknown fields
+/// are rejected so typos do not silently disable things. One field per line:
+/// `tests/deploy/test_deploy.py` reads the field names from here.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -83,7 +89,7 @@ struct RawConfig {
     model_aliases: BTreeMap<String, String>,
     #[serde(default)]
     models: Vec<RawModel>,
-    #[serde(default = "yes")]
+    #[serde(default = "raw::yes")]
     builtin_models: bool,
     #[serde(default)]
     path_prefix: Option<String>,
@@ -97,111 +103,6 @@ struct RawConfig {
     rate_limit_descriptors: bool,
     #[serde(default)]
     max_usage_models_per_tenant: Option<usize>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTenant {
-    /// May be empty (or absent) when the keys come from `api_keys_source` or the tenant's
-    /// callers from `iam_auth`.
-    #[serde(default)]
-    key_sha256: Vec<String>,
-    #[serde(default)]
-    models: Option<Vec<String>>,
-    #[serde(default)]
-    admin: bool,
-    #[serde(default = "yes")]
-    allow_bedrock_model: bool,
-    #[serde(default)]
-    limits: Option<RawLimits>,
-    #[serde(default)]
-    model_limits: BTreeMap<String, RawLimits>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    #[serde(default)]
-    requests_per_minute: Option<u64>,
-    #[serde(default)]
-    tokens_per_minute: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCredentials {
-    access_key_id: String,
-    secret_access_key: String,
-    #[serde(default)]
-    session_token: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCredentialSource {
-    #[serde(rename = "type")]
-    kind: String,
-    cluster: String,
-    #[serde(default)]
-    authority: Option<String>,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    path: Option<String>,
-    #[serde(default)]
-    authorization: Option<String>,
-    #[serde(default)]
-    refresh_before_seconds: Option<u64>,
-    #[serde(default)]
-    timeout_ms: Option<u64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawGateway {
-    host: String,
-    #[serde(default)]
-    path_template: Option<String>,
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    token_env: Option<String>,
-    #[serde(default)]
-    token_header: Option<String>,
-    #[serde(default)]
-    aliases: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawModel {
-    id: String,
-    #[serde(default)]
-    provider: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    input_modalities: Option<Vec<String>>,
-    #[serde(default)]
-    output_modalities: Option<Vec<String>>,
-    #[serde(default)]
-    context_window: Option<u32>,
-    #[serde(default)]
-    max_output_tokens: Option<u32>,
-    #[serde(default)]
-    streaming: Option<bool>,
-    #[serde(default)]
-    tools: Option<bool>,
-    #[serde(default)]
-    inference_profiles: Option<Vec<String>>,
-    #[serde(default)]
-    region: Option<String>,
-    #[serde(default)]
-    created: Option<u64>,
 }
 
 /// The validated configuration.
@@ -237,7 +138,7 @@ pub struct Config {
     pub max_usage_models_per_tenant: usize,
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
-    pub known_models: std::collections::BTreeSet<String>,
+    pub known_models: BTreeSet<String>,
     /// Deprecated fields that were accepted (see [`crate::config::version`]); logged at start.
     pub warnings: Vec<String>,
 }
@@ -254,6 +155,18 @@ impl std::fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+impl From<String> for ConfigError {
+    fn from(msg: String) -> Self {
+        Self(msg)
+    }
+}
+
+impl From<&str> for ConfigError {
+    fn from(msg: &str) -> Self {
+        Self(msg.to_string())
+    }
+}
+
 fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
@@ -267,157 +180,75 @@ pub fn default_host(region: &str) -> String {
     format!("bedrock-runtime.{region}.amazonaws.com")
 }
 
+/// Looks up an environment variable of the Envoy process.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// A value, `None` when it is absent or blank.
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
 impl Config {
     /// Parses the plugin configuration; `env` looks up environment variables.
-    pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn parse(bytes: &[u8], env: Env) -> Result<Self, ConfigError> {
         // Errors name the field, never its value: the configuration holds secrets.
         let value = serde_json::from_slice(bytes).map_err(|e| err(json_error(&e, None)))?;
-        let (value, warnings) = crate::config::version::lower(value).map_err(err)?;
+        let (value, warnings) = version::lower(value).map_err(err)?;
         let raw: RawConfig = from_json_value(&value, &|_| true).map_err(err)?;
-        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
 
         let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
-        if raw.api_keys.is_empty() && raw.tenants.is_empty() && !keys_elsewhere {
-            return Err(err(
-                "`api_keys` or `tenants` must list at least one key (`api_keys` is missing or empty; or set `api_keys_source` or `iam_auth`)",
-            ));
-        }
-        if let Some(i) = raw.api_keys.iter().position(|k| k.trim().len() < 8) {
-            return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
-        }
-        check_model_names(&raw.model_aliases, &raw.azure_deployments)?;
-        let tenants = tenant_table(
+        check_api_keys(&raw.api_keys, raw.tenants.is_empty(), keys_elsewhere)?;
+        models::check_model_names(&raw.model_aliases, &raw.azure_deployments)?;
+        let tenants = tenants::tenant_table(
             &raw.api_keys,
             raw.tenants,
             &raw.model_aliases,
             keys_elsewhere,
         )?;
-        let max_usage_models_per_tenant = match raw.max_usage_models_per_tenant {
-            Some(0) => return Err(err("`max_usage_models_per_tenant` must be at least 1")),
-            Some(n) => n,
-            None => DEFAULT_MAX_USAGE_MODELS_PER_TENANT,
-        };
-        let max_request_body_bytes = match raw.max_request_body_bytes {
-            Some(0) => return Err(err("`max_request_body_bytes` must be at least 1")),
-            Some(n) => n,
-            None => DEFAULT_MAX_REQUEST_BODY_BYTES,
-        };
-        let usage_window_seconds = match raw.usage_window_seconds {
-            Some(0) => return Err(err("`usage_window_seconds` must be at least 1")),
-            Some(n) => n,
-            None => DEFAULT_USAGE_WINDOW_SECONDS,
-        };
-
-        let gateway_mode = raw.gateway.is_some();
-        let region = match nonempty(raw.region).or_else(|| nonempty(env("AWS_REGION"))) {
-            Some(r) => r,
-            // A gateway does not need a region; it is only reported in /v1/mappings.
-            None if gateway_mode => "us-east-1".to_string(),
-            None => {
-                return Err(err(
-                    "`region` is not set and AWS_REGION is not in the environment",
-                ))
-            }
-        };
-        if !is_region(&region) {
-            return Err(err("`region` is not an AWS region name"));
-        }
-        let bedrock_host_explicit = raw
-            .bedrock_host
-            .as_ref()
-            .is_some_and(|h| !h.trim().is_empty());
-        let bedrock_host = nonempty(raw.bedrock_host).unwrap_or_else(|| default_host(&region));
-        // Found by fuzzing: a host SigV4 cannot sign used to pass here and fail every request
-        // with a 500.
-        if crate::upstream::sigv4::check_host(&bedrock_host).is_err() {
-            return Err(err(
-                "`bedrock_host` is not a host[:port] (no scheme, no path)",
-            ));
-        }
-
-        let upstream = if let Some(g) = raw.gateway {
-            for (set, name) in [
-                (raw.credentials.is_some(), "credentials"),
-                (raw.credentials_source.is_some(), "credentials_source"),
-                (raw.bedrock_api_key.is_some(), "bedrock_api_key"),
-            ] {
-                if set {
-                    return Err(err(format!(
-                        "`gateway` and `{name}` are exclusive: a gateway is called with its token, not AWS credentials"
-                    )));
-                }
-            }
-            Upstream::Gateway(parse_gateway(g, env)?)
-        } else {
-            Upstream::Aws(parse_aws_auth(
-                raw.credentials,
-                raw.credentials_source,
-                raw.bedrock_api_key,
-                env,
-            )?)
-        };
-
+        let max_usage_models_per_tenant = at_least_1(
+            "max_usage_models_per_tenant",
+            raw.max_usage_models_per_tenant,
+            DEFAULT_MAX_USAGE_MODELS_PER_TENANT,
+        )?;
+        let max_request_body_bytes = at_least_1(
+            "max_request_body_bytes",
+            raw.max_request_body_bytes,
+            DEFAULT_MAX_REQUEST_BODY_BYTES,
+        )?;
+        let usage_window_seconds = at_least_1(
+            "usage_window_seconds",
+            raw.usage_window_seconds,
+            DEFAULT_USAGE_WINDOW_SECONDS,
+        )?;
+        let (region, bedrock_host) =
+            region_and_host(raw.region, raw.bedrock_host, raw.gateway.is_some(), env)?;
+        let upstream = upstream::upstream(
+            upstream::RawUpstream {
+                gateway: raw.gateway,
+                credentials: raw.credentials,
+                credentials_source: raw.credentials_source,
+                bedrock_api_key: raw.bedrock_api_key,
+            },
+            env,
+        )?;
         let models = raw
             .models
             .into_iter()
             .enumerate()
-            .map(|(i, m)| parse_model(i, m))
+            .map(|(i, m)| models::parse_model(i, m))
             .collect::<Result<Vec<_>, _>>()?;
         let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
-
         let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
-        let key_source = raw
-            .api_keys_source
-            .map(|k| KeySource::from_raw(k, &region))
-            .transpose()
-            .map_err(err)?;
-        if key_source.is_some()
-            && !matches!(
-                upstream,
-                Upstream::Aws(AwsAuth::SigV4(_) | AwsAuth::Refreshed(_))
-            )
-        {
-            return Err(err(
-                "`api_keys_source` is read with AWS credentials: set `credentials`, `credentials_source` or the AWS_* environment (not `gateway` or `bedrock_api_key`)",
-            ));
-        }
-        let iam = raw
-            .iam_auth
-            .map(|i| IamAuth::from_raw(i, &region))
-            .transpose()
-            .map_err(err)?;
-        if let Some((arn, tenant)) = iam
-            .as_ref()
-            .and_then(|i| i.principals.iter().find(|(_, t)| tenants.get(t).is_none()))
-        {
-            // The tenant (a value) is not repeated; the ARN is the entry's key.
-            let _ = tenant;
-            return Err(err(format!(
-                "`iam_auth.principals` maps `{arn}` to a tenant that is not in `tenants` (add it there for its models and limits)"
-            )));
-        }
-
-        let known_models = catalog
-            .entries()
-            .iter()
-            .map(|e| e.id.as_str())
-            .chain(catalog.aliases().values().map(String::as_str))
-            .map(|id| crate::catalog::model_id::canonical(id).to_string())
-            .chain(
-                tenants
-                    .tenants()
-                    .iter()
-                    .flat_map(|t| t.models.iter().flatten().chain(t.model_limits.keys()))
-                    .cloned(),
-            )
-            .collect();
+        let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
+        let iam = iam_auth(raw.iam_auth, &region, &tenants)?;
         Ok(Self {
+            known_models: models::known_models(&catalog, &tenants),
             tenants,
             max_request_body_bytes,
             usage_window_seconds,
+            bedrock_host_explicit: bedrock_host.is_some(),
+            bedrock_host: bedrock_host.unwrap_or_else(|| default_host(&region)),
             region,
-            bedrock_host,
-            bedrock_host_explicit,
             upstream,
             model_aliases: raw.model_aliases,
             catalog,
@@ -426,7 +257,6 @@ impl Config {
             iam,
             rate_limit_descriptors: raw.rate_limit_descriptors,
             max_usage_models_per_tenant,
-            known_models,
             warnings,
         })
     }
@@ -455,323 +285,105 @@ impl Config {
     }
 }
 
-fn parse_aws_auth(
-    credentials: Option<RawCredentials>,
-    source: Option<RawCredentialSource>,
-    api_key: Option<String>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<AwsAuth, ConfigError> {
-    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let configured = [credentials.is_some(), source.is_some(), api_key.is_some()];
-    if configured.iter().filter(|x| **x).count() > 1 {
-        return Err(err(
-            "`credentials`, `credentials_source` and `bedrock_api_key` are exclusive: set one",
-        ));
-    }
-    if let Some(c) = credentials {
-        if c.access_key_id.trim().is_empty() {
-            return Err(err("`credentials.access_key_id` is empty"));
-        }
-        if c.secret_access_key.is_empty() {
-            return Err(err("`credentials.secret_access_key` is empty"));
-        }
-        let session_token = nonempty(c.session_token);
-        header_safe("`credentials.access_key_id`", &c.access_key_id)?;
-        header_safe(
-            "`credentials.session_token`",
-            session_token.as_deref().unwrap_or(""),
-        )?;
-        return Ok(AwsAuth::SigV4(Credentials {
-            access_key_id: c.access_key_id,
-            secret_access_key: c.secret_access_key,
-            session_token,
-        }));
-    }
-    if let Some(s) = source {
-        return parse_source(s, env).map(AwsAuth::Refreshed);
-    }
-    if let Some(k) = api_key {
-        if k.trim().is_empty() {
-            return Err(err("`bedrock_api_key` is empty"));
-        }
-        header_safe("`bedrock_api_key`", k.trim())?;
-        return Ok(AwsAuth::ApiKey(k.trim().to_string()));
-    }
-    match (
-        nonempty(env("AWS_ACCESS_KEY_ID")),
-        nonempty(env("AWS_SECRET_ACCESS_KEY")),
-        nonempty(env("AWS_BEARER_TOKEN_BEDROCK")),
-    ) {
-        (Some(access_key_id), Some(secret_access_key), _) => {
-            let session_token = nonempty(env("AWS_SESSION_TOKEN"));
-            header_safe("AWS_ACCESS_KEY_ID", &access_key_id)?;
-            header_safe("AWS_SESSION_TOKEN", session_token.as_deref().unwrap_or(""))?;
-            Ok(AwsAuth::SigV4(Credentials {
-                access_key_id,
-                secret_access_key,
-                session_token,
-            }))
-        }
-        (None, None, Some(k)) => {
-            header_safe("AWS_BEARER_TOKEN_BEDROCK", k.trim())?;
-            Ok(AwsAuth::ApiKey(k.trim().to_string()))
-        }
-        (None, _, _) => Err(err(
-            "`credentials` is not set and AWS_ACCESS_KEY_ID is not in the environment",
-        )),
-        (Some(_), None, _) => Err(err(
-            "`credentials` is not set and AWS_SECRET_ACCESS_KEY is not in the environment",
-        )),
-    }
-}
-
-/// Credentials that travel in request headers (the access key id inside `authorization`, the
-/// session token, API keys) must be valid header values, or every request fails with a 500
-/// when it is signed (found by fuzzing: a DEL in a session token).
-fn header_safe(what: &str, value: &str) -> Result<(), ConfigError> {
-    if http::HeaderValue::from_str(value).is_err() {
-        return Err(err(format!(
-            "{what} contains characters not allowed in an HTTP header"
-        )));
-    }
-    Ok(())
-}
-
-fn parse_source(
-    s: RawCredentialSource,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<CredentialSource, ConfigError> {
-    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    if s.cluster.trim().is_empty() {
-        return Err(err("`credentials_source.cluster` is empty"));
-    }
-    let kind = match s.kind.as_str() {
-        "imds" => {
-            if s.path.is_some() || s.authorization.is_some() {
-                return Err(err(
-                    "`credentials_source.path` and `.authorization` are for `type: container`",
-                ));
-            }
-            SourceKind::Imds {
-                role: nonempty(s.role),
-            }
-        }
-        "container" => {
-            if s.role.is_some() {
-                return Err(err("`credentials_source.role` is for `type: imds`"));
-            }
-            let path = nonempty(s.path)
-                .or_else(|| nonempty(env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")))
-                .ok_or_else(|| {
-                    err("`credentials_source.path` is not set and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not in the environment")
-                })?;
-            if !path.starts_with('/') {
-                return Err(err("`credentials_source.path` must start with `/`"));
-            }
-            SourceKind::Container {
-                path,
-                authorization: nonempty(s.authorization)
-                    .or_else(|| nonempty(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))),
-            }
-        }
-        _ => {
-            return Err(err(
-                "`credentials_source.type` is not `imds` or `container`",
-            ))
-        }
-    };
-    let default_authority = match kind {
-        SourceKind::Imds { .. } => "169.254.169.254",
-        SourceKind::Container { .. } => "169.254.170.2",
-    };
-    let refresh_before = s.refresh_before_seconds.unwrap_or(300);
-    if refresh_before == 0 {
-        return Err(err(
-            "`credentials_source.refresh_before_seconds` must be at least 1",
-        ));
-    }
-    let timeout_ms = s.timeout_ms.unwrap_or(2000);
-    if !(100..=60_000).contains(&timeout_ms) {
-        return Err(err(
-            "`credentials_source.timeout_ms` must be between 100 and 60000",
-        ));
-    }
-    Ok(CredentialSource {
-        kind,
-        cluster: s.cluster,
-        authority: nonempty(s.authority).unwrap_or_else(|| default_authority.to_string()),
-        refresh_before: std::time::Duration::from_secs(refresh_before),
-        timeout: std::time::Duration::from_millis(timeout_ms),
-    })
-}
-
-fn parse_gateway(
-    g: RawGateway,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<GatewayUpstream, ConfigError> {
-    let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-    let host = g.host.trim().to_string();
-    if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
-        return Err(err(
-            "`gateway.host` is not a host[:port] (no scheme, no path)",
-        ));
-    }
-    let path_template = nonempty(g.path_template)
-        .unwrap_or_else(|| crate::upstream::GATEWAY_PATH_TEMPLATE.to_string());
-    if !path_template.starts_with('/')
-        || !path_template.contains("{model}")
-        || !path_template.contains("{operation}")
-    {
-        return Err(err(
-            "`gateway.path_template` must start with `/` and contain `{model}` and `{operation}`",
-        ));
-    }
-    let named_env = nonempty(g.token_env);
-    // `token_env` is not repeated: a token put there by mistake must not reach the log.
-    let missing = match named_env {
-        Some(_) => "the variable `gateway.token_env` names",
-        None => "BEDROCK_GATEWAY_TOKEN",
-    };
-    let token_env = named_env.unwrap_or_else(|| "BEDROCK_GATEWAY_TOKEN".to_string());
-    let token = nonempty(g.token)
-        .or_else(|| nonempty(env(&token_env)))
-        .ok_or_else(|| {
-            err(format!(
-                "`gateway.token` is not set and {missing} is not in the environment"
-            ))
-        })?;
-    let token_header = nonempty(g.token_header)
-        .unwrap_or_else(|| "authorization-token".to_string())
-        .to_ascii_lowercase();
-    if !token_header
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return Err(err("`gateway.token_header` is not a header name"));
-    }
-    if let Some((id, _)) = g
-        .aliases
-        .iter()
-        .find(|(id, a)| id.is_empty() || a.trim().is_empty() || a.contains('/'))
-    {
-        return Err(err(format!(
-            "`gateway.aliases` entry `{id}` has an empty model id, or an alias that is empty or contains `/`"
-        )));
-    }
-    Ok(GatewayUpstream {
-        host,
-        path_template,
-        token,
-        token_header,
-        aliases: g.aliases,
-    })
-}
-
-/// Aliases are client-facing names that resolve to Bedrock ids; deployments name a model
-/// (an alias or a Bedrock id). Every id must be one Bedrock accepts, so nothing unchecked
-/// reaches the request path, a header or a key.
-fn check_model_names(
-    aliases: &BTreeMap<String, String>,
-    deployments: &BTreeMap<String, String>,
+fn check_api_keys(
+    api_keys: &[String],
+    no_tenants: bool,
+    keys_elsewhere: bool,
 ) -> Result<(), ConfigError> {
-    for (alias, id) in aliases {
-        let name_ok = crate::catalog::model_id::check_client_model("model", alias).is_ok();
-        if !name_ok || !crate::catalog::model_id::is_bedrock_id(id) {
-            return Err(err(format!(
-                "`model_aliases` entry `{}` needs a name of 1-256 printable characters and a Bedrock model id, inference-profile id or ARN",
-                crate::headers::printable(alias, 64)
-            )));
-        }
+    if api_keys.is_empty() && no_tenants && !keys_elsewhere {
+        return Err(err(
+            "`api_keys` or `tenants` must list at least one key (`api_keys` is missing or empty; or set `api_keys_source` or `iam_auth`)",
+        ));
     }
-    for (deployment, model) in deployments {
-        if !crate::catalog::model_id::is_bedrock_id(crate::catalog::models::resolve(aliases, model))
-        {
-            return Err(err(format!(
-                "`azure_deployments.{deployment}` must name an alias or a Bedrock model id"
-            )));
-        }
+    if let Some(i) = api_keys.iter().position(|k| k.trim().len() < 8) {
+        return Err(err(format!("`api_keys[{i}]` is shorter than 8 characters")));
     }
     Ok(())
 }
 
-fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
-    let at = |f: &str| format!("`models[{i}].{f}`");
-    let id = m.id.trim().to_string();
-    if id.is_empty() {
-        return Err(err(format!("{} is empty", at("id"))));
+/// A count that is absent (the default) or at least 1.
+fn at_least_1<T: Copy + PartialEq + From<u8>>(
+    field: &str,
+    value: Option<T>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        Some(n) if n == T::from(0) => Err(err(format!("`{field}` must be at least 1"))),
+        Some(n) => Ok(n),
+        None => Ok(default),
     }
-    if !crate::catalog::model_id::is_bedrock_id(&id) {
-        return Err(err(format!(
-            "{} is not a Bedrock model id (letters, digits, `._:-`; `/` only in an ARN)",
-            at("id")
-        )));
-    }
-    // Unset fields fall back to the built-in entry of the same id, then to plain defaults.
-    let base = crate::catalog::builtin_models()
-        .into_iter()
-        .find(|e| e.id == id);
-    let provider = m
-        .provider
-        .filter(|p| !p.trim().is_empty())
-        .or_else(|| base.as_ref().map(|b| b.provider.clone()))
-        .or_else(|| crate::catalog::provider_of(&id).map(str::to_string))
-        .ok_or_else(|| {
-            err(format!(
-                "{} is not set and cannot be read from the id",
-                at("provider")
+}
+
+/// The region (`region`, else `AWS_REGION`) and the configured `bedrock_host`, if any.
+fn region_and_host(
+    region: Option<String>,
+    bedrock_host: Option<String>,
+    gateway_mode: bool,
+    env: Env,
+) -> Result<(String, Option<String>), ConfigError> {
+    let region = match nonempty(region).or_else(|| nonempty(env("AWS_REGION"))) {
+        Some(r) => r,
+        // A gateway does not need a region; it is only reported in /v1/mappings.
+        None if gateway_mode => "us-east-1".to_string(),
+        None => {
+            return Err(err(
+                "`region` is not set and AWS_REGION is not in the environment",
             ))
-        })?;
-    if let Some(j) = m
-        .inference_profiles
+        }
+    };
+    if !is_region(&region) {
+        return Err(err("`region` is not an AWS region name"));
+    }
+    let host = nonempty(bedrock_host);
+    // Found by fuzzing: a host SigV4 cannot sign used to pass here and fail every request
+    // with a 500.
+    let checked = host.clone().unwrap_or_else(|| default_host(&region));
+    if crate::upstream::sigv4::check_host(&checked).is_err() {
+        return Err(err(
+            "`bedrock_host` is not a host[:port] (no scheme, no path)",
+        ));
+    }
+    Ok((region, host))
+}
+
+/// `api_keys_source`: read with the filter's own AWS credentials.
+fn key_source(
+    raw: Option<RawKeySource>,
+    region: &str,
+    upstream: &Upstream,
+) -> Result<Option<KeySource>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let source = KeySource::from_raw(raw, region)?;
+    if !matches!(
+        upstream,
+        Upstream::Aws(AwsAuth::SigV4(_) | AwsAuth::Refreshed(_))
+    ) {
+        return Err(err(
+            "`api_keys_source` is read with AWS credentials: set `credentials`, `credentials_source` or the AWS_* environment (not `gateway` or `bedrock_api_key`)",
+        ));
+    }
+    Ok(Some(source))
+}
+
+/// `iam_auth`: every principal's tenant must be configured.
+fn iam_auth(
+    raw: Option<RawIamAuth>,
+    region: &str,
+    tenants: &TenantTable,
+) -> Result<Option<IamAuth>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let iam = IamAuth::from_raw(raw, region)?;
+    // The tenant (a value) is not repeated; the ARN is the entry's key.
+    if let Some(arn) = iam
+        .principals
         .iter()
-        .flatten()
-        .position(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
+        .find_map(|(arn, t)| tenants.get(t).is_none().then_some(arn))
     {
         return Err(err(format!(
-            "{} is not one of {}",
-            at(&format!("inference_profiles[{j}]")),
-            PROFILE_PREFIXES.join(", ")
+            "`iam_auth.principals` maps `{arn}` to a tenant that is not in `tenants` (add it there for its models and limits)"
         )));
     }
-    if m.region.as_deref().is_some_and(|r| !is_region(r)) {
-        return Err(err(format!("{} is not an AWS region name", at("region"))));
-    }
-    let entry = ModelEntry {
-        name: m
-            .name
-            .or_else(|| base.as_ref().map(|b| b.name.clone()))
-            .unwrap_or_else(|| id.clone()),
-        input_modalities: m
-            .input_modalities
-            .or_else(|| base.as_ref().map(|b| b.input_modalities.clone()))
-            .unwrap_or_else(|| vec!["text".to_string()]),
-        output_modalities: m
-            .output_modalities
-            .or_else(|| base.as_ref().map(|b| b.output_modalities.clone()))
-            .unwrap_or_else(|| vec!["text".to_string()]),
-        context_window: m
-            .context_window
-            .or(base.as_ref().map(|b| b.context_window))
-            .unwrap_or(0),
-        max_output_tokens: m
-            .max_output_tokens
-            .or(base.as_ref().map(|b| b.max_output_tokens))
-            .unwrap_or(0),
-        streaming: m
-            .streaming
-            .or(base.as_ref().map(|b| b.streaming))
-            .unwrap_or(true),
-        tools: m.tools.or(base.as_ref().map(|b| b.tools)).unwrap_or(false),
-        inference_profiles: m
-            .inference_profiles
-            .or_else(|| base.as_ref().map(|b| b.inference_profiles.clone()))
-            .unwrap_or_default(),
-        region: m.region,
-        created: m.created.or(base.as_ref().map(|b| b.created)).unwrap_or(0),
-        id,
-        provider,
-    };
-    Ok(entry)
+    Ok(Some(iam))
 }
 
 impl Config {
@@ -796,139 +408,12 @@ impl Config {
     }
 }
 
-fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(Limits::default());
-    };
-    for (name, v) in [
-        ("requests_per_minute", raw.requests_per_minute),
-        ("tokens_per_minute", raw.tokens_per_minute),
-    ] {
-        if v == Some(0) {
-            return Err(err(format!(
-                "`{field}.{name}` must be at least 1 (leave it out for no limit)"
-            )));
-        }
-    }
-    Ok(Limits {
-        requests_per_minute: raw.requests_per_minute,
-        tokens_per_minute: raw.tokens_per_minute,
-    })
-}
-
-/// A configured model name (alias or Bedrock id) → the canonical id it calls.
-fn canonical_name(
-    aliases: &BTreeMap<String, String>,
-    field: &str,
-    name: &str,
-) -> Result<String, ConfigError> {
-    let id = crate::catalog::models::resolve(aliases, name.trim());
-    if !crate::catalog::model_id::is_bedrock_id(id) {
-        return Err(err(format!(
-            "`{field}` is neither an alias in `model_aliases` nor a Bedrock model id"
-        )));
-    }
-    Ok(crate::catalog::model_id::canonical(id).to_string())
-}
-
-fn tenant_table(
-    api_keys: &[String],
-    raw: BTreeMap<String, RawTenant>,
-    aliases: &BTreeMap<String, String>,
-    keys_elsewhere: bool,
-) -> Result<TenantTable, ConfigError> {
-    let mut entries = Vec::new();
-    if !api_keys.is_empty() {
-        if raw.contains_key(DEFAULT_TENANT) {
-            return Err(err(format!(
-                "`tenants.{DEFAULT_TENANT}` is reserved for `api_keys`; rename the tenant or move the keys"
-            )));
-        }
-        entries.push((
-            Tenant {
-                name: DEFAULT_TENANT.into(),
-                models: None,
-                allow_bedrock_model: true,
-                admin: false,
-                limits: Limits::default(),
-                model_limits: BTreeMap::new(),
-            },
-            api_keys.iter().map(|k| tenant::digest(k.trim())).collect(),
-        ));
-    }
-    for (name, t) in raw {
-        let at = format!("tenants.{name}");
-        if !tenant::valid_tenant_name(&name) {
-            // Repeated only when printable and short: it is not a name, so it may be anything.
-            let at = if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_graphic() && b != b'`')
-            {
-                at.as_str()
-            } else {
-                "tenants"
-            };
-            return Err(err(format!(
-                "`{at}`: tenant names are 1-64 characters of [A-Za-z0-9_-]"
-            )));
-        }
-        if t.key_sha256.is_empty() && !keys_elsewhere {
-            return Err(err(format!(
-                "`{at}.key_sha256` must list at least one key digest"
-            )));
-        }
-        let mut digests = Vec::new();
-        for (i, d) in t.key_sha256.iter().enumerate() {
-            digests.push(tenant::parse_digest(d).ok_or_else(|| {
-                err(format!(
-                    "`{at}.key_sha256[{i}]` is not a SHA-256 digest (64 hex digits, e.g. `printf %s \"$KEY\" | sha256sum`)"
-                ))
-            })?);
-        }
-        if let Some(i) = t
-            .models
-            .as_ref()
-            .and_then(|m| m.iter().position(|m| m.trim().is_empty()))
-        {
-            return Err(err(format!("`{at}.models[{i}]` is empty")));
-        }
-        let models = match t.models {
-            None => None,
-            Some(names) => Some(
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| canonical_name(aliases, &format!("{at}.models[{i}]"), m))
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
-        let mut model_limits = BTreeMap::new();
-        for (model, l) in t.model_limits {
-            let field = format!("{at}.model_limits.{model}");
-            let l = limits(&field, Some(l))?;
-            let id = canonical_name(aliases, &field, &model)?;
-            if model_limits.insert(id, l).is_some() {
-                return Err(err(format!(
-                    "`{field}` names a model another `{at}.model_limits` entry already names"
-                )));
-            }
-        }
-        entries.push((
-            Tenant {
-                limits: limits(&format!("{at}.limits"), t.limits)?,
-                name,
-                models,
-                allow_bedrock_model: t.allow_bedrock_model,
-                admin: t.admin,
-                model_limits,
-            },
-            digests,
-        ));
-    }
-    TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounting::ratelimit::Limits;
+    use crate::upstream::credentials::SourceKind;
+    use crate::upstream::sigv4::Credentials;
     use serde_json::json;
 
     /// SHA-256 of `sk-local-demo`.
@@ -1601,5 +1086,60 @@ mod tests {
             c.region_for("amazon.nova-pro-v1:0"),
             ("eu-west-1", "vpce.example".to_string())
         );
+    }
+
+    /// `credentials_source` is a `type`-tagged enum: each variant takes only its own fields,
+    /// and errors inside it keep their field path wherever the section is in the document.
+    #[test]
+    fn tagged_sections_keep_their_field_paths() {
+        for (section, says) in [
+            (
+                json!({"credentials_source": {"type": "imds", "cluster": "c", "path": "/x"}}),
+                "`credentials_source`: unknown field `path`",
+            ),
+            (
+                json!({"credentials_source": {"type": "container", "cluster": "c", "role": "r"}}),
+                "`credentials_source`: unknown field `role`",
+            ),
+            (
+                json!({"credentials_source": {"cluster": "c"}}),
+                "`credentials_source`: missing field `type`",
+            ),
+            (
+                json!({"credentials_source": {"type": 7, "cluster": "c"}}),
+                "`credentials_source.type` is not `imds` or `container`",
+            ),
+            (
+                json!({"credentials_source": {"type": "imds", "cluster": "c", "timeout_ms": "x"}}),
+                "`credentials_source.timeout_ms`: invalid type: string, expected u64",
+            ),
+            (
+                json!({"credentials_source": "imds"}),
+                "`credentials_source`: invalid type: string, expected an object",
+            ),
+            (
+                json!({"api_keys_source": {"id": "x", "service": "kms"}}),
+                "`api_keys_source.service` must be `secretsmanager` or `ssm`",
+            ),
+            (
+                json!({"api_keys_source": {"id": "x", "service": 3}}),
+                "`api_keys_source.service`: invalid type: integer, expected a string",
+            ),
+        ] {
+            // Last in the document, and followed by other fields.
+            for extra in [json!({}), json!({"region": "us-east-1"})] {
+                let mut cfg = json!({"api_keys": ["sk-local-demo"]});
+                for (k, v) in section
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .chain(extra.as_object().unwrap())
+                {
+                    cfg[k] = v.clone();
+                }
+                let e = Config::parse(cfg.to_string().as_bytes(), &demo_env).unwrap_err();
+                assert!(e.to_string().contains(says), "{cfg}: {e}");
+            }
+        }
     }
 }

@@ -10,6 +10,7 @@ use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
 use crate::accounting::metrics::{Kind, Update};
 use crate::headers::HeaderList;
+use crate::upstream::side_call::SideCall;
 
 pub fn critical(msg: &str) {
     let _ = hostcalls::log(LogLevel::Critical, msg);
@@ -157,19 +158,6 @@ pub fn set_tick_period(period: std::time::Duration) {
     warn_on("set tick period", hostcalls::set_tick_period(period));
 }
 
-/// Dispatches a side call to an Envoy cluster; the token identifies its answer.
-pub fn dispatch_http_call(
-    cluster: &str,
-    headers: &[(&str, &str)],
-    timeout: std::time::Duration,
-) -> Option<u32> {
-    let headers = HeaderList::from_pairs(headers.iter().copied());
-    warn_on(
-        "dispatch http call",
-        hostcalls::dispatch_http_call(cluster, headers.checked().collect(), None, vec![], timeout),
-    )
-}
-
 /// `:status` of a side call's answer; `None` when the call failed (reset, timeout).
 pub fn call_response_status() -> Option<u16> {
     header(MapType::HttpCallResponseHeaders, ":status").and_then(|s| s.parse().ok())
@@ -179,20 +167,21 @@ pub fn call_response_body(size: usize) -> Vec<u8> {
     body(BufferType::HttpCallResponseBody, size)
 }
 
-/// Sends an HTTP call with a body through an Envoy cluster; the token comes back in
-/// `on_http_call_response`. `None` (logged) when Envoy refuses it, e.g. an unknown cluster.
-pub fn dispatch(
-    cluster: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    timeout: std::time::Duration,
-) -> Option<u32> {
-    let headers = HeaderList::from_pairs(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let headers = headers.checked().collect();
-    let body = (!body.is_empty()).then_some(body);
+/// Dispatches a side call ([`SideCall`]: credentials refresh, key table read, STS check)
+/// through its Envoy cluster; the token comes back in `on_http_call_response`. `None`
+/// (logged) when Envoy refuses it, e.g. an unknown cluster.
+pub fn dispatch(call: &SideCall) -> Option<u32> {
+    let headers = HeaderList::from_pairs(call.all_headers());
+    let body = (!call.body.is_empty()).then_some(call.body.as_slice());
     warn_on(
-        &format!("dispatch_http_call to cluster `{cluster}`"),
-        hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout),
+        &format!("dispatch_http_call to cluster `{}`", call.cluster),
+        hostcalls::dispatch_http_call(
+            &call.cluster,
+            headers.checked().collect(),
+            body,
+            vec![],
+            call.timeout,
+        ),
     )
 }
 

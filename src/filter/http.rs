@@ -13,10 +13,10 @@ use super::host;
 use super::keys::SharedKeys;
 use super::timing;
 use crate::auth::iam::IamCache;
-use crate::auth::key_source::Call;
 use crate::config::Config;
 use crate::pipeline::{Effect, Env, Flow, Host, Output, Step};
 use crate::upstream::credentials::Refresher;
+use crate::upstream::side_call::SideCall;
 
 const REQ: MapType = MapType::HttpRequestHeaders;
 const RESP: MapType = MapType::HttpResponseHeaders;
@@ -53,8 +53,8 @@ impl Host for EnvoyHost {
         host::shared_update(key, |s| (f(s), ())).is_some()
     }
 
-    fn dispatch(&mut self, call: &Call) -> Option<u32> {
-        host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout)
+    fn dispatch(&mut self, call: &SideCall) -> Option<u32> {
+        host::dispatch(call)
     }
 }
 

@@ -44,7 +44,7 @@ impl Refresher {
                 return;
             }
         };
-        match host::dispatch(&call.cluster, &call.headers, &call.body, call.timeout) {
+        match host::dispatch(&call) {
             Some(token) => self.pending = Some(token),
             None => {
                 let e = format!("could not call cluster `{}`", call.cluster);

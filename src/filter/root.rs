@@ -12,7 +12,8 @@ use super::host;
 use super::http::{Http, SharedIamCache};
 use super::keys::Refresher as KeyRefresher;
 use crate::config::Config;
-use crate::upstream::credentials::{Fetch, Progress, Refresher};
+use crate::upstream::credentials::{Progress, Refresher};
+use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::Credentials;
 use crate::upstream::{AwsAuth, Upstream};
 
@@ -41,14 +42,8 @@ impl Root {
         let live = self.live_credentials();
         self.keys.tick(cfg, live.as_ref());
     }
-    fn dispatch(&self, refresher: &RefCell<Refresher>, fetch: Fetch) {
-        let mut headers: Vec<(&str, &str)> = vec![
-            (":method", fetch.method),
-            (":path", &fetch.path),
-            (":authority", &fetch.authority),
-        ];
-        headers.extend(fetch.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if host::dispatch_http_call(&fetch.cluster, &headers, fetch.timeout).is_none() {
+    fn dispatch(&self, refresher: &RefCell<Refresher>, call: SideCall) {
+        if host::dispatch(&call).is_none() {
             let progress = refresher.borrow_mut().on_dispatch_failed(host::now());
             log::warn!("credentials refresh: {progress:?}");
         }
@@ -71,7 +66,7 @@ impl Context for Root {
             .borrow_mut()
             .on_response(host::now(), status, &body);
         match progress {
-            Progress::Next(fetch) => self.dispatch(&refresher, fetch),
+            Progress::Next(call) => self.dispatch(&refresher, call),
             Progress::Refreshed { access_key_id } => {
                 log::info!("credentials refreshed: access key {access_key_id}");
             }
@@ -130,9 +125,9 @@ impl RootContext for Root {
         let Some(refresher) = self.refresher.clone() else {
             return;
         };
-        let fetch = refresher.borrow_mut().poll(host::now());
-        if let Some(fetch) = fetch {
-            self.dispatch(&refresher, fetch);
+        let call = refresher.borrow_mut().poll(host::now());
+        if let Some(call) = call {
+            self.dispatch(&refresher, call);
         }
     }
 

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::time::SystemTime;
 
 use crate::accounting::metrics::Update;
-use crate::auth::key_source::Call;
 use crate::headers::HeaderList;
+use crate::upstream::side_call::SideCall;
 
 /// What Envoy does with the stream after a callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,7 @@ pub trait Host {
     fn shared_update(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>) -> bool;
     /// Dispatches a side call; its answer comes back to
     /// [`super::Flow::on_side_call_answer`] with the returned token.
-    fn dispatch(&mut self, call: &Call) -> Option<u32>;
+    fn dispatch(&mut self, call: &SideCall) -> Option<u32>;
 }
 
 /// Milliseconds since the epoch.
@@ -106,7 +106,7 @@ pub fn millis(t: SystemTime) -> u64 {
 pub struct MemoryHost {
     pub now: Option<SystemTime>,
     pub shared: HashMap<String, Vec<u8>>,
-    pub calls: Vec<Call>,
+    pub calls: Vec<SideCall>,
     /// Make every shared-data update fail (a broken store).
     pub shared_fails: bool,
     /// Make every dispatch fail (an unknown cluster).
@@ -132,7 +132,7 @@ impl Host for MemoryHost {
         true
     }
 
-    fn dispatch(&mut self, call: &Call) -> Option<u32> {
+    fn dispatch(&mut self, call: &SideCall) -> Option<u32> {
         if self.dispatch_fails {
             return None;
         }

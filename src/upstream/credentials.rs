@@ -2,7 +2,7 @@
 //! ECS/EKS container credentials endpoint, and fetched again before they expire.
 //!
 //! [`Refresher`] decides everything: when to fetch, which HTTP call comes next
-//! ([`Fetch`]), how to read the answer, and which credentials are valid at a given time. The
+//! ([`SideCall`]), how to read the answer, and which credentials are valid at a given time. The
 //! shell only dispatches the calls (`dispatch_http_call` from the root context's timer) and
 //! feeds the answers back. Requests made while no valid credentials exist are answered 503 by
 //! the request phase, never sent unsigned.
@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::Credentials;
 
 /// Where credentials come from.
@@ -39,20 +40,9 @@ pub struct CredentialSource {
     pub cluster: String,
     /// `:authority` of the calls.
     pub authority: String,
-    /// Fetch new credentials this long before the current ones expire (but never before half
+    /// SideCall new credentials this long before the current ones expire (but never before half
     /// their lifetime has passed).
     pub refresh_before: Duration,
-    pub timeout: Duration,
-}
-
-/// One HTTP call for the shell to dispatch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fetch {
-    pub cluster: String,
-    pub method: &'static str,
-    pub authority: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
     pub timeout: Duration,
 }
 
@@ -98,7 +88,7 @@ pub struct Refresher {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// Dispatch this next call.
-    Next(Fetch),
+    Next(SideCall),
     /// New credentials are in place.
     Refreshed { access_key_id: String },
     /// The chain failed; retried after a backoff. The message is safe to log.
@@ -169,7 +159,7 @@ impl Refresher {
     }
 
     /// Called on every timer tick: the first call of a new fetch chain when one is due.
-    pub fn poll(&mut self, now: SystemTime) -> Option<Fetch> {
+    pub fn poll(&mut self, now: SystemTime) -> Option<SideCall> {
         if self.step != Step::Idle {
             return None;
         }
@@ -187,7 +177,7 @@ impl Refresher {
         Some(self.first_call(now))
     }
 
-    fn first_call(&mut self, now: SystemTime) -> Fetch {
+    fn first_call(&mut self, now: SystemTime) -> SideCall {
         match &self.source.kind {
             SourceKind::Container {
                 path,
@@ -219,7 +209,7 @@ impl Refresher {
         }
     }
 
-    fn after_token(&mut self, token: String) -> Fetch {
+    fn after_token(&mut self, token: String) -> SideCall {
         let headers = vec![("x-aws-ec2-metadata-token".to_string(), token)];
         match &self.role {
             Some(role) => {
@@ -233,17 +223,12 @@ impl Refresher {
         }
     }
 
-    fn call(&self, method: &'static str, path: String, headers: Vec<(String, String)>) -> Fetch {
-        let mut all = vec![("accept".to_string(), "*/*".to_string())];
-        all.extend(headers);
-        Fetch {
-            cluster: self.source.cluster.clone(),
-            method,
-            authority: self.source.authority.clone(),
-            path,
-            headers: all,
-            timeout: self.source.timeout,
-        }
+    fn call(&self, method: &'static str, path: String, headers: Vec<(String, String)>) -> SideCall {
+        let s = &self.source;
+        let mut call = SideCall::new(&s.cluster, method, &s.authority, path, s.timeout);
+        call.headers.push(("accept".to_string(), "*/*".to_string()));
+        call.headers.extend(headers);
+        call
     }
 
     /// The answer to the last dispatched call; `status` is `None` when the call itself failed
@@ -324,7 +309,7 @@ impl Refresher {
 /// Parses the credential JSON of either endpoint.
 pub fn parse_credentials(body: &[u8], now: SystemTime) -> Result<Live, String> {
     // Errors never repeat a value of the answer: it holds the secret key and token.
-    let c: CredentialJson = crate::auth::key_source::parse_json(body, &|_| true)
+    let c: CredentialJson = crate::config::json::parse_json(body, &|_| true)
         .map_err(|e| format!("credential JSON is unreadable: {e}"))?;
     if c.code.as_deref().is_some_and(|c| c != "Success") {
         return Err("credential endpoint answered a `Code` other than `Success`".to_string());

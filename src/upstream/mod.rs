@@ -6,6 +6,7 @@
 //! Bedrock gateway: its own path template and model aliases, a token header, no SigV4).
 
 pub mod credentials;
+pub mod side_call;
 pub mod sigv4;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,134 @@
+//! `model_aliases`, `models` (catalog entries) and `azure_deployments`: every model name the
+//! configuration holds is one Bedrock accepts.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::raw::RawModel;
+use super::{err, is_region, ConfigError};
+use crate::auth::tenant::TenantTable;
+use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
+
+/// Aliases are client-facing names that resolve to Bedrock ids; deployments name a model
+/// (an alias or a Bedrock id). Every id must be one Bedrock accepts, so nothing unchecked
+/// reaches the request path, a header or a key.
+pub(super) fn check_model_names(
+    aliases: &BTreeMap<String, String>,
+    deployments: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (alias, id) in aliases {
+        let name_ok = crate::catalog::model_id::check_client_model("model", alias).is_ok();
+        if !name_ok || !crate::catalog::model_id::is_bedrock_id(id) {
+            return Err(err(format!(
+                "`model_aliases` entry `{}` needs a name of 1-256 printable characters and a Bedrock model id, inference-profile id or ARN",
+                crate::headers::printable(alias, 64)
+            )));
+        }
+    }
+    for (deployment, model) in deployments {
+        if !crate::catalog::model_id::is_bedrock_id(crate::catalog::models::resolve(aliases, model))
+        {
+            return Err(err(format!(
+                "`azure_deployments.{deployment}` must name an alias or a Bedrock model id"
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
+    let at = |f: &str| format!("`models[{i}].{f}`");
+    let id = m.id.trim().to_string();
+    if id.is_empty() {
+        return Err(err(format!("{} is empty", at("id"))));
+    }
+    if !crate::catalog::model_id::is_bedrock_id(&id) {
+        return Err(err(format!(
+            "{} is not a Bedrock model id (letters, digits, `._:-`; `/` only in an ARN)",
+            at("id")
+        )));
+    }
+    // Unset fields fall back to the built-in entry of the same id, then to plain defaults.
+    let base = crate::catalog::builtin_models()
+        .into_iter()
+        .find(|e| e.id == id);
+    let provider = m
+        .provider
+        .filter(|p| !p.trim().is_empty())
+        .or_else(|| base.as_ref().map(|b| b.provider.clone()))
+        .or_else(|| crate::catalog::provider_of(&id).map(str::to_string))
+        .ok_or_else(|| {
+            err(format!(
+                "{} is not set and cannot be read from the id",
+                at("provider")
+            ))
+        })?;
+    if let Some(j) = m
+        .inference_profiles
+        .iter()
+        .flatten()
+        .position(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
+    {
+        return Err(err(format!(
+            "{} is not one of {}",
+            at(&format!("inference_profiles[{j}]")),
+            PROFILE_PREFIXES.join(", ")
+        )));
+    }
+    if m.region.as_deref().is_some_and(|r| !is_region(r)) {
+        return Err(err(format!("{} is not an AWS region name", at("region"))));
+    }
+    let entry = ModelEntry {
+        name: m
+            .name
+            .or_else(|| base.as_ref().map(|b| b.name.clone()))
+            .unwrap_or_else(|| id.clone()),
+        input_modalities: m
+            .input_modalities
+            .or_else(|| base.as_ref().map(|b| b.input_modalities.clone()))
+            .unwrap_or_else(|| vec!["text".to_string()]),
+        output_modalities: m
+            .output_modalities
+            .or_else(|| base.as_ref().map(|b| b.output_modalities.clone()))
+            .unwrap_or_else(|| vec!["text".to_string()]),
+        context_window: m
+            .context_window
+            .or(base.as_ref().map(|b| b.context_window))
+            .unwrap_or(0),
+        max_output_tokens: m
+            .max_output_tokens
+            .or(base.as_ref().map(|b| b.max_output_tokens))
+            .unwrap_or(0),
+        streaming: m
+            .streaming
+            .or(base.as_ref().map(|b| b.streaming))
+            .unwrap_or(true),
+        tools: m.tools.or(base.as_ref().map(|b| b.tools)).unwrap_or(false),
+        inference_profiles: m
+            .inference_profiles
+            .or_else(|| base.as_ref().map(|b| b.inference_profiles.clone()))
+            .unwrap_or_default(),
+        region: m.region,
+        created: m.created.or(base.as_ref().map(|b| b.created)).unwrap_or(0),
+        id,
+        provider,
+    };
+    Ok(entry)
+}
+
+/// Canonical ids of every model the configuration names (catalog, aliases, tenants).
+pub(super) fn known_models(catalog: &Catalog, tenants: &TenantTable) -> BTreeSet<String> {
+    catalog
+        .entries()
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(catalog.aliases().values().map(String::as_str))
+        .map(|id| crate::catalog::model_id::canonical(id).to_string())
+        .chain(
+            tenants
+                .tenants()
+                .iter()
+                .flat_map(|t| t.models.iter().flatten().chain(t.model_limits.keys()))
+                .cloned(),
+        )
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! The plugin configuration's JSON shapes below the top level (which is `RawConfig` in
+//! `mod.rs`), as written; [`super::Config::parse`] validates them. Unknown fields are
+//! rejected everywhere so typos do not silently disable things.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::config::json;
+
+/// `#[serde(default = "yes")]`.
+pub(super) fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTenant {
+    /// May be empty (or absent) when the keys come from `api_keys_source` or the tenant's
+    /// callers from `iam_auth`.
+    #[serde(default)]
+    pub key_sha256: Vec<String>,
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default = "yes")]
+    pub allow_bedrock_model: bool,
+    #[serde(default)]
+    pub limits: Option<RawLimits>,
+    #[serde(default)]
+    pub model_limits: BTreeMap<String, RawLimits>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    #[serde(default)]
+    pub requests_per_minute: Option<u64>,
+    #[serde(default)]
+    pub tokens_per_minute: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
+}
+
+/// `credentials_source`: its `type` selects the variant, each with only its own fields
+/// (`role` is for `imds`, `path` and `authorization` for `container`).
+#[derive(Debug)]
+pub(super) enum RawCredentialSource {
+    Imds(RawImds),
+    Container(RawContainer),
+}
+
+impl<'de> Deserialize<'de> for RawCredentialSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        json::deserialize_tagged(d, " is not `imds` or `container`", |tag, rest| match tag {
+            "imds" => Some(json::variant(rest).map(Self::Imds)),
+            "container" => Some(json::variant(rest).map(Self::Container)),
+            _ => None,
+        })
+    }
+}
+
+/// `credentials_source` with `type: imds`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawImds {
+    pub cluster: String,
+    #[serde(default)]
+    pub authority: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub refresh_before_seconds: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+/// `credentials_source` with `type: container`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawContainer {
+    pub cluster: String,
+    #[serde(default)]
+    pub authority: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub authorization: Option<String>,
+    #[serde(default)]
+    pub refresh_before_seconds: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGateway {
+    pub host: String,
+    #[serde(default)]
+    pub path_template: Option<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+    #[serde(default)]
+    pub token_env: Option<String>,
+    #[serde(default)]
+    pub token_header: Option<String>,
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawModel {
+    pub id: String,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub input_modalities: Option<Vec<String>>,
+    #[serde(default)]
+    pub output_modalities: Option<Vec<String>>,
+    #[serde(default)]
+    pub context_window: Option<u32>,
+    #[serde(default)]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default)]
+    pub streaming: Option<bool>,
+    #[serde(default)]
+    pub tools: Option<bool>,
+    #[serde(default)]
+    pub inference_profiles: Option<Vec<String>>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub created: Option<u64>,
+}

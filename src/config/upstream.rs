@@ -1,0 +1,245 @@
+//! How Bedrock is reached: `gateway`, `credentials`, `credentials_source`,
+//! `bedrock_api_key`, else the Envoy environment ([`crate::upstream::Upstream`]).
+
+use std::time::Duration;
+
+use super::raw::{RawCredentialSource, RawCredentials, RawGateway};
+use super::{err, nonempty, ConfigError, Env};
+use crate::upstream::credentials::{CredentialSource, SourceKind};
+use crate::upstream::sigv4::Credentials;
+use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
+
+/// The configuration's ways to reach Bedrock, at most one of them set.
+pub(super) struct RawUpstream {
+    pub gateway: Option<RawGateway>,
+    pub credentials: Option<RawCredentials>,
+    pub credentials_source: Option<RawCredentialSource>,
+    pub bedrock_api_key: Option<String>,
+}
+
+pub(super) fn upstream(raw: RawUpstream, env: Env) -> Result<Upstream, ConfigError> {
+    let set = [
+        (raw.credentials.is_some(), "credentials"),
+        (raw.credentials_source.is_some(), "credentials_source"),
+        (raw.bedrock_api_key.is_some(), "bedrock_api_key"),
+    ];
+    if let Some(g) = raw.gateway {
+        if let Some((_, name)) = set.iter().find(|(set, _)| *set) {
+            return Err(err(format!(
+                "`gateway` and `{name}` are exclusive: a gateway is called with its token, not AWS credentials"
+            )));
+        }
+        return gateway(g, env).map(Upstream::Gateway);
+    }
+    if set.iter().filter(|(set, _)| *set).count() > 1 {
+        return Err(err(
+            "`credentials`, `credentials_source` and `bedrock_api_key` are exclusive: set one",
+        ));
+    }
+    let auth = if let Some(c) = raw.credentials {
+        static_credentials(c)?
+    } else if let Some(s) = raw.credentials_source {
+        AwsAuth::Refreshed(credential_source(s, env)?)
+    } else if let Some(k) = raw.bedrock_api_key {
+        if k.trim().is_empty() {
+            return Err(err("`bedrock_api_key` is empty"));
+        }
+        header_safe("`bedrock_api_key`", k.trim())?;
+        AwsAuth::ApiKey(k.trim().to_string())
+    } else {
+        from_environment(env)?
+    };
+    Ok(Upstream::Aws(auth))
+}
+
+fn static_credentials(c: RawCredentials) -> Result<AwsAuth, ConfigError> {
+    if c.access_key_id.trim().is_empty() {
+        return Err(err("`credentials.access_key_id` is empty"));
+    }
+    if c.secret_access_key.is_empty() {
+        return Err(err("`credentials.secret_access_key` is empty"));
+    }
+    let session_token = nonempty(c.session_token);
+    header_safe("`credentials.access_key_id`", &c.access_key_id)?;
+    header_safe(
+        "`credentials.session_token`",
+        session_token.as_deref().unwrap_or(""),
+    )?;
+    Ok(AwsAuth::SigV4(Credentials {
+        access_key_id: c.access_key_id,
+        secret_access_key: c.secret_access_key,
+        session_token,
+    }))
+}
+
+/// `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), else
+/// `AWS_BEARER_TOKEN_BEDROCK`.
+fn from_environment(env: Env) -> Result<AwsAuth, ConfigError> {
+    match (
+        nonempty(env("AWS_ACCESS_KEY_ID")),
+        nonempty(env("AWS_SECRET_ACCESS_KEY")),
+        nonempty(env("AWS_BEARER_TOKEN_BEDROCK")),
+    ) {
+        (Some(access_key_id), Some(secret_access_key), _) => {
+            let session_token = nonempty(env("AWS_SESSION_TOKEN"));
+            header_safe("AWS_ACCESS_KEY_ID", &access_key_id)?;
+            header_safe("AWS_SESSION_TOKEN", session_token.as_deref().unwrap_or(""))?;
+            Ok(AwsAuth::SigV4(Credentials {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            }))
+        }
+        (None, None, Some(k)) => {
+            header_safe("AWS_BEARER_TOKEN_BEDROCK", k.trim())?;
+            Ok(AwsAuth::ApiKey(k.trim().to_string()))
+        }
+        (None, _, _) => Err(err(
+            "`credentials` is not set and AWS_ACCESS_KEY_ID is not in the environment",
+        )),
+        (Some(_), None, _) => Err(err(
+            "`credentials` is not set and AWS_SECRET_ACCESS_KEY is not in the environment",
+        )),
+    }
+}
+
+/// Credentials that travel in request headers (the access key id inside `authorization`, the
+/// session token, API keys) must be valid header values, or every request fails with a 500
+/// when it is signed (found by fuzzing: a DEL in a session token).
+fn header_safe(what: &str, value: &str) -> Result<(), ConfigError> {
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err(err(format!(
+            "{what} contains characters not allowed in an HTTP header"
+        )));
+    }
+    Ok(())
+}
+
+fn credential_source(s: RawCredentialSource, env: Env) -> Result<CredentialSource, ConfigError> {
+    let (cluster, authority, refresh_before, timeout_ms) = match &s {
+        RawCredentialSource::Imds(i) => (
+            &i.cluster,
+            &i.authority,
+            i.refresh_before_seconds,
+            i.timeout_ms,
+        ),
+        RawCredentialSource::Container(c) => (
+            &c.cluster,
+            &c.authority,
+            c.refresh_before_seconds,
+            c.timeout_ms,
+        ),
+    };
+    if cluster.trim().is_empty() {
+        return Err(err("`credentials_source.cluster` is empty"));
+    }
+    let (cluster, authority) = (cluster.clone(), authority.clone());
+    let (kind, default_authority) = match s {
+        RawCredentialSource::Imds(i) => (
+            SourceKind::Imds {
+                role: nonempty(i.role),
+            },
+            "169.254.169.254",
+        ),
+        RawCredentialSource::Container(c) => {
+            (container(c.path, c.authorization, env)?, "169.254.170.2")
+        }
+    };
+    let refresh_before = refresh_before.unwrap_or(300);
+    if refresh_before == 0 {
+        return Err(err(
+            "`credentials_source.refresh_before_seconds` must be at least 1",
+        ));
+    }
+    let timeout_ms = timeout_ms.unwrap_or(2000);
+    if !(100..=60_000).contains(&timeout_ms) {
+        return Err(err(
+            "`credentials_source.timeout_ms` must be between 100 and 60000",
+        ));
+    }
+    Ok(CredentialSource {
+        kind,
+        cluster,
+        authority: nonempty(authority).unwrap_or_else(|| default_authority.to_string()),
+        refresh_before: Duration::from_secs(refresh_before),
+        timeout: Duration::from_millis(timeout_ms),
+    })
+}
+
+fn container(
+    path: Option<String>,
+    authorization: Option<String>,
+    env: Env,
+) -> Result<SourceKind, ConfigError> {
+    let path = nonempty(path)
+        .or_else(|| nonempty(env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")))
+        .ok_or_else(|| {
+            err("`credentials_source.path` is not set and AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is not in the environment")
+        })?;
+    if !path.starts_with('/') {
+        return Err(err("`credentials_source.path` must start with `/`"));
+    }
+    Ok(SourceKind::Container {
+        path,
+        authorization: nonempty(authorization)
+            .or_else(|| nonempty(env("AWS_CONTAINER_AUTHORIZATION_TOKEN"))),
+    })
+}
+
+fn gateway(g: RawGateway, env: Env) -> Result<GatewayUpstream, ConfigError> {
+    let host = g.host.trim().to_string();
+    if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+        return Err(err(
+            "`gateway.host` is not a host[:port] (no scheme, no path)",
+        ));
+    }
+    let path_template = nonempty(g.path_template)
+        .unwrap_or_else(|| crate::upstream::GATEWAY_PATH_TEMPLATE.to_string());
+    if !path_template.starts_with('/')
+        || !path_template.contains("{model}")
+        || !path_template.contains("{operation}")
+    {
+        return Err(err(
+            "`gateway.path_template` must start with `/` and contain `{model}` and `{operation}`",
+        ));
+    }
+    let named_env = nonempty(g.token_env);
+    // `token_env` is not repeated: a token put there by mistake must not reach the log.
+    let missing = match named_env {
+        Some(_) => "the variable `gateway.token_env` names",
+        None => "BEDROCK_GATEWAY_TOKEN",
+    };
+    let token_env = named_env.unwrap_or_else(|| "BEDROCK_GATEWAY_TOKEN".to_string());
+    let token = nonempty(g.token)
+        .or_else(|| nonempty(env(&token_env)))
+        .ok_or_else(|| {
+            err(format!(
+                "`gateway.token` is not set and {missing} is not in the environment"
+            ))
+        })?;
+    let token_header = nonempty(g.token_header)
+        .unwrap_or_else(|| "authorization-token".to_string())
+        .to_ascii_lowercase();
+    if !token_header
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(err("`gateway.token_header` is not a header name"));
+    }
+    if let Some((id, _)) = g
+        .aliases
+        .iter()
+        .find(|(id, a)| id.is_empty() || a.trim().is_empty() || a.contains('/'))
+    {
+        return Err(err(format!(
+            "`gateway.aliases` entry `{id}` has an empty model id, or an alias that is empty or contains `/`"
+        )));
+    }
+    Ok(GatewayUpstream {
+        host,
+        path_template,
+        token,
+        token_header,
+        aliases: g.aliases,
+    })
+}
