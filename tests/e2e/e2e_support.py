@@ -23,7 +23,8 @@ import yaml
 import openai_schema
 
 REPO = Path(__file__).resolve().parents[2]
-EMULATOR_SCRIPT = REPO / "tests" / "emulator" / "bedrock_emulator.py"
+# The emulator package; `python <this directory>` runs its __main__.py.
+EMULATOR_SCRIPT = REPO / "tests" / "emulator" / "bedrock_emulator"
 ENVOY_YAML = REPO / "envoy" / "envoy.yaml"
 WASM = Path(
     os.environ.get("BEDROCK_FILTER_WASM")

@@ -32,7 +32,7 @@ REGION = "us-east-1"
 # tests/fixtures/eventstream/README.md). `make conformance` also runs the real recorded captures
 # through the same check ($BEDROCK_CAPTURES_DIR).
 FIXTURE_STREAM = (
-    Path(emu.__file__).resolve().parents[2] / "tests/fixtures/eventstream/converse-stream-text-tooluse.bin"
+    Path(__file__).resolve().parents[2] / "tests/fixtures/eventstream/converse-stream-text-tooluse.bin"
 )
 
 
