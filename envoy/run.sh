@@ -25,7 +25,7 @@ case "$mode" in
     export AWS_SECRET_ACCESS_KEY=demo-secret-key-for-the-local-bedrock-emulator
     export AWS_REGION=us-east-1
     unset AWS_SESSION_TOKEN
-    $VENV/bin/python tests/emulator/bedrock_emulator.py --port 8787 > .run/emulator.log 2>&1 &
+    $VENV/bin/python tests/emulator/bedrock_emulator --port 8787 > .run/emulator.log 2>&1 &
     pids+=($!)
     for _ in $(seq 50); do
       curl -fsS http://127.0.0.1:8787/_emulator/health >/dev/null 2>&1 && break

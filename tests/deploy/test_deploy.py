@@ -431,9 +431,11 @@ def test_emulator_dockerfile_copies_files_that_exist():
     assert context == ROOT
     assert (context / build["dockerfile"]).resolve() == (COMPOSE_DIR / "Dockerfile.emulator").resolve()
     copies = re.findall(r"^COPY\s+(\S+)\s+\S+$", df, re.M)
-    assert copies == ["tests/emulator/bedrock_emulator.py"]
+    assert copies == ["tests/emulator/bedrock_emulator"]
     for src in copies:
-        assert (context / src).is_file()
+        # the emulator package, run as a directory (its __main__.py)
+        assert (context / src / "__main__.py").is_file()
+    assert '"/srv/bedrock_emulator"' in df
     pin = re.search(r"botocore==([\d.]+)", df).group(1)
     assert f"botocore=={pin}" in (ROOT / "tests" / "requirements.txt").read_text()
     assert "BEDROCK_MODEL_JSON=" in df and "0.0.0.0" in df
@@ -778,7 +780,7 @@ def test_skopeo_reads_the_image_and_keeps_its_digest(tmp_path):
 @pytest.fixture(scope="module")
 def emulator():
     proc = subprocess.Popen(
-        [str(cd.VENV_BIN / "python"), str(ROOT / "tests" / "emulator" / "bedrock_emulator.py"), "--port", "0", "--quiet"],
+        [str(cd.VENV_BIN / "python"), str(ROOT / "tests" / "emulator" / "bedrock_emulator"), "--port", "0", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**cd.DEMO_ENV, "PATH": "/usr/bin:/bin"},
     )
     try:

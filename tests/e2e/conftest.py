@@ -1,6 +1,6 @@
 """End-to-end fixtures: the Bedrock emulator and real Envoy running the filter.
 
-Session fixtures start `tests/emulator/bedrock_emulator.py` on a free port and one Envoy
+Session fixtures start the emulator (`python tests/emulator/bedrock_emulator`) on a free port and one Envoy
 (`.venv/bin/envoy`) with `envoy/envoy.yaml` rendered onto free ports, the Wasm path made
 absolute and the `bedrock` cluster pointed at the emulator; `start_gateway` starts further
 Envoys with another plugin configuration or environment. Every process gets bounded waits and

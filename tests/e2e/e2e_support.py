@@ -23,14 +23,16 @@ import yaml
 import openai_schema
 
 REPO = Path(__file__).resolve().parents[2]
-EMULATOR_SCRIPT = REPO / "tests" / "emulator" / "bedrock_emulator.py"
+# The emulator package; `python <this directory>` runs its __main__.py.
+EMULATOR_SCRIPT = REPO / "tests" / "emulator" / "bedrock_emulator"
 ENVOY_YAML = REPO / "envoy" / "envoy.yaml"
 WASM = Path(
     os.environ.get("BEDROCK_FILTER_WASM")
     or REPO / "target" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm"
 )
 
-# The emulator module is imported for its constants and its deterministic rules (`answer`).
+# The emulator package is imported for its constants only: the tests state the answers they
+# expect (the emulator's rules are in tests/emulator/README.md), they do not re-derive them.
 sys.path.insert(0, str(EMULATOR_SCRIPT.parent))
 import bedrock_emulator  # noqa: E402
 
@@ -432,10 +434,5 @@ def validate_exchange(exchange: Exchange) -> None:
 def _is_legacy_completions(url: str) -> bool:
     path = url.split("?")[0].rstrip("/")
     return path.endswith("/completions") and not path.endswith("/chat/completions")
-
-
-def expected_answer(converse_body: dict) -> bedrock_emulator.Answer:
-    """What the emulator answers for the Converse body it received."""
-    return bedrock_emulator.answer(converse_body)
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import openai_schema
-from e2e_support import DEMO_ACCESS_KEY_ID, DEMO_API_KEY, HAIKU, REGION, SONNET, expected_answer
+from e2e_support import DEMO_ACCESS_KEY_ID, DEMO_API_KEY, HAIKU, REGION, SONNET
 
 SONNET_PATH = "/model/us.anthropic.claude-3-5-sonnet-20241022-v2%3A0"
 HAIKU_PATH = "/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0"
@@ -131,11 +131,10 @@ def test_system_developer_and_text_parts(api, emulator):
     texts = [block["text"] for block in message["content"]]
     assert "part one" in " ".join(texts) and "part two" in " ".join(texts)
     assert all(set(block) == {"text"} for block in message["content"])
-    want = expected_answer(converse)
-    assert body["choices"][0]["message"]["content"] == want.text
-    assert body["choices"][0]["message"]["content"] in ("Echo: part one part two", "Echo: part onepart two")
-    # 3 + 3 words of system text + the user words.
-    assert body["usage"]["prompt_tokens"] == want.input_tokens
+    # The emulator echoes the user's text blocks joined by spaces.
+    assert body["choices"][0]["message"]["content"] == "Echo: part one part two"
+    # 3 + 3 words of system text + 2 + 2 user words.
+    assert body["usage"]["prompt_tokens"] == 10
 
 
 def test_multi_turn_conversation(api, emulator):
@@ -166,7 +165,8 @@ def test_consecutive_same_role_messages_are_accepted(api, emulator):
     )
     converse = emulator.last()["body"]
     assert [m["role"] for m in converse["messages"]] == ["user"]
-    assert body["choices"][0]["message"]["content"] == expected_answer(converse).text
+    assert body["choices"][0]["message"]["content"] == "Echo: first part second part"
+    assert body["usage"]["prompt_tokens"] == 4
 
 
 def test_converse_body_shape(api, emulator):

@@ -15,8 +15,7 @@ import pytest
 from e2e_support import CLIENT_TIMEOUT, DEMO_API_KEY, REPO, demo_plugin_config
 
 sys.path.insert(0, str(REPO / "tests" / "clients"))
-sys.path.insert(0, str(REPO / "tests" / "emulator"))
-import aws_services  # noqa: E402
+from bedrock_emulator import aws_services  # noqa: E402 - e2e_support put tests/emulator on the path
 from iam_token import iam_token  # noqa: E402
 
 AUDIENCE = "bedrock-openai-e2e"

@@ -10,7 +10,7 @@ import json
 import socket
 from urllib.parse import urlsplit
 
-from e2e_support import DEMO_API_KEY, SONNET, expected_answer, parse_sse
+from e2e_support import DEMO_API_KEY, SONNET, parse_sse
 
 
 def raw_stream(base_url: str, body: dict) -> tuple[bytes, dict[str, str]]:
@@ -52,6 +52,6 @@ def test_stream_usage_arrives_as_trailers(gateway, emulator):
     )
     events = parse_sse(body)
     assert events[-1] == "[DONE]"
-    expected = expected_answer(emulator.last()["body"])
-    assert trailers.get("x-token-usage-input") == str(expected.input_tokens), trailers
-    assert trailers.get("x-token-usage-output") == str(expected.output_tokens), trailers
+    # The emulator counts words: 4 in, "Echo: count these four words" (5) out.
+    assert trailers.get("x-token-usage-input") == "4", trailers
+    assert trailers.get("x-token-usage-output") == "5", trailers

@@ -14,8 +14,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-import aws_services
 import bedrock_emulator as emu
+from bedrock_emulator import aws_services
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "clients"))
 from iam_token import iam_token  # noqa: E402

@@ -9,6 +9,8 @@ import datetime
 import http.client
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -32,7 +34,7 @@ REGION = "us-east-1"
 # tests/fixtures/eventstream/README.md). `make conformance` also runs the real recorded captures
 # through the same check ($BEDROCK_CAPTURES_DIR).
 FIXTURE_STREAM = (
-    Path(emu.__file__).resolve().parents[2] / "tests/fixtures/eventstream/converse-stream-text-tooluse.bin"
+    Path(__file__).resolve().parents[2] / "tests/fixtures/eventstream/converse-stream-text-tooluse.bin"
 )
 
 
@@ -710,3 +712,52 @@ def test_images_reasoning_and_structured_output(client):
         outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": json.dumps(schema), "name": "x"}}}},
     )
     assert json.loads(out["output"]["message"]["content"][0]["text"]) == {"name": "name", "n": 3}
+
+
+# -- the package: its command line, its scenario table, its README ------------------------------
+
+EMULATOR_DIR = Path(__file__).resolve().parent / "bedrock_emulator"
+README = Path(__file__).resolve().parent / "README.md"
+
+
+@pytest.mark.parametrize("how", ["directory", "module"])
+def test_command_line_prints_the_listening_line_first(how):
+    """The callers (e2e and deploy fixtures, run.sh, soak, the Dockerfile) run the package
+    directory; `python -m bedrock_emulator` works too. Both print the URL as the first line."""
+    args = [str(EMULATOR_DIR)] if how == "directory" else ["-m", "bedrock_emulator"]
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--host", "127.0.0.1", "--port", "0", "--quiet"],
+        cwd=EMULATOR_DIR.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("bedrock-emulator listening on http://127.0.0.1:"), line
+        url = line.rsplit(" ", 1)[1]
+        assert requests.get(f"{url}/_emulator/health", timeout=5).json() == {"status": "ok"}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_every_scenario_row_is_documented_and_parses():
+    for kind, row in emu.SCENARIOS.items():
+        assert row.doc, f"{kind}: its parse function needs a docstring"
+        assert all(s.startswith(f"[scenario:{kind}") for s in row.syntax.split()), (kind, row.syntax)
+    scenario = emu.parse_scenario("[scenario:split:5] [scenario:tool:get_weather] [scenario:unknown] x")
+    assert (scenario.split, scenario.tool, scenario.throttle) == (5, "get_weather", False)
+
+
+def test_readme_scenario_table_matches_the_code():
+    from bedrock_emulator.scenarios import markdown_table
+
+    text = README.read_text(encoding="utf-8")
+    start = text.index("<!-- scenario table")
+    start = text.index("\n", start) + 1
+    end = text.index("<!-- end of scenario table -->")
+    assert text[start:end] == markdown_table(), (
+        "tests/emulator/README.md's scenario table is stale: replace it with the output of "
+        "`python tests/emulator/bedrock_emulator --scenarios`"
+    )

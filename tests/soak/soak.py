@@ -239,7 +239,7 @@ def main() -> int:
     env.pop("AWS_SESSION_TOKEN", None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
-        emu = start("emulator", [str(VENV / "python"), "tests/emulator/bedrock_emulator.py",
+        emu = start("emulator", [str(VENV / "python"), "tests/emulator/bedrock_emulator",
                                  "--port", str(EMU), "--quiet"], env)
         wait_up(f"http://127.0.0.1:{EMU}/_emulator/health", emu)
         envoy = start("envoy", [str(VENV / "envoy"), "-c", str(RUN / "envoy.yaml"),

@@ -1,0 +1,267 @@
+"""How the emulator's answer is derived from a (validated) Converse request: deterministic,
+so a test can state the exact text, stop reason and token counts it expects.
+
+Text answers
+------------
+* Reply text: ``"Echo:"`` followed by the words of the last ``user`` message (its text blocks,
+  scenario markers removed, whitespace collapsed to single spaces), joined by single spaces.
+  ``"Say hello  to\\nme"`` gives ``"Echo: Say hello to me"``; a message without words gives
+  ``"Echo:"``.
+* ``inferenceConfig.stopSequences``: the reply is cut just before the earliest occurrence of
+  any stop sequence (the text before it is kept verbatim, trailing space included) and
+  ``stopReason`` is ``stop_sequence``.
+* ``inferenceConfig.maxTokens``: if the (possibly cut) reply has more words than
+  ``maxTokens``, it is cut to its first ``maxTokens`` words (joined by single spaces) and
+  ``stopReason`` is ``max_tokens``. Otherwise ``stopReason`` is ``end_turn`` (or
+  ``stop_sequence`` as above).
+* Usage: ``outputTokens`` = number of whitespace-separated words in the final reply;
+  ``inputTokens`` = number of whitespace-separated words across all ``system`` texts and all
+  message text blocks as received (markers included); ``totalTokens`` = their sum.
+
+Tools, images, reasoning, JSON (``enrich``, applied on top of the echo, in this order)
+-------------------------------------------------------------------------------------
+* Images: the reply gets `` [N image(s)]`` appended (N = image blocks in the last user turn).
+* Tool results: when the last user turn holds ``toolResult`` blocks, the reply is
+  ``Tool results: <toolUseId>=<text, or compact sorted JSON> | ...``.
+* Tool calls (``stopReason`` ``tool_use``), inputs built from each tool's schema by
+  ``example_for`` (first enum/const, strings = the property name, integers 1 or the minimum,
+  ``true``, one-item arrays, every declared property; a second parallel call gets ``-2``
+  strings and numbers + 1), ids ``tooluse_<turn>_<n>_<name>``:
+  ``toolChoice.tool`` → that tool; ``[scenario:tool:<name>]`` → that tool;
+  ``[scenario:parallel-tools]`` → the first two tools (the first one twice if alone);
+  ``[scenario:tool]`` → the first tool; ``toolChoice.any`` → ``json_response`` if declared, else
+  the first tool. A forced choice (``any``/``tool``) replies with no text block; otherwise the
+  echo text block comes first.
+* Structured output: with ``outputConfig.textFormat`` (and no tool call) the reply text is
+  ``example_for(schema)`` as compact JSON, ``stopReason`` ``end_turn``.
+* Reasoning: with ``additionalModelRequestFields`` ``thinking.type: enabled``,
+  ``reasoningConfig.type: enabled`` or ``reasoning_effort``, a ``reasoningContent`` block
+  ``Reasoning about: <words of the last user text>`` (signature ``emulated-signature``) comes
+  first.
+* ``outputTokens`` counts the words of the text, the reasoning and each tool input's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .scenarios import Scenario, parse_scenario, strip_markers
+
+REASONING_SIGNATURE = "emulated-signature"
+JSON_TOOL = "json_response"
+
+
+def _texts(blocks: list | None) -> list[str]:
+    return [b["text"] for b in blocks or [] if isinstance(b, dict) and isinstance(b.get("text"), str)]
+
+
+def last_user_text(body: dict) -> str:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            return " ".join(_texts(message.get("content")))
+    return ""
+
+
+def count_words(text: str) -> int:
+    return len(text.split())
+
+
+@dataclass
+class Answer:
+    text: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    # Set by enrich() for tools, reasoning and structured output; empty means a text answer.
+    reasoning: str | None = None
+    tool_uses: list = field(default_factory=list)
+
+    @property
+    def plain(self) -> bool:
+        return self.reasoning is None and not self.tool_uses
+
+    def content_blocks(self) -> list[dict]:
+        """The Converse `output.message.content` of this answer."""
+        blocks: list[dict] = []
+        if self.reasoning is not None:
+            blocks.append(
+                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": REASONING_SIGNATURE}}}
+            )
+        if self.text or not self.tool_uses:
+            blocks.append({"text": self.text})
+        blocks += [{"toolUse": t} for t in self.tool_uses]
+        return blocks
+
+    @property
+    def usage(self) -> dict:
+        return {
+            "inputTokens": self.input_tokens,
+            "outputTokens": self.output_tokens,
+            "totalTokens": self.input_tokens + self.output_tokens,
+        }
+
+    def deltas(self) -> list[str]:
+        """Word pieces (each with the whitespace that follows it) that concatenate to text."""
+        pieces = re.findall(r"\S+\s*", self.text)
+        leading = self.text[: len(self.text) - len(self.text.lstrip())]
+        if leading:
+            pieces = [leading + pieces[0]] + pieces[1:] if pieces else [leading]
+        return pieces
+
+
+def answer(body: dict) -> Answer:
+    words = strip_markers(last_user_text(body)).split()
+    text = " ".join(["Echo:"] + words)
+    stop_reason = "end_turn"
+    config = body.get("inferenceConfig") or {}
+    cuts = [text.find(s) for s in config.get("stopSequences") or [] if s and s in text]
+    if cuts:
+        text = text[: min(cuts)]
+        stop_reason = "stop_sequence"
+    max_tokens = config.get("maxTokens")
+    if isinstance(max_tokens, int) and count_words(text) > max_tokens:
+        text = " ".join(text.split()[:max_tokens])
+        stop_reason = "max_tokens"
+    input_texts = _texts(body.get("system"))
+    for message in body.get("messages") or []:
+        input_texts += _texts(message.get("content"))
+    input_tokens = sum(count_words(t) for t in input_texts)
+    return Answer(text, stop_reason, input_tokens, count_words(text))
+
+
+def example_for(schema: Any, key: str = "value", variant: int = 0) -> Any:
+    """A deterministic value that validates against the common JSON Schema subset: the first
+    enum/const, `<key>` strings (`<key>-2` for a second parallel call), 1 (or the minimum),
+    true, one-item arrays, every declared property of an object."""
+    if not isinstance(schema, dict):
+        return key
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for union in ("anyOf", "oneOf", "allOf"):
+        if schema.get(union):
+            return example_for(schema[union][0], key, variant)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind is None:
+        kind = "object" if "properties" in schema else "string"
+    if kind == "object":
+        return {
+            name: example_for(sub, name, variant)
+            for name, sub in (schema.get("properties") or {}).items()
+        }
+    if kind == "array":
+        return [example_for(schema.get("items") or {}, key, variant)]
+    if kind == "integer":
+        return max(int(schema.get("minimum", 1)), 1) + variant
+    if kind == "number":
+        return float(max(schema.get("minimum", 1.5), 1.5)) + variant
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return key if variant == 0 else f"{key}-{variant + 1}"
+
+
+def _tool_specs(body: dict) -> list[dict]:
+    return [t["toolSpec"] for t in (body.get("toolConfig") or {}).get("tools") or [] if "toolSpec" in t]
+
+
+def _last_user(body: dict) -> dict:
+    for message in reversed(body.get("messages") or []):
+        if message.get("role") == "user":
+            return message
+    return {}
+
+
+def _result_text(result: dict) -> str:
+    parts = []
+    for c in result.get("content") or []:
+        if "text" in c:
+            parts.append(c["text"])
+        elif "json" in c:
+            parts.append(json.dumps(c["json"], separators=(",", ":"), sort_keys=True))
+    return " ".join(parts)
+
+
+def enrich(body: dict, base: Answer, scenario: Scenario | None = None) -> Answer:
+    """Tool calls, tool-result echoes, image counts, reasoning and structured output on top of
+    the plain echo answer (see the module docstring, "Tools, images, reasoning, JSON").
+    `scenario` is the request's (parsed from its last user text when not given)."""
+    last = _last_user(body)
+    text = strip_markers(last_user_text(body))
+    if scenario is None:
+        scenario = parse_scenario(last_user_text(body))
+    result = base
+    images = sum(1 for b in last.get("content") or [] if "image" in b)
+    if images:
+        result.text = f"{result.text} [{images} image{'s' if images > 1 else ''}]"
+    results = [b["toolResult"] for b in last.get("content") or [] if "toolResult" in b]
+    if results:
+        result.text = "Tool results: " + " | ".join(
+            f"{r['toolUseId']}={_result_text(r)}" for r in results
+        )
+        result.stop_reason = "end_turn"
+    specs = _tool_specs(body)
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    wanted: list[dict] = []
+    named = scenario.tool
+    if specs:
+        by_name = {s["name"]: s for s in specs}
+        if "tool" in choice:
+            wanted = [by_name[choice["tool"]["name"]]]
+        elif named and named in by_name:
+            wanted = [by_name[named]]
+        elif scenario.parallel_tools:
+            wanted = [specs[0], specs[1] if len(specs) > 1 else specs[0]]
+        elif scenario.first_tool:
+            wanted = [specs[0]]
+        elif "any" in choice:
+            wanted = [by_name.get(JSON_TOOL, specs[0])]
+    if wanted:
+        turn = len(body.get("messages") or [])
+        for n, spec in enumerate(wanted):
+            schema = (spec.get("inputSchema") or {}).get("json") or {}
+            value = example_for(schema, "value", n)
+            result.tool_uses.append(
+                {
+                    "toolUseId": f"tooluse_{turn}_{n}_{spec['name']}"[:64],
+                    "name": spec["name"],
+                    "input": value if isinstance(value, dict) else {"value": value},
+                }
+            )
+        if choice.get("any") is not None or choice.get("tool") is not None:
+            result.text = ""  # a forced tool call comes without text
+        result.stop_reason = "tool_use"
+    text_format = (body.get("outputConfig") or {}).get("textFormat")
+    if text_format and not result.tool_uses:
+        schema = json.loads(text_format["structure"]["jsonSchema"]["schema"])
+        result.text = json.dumps(example_for(schema), separators=(",", ":"))
+        result.stop_reason = "end_turn"
+    extra = body.get("additionalModelRequestFields") or {}
+    thinking = (extra.get("thinking") or {}).get("type") == "enabled"
+    nova = (extra.get("reasoningConfig") or {}).get("type") == "enabled"
+    if thinking or nova or extra.get("reasoning_effort"):
+        result.reasoning = "Reasoning about: " + " ".join(text.split())
+    result.output_tokens = (
+        count_words(result.text)
+        + sum(count_words(json.dumps(t["input"])) for t in result.tool_uses)
+        + count_words(result.reasoning or "")
+    )
+    return result
+
+
+def answer_for(body: dict, scenario: Scenario | None = None) -> Answer:
+    """The whole answer to a validated request: the echo, `enrich`, then a
+    ``[scenario:stop-reason:<value>]`` override."""
+    if scenario is None:
+        scenario = parse_scenario(last_user_text(body))
+    result = enrich(body, answer(body), scenario)
+    if scenario.stop_reason:
+        result.stop_reason = scenario.stop_reason
+    return result

@@ -1,0 +1,259 @@
+"""Request validation, like Bedrock's: the service model's shapes, then Bedrock's own rules.
+
+* The JSON body against the Bedrock service model (``bedrock-runtime-service-2.json``, the file
+  in ``$BEDROCK_MODEL_JSON`` or ``<repo>/../shared/reference/``, else botocore's bundled copy)
+  with botocore's ``ParamValidator`` (required members, unknown keys, types, unions, minimums).
+* Bedrock's rules that botocore does not check (``check_semantics``): the decoded ``modelId``
+  fully matches the model's pattern (an id percent-encoded twice, ``...-v2%3A0``, does not),
+  ``messages`` is non-empty, roles are ``user``/``assistant`` only, the first message is from
+  the user, roles alternate, every ``content`` array is non-empty, text blocks (and system text)
+  are not blank, ``inferenceConfig.maxTokens >= 1``, ``0 <= temperature <= 1``,
+  ``0 <= topP <= 1``.
+* Tool, image, structured-output and thinking rules (``check_tool_semantics``): ``toolConfig``
+  is required when the conversation holds ``toolUse``/``toolResult`` blocks; tool names are
+  unique; a ``toolChoice.tool`` names a declared tool; every ``toolResult`` answers a ``toolUse``
+  of the assistant turn just before, and every ``toolUse`` is answered in the next turn; image
+  bytes are non-empty base64; ``outputConfig.textFormat`` carries a schema string that parses;
+  with ``additionalModelRequestFields.thinking`` enabled (Anthropic's rules)
+  ``budget_tokens >= 1024``, ``maxTokens > budget_tokens``, no ``temperature``/``topP`` and no
+  forced ``toolChoice``.
+
+Every violation is ``400 ValidationException``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import botocore.loaders
+import botocore.model
+import botocore.validate
+
+from .errors import validation_error
+
+MALFORMED = "Malformed input request, please reformat your input and try again."
+
+
+def _repo_root() -> Path | None:
+    # tests/emulator/bedrock_emulator/validation.py → the repository root is three levels up
+    # (None when the package runs elsewhere, e.g. in the emulator's container image).
+    parents = Path(__file__).resolve().parents
+    return parents[3] if len(parents) > 3 else None
+
+
+def default_model_path() -> Path:
+    env = os.environ.get("BEDROCK_MODEL_JSON")
+    if env:
+        return Path(env)
+    root = _repo_root() or Path("/nonexistent")
+    return root.parent / "shared" / "reference" / "bedrock-runtime-service-2.json"
+
+
+def load_service_model(path: Path | None = None) -> botocore.model.ServiceModel:
+    """The Bedrock Runtime service model: the reference file, else botocore's bundled copy."""
+    path = path or default_model_path()
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+    else:
+        if os.environ.get("BEDROCK_MODEL_JSON"):
+            raise FileNotFoundError(f"BEDROCK_MODEL_JSON={path} does not exist")
+        print(
+            f"bedrock-emulator: {path} not found, using botocore's bundled bedrock-runtime model",
+            file=sys.stderr,
+        )
+        data = botocore.loaders.Loader().load_service_model("bedrock-runtime", "service-2")
+    return botocore.model.ServiceModel(data, service_name="bedrock-runtime")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_semantics(body: dict) -> None:
+    """Bedrock's rules that botocore's ParamValidator does not check."""
+    messages = body.get("messages")
+    if not messages:
+        raise validation_error(
+            "A conversation must start with a user message. Try again with a conversation "
+            "that starts with a user message."
+        )
+    previous = None
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise validation_error(
+                f"1 validation error detected: Value '{role}' at 'messages.{i + 1}.member.role' "
+                "failed to satisfy constraint: Member must satisfy enum value set: "
+                "[user, assistant]"
+            )
+        if i == 0 and role != "user":
+            raise validation_error(
+                "A conversation must start with a user message. Try again with a conversation "
+                "that starts with a user message."
+            )
+        if role == previous:
+            raise validation_error(
+                "A conversation must alternate between user and assistant roles. Make sure the "
+                "conversation alternates between user and assistant roles and try again."
+            )
+        previous = role
+        content = message.get("content")
+        if not content:
+            raise validation_error(
+                f"The content field in the Message object at messages.{i} is empty. Add a "
+                "ContentBlock object to the content field and try again."
+            )
+        for j, block in enumerate(content):
+            if "text" in block and not block["text"].strip():
+                raise validation_error(
+                    f"The text field in the ContentBlock object at messages.{i}.content.{j} is "
+                    "blank. Add text to the text field, and try again."
+                )
+    for i, block in enumerate(body.get("system") or []):
+        if "text" in block and not block["text"].strip():
+            raise validation_error(
+                f"The text field in the SystemContentBlock object at system.{i} is blank. Add "
+                "text to the text field, and try again."
+            )
+    config = body.get("inferenceConfig") or {}
+    limits = {"maxTokens": (1, None), "temperature": (0, 1), "topP": (0, 1)}
+    for name, (low, high) in limits.items():
+        if name not in config:
+            continue
+        value = config[name]
+        if not _is_number(value):
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' "
+                "failed to satisfy constraint: Member must be a number"
+            )
+        if value < low:
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' "
+                f"failed to satisfy constraint: Member must have value greater than or equal "
+                f"to {low}"
+            )
+        if high is not None and value > high:
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'inferenceConfig.{name}' "
+                f"failed to satisfy constraint: Member must have value less than or equal to "
+                f"{high}"
+            )
+
+
+def _tool_specs(body: dict) -> list[dict]:
+    return [t["toolSpec"] for t in (body.get("toolConfig") or {}).get("tools") or [] if "toolSpec" in t]
+
+
+def check_tool_semantics(body: dict) -> None:
+    """Bedrock's (and Anthropic's) tool rules: toolConfig present when the conversation holds
+    tool blocks, unique tool names, a named toolChoice that exists, every toolResult answering a
+    toolUse of the assistant turn just before it, every toolUse answered in the next turn,
+    well-formed images and structured-output schemas."""
+    messages = body.get("messages") or []
+    names = [t.get("name") for t in _tool_specs(body)]
+    if len(names) != len(set(names)):
+        raise validation_error("The tool names in toolConfig.tools must be unique.")
+    choice = (body.get("toolConfig") or {}).get("toolChoice") or {}
+    if "tool" in choice and choice["tool"].get("name") not in names:
+        raise validation_error(
+            f"The tool {choice['tool'].get('name')!r} in toolChoice is not in toolConfig.tools."
+        )
+    has_tool_blocks = any(
+        "toolUse" in b or "toolResult" in b for m in messages for b in m.get("content") or []
+    )
+    if has_tool_blocks and not body.get("toolConfig"):
+        raise validation_error(
+            "The toolConfig field must be defined when using toolUse and toolResult content blocks."
+        )
+    for i, message in enumerate(messages):
+        uses = [b["toolUse"]["toolUseId"] for b in message.get("content") or [] if "toolUse" in b]
+        results = [b["toolResult"]["toolUseId"] for b in message.get("content") or [] if "toolResult" in b]
+        if results:
+            previous = messages[i - 1] if i > 0 else {}
+            asked = {b["toolUse"]["toolUseId"] for b in previous.get("content") or [] if "toolUse" in b}
+            for r in results:
+                if r not in asked:
+                    raise validation_error(
+                        f"messages.{i}: toolResult {r!r} does not answer a toolUse of the previous turn."
+                    )
+        if uses and i + 1 < len(messages):
+            answered = {
+                b["toolResult"]["toolUseId"] for b in messages[i + 1].get("content") or [] if "toolResult" in b
+            }
+            missing = [u for u in uses if u not in answered]
+            if missing:
+                raise validation_error(
+                    f"messages.{i}: toolUse ids were found without toolResult blocks immediately after: {missing}"
+                )
+        for j, block in enumerate(message.get("content") or []):
+            image = block.get("image")
+            if image is not None:
+                try:
+                    raw = base64.b64decode(image["source"]["bytes"], validate=True)
+                except (KeyError, ValueError, TypeError):
+                    raw = b""
+                if not raw:
+                    raise validation_error(f"messages.{i}.content.{j}: the image bytes are not valid base64.")
+    text_format = (body.get("outputConfig") or {}).get("textFormat")
+    if text_format:
+        try:
+            json.loads(text_format["structure"]["jsonSchema"]["schema"])
+        except (KeyError, ValueError, TypeError):
+            raise validation_error("outputConfig.textFormat: the JSON schema is not valid JSON.")
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        config = body.get("inferenceConfig") or {}
+        if not isinstance(budget, int) or budget < 1024:
+            raise validation_error("thinking.budget_tokens: Input should be greater than or equal to 1024")
+        if isinstance(config.get("maxTokens"), int) and config["maxTokens"] <= budget:
+            raise validation_error("`max_tokens` must be greater than `thinking.budget_tokens`.")
+        if "temperature" in config or "topP" in config:
+            raise validation_error(
+                "temperature and top_p may not be set when thinking is enabled."
+            )
+        if choice.get("any") is not None or choice.get("tool") is not None:
+            raise validation_error("Thinking may not be enabled when tool_choice forces tool use.")
+
+
+
+def validate_request(
+    model: botocore.model.ServiceModel,
+    validator: botocore.validate.ParamValidator,
+    operation_name: str,
+    model_id: str,
+    body: bytes,
+) -> dict:
+    """The parsed request body of a Converse / ConverseStream call to `model_id` (decoded from
+    the path), or BedrockError(400, ValidationException)."""
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        raise validation_error(MALFORMED)
+    if not isinstance(request, dict):
+        raise validation_error(MALFORMED)
+    shape = model.operation_model(operation_name).input_shape
+    for key in request:
+        member = shape.members.get(key)
+        if member is not None and member.serialization.get("location"):
+            raise validation_error(f"'{key}' is not a body member of {shape.name}.")
+    # Bedrock matches the model id against the shape's pattern as a whole (so an id that
+    # was percent-encoded twice, "...-v2%3A0", is rejected); botocore does not check it.
+    pattern = shape.members["modelId"].metadata.get("pattern")
+    if pattern and not re.fullmatch(pattern, model_id):
+        raise validation_error(
+            f"1 validation error detected: Value '{model_id}' at 'modelId' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: {pattern}"
+        )
+    report = validator.validate(dict(request, modelId=model_id), shape)
+    if report.has_errors():
+        raise validation_error(report.generate_report())
+    check_semantics(request)
+    check_tool_semantics(request)
+    return request
