@@ -134,10 +134,10 @@ def test_every_wasm_filter_allows_on_headers_stop_iteration(path):
         assert set(plugin_json(pc)) <= config_rs_fields()
 
 
-def test_readme_documents_exactly_the_plugin_fields():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = set(re.findall(r"^\| `(\w+)`\s+\|", readme, re.M))
-    assert config_rs_fields() <= table, "README's plugin configuration table is missing fields"
+def test_configuration_doc_documents_exactly_the_plugin_fields():
+    doc = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^\| `(\w+)`\s+\|", doc, re.M))
+    assert config_rs_fields() <= table, "docs/configuration.md's plugin configuration table is missing fields"
 
 
 # ============================================================================================
@@ -155,7 +155,7 @@ HOMES = [
     for home, dirs in cd.manifest_homes(base).items()
     for d in dirs
 ]
-# The values the docs (README, docs/deploy.md) state.
+# The values the docs (docs/errors.md, docs/deploy.md) state.
 HEADERS_TIMEOUT, REQUEST_TIMEOUT = "10s", "60s"
 
 
@@ -201,7 +201,7 @@ def assert_hardened(cfg: dict, must_run_filter: bool):
         assert any(cd.runs_wasm(h) for h in hcms), "no HCM runs the filter"
     for hcm in hcms:
         assert (hcm["request_headers_timeout"], hcm["request_timeout"]) == (HEADERS_TIMEOUT, REQUEST_TIMEOUT), \
-            "the documented values (README, docs/deploy.md)"
+            "the documented values (docs/errors.md, docs/deploy.md)"
 
 
 @pytest.mark.parametrize("path", BOOTSTRAPS)
