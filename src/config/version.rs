@@ -67,7 +67,7 @@ fn check_version(v: Option<Value>) -> Result<(), String> {
         Some(n) if SUPPORTED.contains(&n) => Ok(()),
         _ => Err(format!(
             "`config_version` {} is not supported: this filter reads config_version {} (a newer \
-             configuration needs a newer filter; see the compatibility section of the README)",
+             configuration needs a newer filter; see docs/compatibility.md)",
             // A number is safe to repeat; any other value is not echoed.
             match &v {
                 Some(Value::Number(n)) => n.to_string(),

@@ -194,7 +194,7 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 
 
-# The filter's documented extension fields (README): the only undeclared keys allowed.
+# The filter's documented extension fields (docs/parameters.md, docs/errors.md): the only undeclared keys allowed.
 EXTENSIONS = (
     re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.reasoning_content$"),
     re.compile(r"^\$(\.data\[\d+\])?\.(bedrock|provider)$"),

@@ -4,7 +4,7 @@
 //! no blank text, tool results right after the tool calls), so the OpenAI message list is
 //! normalised here rather than rejected upstream. Every parameter Bedrock cannot honour is
 //! either mapped, reported in [`Translation::ignored`], or was refused with a 400 while
-//! parsing (see the README's parameter table).
+//! parsing (see docs/parameters.md).
 //!
 //! [`to_converse_request`] runs the parts in order, each in its own module: the
 //! conversation (`messages`), reasoning, sampling (`inferenceConfig`), tools
