@@ -45,7 +45,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use self::json::{from_json_value, json_error};
-use self::raw::{RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant};
+use self::raw::{
+    RawAutoCache, RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant,
+};
 use crate::auth::iam::{IamAuth, RawIamAuth};
 use crate::auth::key_source::{KeySource, RawKeySource};
 use crate::auth::tenant::TenantTable;
@@ -103,6 +105,8 @@ struct RawConfig {
     rate_limit_descriptors: bool,
     #[serde(default)]
     max_usage_models_per_tenant: Option<usize>,
+    #[serde(default)]
+    prompt_caching: Option<RawAutoCache>,
 }
 
 /// The validated configuration.
@@ -136,6 +140,8 @@ pub struct Config {
     pub rate_limit_descriptors: bool,
     /// Distinct models counted per tenant in `/v1/usage`; the rest are counted as `other`.
     pub max_usage_models_per_tenant: usize,
+    /// The cache points the gateway adds by itself, under every tenant's own `prompt_caching`.
+    pub prompt_caching: crate::translate::request::AutoCache,
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
     pub known_models: BTreeSet<String>,
@@ -199,11 +205,13 @@ impl Config {
         let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
         check_api_keys(&raw.api_keys, raw.tenants.is_empty(), keys_elsewhere)?;
         models::check_model_names(&raw.model_aliases, &raw.azure_deployments)?;
+        let prompt_caching = tenants::auto_cache("prompt_caching", raw.prompt_caching)?;
         let tenants = tenants::tenant_table(
             &raw.api_keys,
             raw.tenants,
             &raw.model_aliases,
             keys_elsewhere,
+            prompt_caching,
         )?;
         let max_usage_models_per_tenant = at_least_1(
             "max_usage_models_per_tenant",
@@ -257,6 +265,7 @@ impl Config {
             iam,
             rate_limit_descriptors: raw.rate_limit_descriptors,
             max_usage_models_per_tenant,
+            prompt_caching,
             warnings,
         })
     }

@@ -30,6 +30,35 @@ pub(super) struct RawTenant {
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub model_limits: BTreeMap<String, RawLimits>,
+    #[serde(default)]
+    pub prompt_caching: Option<RawAutoCache>,
+    #[serde(default)]
+    pub model_prompt_caching: BTreeMap<String, RawAutoCache>,
+}
+
+/// `prompt_caching` (top level, a tenant's, or one model's of a tenant): where the filter puts
+/// cache points a request did not ask for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoCache {
+    #[serde(default)]
+    pub positions: Option<Vec<String>>,
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// `models[].prompt_caching`: the model's Bedrock prompt caching.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawModelCaching {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub min_tokens: Option<u32>,
+    #[serde(default)]
+    pub tools: Option<bool>,
+    #[serde(default)]
+    pub ttl_1h: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,4 +171,6 @@ pub(super) struct RawModel {
     pub region: Option<String>,
     #[serde(default)]
     pub created: Option<u64>,
+    #[serde(default)]
+    pub prompt_caching: Option<RawModelCaching>,
 }

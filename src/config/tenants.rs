@@ -3,18 +3,22 @@
 
 use std::collections::BTreeMap;
 
-use super::raw::{RawLimits, RawTenant};
+use super::raw::{RawAutoCache, RawLimits, RawTenant};
 use super::{err, ConfigError, DEFAULT_TENANT};
 use crate::accounting::ratelimit::Limits;
 use crate::auth::keys::{self, KeyDigest};
-use crate::auth::tenant::{Tenant, TenantTable};
+use crate::auth::tenant::{Tenant, TenantCaching, TenantTable};
+use crate::openai::chat::CacheTtl;
+use crate::translate::request::{AutoCache, CachePositions};
 
 /// `keys_elsewhere`: `api_keys_source` or `iam_auth` is set, so a tenant may list no key.
+/// `caching` is the top-level `prompt_caching`, under every tenant's.
 pub(super) fn tenant_table(
     api_keys: &[String],
     raw: BTreeMap<String, RawTenant>,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
+    caching: AutoCache,
 ) -> Result<TenantTable, ConfigError> {
     let mut entries = Vec::new();
     if !api_keys.is_empty() {
@@ -30,6 +34,10 @@ pub(super) fn tenant_table(
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            prompt_caching: TenantCaching {
+                default: caching,
+                models: BTreeMap::new(),
+            },
         };
         entries.push((
             default,
@@ -37,7 +45,7 @@ pub(super) fn tenant_table(
         ));
     }
     for (name, t) in raw {
-        entries.push(tenant(name, t, aliases, keys_elsewhere)?);
+        entries.push(tenant(name, t, aliases, keys_elsewhere, caching)?);
     }
     TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
 }
@@ -48,6 +56,7 @@ fn tenant(
     t: RawTenant,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
+    caching: AutoCache,
 ) -> Result<(Tenant, Vec<KeyDigest>), ConfigError> {
     let at = format!("tenants.{name}");
     if !keys::valid_tenant_name(&name) {
@@ -92,7 +101,23 @@ fn tenant(
         ),
     };
     let model_limits = model_limits(&at, t.model_limits, aliases)?;
+    let default = auto_cache(&format!("{at}.prompt_caching"), t.prompt_caching)?.or(caching);
+    let mut models_caching = BTreeMap::new();
+    for (model, raw) in t.model_prompt_caching {
+        let field = format!("{at}.model_prompt_caching.{model}");
+        let auto = auto_cache(&field, Some(raw))?;
+        let id = canonical_name(aliases, &field, &model)?;
+        if models_caching.insert(id, auto).is_some() {
+            return Err(err(format!(
+                "`{field}` names a model another `{at}.model_prompt_caching` entry already names"
+            )));
+        }
+    }
     let tenant = Tenant {
+        prompt_caching: TenantCaching {
+            default,
+            models: models_caching,
+        },
         limits: limits(&format!("{at}.limits"), t.limits)?,
         model_limits,
         name,
@@ -141,6 +166,40 @@ fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
         requests_per_minute: raw.requests_per_minute,
         tokens_per_minute: raw.tokens_per_minute,
     })
+}
+
+/// A `prompt_caching` section (`field` names it): `positions` among `tools`, `system`,
+/// `history` (an empty list turns automatic caching off), `ttl` `5m` or `1h`.
+pub(super) fn auto_cache(field: &str, raw: Option<RawAutoCache>) -> Result<AutoCache, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(AutoCache::default());
+    };
+    let positions = match raw.positions {
+        None => None,
+        Some(names) => {
+            let mut p = CachePositions::default();
+            for (i, name) in names.iter().enumerate() {
+                match name.as_str() {
+                    "tools" => p.tools = true,
+                    "system" => p.system = true,
+                    "history" => p.history = true,
+                    _ => {
+                        return Err(err(format!(
+                            "`{field}.positions[{i}]` is not `tools`, `system` or `history`"
+                        )))
+                    }
+                }
+            }
+            Some(p)
+        }
+    };
+    let ttl = match raw.ttl.as_deref() {
+        None => None,
+        Some("5m") => Some(CacheTtl::FiveMinutes),
+        Some("1h") => Some(CacheTtl::OneHour),
+        Some(_) => return Err(err(format!("`{field}.ttl` is `5m` or `1h`"))),
+    };
+    Ok(AutoCache { positions, ttl })
 }
 
 /// A configured model name (alias or Bedrock id) → the canonical id it calls.

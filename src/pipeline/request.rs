@@ -251,7 +251,7 @@ pub fn on_body(
         None => body,
     };
     let (up, ex) = match endpoint {
-        Endpoint::ChatCompletions => upstream::chat(cfg, body, now, live)?,
+        Endpoint::ChatCompletions => upstream::chat_for(cfg, Some(tenant), body, now, live)?,
         Endpoint::Completions => upstream::completion(cfg, body, now, live)?,
     };
     // Decided on the model actually called, after every override.

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::sigv4::{Credentials, SignRequest};
+use crate::auth::tenant::Tenant;
 use crate::catalog::models;
 use crate::catalog::models::Provider;
 use crate::config::Config;
@@ -216,10 +217,22 @@ pub fn upstream_head(
     }
 }
 
-/// `POST /v1/chat/completions` → signed Converse / ConverseStream call. `live` holds the
-/// refreshed credentials, when the configuration uses a credentials source.
+/// `POST /v1/chat/completions` → signed Converse / ConverseStream call, with the gateway's
+/// automatic prompt caching. `live` holds the refreshed credentials, when the configuration
+/// uses a credentials source.
 pub fn chat(
     cfg: &Config,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    chat_for(cfg, None, body, now, live)
+}
+
+/// [`chat`] for a tenant, with its automatic prompt caching for the model called.
+pub fn chat_for(
+    cfg: &Config,
+    tenant: Option<&Tenant>,
     body: &[u8],
     now: SystemTime,
     live: Option<&Credentials>,
@@ -233,11 +246,19 @@ pub fn chat(
     let provider = req
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
+    let canonical_model = crate::catalog::model_id::canonical(&bedrock_model).to_string();
     let translation = to_converse_request(
         &req,
         Target {
             model_id: &bedrock_model,
             provider,
+            caching: cfg.catalog.entry_for(&bedrock_model).map_or_else(
+                || crate::catalog::caching::infer(&bedrock_model),
+                |e| e.prompt_caching,
+            ),
+            auto: tenant.map_or(cfg.prompt_caching, |t| {
+                t.prompt_caching.for_model(&canonical_model)
+            }),
         },
     )?;
     let up = call(
@@ -253,7 +274,7 @@ pub fn chat(
         up,
         Exchange {
             model: req.model,
-            canonical_model: crate::catalog::model_id::canonical(&bedrock_model).to_string(),
+            canonical_model,
             via_bedrock_model: req.bedrock_model.is_some(),
             bedrock_model,
             stream: req.stream,

@@ -11,6 +11,7 @@
 //! (`tool_config`), JSON mode (`response_format`), then metadata and service tier; what each
 //! model family accepts is decided in `capabilities`.
 
+mod cache;
 mod capabilities;
 mod messages;
 mod metadata;
@@ -19,12 +20,14 @@ mod response_format;
 mod sampling;
 mod tool_config;
 
+pub use cache::{AutoCache, CachePositions};
 pub use capabilities::native_structured_output;
 pub use messages::{is_blank, EMPTY_TOOL_RESULT, LEADING_USER_PLACEHOLDER};
 pub use reasoning::thinking_budget;
 
 use serde_json::Value;
 
+use crate::catalog::caching::{self, PromptCaching};
 use crate::catalog::models::Provider;
 use crate::converse::request::{
     ContentBlock, ConversationRole, ConverseRequest, InferenceConfig, Message,
@@ -39,6 +42,22 @@ use crate::translate::tools::OutputMode;
 pub struct Target<'a> {
     pub model_id: &'a str,
     pub provider: Provider,
+    /// The model's prompt caching (from the catalog), `None` without.
+    pub caching: Option<PromptCaching>,
+    /// The cache points the gateway adds by itself for this tenant and model.
+    pub auto: AutoCache,
+}
+
+impl<'a> Target<'a> {
+    /// A model outside the catalog: caching read from the id, no automatic cache points.
+    pub fn new(model_id: &'a str, provider: Provider) -> Self {
+        Self {
+            model_id,
+            provider,
+            caching: caching::infer(model_id),
+            auto: AutoCache::default(),
+        }
+    }
 }
 
 /// The translated request and what the response phase needs to know about it.
@@ -90,18 +109,20 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
     let service_tier = metadata::service_tier(req, &mut ignored);
     messages::ensure_user_first(&mut messages);
     let additional = reasoning.additional;
+    let mut body = ConverseRequest {
+        messages,
+        system,
+        inference_config: (!inference.is_empty()).then_some(inference),
+        tool_config,
+        additional_model_request_fields: (!additional.is_empty())
+            .then_some(Value::Object(additional)),
+        request_metadata,
+        output_config,
+        service_tier,
+    };
+    cache::settle(&mut body, target, &req.prompt_cache, &mut ignored);
     Ok(Translation {
-        body: ConverseRequest {
-            messages,
-            system,
-            inference_config: (!inference.is_empty()).then_some(inference),
-            tool_config,
-            additional_model_request_fields: (!additional.is_empty())
-                .then_some(Value::Object(additional)),
-            request_metadata,
-            output_config,
-            service_tier,
-        },
+        body,
         ignored: ignored.0,
         output,
     })
@@ -152,13 +173,7 @@ mod tests {
 
     fn run(model: &str, body: Value) -> Result<Translation, ApiError> {
         let req = ChatRequest::parse(body.to_string().as_bytes())?;
-        to_converse_request(
-            &req,
-            Target {
-                model_id: model,
-                provider: Provider::infer(model),
-            },
-        )
+        to_converse_request(&req, Target::new(model, Provider::infer(model)))
     }
 
     fn translate(model: &str, body: Value) -> (Value, Vec<String>, OutputMode) {
