@@ -216,3 +216,131 @@ fn canonical_name(
     }
     Ok(crate::catalog::model_id::canonical(id).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::caching::PromptCaching;
+    use crate::config::Config;
+    use crate::openai::chat::CacheTtl;
+    use crate::translate::request::{AutoCache, CachePositions};
+    use serde_json::{json, Value};
+
+    /// SHA-256 of `sk-local-demo`.
+    const DEMO_SHA: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
+
+    fn parse(extra: Value) -> Result<Config, String> {
+        let mut v = json!({"region": "us-east-1", "api_keys": ["sk-plain-key-1"],
+            "credentials": {"access_key_id": "AKID", "secret_access_key": "s"},
+            "model_aliases": {"gpt-4o": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Config::parse(v.to_string().as_bytes(), &|_| None).map_err(|e| e.to_string())
+    }
+
+    fn at(positions: &[&str], ttl: Option<CacheTtl>) -> AutoCache {
+        AutoCache {
+            positions: Some(CachePositions {
+                tools: positions.contains(&"tools"),
+                system: positions.contains(&"system"),
+                history: positions.contains(&"history"),
+            }),
+            ttl,
+        }
+    }
+
+    #[test]
+    fn automatic_caching_is_gateway_then_tenant_then_model() {
+        let c = parse(json!({
+            "prompt_caching": {"positions": ["system", "tools"], "ttl": "5m"},
+            "tenants": {"acme": {"key_sha256": [DEMO_SHA],
+                "prompt_caching": {"ttl": "1h"},
+                "model_prompt_caching": {"gpt-4o": {"positions": ["history"]}}}}
+        }))
+        .unwrap();
+        let five = Some(CacheTtl::FiveMinutes);
+        let hour = Some(CacheTtl::OneHour);
+        assert_eq!(c.prompt_caching, at(&["system", "tools"], five));
+        let plain = c.tenants.get("default").unwrap();
+        assert_eq!(
+            plain.prompt_caching.for_model("x"),
+            at(&["system", "tools"], five)
+        );
+        let acme = c.tenants.get("acme").unwrap();
+        assert_eq!(
+            acme.prompt_caching.for_model("x"),
+            at(&["system", "tools"], hour)
+        );
+        let sonnet = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+        assert_eq!(
+            acme.prompt_caching.for_model(sonnet),
+            at(&["history"], hour)
+        );
+        // An empty list turns it off.
+        let off = parse(json!({"prompt_caching": {"positions": []}})).unwrap();
+        assert_eq!(off.prompt_caching, at(&[], None));
+    }
+
+    #[test]
+    fn bad_caching_fields_are_named() {
+        let cases = [
+            (
+                json!({"prompt_caching": {"positions": ["system", "prefix"]}}),
+                "`prompt_caching.positions[1]`",
+            ),
+            (
+                json!({"prompt_caching": {"ttl": "24h"}}),
+                "`prompt_caching.ttl`",
+            ),
+            (json!({"prompt_caching": {"where": []}}), "where"),
+            (
+                json!({"tenants": {"acme": {"key_sha256": [DEMO_SHA], "prompt_caching": {"ttl": "2h"}}}}),
+                "`tenants.acme.prompt_caching.ttl`",
+            ),
+            (
+                json!({"tenants": {"acme": {"key_sha256": [DEMO_SHA], "model_prompt_caching": {"no model here": {}}}}}),
+                "`tenants.acme.model_prompt_caching.no model here`",
+            ),
+            (
+                json!({"models": [{"id": "acme.model-v1:0", "prompt_caching": {"tools": true}}]}),
+                "`models[0].prompt_caching`",
+            ),
+        ];
+        for (extra, field) in cases {
+            let e = parse(extra.clone()).unwrap_err();
+            assert!(e.contains(field), "{extra}: {e}");
+        }
+    }
+
+    #[test]
+    fn catalog_entries_carry_prompt_caching() {
+        let c = parse(json!({"models": [
+            {"id": "acme.model-v1:0", "prompt_caching": {"min_tokens": 2048}},
+            {"id": "amazon.nova-pro-v1:0", "prompt_caching": {"enabled": false}},
+            {"id": "anthropic.claude-3-5-sonnet-20241022-v2:0", "prompt_caching": {"min_tokens": 1024, "tools": true}}
+        ]}))
+        .unwrap();
+        let caching = |id: &str| c.catalog.entry_for(id).unwrap().prompt_caching;
+        assert_eq!(
+            caching("acme.model-v1:0"),
+            Some(PromptCaching {
+                min_tokens: 2048,
+                tools: false,
+                ttl_1h: false
+            })
+        );
+        assert_eq!(caching("amazon.nova-pro-v1:0"), None);
+        assert_eq!(
+            caching("us.anthropic.claude-3-5-sonnet-20241022-v2:0"),
+            Some(PromptCaching {
+                min_tokens: 1024,
+                tools: true,
+                ttl_1h: false
+            })
+        );
+        assert_eq!(
+            caching("anthropic.claude-3-7-sonnet-20250219-v1:0").map(|p| p.min_tokens),
+            Some(1024)
+        );
+    }
+}

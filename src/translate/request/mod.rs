@@ -161,6 +161,8 @@ mod tests {
     use crate::translate::tools::JSON_TOOL;
     use serde_json::json;
 
+    mod cache_cases;
+
     const CLAUDE_35: &str = "us.anthropic.claude-3-5-sonnet-20241022-v2:0";
     const CLAUDE_37: &str = "us.anthropic.claude-3-7-sonnet-20250219-v1:0";
     const SONNET_4: &str = "anthropic.claude-sonnet-4-20250514-v1:0";
