@@ -761,3 +761,65 @@ def test_readme_scenario_table_matches_the_code():
         "tests/emulator/README.md's scenario table is stale: replace it with the output of "
         "`python tests/emulator/bedrock_emulator --scenarios`"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# prompt-cache points: Bedrock's rules, with its messages
+# --------------------------------------------------------------------------------------------
+
+CACHING_MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+CP = {"cachePoint": {"type": "default"}}
+CP_1H = {"cachePoint": {"type": "default", "ttl": "1h"}}
+TOOL = {"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}
+
+
+def test_cache_points_where_bedrock_takes_them(client):
+    out = client.converse(
+        modelId=CACHING_MODEL,
+        system=[{"text": "sys"}, CP],
+        messages=[{"role": "user", "content": [{"text": "doc"}, CP, {"text": "q"}]}],
+        toolConfig={"tools": [TOOL, CP]},
+    )
+    assert out["stopReason"] == "end_turn"
+    out = client.converse(
+        modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        system=[{"text": "sys"}, CP_1H],
+        messages=[{"role": "user", "content": [{"text": "doc"}, CP_1H, {"text": "q"}, CP]}],
+    )
+    assert out["stopReason"] == "end_turn"
+    out = client.converse(
+        modelId="amazon.nova-pro-v1:0",
+        system=[{"text": "sys"}, CP],
+        messages=[{"role": "user", "content": [{"text": "q"}]}],
+    )
+    assert out["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    "model, body, fragment",
+    [
+        (MODEL_ID, {"system": [{"text": "s"}, CP], "messages": user("q")}, "unsupported model"),
+        ("us.meta.llama3-3-70b-instruct-v1:0", {"messages": [{"role": "user", "content": [{"text": "q"}, CP]}]}, "unsupported model"),
+        ("amazon.nova-pro-v1:0", {"messages": user("q"), "toolConfig": {"tools": [TOOL, CP]}}, "unsupported model"),
+        (CACHING_MODEL, {"messages": [{"role": "user", "content": [CP, {"text": "q"}]}]}, "nothing available to cache"),
+        (CACHING_MODEL, {"system": [CP, {"text": "s"}], "messages": user("q")}, "nothing available to cache"),
+        (
+            CACHING_MODEL,
+            {"system": [{"text": "a"}, CP, {"text": "b"}, CP, {"text": "c"}, CP],
+             "messages": [{"role": "user", "content": [{"text": "q"}, CP, {"text": "r"}, CP]}]},
+            "A maximum of 4 blocks with cache_control may be provided. Found 5.",
+        ),
+        (CACHING_MODEL, {"system": [{"text": "s"}, CP_1H], "messages": user("q")}, "unsupported model"),
+        (
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            {"system": [{"text": "s"}, CP], "messages": [{"role": "user", "content": [{"text": "q"}, CP_1H]}]},
+            "ttl='1h' cache_control block must not come after a ttl='5m'",
+        ),
+    ],
+)
+def test_cache_point_rules(emulator, model, body, fragment):
+    path = model.replace(":", "%3A")
+    response = signed_post(emulator, f"/model/{path}/converse", json.dumps(body).encode())
+    assert response.status_code == 400, response.text
+    assert response.headers["x-amzn-errortype"].startswith("ValidationException")
+    assert fragment in response.json()["message"]
