@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::accounting::ratelimit::Limits;
+use crate::accounting::ratelimit::{Limits, TokenWeights};
 use crate::auth::keys::{bearer, DigestTable, KeyDigest};
 /// Re-exported for the request phase (a tenant name it is asked for) and its tests.
 pub use crate::auth::keys::{digest, valid_tenant_name};
@@ -27,6 +27,9 @@ pub struct Tenant {
     pub limits: Limits,
     /// Per-model overrides by canonical id, field by field over `limits`.
     pub model_limits: BTreeMap<String, Limits>,
+    /// What prompt-cache tokens weigh against `tokens_per_minute` (its own, else the top
+    /// level's `token_weights`).
+    pub token_weights: TokenWeights,
 }
 
 impl Tenant {
@@ -110,6 +113,7 @@ mod tests {
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            token_weights: TokenWeights::default(),
         }
     }
 

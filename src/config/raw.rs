@@ -30,6 +30,19 @@ pub(super) struct RawTenant {
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub model_limits: BTreeMap<String, RawLimits>,
+    #[serde(default)]
+    pub token_weights: Option<RawTokenWeights>,
+}
+
+/// `token_weights`, at the top level or a tenant's: what a prompt-cache token counts for
+/// against `tokens_per_minute`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTokenWeights {
+    #[serde(default)]
+    pub cache_read: Option<f64>,
+    #[serde(default)]
+    pub cache_write: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,18 +3,20 @@
 
 use std::collections::BTreeMap;
 
-use super::raw::{RawLimits, RawTenant};
+use super::raw::{RawLimits, RawTenant, RawTokenWeights};
 use super::{err, ConfigError, DEFAULT_TENANT};
-use crate::accounting::ratelimit::Limits;
+use crate::accounting::ratelimit::{Limits, TokenWeights};
 use crate::auth::keys::{self, KeyDigest};
 use crate::auth::tenant::{Tenant, TenantTable};
 
 /// `keys_elsewhere`: `api_keys_source` or `iam_auth` is set, so a tenant may list no key.
+/// `weights`: the top level's `token_weights`, each tenant's default.
 pub(super) fn tenant_table(
     api_keys: &[String],
     raw: BTreeMap<String, RawTenant>,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
+    weights: TokenWeights,
 ) -> Result<TenantTable, ConfigError> {
     let mut entries = Vec::new();
     if !api_keys.is_empty() {
@@ -30,6 +32,7 @@ pub(super) fn tenant_table(
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            token_weights: weights,
         };
         entries.push((
             default,
@@ -37,7 +40,7 @@ pub(super) fn tenant_table(
         ));
     }
     for (name, t) in raw {
-        entries.push(tenant(name, t, aliases, keys_elsewhere)?);
+        entries.push(tenant(name, t, aliases, keys_elsewhere, weights)?);
     }
     TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
 }
@@ -48,6 +51,7 @@ fn tenant(
     t: RawTenant,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
+    weights: TokenWeights,
 ) -> Result<(Tenant, Vec<KeyDigest>), ConfigError> {
     let at = format!("tenants.{name}");
     if !keys::valid_tenant_name(&name) {
@@ -92,7 +96,9 @@ fn tenant(
         ),
     };
     let model_limits = model_limits(&at, t.model_limits, aliases)?;
+    let token_weights = token_weights(&format!("{at}.token_weights"), t.token_weights, weights)?;
     let tenant = Tenant {
+        token_weights,
         limits: limits(&format!("{at}.limits"), t.limits)?,
         model_limits,
         name,
@@ -140,6 +146,33 @@ fn limits(field: &str, raw: Option<RawLimits>) -> Result<Limits, ConfigError> {
     Ok(Limits {
         requests_per_minute: raw.requests_per_minute,
         tokens_per_minute: raw.tokens_per_minute,
+    })
+}
+
+/// Heaviest accepted weight: a cache token counted as a hundred ordinary ones.
+const MAX_TOKEN_WEIGHT: f64 = 100.0;
+
+/// `token_weights` at `field`: each weight a number from 0 to [`MAX_TOKEN_WEIGHT`], kept in
+/// thousandths; an absent one is `defaults`'.
+pub(super) fn token_weights(
+    field: &str,
+    raw: Option<RawTokenWeights>,
+    defaults: TokenWeights,
+) -> Result<TokenWeights, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let milli = |name: &str, v: Option<f64>, default: u32| match v {
+        None => Ok(default),
+        Some(w) if w.is_finite() && (0.0..=MAX_TOKEN_WEIGHT).contains(&w) => {
+            // In range, so the cast neither truncates nor saturates.
+            Ok((w * 1000.0).round() as u32)
+        }
+        Some(_) => Err(err(format!(
+            "`{field}.{name}` must be a number from 0 to {MAX_TOKEN_WEIGHT}"
+        ))),
+    };
+    Ok(TokenWeights {
+        cache_read_milli: milli("cache_read", raw.cache_read, defaults.cache_read_milli)?,
+        cache_write_milli: milli("cache_write", raw.cache_write, defaults.cache_write_milli)?,
     })
 }
 
