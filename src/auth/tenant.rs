@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::accounting::ratelimit::Limits;
+use crate::accounting::ratelimit::{Limits, TokenWeights};
 use crate::auth::keys::{bearer, DigestTable, KeyDigest};
 /// Re-exported for the request phase (a tenant name it is asked for) and its tests.
 pub use crate::auth::keys::{digest, valid_tenant_name};
@@ -30,6 +30,9 @@ pub struct Tenant {
     pub model_limits: BTreeMap<String, Limits>,
     /// The cache points the gateway adds by itself (`prompt_caching`).
     pub prompt_caching: TenantCaching,
+    /// What prompt-cache tokens weigh against `tokens_per_minute` (its own, else the top
+    /// level's `token_weights`).
+    pub token_weights: TokenWeights,
 }
 
 /// A tenant's automatic prompt caching: its default (already over the gateway's) and
@@ -131,6 +134,7 @@ mod tests {
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
             prompt_caching: TenantCaching::default(),
+            token_weights: TokenWeights::default(),
         }
     }
 

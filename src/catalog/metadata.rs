@@ -244,6 +244,7 @@ mod tests {
             limits: Default::default(),
             model_limits: Default::default(),
             prompt_caching: Default::default(),
+            token_weights: Default::default(),
         }
     }
 

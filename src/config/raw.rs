@@ -34,6 +34,8 @@ pub(super) struct RawTenant {
     pub prompt_caching: Option<RawAutoCache>,
     #[serde(default)]
     pub model_prompt_caching: BTreeMap<String, RawAutoCache>,
+    #[serde(default)]
+    pub token_weights: Option<RawTokenWeights>,
 }
 
 /// `prompt_caching` (top level, a tenant's, or one model's of a tenant): where the filter puts
@@ -59,6 +61,17 @@ pub(super) struct RawModelCaching {
     pub tools: Option<bool>,
     #[serde(default)]
     pub ttl_1h: Option<bool>,
+}
+
+/// `token_weights`, at the top level or a tenant's: what a prompt-cache token counts for
+/// against `tokens_per_minute`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTokenWeights {
+    #[serde(default)]
+    pub cache_read: Option<f64>,
+    #[serde(default)]
+    pub cache_write: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

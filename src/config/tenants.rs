@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::raw::RawTokenWeights;
 use super::raw::{RawAutoCache, RawLimits, RawTenant};
 use super::{err, ConfigError, DEFAULT_TENANT};
-use crate::accounting::ratelimit::Limits;
+use crate::accounting::ratelimit::{Limits, TokenWeights};
 use crate::auth::keys::{self, KeyDigest};
 use crate::auth::tenant::{Tenant, TenantCaching, TenantTable};
 use crate::openai::chat::CacheTtl;
@@ -13,12 +14,14 @@ use crate::translate::request::{AutoCache, CachePositions};
 
 /// `keys_elsewhere`: `api_keys_source` or `iam_auth` is set, so a tenant may list no key.
 /// `caching` is the top-level `prompt_caching`, under every tenant's.
+/// `weights`: the top level's `token_weights`, each tenant's default.
 pub(super) fn tenant_table(
     api_keys: &[String],
     raw: BTreeMap<String, RawTenant>,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
     caching: AutoCache,
+    weights: TokenWeights,
 ) -> Result<TenantTable, ConfigError> {
     let mut entries = Vec::new();
     if !api_keys.is_empty() {
@@ -38,6 +41,7 @@ pub(super) fn tenant_table(
                 default: caching,
                 models: BTreeMap::new(),
             },
+            token_weights: weights,
         };
         entries.push((
             default,
@@ -45,7 +49,7 @@ pub(super) fn tenant_table(
         ));
     }
     for (name, t) in raw {
-        entries.push(tenant(name, t, aliases, keys_elsewhere, caching)?);
+        entries.push(tenant(name, t, aliases, keys_elsewhere, caching, weights)?);
     }
     TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
 }
@@ -57,6 +61,7 @@ fn tenant(
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
     caching: AutoCache,
+    weights: TokenWeights,
 ) -> Result<(Tenant, Vec<KeyDigest>), ConfigError> {
     let at = format!("tenants.{name}");
     if !keys::valid_tenant_name(&name) {
@@ -113,11 +118,13 @@ fn tenant(
             )));
         }
     }
+    let token_weights = token_weights(&format!("{at}.token_weights"), t.token_weights, weights)?;
     let tenant = Tenant {
         prompt_caching: TenantCaching {
             default,
             models: models_caching,
         },
+        token_weights,
         limits: limits(&format!("{at}.limits"), t.limits)?,
         model_limits,
         name,
@@ -200,6 +207,33 @@ pub(super) fn auto_cache(field: &str, raw: Option<RawAutoCache>) -> Result<AutoC
         Some(_) => return Err(err(format!("`{field}.ttl` is `5m` or `1h`"))),
     };
     Ok(AutoCache { positions, ttl })
+}
+
+/// Heaviest accepted weight: a cache token counted as a hundred ordinary ones.
+const MAX_TOKEN_WEIGHT: f64 = 100.0;
+
+/// `token_weights` at `field`: each weight a number from 0 to [`MAX_TOKEN_WEIGHT`], kept in
+/// thousandths; an absent one is `defaults`'.
+pub(super) fn token_weights(
+    field: &str,
+    raw: Option<RawTokenWeights>,
+    defaults: TokenWeights,
+) -> Result<TokenWeights, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let milli = |name: &str, v: Option<f64>, default: u32| match v {
+        None => Ok(default),
+        Some(w) if w.is_finite() && (0.0..=MAX_TOKEN_WEIGHT).contains(&w) => {
+            // In range, so the cast neither truncates nor saturates.
+            Ok((w * 1000.0).round() as u32)
+        }
+        Some(_) => Err(err(format!(
+            "`{field}.{name}` must be a number from 0 to {MAX_TOKEN_WEIGHT}"
+        ))),
+    };
+    Ok(TokenWeights {
+        cache_read_milli: milli("cache_read", raw.cache_read, defaults.cache_read_milli)?,
+        cache_write_milli: milli("cache_write", raw.cache_write, defaults.cache_write_milli)?,
+    })
 }
 
 /// A configured model name (alias or Bedrock id) → the canonical id it calls.

@@ -5,11 +5,10 @@ use crate::error::ApiError;
 use crate::openai::chat::{
     ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
 };
-use crate::openai::chunk::Usage;
 use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::to_openai_usage;
+use crate::translate::usage::TokenCounts;
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ pub struct ResponseMeta {
 pub fn to_chat_completion(
     body: &[u8],
     meta: &ResponseMeta,
-) -> Result<(ChatCompletion, Usage), ApiError> {
+) -> Result<(ChatCompletion, TokenCounts), ApiError> {
     let resp: ConverseResponse = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_upstream(format!("Bedrock returned an unreadable Converse body: {e}"))
     })?;
@@ -66,8 +65,7 @@ pub fn to_chat_completion(
         }
         None => None,
     };
-    let u = resp.usage.unwrap_or_default();
-    let usage = to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens);
+    let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
     let completion = ChatCompletion {
         id: meta.id.clone(),
         object: "chat.completion",
@@ -86,9 +84,9 @@ pub fn to_chat_completion(
             finish_reason: finish,
             logprobs: None,
         }],
-        usage: usage.clone(),
+        usage: counts.to_openai(),
     };
-    Ok((completion, usage))
+    Ok((completion, counts))
 }
 
 /// What the content blocks of a Converse answer hold, sorted for the client.
@@ -160,8 +158,8 @@ pub fn to_text_completion(
     body: &[u8],
     meta: &ResponseMeta,
     echo: Option<&str>,
-) -> Result<(TextCompletion<'static>, Usage), ApiError> {
-    let (chat, usage) = to_chat_completion(body, meta)?;
+) -> Result<(TextCompletion<'static>, TokenCounts), ApiError> {
+    let (chat, counts) = to_chat_completion(body, meta)?;
     let choice = chat
         .choices
         .into_iter()
@@ -176,9 +174,9 @@ pub fn to_text_completion(
             created: chat.created,
             model: chat.model.into(),
             choices: vec![TextChoice::first(text.into(), Some(choice.finish_reason))],
-            usage: Some(usage.clone()),
+            usage: Some(chat.usage),
         },
-        usage,
+        counts,
     ))
 }
 
@@ -212,10 +210,32 @@ mod tests {
                 "id": "chatcmpl-1", "object": "chat.completion", "created": 7, "model": "gpt-4o",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello world", "refusal": null},
                              "finish_reason": "length", "logprobs": null}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5,
+                          "prompt_tokens_details": {"cached_tokens": 0}}
             })
         );
-        assert_eq!(u.total_tokens, 5);
+        assert_eq!(u.total(), 5);
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_part_of_the_prompt() {
+        // Unary chat and legacy completions: the same usage, adding up.
+        let body = json!({
+            "output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 2, "outputTokens": 5, "cacheReadInputTokens": 1322,
+                      "cacheWriteInputTokens": 10, "totalTokens": 1339}
+        })
+        .to_string();
+        let want = json!({"prompt_tokens": 1334, "completion_tokens": 5, "total_tokens": 1339,
+            "prompt_tokens_details": {"cached_tokens": 1322, "cache_write_tokens": 10,
+                                      "cache_creation_tokens": 10}});
+        let (c, counts) = to_chat_completion(body.as_bytes(), &meta()).unwrap();
+        assert_eq!(serde_json::to_value(&c).unwrap()["usage"], want);
+        assert_eq!((counts.cache_read, counts.cache_write), (1322, 10));
+        let (t, counts2) = to_text_completion(body.as_bytes(), &meta(), None).unwrap();
+        assert_eq!(serde_json::to_value(&t).unwrap()["usage"], want);
+        assert_eq!(counts2, counts);
     }
 
     #[test]
@@ -244,7 +264,8 @@ mod tests {
             json!({
                 "id": "chatcmpl-1", "object": "text_completion", "created": 7, "model": "gpt-4o",
                 "choices": [{"text": "Hello there", "index": 0, "logprobs": null, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2,
+                          "prompt_tokens_details": {"cached_tokens": 0}}
             })
         );
     }
