@@ -161,3 +161,34 @@ def test_automatic_cache_points_for_plain_openai_clients(auto_api, emulator):
     raw = auto_api.client.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages)
     assert "x-bedrock-ignored-params" not in raw.headers
     assert emulator.last()["body"]["system"] == [{"text": LONG}]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_repeated_prefix_is_written_then_read_from_the_cache(api, stream):
+    """The request side and the usage side together: the client's cache point reaches Bedrock
+    (the emulator caches the prefix up to it), the first answer reports the prefix as written,
+    the same request again as read, and both times usage adds up."""
+    system = f"{LONG} {hashlib.sha256(str(stream).encode()).hexdigest()}"  # fresh prefix per case
+    messages = [
+        {"role": "system", "content": [{"type": "text", "text": system, "cache_control": CC}]},
+        {"role": "user", "content": "What is in the document?"},
+    ]
+
+    def usage() -> dict:
+        if not stream:
+            resp = api.client.chat.completions.create(model=SONNET_45, messages=messages)
+            return resp.usage.model_dump()
+        chunks = api.client.chat.completions.create(
+            model=SONNET_45, messages=messages, stream=True, stream_options={"include_usage": True}
+        )
+        return [c for c in chunks if c.usage is not None][-1].usage.model_dump()
+
+    first, second = usage(), usage()
+    written = first["prompt_tokens_details"]["cache_write_tokens"]
+    assert written == len(system.split())  # the emulator counts words
+    assert first["prompt_tokens_details"]["cached_tokens"] == 0
+    assert second["prompt_tokens_details"]["cached_tokens"] == written
+    assert not second["prompt_tokens_details"].get("cache_write_tokens")
+    assert first["prompt_tokens"] == second["prompt_tokens"]
+    for u in (first, second):
+        assert u["prompt_tokens"] + u["completion_tokens"] == u["total_tokens"]
