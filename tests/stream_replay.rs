@@ -11,7 +11,7 @@
 //!
 //! Schema: OpenAI's OpenAPI document when it is there (`$OPENAI_OPENAPI_JSON`, else
 //! `../shared/reference/openai-openapi.json`); without it, the repository's own subset
-//! `tests/fixtures/openai/stream-schemas.json` (written for these tests; `make conformance`
+//! `tests/fixtures/openai/schemas.json` (written for these tests; `make conformance`
 //! insists on the full document).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -5,6 +5,46 @@ use super::*;
 
 const HAIKU_35: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
 
+/// Translates `body` for `model`: the body (checked against botocore's model), the ignored
+/// parameters and how the answer is read.
+fn translate(model: &str, body: Value) -> (Value, Vec<String>, OutputMode) {
+    let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+    let t = to_converse_request(&req, Target::new(model, Provider::infer(model))).unwrap();
+    let v = serde_json::to_value(&t.body).unwrap();
+    validate_against_botocore(&v);
+    (v, t.ignored, t.output)
+}
+
+fn run(model: &str, body: Value) -> Result<Translation, ApiError> {
+    let req = ChatRequest::parse(body.to_string().as_bytes())?;
+    to_converse_request(&req, Target::new(model, Provider::infer(model)))
+}
+
+fn tool_history() -> Vec<Value> {
+    vec![
+        user("weather in Paris and Rome?"),
+        json!({"role": "assistant", "content": "Let me check.", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+            {"id": "call_2", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Rome\"}"}}
+        ]}),
+        json!({"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\":21}"}),
+        json!({"role": "tool", "tool_call_id": "call_2", "content": "sunny, 25C"}),
+    ]
+}
+
+fn validate_against_botocore(v: &Value) {
+    crate::test_support::check_converse_request(v).unwrap_or_else(|e| panic!("{e}: {v}"));
+}
+
+fn user(text: &str) -> Value {
+    json!({"role": "user", "content": text})
+}
+
+fn weather_tool() -> Value {
+    json!({"type": "function", "function": {"name": "get_weather", "description": "Current weather",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}})
+}
+
 /// 1,200 bytes: enough before a cache point for a 1,024-token minimum (half of it in bytes).
 fn long(tag: &str) -> String {
     format!("{tag} {}", "lorem ".repeat(200))
