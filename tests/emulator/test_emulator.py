@@ -186,13 +186,13 @@ def test_cache_points_write_then_read_in_converse_and_stream(client, emulator):
     system = [{"text": "You answer in four words."}, CACHE]  # 5 words before the point
     first = [{"role": "user", "content": [{"text": "the long document here"}, CACHE, {"text": "question one"}]}]
     # First time: the 9 words before the last point are written; 2 remain. The echo is 7.
-    out = client.converse(modelId=MODEL_ID, system=system, messages=first)
+    out = client.converse(modelId=CACHING_MODEL, system=system, messages=first)
     assert out["usage"] == {
         "inputTokens": 2, "outputTokens": 7, "totalTokens": 18,
         "cacheReadInputTokens": 0, "cacheWriteInputTokens": 9,
     }
     # The same prefix again, streamed: all 9 read.
-    stream = client.converse_stream(modelId=MODEL_ID, system=system, messages=first)
+    stream = client.converse_stream(modelId=CACHING_MODEL, system=system, messages=first)
     usage = list(stream["stream"])[-1]["metadata"]["usage"]
     assert usage == {
         "inputTokens": 2, "outputTokens": 7, "totalTokens": 18,
@@ -200,7 +200,7 @@ def test_cache_points_write_then_read_in_converse_and_stream(client, emulator):
     }
     # Another document after the same system prompt: the system's 5 read, the 4 new written.
     other = [{"role": "user", "content": [{"text": "a different document text"}, CACHE, {"text": "q"}]}]
-    out = client.converse(modelId=MODEL_ID, system=system, messages=other)
+    out = client.converse(modelId=CACHING_MODEL, system=system, messages=other)
     assert (out["usage"]["cacheReadInputTokens"], out["usage"]["cacheWriteInputTokens"]) == (5, 4)
     assert out["usage"]["inputTokens"] == 1
     # Another model does not share the cache.
@@ -208,12 +208,12 @@ def test_cache_points_write_then_read_in_converse_and_stream(client, emulator):
     assert out["usage"]["cacheWriteInputTokens"] == 9
     # A cache point among the tools caches no words (tools are not counted as input words).
     tools = {"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": {"type": "object"}}}}, CACHE]}
-    out = client.converse(modelId=MODEL_ID, messages=user("hi there"), toolConfig=tools)
+    out = client.converse(modelId=CACHING_MODEL, messages=user("hi there"), toolConfig=tools)
     assert out["usage"]["cacheWriteInputTokens"] == 0 and out["usage"]["inputTokens"] == 2
     # Without a cache point, no cache counters; the reset forgets every prefix.
-    assert "cacheReadInputTokens" not in client.converse(modelId=MODEL_ID, messages=user("x"))["usage"]
+    assert "cacheReadInputTokens" not in client.converse(modelId=CACHING_MODEL, messages=user("x"))["usage"]
     requests.post(f"{emulator}/_emulator/reset", timeout=5).raise_for_status()
-    out = client.converse(modelId=MODEL_ID, system=system, messages=first)
+    out = client.converse(modelId=CACHING_MODEL, system=system, messages=first)
     assert (out["usage"]["cacheReadInputTokens"], out["usage"]["cacheWriteInputTokens"]) == (0, 9)
 
 
