@@ -1,6 +1,7 @@
 //! Property tests (proptest), part of `cargo test` and kept quick (a few hundred cases each):
 //!
-//! - any chunking of a valid stream gives the same SSE as feeding it whole;
+//! - any chunking of a valid stream gives the same SSE as feeding it whole (and, for the
+//!   reasoning stream, the same signed and redacted `thinking_blocks` and no server tool call);
 //! - any single-byte flip, under any chunking, ends in exactly one error event (last, no
 //!   `[DONE]`), never a panic;
 //! - arbitrary bytes into the decoder and the translator never panic and always terminate;
@@ -89,7 +90,41 @@ fn valid_streams() -> Vec<Vec<u8>> {
         support::tooluse_stream(),
         support::long_stream(3),
         support::synthetic_stream(5, 700),
+        support::reasoning_stream(),
     ]
+}
+
+/// The client's view of a translated stream: the `thinking_blocks` put together from their
+/// fragments (a block ends at its signature, a redacted one is whole), the tool calls' indices
+/// and names, and `usage.server_tool_use`.
+fn reassembled(sse: &[u8]) -> (Vec<Value>, Vec<(u64, String)>, Value) {
+    let text = std::str::from_utf8(sse).unwrap();
+    let (mut blocks, mut calls, mut server) = (Vec::new(), Vec::new(), Value::Null);
+    let mut open: Option<String> = None;
+    for data in text.split("\n\n").filter_map(|e| e.strip_prefix("data: ")) {
+        let Ok(c) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        if let Some(u) = c.get("usage") {
+            server = u["server_tool_use"].clone();
+        }
+        let delta = &c["choices"][0]["delta"];
+        for f in delta["thinking_blocks"].as_array().into_iter().flatten() {
+            match (f["type"].as_str(), f.get("signature")) {
+                (Some("redacted_thinking"), _) => blocks.push(json!({"type": "redacted_thinking", "data": f["data"]})),
+                (_, Some(sig)) => blocks.push(json!({"type": "thinking",
+                    "thinking": open.take().unwrap_or_default() + f["thinking"].as_str().unwrap(), "signature": sig})),
+                _ => open.get_or_insert_with(String::new).push_str(f["thinking"].as_str().unwrap()),
+            }
+        }
+        for t in delta["tool_calls"].as_array().into_iter().flatten() {
+            if let Some(name) = t["function"]["name"].as_str() {
+                calls.push((t["index"].as_u64().unwrap(), name.to_string()));
+            }
+        }
+    }
+    assert!(open.is_none(), "a thinking block without its signature");
+    (blocks, calls, server)
 }
 
 proptest! {
@@ -97,7 +132,7 @@ proptest! {
 
     #[test]
     fn any_chunking_gives_the_same_sse(
-        which in 0usize..3,
+        which in 0usize..4,
         usage in any::<bool>(),
         cuts in prop::collection::vec(any::<usize>(), 0..64),
     ) {
@@ -105,6 +140,18 @@ proptest! {
         let whole = support::translate(usage, [&body[..]]);
         let split = support::translate(usage, split_at_cuts(body, &cuts));
         prop_assert_eq!(&split, &whole);
+        if which == 3 {
+            // Signed and redacted reasoning come out whole; the server tool is no tool call.
+            let (blocks, calls, server) = reassembled(&split);
+            prop_assert_eq!(blocks, vec![
+                json!({"type": "thinking", "thinking": support::REASONING_DELTAS.concat(),
+                       "signature": support::REASONING_SIGNATURE}),
+                json!({"type": "redacted_thinking", "data": support::REDACTED_DATA}),
+            ]);
+            prop_assert_eq!(calls, vec![(0, "record".to_string())]);
+            let want = if usage { json!({"nova_code_interpreter": 1}) } else { Value::Null };
+            prop_assert_eq!(server, want);
+        }
         let ev = events(&whole);
         prop_assert_eq!(ev.last(), Some(&Event::Done));
         assert_terminated_once(&ev);
@@ -112,7 +159,7 @@ proptest! {
 
     #[test]
     fn any_byte_flip_ends_in_exactly_one_error(
-        which in 0usize..3,
+        which in 0usize..4,
         at in any::<usize>(),
         mask in 1u8..=255,
         cuts in prop::collection::vec(any::<usize>(), 0..16),
@@ -288,8 +335,27 @@ fn chat_like() -> impl Strategy<Value = Value> {
         40 => prop::sample::select(&["user", "system", "developer", "assistant"][..]),
         1 => prop::sample::select(&["tool", "x", ""][..]),
     ];
+    // Reasoning handed back: well-formed blocks mostly, odd ones too.
+    let thinking_block = prop_oneof![
+        4 => (".{0,20}", prop::sample::select(&["c2ln", "", "x y"][..]))
+            .prop_map(|(t, s)| json!({"type": "thinking", "thinking": t, "signature": s})),
+        2 => prop::sample::select(&["AAAA", "not base64", ""][..])
+            .prop_map(|d| json!({"type": "redacted_thinking", "data": d})),
+        1 => json_value(),
+    ];
+    let thinking = prop_oneof![
+        6 => Just(None),
+        2 => prop::collection::vec(thinking_block, 0..3).prop_map(|b| Some(Value::Array(b))),
+        1 => json_value().prop_map(Some),
+    ];
     let message = prop_oneof![
-        40 => (role, content).prop_map(|(role, content)| json!({"role": role, "content": content})),
+        40 => (role, content, thinking).prop_map(|(role, content, thinking)| {
+            let mut m = json!({"role": role, "content": content});
+            if let Some(t) = thinking {
+                m["thinking_blocks"] = t;
+            }
+            m
+        }),
         1 => json_value(),
     ];
     let model = prop_oneof![

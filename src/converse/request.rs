@@ -53,6 +53,26 @@ pub enum ContentBlock {
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
     CachePoint(CachePointBlock),
+    ReasoningContent(ReasoningContentBlock),
+}
+
+/// `ReasoningContentBlock` union
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html>):
+/// the model's earlier reasoning handed back, first in its assistant turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasoningContentBlock {
+    ReasoningText(ReasoningTextBlock),
+    /// A `Blob`: base64 in the JSON body, as the model returned it.
+    RedactedContent(String),
+}
+
+/// `ReasoningTextBlock`: the text and the signature the model gave it, both unmodified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReasoningTextBlock {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// `CachePointBlock`: everything before it (tools, then system, then messages) is a prefix

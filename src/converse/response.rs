@@ -28,7 +28,8 @@ pub struct OutputMessage {
     pub content: Vec<OutputContentBlock>,
 }
 
-/// A `ContentBlock` as returned; members we do not translate yet are kept as absent.
+/// A `ContentBlock` as returned; members we do not translate are kept as absent (a server
+/// tool's `toolResult`, say: Bedrock ran the tool and the model already read its result).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputContentBlock {
@@ -48,6 +49,19 @@ pub struct ToolUse {
     pub name: String,
     #[serde(default)]
     pub input: serde_json::Value,
+    /// `ToolUseType`: `server_tool_use` for a tool Bedrock ran itself (Nova's code
+    /// interpreter); absent (or `tool_use`) for the client's tools.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// The `ToolUseType` of a tool Bedrock ran itself: never a client tool call.
+pub const SERVER_TOOL_USE: &str = "server_tool_use";
+
+impl ToolUse {
+    pub fn is_server_tool(&self) -> bool {
+        self.kind.as_deref() == Some(SERVER_TOOL_USE)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,12 +69,20 @@ pub struct ToolUse {
 pub struct ReasoningContent {
     #[serde(default)]
     pub reasoning_text: Option<ReasoningText>,
+    /// Reasoning the provider encrypted: a `Blob`, base64 in the JSON body, kept as sent so
+    /// the client can hand it back unchanged.
+    #[serde(default)]
+    pub redacted_content: Option<String>,
 }
 
+/// `ReasoningTextBlock`: the signature proves the text came from the model; Anthropic wants
+/// both back, unmodified, in the next turn of a tool-use conversation.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReasoningText {
     #[serde(default)]
     pub text: String,
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// The JSON body of a Bedrock error response: `{"message": ...}` (some services use

@@ -40,7 +40,8 @@ pub struct ContentBlockStartEvent<'a> {
     pub start: ContentBlockStart<'a>,
 }
 
-/// `ContentBlockStart` union; only `toolUse` is translated (`toolResult`, `image` are ignored).
+/// `ContentBlockStart` union; only `toolUse` is translated (`toolResult`, only ever a server
+/// tool's, and `image` are ignored).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockStart<'a> {
@@ -56,6 +57,22 @@ pub struct ToolUseBlockStart<'a> {
     pub tool_use_id: Cow<'a, str>,
     #[serde(borrow)]
     pub name: Cow<'a, str>,
+    /// `ToolUseType`: `server_tool_use` for a tool Bedrock runs itself (its `toolResult`
+    /// block follows), absent or `tool_use` for the client's.
+    #[serde(
+        default,
+        rename = "type",
+        borrow,
+        deserialize_with = "borrow_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kind: Option<Cow<'a, str>>,
+}
+
+impl ToolUseBlockStart<'_> {
+    pub fn is_server_tool(&self) -> bool {
+        self.kind.as_deref() == Some(crate::converse::response::SERVER_TOOL_USE)
+    }
 }
 
 /// `contentBlockDelta` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockDeltaEvent.html>).

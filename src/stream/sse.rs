@@ -131,6 +131,7 @@ mod tests {
                 cache_write_tokens: 0,
                 cache_creation_tokens: 0,
             }),
+            server_tool_use: None,
         };
         for (choices, u) in [
             (vec![TextChoice::first("a\n\"b".into(), None)], None),
@@ -188,6 +189,7 @@ mod tests {
                 cache_write_tokens: 0,
                 cache_creation_tokens: 0,
             }),
+            server_tool_use: None,
         };
         for (id, model) in [("chatcmpl-1", "m"), ("we\"ird\\id\u{1}", "modèle/📦:v1")] {
             let w = ChunkWriter::new(id, 1_700_000_000, model);

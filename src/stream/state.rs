@@ -1,7 +1,7 @@
 //! The per-response state machine: ConverseStream events → `chat.completion.chunk`s.
 //!
-//! Order on the wire, as OpenAI sends it: a role chunk, content / reasoning / tool-call
-//! deltas, one chunk with an empty delta and `finish_reason` (at `messageStop`), the usage
+//! Order on the wire, as OpenAI sends it: a role chunk, content / reasoning (text and
+//! `thinking_blocks` fragments) / tool-call deltas, one chunk with an empty delta and `finish_reason` (at `messageStop`), the usage
 //! chunk with `choices: []` (at `metadata`, held until after the finish chunk), `[DONE]`
 //! (at end of body). Anything that goes wrong (exception message, corrupt frame, bad
 //! JSON, truncated body) becomes one error event, after which the stream is over: no
@@ -15,13 +15,13 @@ use crate::converse::stream::{
 };
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
-use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk};
+use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ThinkingFragment, ToolCallChunk};
 use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
 use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::TokenCounts;
+use crate::translate::usage::{ServerToolUse, TokenCounts};
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -55,8 +55,11 @@ struct State {
     tools: Vec<(u32, u32)>,
     /// Content blocks whose tool input is the JSON answer: streamed as `content`.
     json_blocks: Vec<u32>,
-    /// Content blocks of tool calls the client must not see (`tool_choice: "none"`).
+    /// Content blocks of tool calls the client must not see (`tool_choice: "none"`, or a
+    /// tool Bedrock runs itself).
     dropped_blocks: Vec<u32>,
+    /// Tools Bedrock ran itself: `usage.server_tool_use`.
+    server_tools: ServerToolUse,
     output: OutputMode,
     stop_reason: Option<String>,
     finish_sent: bool,
@@ -84,6 +87,7 @@ impl StreamTranslator {
                 tools: Vec::new(),
                 json_blocks: Vec::new(),
                 dropped_blocks: Vec::new(),
+                server_tools: ServerToolUse::default(),
                 output: opts.output,
                 stop_reason: None,
                 finish_sent: false,
@@ -251,6 +255,12 @@ impl State {
             return Ok(());
         };
         self.ensure_role(out)?;
+        if tool.is_server_tool() {
+            // Bedrock runs it (its result block follows): counted, never a client call.
+            self.server_tools.add(&tool.name);
+            self.dropped_blocks.push(e.content_block_index);
+            return Ok(());
+        }
         if self.output.is_json_tool(&tool.name) {
             self.json_blocks.push(e.content_block_index);
             return Ok(());
@@ -327,15 +337,24 @@ impl State {
                 }]);
             }
         }
+        let (reasoning_content, thinking_blocks) = match d.reasoning_content {
+            Some(r) => {
+                let fragments =
+                    ThinkingFragment::from_bedrock(r.text.clone(), r.signature, r.redacted_content);
+                (r.text, (!fragments.is_empty()).then_some(fragments))
+            }
+            None => (None, None),
+        };
         let delta = Delta {
             role: None,
             content,
-            reasoning_content: d.reasoning_content.and_then(|r| r.text),
+            reasoning_content,
             tool_calls,
             function_call,
+            thinking_blocks,
         };
         if delta == Delta::default() {
-            // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
+            // A server tool's result, citations: nothing for the client.
             return Ok(());
         }
         self.ensure_role(out)?;
@@ -436,9 +455,10 @@ impl State {
         if !self.include_usage || self.usage_sent || !self.finish_sent {
             return Ok(());
         }
-        let Some(usage) = self.usage.map(|u| u.to_openai()) else {
+        let Some(mut usage) = self.usage.map(|u| u.to_openai()) else {
             return Ok(());
         };
+        usage.server_tool_use = self.server_tools.to_openai();
         self.writer
             .write::<ChunkChoice<'_>>(out, &[], Some(&usage))
             .map_err(serialize_failed)?;

@@ -1,14 +1,14 @@
 //! Unary Converse response → OpenAI `chat.completion`, or the legacy `text_completion`.
 
-use crate::converse::response::{ConverseResponse, OutputContentBlock};
+use crate::converse::response::{ConverseResponse, OutputContentBlock, ToolUse};
 use crate::error::ApiError;
 use crate::openai::chat::{
-    ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
+    ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall, ThinkingBlock,
 };
 use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::TokenCounts;
+use crate::translate::usage::{ServerToolUse, TokenCounts};
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -43,9 +43,11 @@ pub fn to_chat_completion(
     let Answer {
         text,
         reasoning,
+        thinking_blocks,
         mut tool_calls,
         converted,
         json_answer,
+        server_tools,
     } = collect_answer(&message.content, &meta.output);
     // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
     let finish = if converted || !tool_calls.is_empty() {
@@ -66,6 +68,8 @@ pub fn to_chat_completion(
         None => None,
     };
     let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
+    let mut usage = counts.to_openai();
+    usage.server_tool_use = server_tools.to_openai();
     let completion = ChatCompletion {
         id: meta.id.clone(),
         object: "chat.completion",
@@ -80,75 +84,85 @@ pub fn to_chat_completion(
                 tool_calls,
                 function_call,
                 reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                thinking_blocks,
             },
             finish_reason: finish,
             logprobs: None,
         }],
-        usage: counts.to_openai(),
+        usage,
     };
     Ok((completion, counts))
 }
 
 /// What the content blocks of a Converse answer hold, sorted for the client.
+#[derive(Default)]
 struct Answer {
     text: String,
     reasoning: String,
+    /// Every reasoning block, signed or redacted, for the client to hand back.
+    thinking_blocks: Vec<ThinkingBlock>,
     tool_calls: Vec<ResponseToolCall>,
-    /// Some tool call was the JSON answer or was dropped: not a tool call for the client.
+    /// Some tool call was the JSON answer, was dropped or was Bedrock's own: not a tool call
+    /// for the client.
     converted: bool,
     /// The input of the forced JSON-answer tool, as JSON text.
     json_answer: Option<String>,
+    /// Tools Bedrock ran itself; their `toolUse` and `toolResult` blocks are not shown.
+    server_tools: ServerToolUse,
 }
 
-/// Text and reasoning concatenated, tool calls sorted into the client's, the JSON answer and
-/// the dropped ones.
+/// Text and reasoning concatenated, reasoning blocks kept, tool calls sorted into the
+/// client's, the JSON answer, the dropped ones and Bedrock's own.
 fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer {
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
-    let mut converted = false;
-    let mut json_answer: Option<String> = None;
+    let mut a = Answer::default();
     for block in content {
         if let Some(t) = &block.text {
-            text.push_str(t);
+            a.text.push_str(t);
         }
-        if let Some(r) = block
-            .reasoning_content
-            .as_ref()
-            .and_then(|r| r.reasoning_text.as_ref())
-        {
-            reasoning.push_str(&r.text);
-        }
-        if let Some(t) = &block.tool_use {
-            if output.is_json_tool(&t.name) {
-                // The forced-tool JSON answer: its input is the content, replacing any
-                // preamble the model wrote around it.
-                json_answer = Some(t.input.to_string());
-                converted = true;
-            } else if !output.is_client_tool(&t.name)
-                || (output.legacy_functions && !tool_calls.is_empty())
-            {
-                // Dropped (`tool_choice: "none"`), or a second call the legacy
-                // `function_call` form cannot hold.
-                converted = true;
-            } else {
-                tool_calls.push(ResponseToolCall {
-                    id: t.tool_use_id.clone(),
-                    kind: "function",
-                    function: ResponseFunction {
-                        name: t.name.clone(),
-                        arguments: t.input.to_string(),
-                    },
+        if let Some(r) = &block.reasoning_content {
+            if let Some(t) = &r.reasoning_text {
+                a.reasoning.push_str(&t.text);
+                a.thinking_blocks.push(ThinkingBlock::Thinking {
+                    thinking: t.text.clone(),
+                    signature: t.signature.clone(),
                 });
+            } else if let Some(data) = &r.redacted_content {
+                a.thinking_blocks
+                    .push(ThinkingBlock::RedactedThinking { data: data.clone() });
             }
         }
+        if let Some(t) = &block.tool_use {
+            sort_tool_use(t, output, &mut a);
+        }
     }
-    Answer {
-        text,
-        reasoning,
-        tool_calls,
-        converted,
-        json_answer,
+    a
+}
+
+/// One `toolUse`: Bedrock's own (counted), the JSON answer, dropped, or a client tool call.
+fn sort_tool_use(t: &ToolUse, output: &OutputMode, a: &mut Answer) {
+    let (tool_calls, json_answer) = (&mut a.tool_calls, &mut a.json_answer);
+    if t.is_server_tool() {
+        a.server_tools.add(&t.name);
+        a.converted = true;
+    } else if output.is_json_tool(&t.name) {
+        // The forced-tool JSON answer: its input is the content, replacing any preamble the
+        // model wrote around it.
+        *json_answer = Some(t.input.to_string());
+        a.converted = true;
+    } else if !output.is_client_tool(&t.name) || (output.legacy_functions && !tool_calls.is_empty())
+    {
+        // Dropped (`tool_choice: "none"`), or a second call the legacy `function_call` form
+        // cannot hold.
+        a.converted = true;
+    } else {
+        tool_calls.push(ResponseToolCall {
+            id: t.tool_use_id.clone(),
+            kind: "function",
+            function: ResponseFunction {
+                name: t.name.clone(),
+                arguments: t.input.to_string(),
+            },
+        });
     }
 }
 

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::cache;
 use super::image::parse_data_url;
+use super::thinking;
 use super::types::{CacheMark, ContentPart, Message, Role, ToolCall};
 use crate::error::ApiError;
 
@@ -132,6 +133,7 @@ fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiE
         tool_call_id,
         legacy,
         cache: cache_marks(i, m)?,
+        thinking: thinking::parse_blocks(i, role == Role::Assistant, m)?,
     })
 }
 
@@ -327,6 +329,7 @@ fn parse_function_message(
         tool_call_id: Some(answered_call_id(i, &name, prior)?),
         legacy: true,
         cache: cache_marks(i, m)?,
+        thinking: thinking::parse_blocks(i, false, m)?,
     })
 }
 

@@ -12,6 +12,7 @@ mod cache;
 mod image;
 mod messages;
 mod params;
+mod thinking;
 mod tools;
 mod types;
 
@@ -20,7 +21,7 @@ pub use tools::valid_tool_name;
 pub use types::{
     CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Image,
     Message, ReasoningEffort, ResponseFormat, ResponseFunction, ResponseMessage, ResponseToolCall,
-    Role, Tool, ToolCall, ToolChoice,
+    Role, ThinkingBlock, Tool, ToolCall, ToolChoice,
 };
 
 use crate::catalog::models::Provider;
@@ -133,6 +134,7 @@ mod tests {
                 tool_calls: vec![],
                 tool_call_id: None,
                 legacy: false,
+                thinking: Vec::new(),
                 cache: vec![],
             }
         );

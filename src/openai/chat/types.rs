@@ -8,6 +8,8 @@ use serde_json::Value;
 use crate::catalog::models::Provider;
 use crate::openai::chunk::Usage;
 
+pub use super::thinking::ThinkingBlock;
+
 /// Who wrote a message. `developer` is OpenAI's newer name for `system`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -84,6 +86,8 @@ pub struct Message {
     pub legacy: bool,
     /// Cache points the client placed in or after this message.
     pub cache: Vec<CacheMark>,
+    /// Assistant messages only: the reasoning handed back (`thinking_blocks`).
+    pub thinking: Vec<ThinkingBlock>,
 }
 
 /// A `tools[]` entry of type `function`.
@@ -202,6 +206,10 @@ pub struct ResponseMessage {
     /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Not in OpenAI's schema; LiteLLM's field: the reasoning blocks (with signatures, or
+    /// redacted) a client hands back in the next turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thinking_blocks: Vec<ThinkingBlock>,
 }
 
 /// `ChatCompletionMessageToolCall`.

@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::cache::{marked, point};
+use super::thinking;
 use crate::converse::request::{
     ContentBlock, ConversationRole, ImageBlock, ImageSource, Message, SystemContentBlock,
     ToolResultBlock, ToolResultContentBlock, ToolUseBlock,
@@ -28,9 +29,11 @@ pub const EMPTY_TOOL_RESULT: &str = "(empty)";
 /// must pair up as OpenAI requires: each tool message answers a call of the assistant message
 /// before it, and each call is answered before the conversation moves on. The client's cache
 /// marks become cache points after the blocks they follow (`cache::settle` decides later which
-/// Bedrock gets).
+/// Bedrock gets). Assistant messages' `thinking_blocks` lead their turn when the model takes
+/// them back (`reasoning`), else they are left out.
 pub(super) fn to_messages(
     req: &ChatRequest,
+    reasoning: bool,
 ) -> Result<(Vec<SystemContentBlock>, Vec<Message>), ApiError> {
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
@@ -50,7 +53,7 @@ pub(super) fn to_messages(
             Role::User => (ConversationRole::User, user_blocks(m)),
             Role::Assistant => (
                 ConversationRole::Assistant,
-                assistant_blocks(i, m, &mut pending),
+                assistant_blocks(i, m, reasoning, &mut pending),
             ),
             Role::Tool => (ConversationRole::User, tool_result(i, m, &mut pending)?),
         };
@@ -68,10 +71,11 @@ pub(super) fn to_messages(
     if let Some((at, id)) = pending.first() {
         return Err(unanswered(req, *at, id));
     }
-    // Bedrock wants a turn's tool results before anything else in it.
+    // Bedrock wants a turn's tool results, or its reasoning, before anything else in it.
     for m in &mut messages {
-        if m.role == ConversationRole::User {
-            tool_results_first(&mut m.content);
+        match m.role {
+            ConversationRole::User => tool_results_first(&mut m.content),
+            ConversationRole::Assistant => thinking::reasoning_first(&mut m.content),
         }
     }
     if messages.is_empty() {
@@ -160,13 +164,18 @@ fn tool_results_first(content: &mut Vec<ContentBlock>) {
     content.extend(groups.into_iter().flatten());
 }
 
-/// An assistant message (number `i`): its texts, then its tool calls, each now `pending`.
+/// An assistant message (number `i`): its reasoning (if `reasoning`), its texts, then its tool
+/// calls, each now `pending`.
 fn assistant_blocks(
     i: usize,
     m: &ChatMessage,
+    reasoning: bool,
     pending: &mut Vec<(usize, String)>,
 ) -> Vec<ContentBlock> {
     let mut blocks = Vec::new();
+    if reasoning {
+        blocks.extend(thinking::blocks(m));
+    }
     for (j, p) in m.content.iter().enumerate() {
         if let ContentPart::Text(t) = p {
             if !is_blank(t) {

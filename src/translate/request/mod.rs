@@ -8,7 +8,8 @@
 //!
 //! [`to_converse_request`] runs the parts in order, each in its own module: the
 //! conversation (`messages`), reasoning, sampling (`inferenceConfig`), tools
-//! (`tool_config`), JSON mode (`response_format`), then metadata and service tier; what each
+//! (`tool_config`), JSON mode (`response_format`), then metadata and service tier; reasoning
+//! handed back (`thinking`) leads its assistant turn; what each
 //! model family accepts is decided in `capabilities`.
 
 mod cache;
@@ -18,6 +19,7 @@ mod metadata;
 mod reasoning;
 mod response_format;
 mod sampling;
+mod thinking;
 mod tool_config;
 
 pub use cache::{AutoCache, CachePositions};
@@ -83,7 +85,11 @@ impl Ignored {
 /// Builds the Converse body for `req` sent to `target`.
 pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Translation, ApiError> {
     let mut ignored = Ignored(req.ignored.clone());
-    let (mut system, mut messages) = messages::to_messages(req)?;
+    let reasoning_back = thinking::taken_back(target);
+    if !reasoning_back && thinking::any(req) {
+        ignored.add("thinking_blocks");
+    }
+    let (mut system, mut messages) = messages::to_messages(req, reasoning_back)?;
     let reasoning = reasoning::reasoning(req, target, &mut ignored);
     let anthropic_thinking =
         reasoning.budget_tokens.is_some() && target.provider == Provider::Anthropic;
