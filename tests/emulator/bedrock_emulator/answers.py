@@ -38,13 +38,23 @@ Tools, images, reasoning, JSON (``enrich``, applied on top of the echo, in this 
   ``example_for(schema)`` as compact JSON, ``stopReason`` ``end_turn``.
 * Reasoning: with ``additionalModelRequestFields`` ``thinking.type: enabled``,
   ``reasoningConfig.type: enabled`` or ``reasoning_effort``, a ``reasoningContent`` block
-  ``Reasoning about: <words of the last user text>`` (signature ``emulated-signature``) comes
-  first.
+  ``Reasoning about: <words of the last user text>`` comes first, signed with ``sign(text)``
+  (a keyed hash the emulator checks when the block comes back, see validation.py);
+  ``[scenario:redacted-thinking]`` adds a ``redactedContent`` block after it
+  (``redacted_blob(turn)``, also checked when it comes back).
+* Server tool (``[scenario:server-tool]``): before the text, Nova's code interpreter as
+  Bedrock runs it: a ``toolUse`` of type ``server_tool_use`` (``nova_code_interpreter``,
+  ``{"snippet": <words>}``), then its ``toolResult`` (type ``nova_code_interpreter_result``,
+  status ``success``, ``json`` ``{"stdOut": "<word count>", ...}``). It is no client call: the
+  stop reason stays what the rest of the answer makes it.
 * ``outputTokens`` counts the words of the text, the reasoning and each tool input's JSON.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -52,8 +62,29 @@ from typing import Any
 
 from .scenarios import Scenario, parse_scenario, strip_markers
 
-REASONING_SIGNATURE = "emulated-signature"
 JSON_TOOL = "json_response"
+SERVER_TOOL = "nova_code_interpreter"
+# The key of the emulator's reasoning signatures: fixed, so answers stay deterministic.
+_SIGNING_KEY = b"bedrock-emulator-reasoning-key"
+_REDACTED_PREFIX = b"emulated-redacted:"
+
+
+def sign(text: str) -> str:
+    """The signature of reasoning text: what the emulator answers with and checks back."""
+    digest = hmac.new(_SIGNING_KEY, text.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def redacted_blob(turn: int) -> bytes:
+    """The bytes of a redacted reasoning block: a marker, the turn, and a keyed hash of both."""
+    body = _REDACTED_PREFIX + str(turn).encode()
+    return body + hmac.new(_SIGNING_KEY, body, hashlib.sha256).digest()[:16]
+
+
+def redacted_is_ours(blob: bytes) -> bool:
+    body, tag = blob[:-16], blob[-16:]
+    good = hmac.new(_SIGNING_KEY, body, hashlib.sha256).digest()[:16]
+    return body.startswith(_REDACTED_PREFIX) and hmac.compare_digest(tag, good)
 
 
 def _texts(blocks: list | None) -> list[str]:
@@ -79,21 +110,30 @@ class Answer:
     output_tokens: int
     # Set by enrich() for tools, reasoning and structured output; empty means a text answer.
     reasoning: str | None = None
+    # Base64 of a redactedContent block after the reasoning ([scenario:redacted-thinking]).
+    redacted: str | None = None
+    # Nova's code interpreter: (toolUse, toolResult) before the text ([scenario:server-tool]).
+    server_tool: tuple[dict, dict] | None = None
     tool_uses: list = field(default_factory=list)
     # (cache read, cache write), reported when the request used the prompt cache.
     cache: tuple[int, int] | None = None
 
     @property
     def plain(self) -> bool:
-        return self.reasoning is None and not self.tool_uses
+        return self.reasoning is None and not self.tool_uses and self.server_tool is None
 
     def content_blocks(self) -> list[dict]:
         """The Converse `output.message.content` of this answer."""
         blocks: list[dict] = []
         if self.reasoning is not None:
             blocks.append(
-                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": REASONING_SIGNATURE}}}
+                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": sign(self.reasoning)}}}
             )
+        if self.redacted is not None:
+            blocks.append({"reasoningContent": {"redactedContent": self.redacted}})
+        if self.server_tool is not None:
+            use, result = self.server_tool
+            blocks += [{"toolUse": use}, {"toolResult": result}]
         if self.text or not self.tool_uses:
             blocks.append({"text": self.text})
         blocks += [{"toolUse": t} for t in self.tool_uses]
@@ -255,14 +295,39 @@ def enrich(body: dict, base: Answer, scenario: Scenario | None = None) -> Answer
     extra = body.get("additionalModelRequestFields") or {}
     thinking = (extra.get("thinking") or {}).get("type") == "enabled"
     nova = (extra.get("reasoningConfig") or {}).get("type") == "enabled"
+    turn = len(body.get("messages") or [])
     if thinking or nova or extra.get("reasoning_effort"):
         result.reasoning = "Reasoning about: " + " ".join(text.split())
+        if scenario.redacted_thinking:
+            result.redacted = base64.b64encode(redacted_blob(turn)).decode()
+    if scenario.server_tool:
+        result.server_tool = server_tool_blocks(turn, text)
     result.output_tokens = (
         count_words(result.text)
         + sum(count_words(json.dumps(t["input"])) for t in result.tool_uses)
         + count_words(result.reasoning or "")
+        + (count_words(json.dumps(result.server_tool[0]["input"])) if result.server_tool else 0)
     )
     return result
+
+
+def server_tool_blocks(turn: int, text: str) -> tuple[dict, dict]:
+    """Nova's code interpreter run on the words of the last user text: its ``toolUse`` (type
+    ``server_tool_use``) and the ``toolResult`` Bedrock adds (stdOut: the word count)."""
+    tool_use_id = f"tooluse_{turn}_server"
+    use = {
+        "toolUseId": tool_use_id,
+        "name": SERVER_TOOL,
+        "type": "server_tool_use",
+        "input": {"snippet": " ".join(text.split())},
+    }
+    result = {
+        "toolUseId": tool_use_id,
+        "type": f"{SERVER_TOOL}_result",
+        "status": "success",
+        "content": [{"json": {"stdOut": str(count_words(text)), "stdErr": "", "exitCode": 0, "isError": False}}],
+    }
+    return use, result
 
 
 def answer_for(body: dict, scenario: Scenario | None = None) -> Answer:

@@ -60,6 +60,8 @@ class Scenario:
     first_tool: bool = False  # [scenario:tool]
     parallel_tools: bool = False
     cache: tuple[int, int] | None = None  # [scenario:cache:<read>:<write>]
+    redacted_thinking: bool = False
+    server_tool: bool = False
 
     def error_before_answer(self, status_of: Callable[[str], int | None]) -> BedrockError | None:
         """The Bedrock error a throttle / error marker answers instead of the model (before
@@ -199,6 +201,23 @@ def _parse_cache(s: Scenario, args: list[str]) -> None:
     s.cache = (_digits(args, 0) or 0, _digits(args, 1) or 0)
 
 
+def _parse_redacted_thinking(s: Scenario, args: list[str]) -> None:
+    """With reasoning asked for: a ``redactedContent`` block after the reasoning text (one
+    ``reasoningContent.redactedContent`` delta in a stream), bytes the emulator recognises when
+    they come back in a later turn."""
+    s.redacted_thinking = True
+
+
+def _parse_server_tool(s: Scenario, args: list[str]) -> None:
+    """Nova's code interpreter, as Bedrock runs it: before the text, a ``toolUse`` of type
+    ``server_tool_use`` named ``nova_code_interpreter`` (input ``{"snippet": <words>}``) and its
+    ``toolResult`` (type ``nova_code_interpreter_result``, status ``success``, ``json`` with
+    ``stdOut`` the word count). Streamed: ``contentBlockStart`` (toolUse with its type), one
+    input delta, then ``contentBlockStart`` (toolResult) and one ``toolResult`` delta. The stop
+    reason is what the rest of the answer makes it (``end_turn`` for text)."""
+    s.server_tool = True
+
+
 @dataclass(frozen=True)
 class Marker:
     syntax: str  # how it is written
@@ -229,6 +248,8 @@ SCENARIOS: dict[str, Marker] = {
     "tool": Marker("[scenario:tool] [scenario:tool:<name>]", BOTH, _parse_tool),
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
     "cache": Marker("[scenario:cache:<read>:<write>]", BOTH, _parse_cache),
+    "redacted-thinking": Marker("[scenario:redacted-thinking]", BOTH, _parse_redacted_thinking),
+    "server-tool": Marker("[scenario:server-tool]", BOTH, _parse_server_tool),
 }
 
 
