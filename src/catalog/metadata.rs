@@ -60,6 +60,7 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             max_output_tokens: entry.map(|e| e.max_output_tokens),
             streaming: entry.map(|e| e.streaming),
             tools: entry.map(|e| e.tools),
+            reasoning: entry.map(|e| crate::catalog::reasoning::reasons(&e.id)),
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
             gateway_alias,
@@ -268,6 +269,12 @@ mod tests {
         assert_eq!(data[0]["owned_by"], "anthropic");
         assert_eq!(data[0]["bedrock"]["alias"], true);
         assert_eq!(data[0]["bedrock"]["context_window"], 200_000);
+        // gpt-4o is Claude 3.5 Sonnet v2 here: no extended thinking.
+        assert_eq!(data[0]["bedrock"]["reasoning"], false);
+        let reasoning =
+            |id: &str| data.iter().find(|m| m["id"] == id).unwrap()["bedrock"]["reasoning"].clone();
+        assert_eq!(reasoning("anthropic.claude-3-7-sonnet-20250219-v1:0"), true);
+        assert_eq!(reasoning("amazon.nova-pro-v1:0"), false);
         assert_eq!(data[1]["id"], "mine");
         assert_eq!(data[1]["provider"], "bedrock");
         assert!(data[1]["bedrock"].get("context_window").is_none());

@@ -11,6 +11,7 @@ pub mod caching;
 pub mod metadata;
 pub mod model_id;
 pub mod models;
+pub mod reasoning;
 
 use std::collections::BTreeMap;
 
