@@ -24,15 +24,7 @@ fuzz_target!(|data: &[u8]| {
         c
     });
     let tenant = &cfg.tenants.tenants()[0];
-    match request::on_body(
-        cfg,
-        tenant,
-        Endpoint::ChatCompletions,
-        data,
-        None,
-        fuzz::now(),
-        None,
-    ) {
+    match request::on_body(cfg, tenant, Endpoint::ChatCompletions, data, None, fuzz::now(), None) {
         Ok((up, ex, _)) => {
             let mut req = HeaderList::default();
             upstream::upstream_head(&mut req, cfg, &tenant.name, &up, &ex);
