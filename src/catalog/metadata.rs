@@ -60,6 +60,7 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             max_output_tokens: entry.map(|e| e.max_output_tokens),
             streaming: entry.map(|e| e.streaming),
             tools: entry.map(|e| e.tools),
+            content: entry.map(|e| e.content),
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
             gateway_alias,
@@ -245,6 +246,7 @@ mod tests {
             model_limits: Default::default(),
             prompt_caching: Default::default(),
             token_weights: Default::default(),
+            s3: Default::default(),
         }
     }
 
