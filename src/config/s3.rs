@@ -52,6 +52,48 @@ pub(super) fn access(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+
+    const SHA: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
+
+    fn parse(extra: &str) -> Result<Config, ConfigError> {
+        Config::parse(
+            format!(
+                r#"{{"region":"us-east-1","credentials":{{"access_key_id":"AKID","secret_access_key":"s"}},
+                    "api_keys":["sk-local-x"],{extra}}}"#
+            )
+            .as_bytes(),
+            &|_| None,
+        )
+    }
+
+    #[test]
+    fn tenants_take_their_own_buckets_or_the_top_levels() {
+        let c = parse(&format!(
+            r#""s3_buckets":["shared"],"s3_bucket_owners":{{"own":"123456789012"}},
+               "tenants":{{"a":{{"key_sha256":["{SHA}"],"s3_buckets":["own"]}},
+                          "b":{{"key_sha256":["{}"]}},
+                          "c":{{"key_sha256":["{}"],"s3_buckets":[]}}}}"#,
+            "1".repeat(64),
+            "2".repeat(64)
+        ))
+        .unwrap();
+        assert_eq!(c.s3.owner_of("shared"), Some(None));
+        let t = |n: &str| c.tenants.get(n).unwrap().s3.clone();
+        assert_eq!(t("a").owner_of("own"), Some(Some("123456789012")));
+        assert_eq!(t("a").owner_of("shared"), None);
+        assert_eq!(t("b").owner_of("shared"), Some(None));
+        assert_eq!(t("c"), S3Access::default());
+        assert_eq!(t("default").owner_of("shared"), Some(None));
+        assert!(parse(r#""s3_buckets":["UPPER"]"#)
+            .unwrap_err()
+            .0
+            .contains("`s3_buckets[0]`"));
+        assert!(
+            parse(r#""s3_bucket":["x"]"#).is_err(),
+            "unknown fields are refused"
+        );
+    }
 
     #[test]
     fn buckets_and_owners_are_checked() {

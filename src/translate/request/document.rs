@@ -92,10 +92,12 @@ impl<'a> Media<'a> {
             ));
         }
         let source = self.source(&format!("{param}.file.file_data"), &doc.source)?;
-        let name = unique_name(
-            &document_name(doc.filename.as_deref(), doc.format),
-            &mut self.names,
-        );
+        // Without a file name, an S3 object's key names it.
+        let filename = doc.filename.as_deref().or(match &doc.source {
+            MediaSource::S3(object) => object.uri.rsplit('/').next(),
+            MediaSource::Base64(_) => None,
+        });
+        let name = unique_name(&document_name(filename, doc.format), &mut self.names);
         Ok(ContentBlock::Document(DocumentBlock {
             format: doc.format,
             name,

@@ -205,6 +205,31 @@ mod tests {
     }
 
     #[test]
+    fn the_botocore_check_refuses_bad_documents_and_s3_locations() {
+        // The check the document cases rely on can fail: each of these breaks botocore's model.
+        let doc = |block: Value| json!({"messages": [{"role": "user", "content": [{"text": "x"}, {"document": block}]}]});
+        let good = json!({"format": "pdf", "name": "a", "source": {"bytes": "AA=="}});
+        crate::test_support::check_converse_request(&doc(good)).unwrap();
+        let s3 = |uri: &str, owner: &str| json!({"format": "pdf", "name": "a", "source": {"s3Location": {"uri": uri, "bucketOwner": owner}}});
+        for bad in [
+            json!({"format": "exe", "name": "a", "source": {"bytes": "AA=="}}),
+            json!({"format": "pdf", "name": "x".repeat(201), "source": {"bytes": "AA=="}}),
+            json!({"format": "pdf", "source": {"bytes": "AA=="}}),
+            json!({"format": "pdf", "name": "a", "source": {"bytes": "AA==", "s3Location": {"uri": "s3://bucket-a/x"}}}),
+            s3("s3://Bucket_A/x", "123456789012"),
+            s3("https://bucket-a/x", "123456789012"),
+            s3("s3://bucket-a/x", "1234"),
+        ] {
+            assert!(
+                crate::test_support::check_converse_request(&doc(bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
+        crate::test_support::check_converse_request(&doc(s3("s3://bucket-a/x", "123456789012")))
+            .unwrap();
+    }
+
+    #[test]
     fn every_feature_at_once_still_validates() {
         let weather_tool = json!({"type": "function", "function": {"name": "get_weather", "description": "Current weather",
                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}});
