@@ -274,7 +274,7 @@ fn chat_like() -> impl Strategy<Value = Value> {
         30 => ".{0,60}".prop_map(Value::String),
         6 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
         10 => prop::collection::vec(
-            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("x")], text),
+            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("file"), 1 => Just("x")], text),
             0..4
         )
         .prop_map(|parts| Value::Array(
