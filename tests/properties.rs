@@ -91,6 +91,7 @@ fn valid_streams() -> Vec<Vec<u8>> {
         support::long_stream(3),
         support::synthetic_stream(5, 700),
         support::reasoning_stream(),
+        support::citations_stream(),
     ]
 }
 
@@ -320,7 +321,7 @@ fn chat_like() -> impl Strategy<Value = Value> {
         30 => ".{0,60}".prop_map(Value::String),
         6 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
         10 => prop::collection::vec(
-            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("x")], text),
+            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("file"), 1 => Just("x")], text),
             0..4
         )
         .prop_map(|parts| Value::Array(
@@ -503,7 +504,8 @@ proptest! {
         let (id, _) = request::request_id(client_id.as_deref(), || "made-up-1".to_string());
         let body = serde_json::to_vec(&body).unwrap();
         match request::on_body(&cfg, &tenant, Endpoint::ChatCompletions, &body, None, now, None) {
-            Ok((up, ex, _)) => {
+            Ok((request::Prepared::FanOut(_), ..)) => panic!("a chat request is forwarded"),
+            Ok((request::Prepared::Forward(up), ex, _)) => {
                 let mut req = HeaderList::new(client.clone());
                 req.set("x-request-id", &id);
                 upstream::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);

@@ -12,8 +12,8 @@ use crate::catalog::{provider_of, Resolved};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorType};
 use crate::openai::models::{
-    BedrockModel, Mapping, MappingList, Model, ModelList, Provider, ProviderCapabilities,
-    ProviderList, METADATA_VERSION,
+    BedrockModel, EmbeddingFacts, Mapping, MappingList, Model, ModelList, Provider,
+    ProviderCapabilities, ProviderList, METADATA_VERSION,
 };
 use crate::upstream::Upstream;
 
@@ -61,9 +61,19 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             streaming: entry.map(|e| e.streaming),
             tools: entry.map(|e| e.tools),
             reasoning: entry.map(|e| crate::catalog::reasoning::reasons(&e.id)),
+            content: entry.map(|e| e.content),
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
             gateway_alias,
+            embedding: crate::catalog::embedding::model_for(&r.bedrock_id).map(|m| {
+                let mut supported = m.dimensions.to_vec();
+                supported.sort_unstable();
+                EmbeddingFacts {
+                    dimensions: m.default_dimensions(),
+                    supported_dimensions: supported,
+                    max_inputs_per_call: m.batch,
+                }
+            }),
         },
     }
 }
@@ -246,6 +256,7 @@ mod tests {
             model_limits: Default::default(),
             prompt_caching: Default::default(),
             token_weights: Default::default(),
+            s3: Default::default(),
         }
     }
 
@@ -255,6 +266,39 @@ mod tests {
 
     fn parse(b: Result<Vec<u8>, ApiError>) -> Value {
         serde_json::from_slice(&b.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn embedding_models_are_listed_and_marked_with_their_dimensions() {
+        let v = parse(list_models(&cfg(r#""builtin_models":true"#), &anyone()));
+        let data = v["data"].as_array().unwrap();
+        let titan = data
+            .iter()
+            .find(|m| m["id"] == "amazon.titan-embed-text-v2:0")
+            .unwrap();
+        assert_eq!(
+            titan["bedrock"]["embedding"],
+            serde_json::json!({"dimensions": 1024, "supported_dimensions": [256, 512, 1024], "max_inputs_per_call": 1})
+        );
+        assert_eq!(
+            titan["bedrock"]["output_modalities"],
+            serde_json::json!(["embedding"])
+        );
+        assert_eq!(titan["bedrock"]["streaming"], false);
+        for id in [
+            "cohere.embed-english-v3",
+            "cohere.embed-multilingual-v3",
+            "cohere.embed-v4:0",
+            "amazon.nova-2-multimodal-embeddings-v1:0",
+        ] {
+            let m = data.iter().find(|m| m["id"] == id).unwrap();
+            assert!(
+                m["bedrock"]["embedding"]["dimensions"].as_u64().is_some(),
+                "{id}"
+            );
+        }
+        let chat = data.iter().find(|m| m["id"] == "gpt-4o").unwrap();
+        assert!(chat["bedrock"].get("embedding").is_none());
     }
 
     #[test]
@@ -290,6 +334,41 @@ mod tests {
             assert_eq!(m["object"], "model");
             assert!(m["created"].is_u64());
         }
+    }
+
+    #[test]
+    fn models_say_which_content_they_take() {
+        let v = parse(list_models(
+            &cfg(
+                r#""models":[{"id":"amazon.nova-micro-v1:0","documents":true},{"id":"acme.m-v1:0","tool_result_images":false}]"#,
+            ),
+            &anyone(),
+        ));
+        let data = v["data"].as_array().unwrap();
+        let flags = |id: &str| {
+            let b = &data.iter().find(|m| m["id"] == id).unwrap()["bedrock"];
+            ["documents", "citations", "s3_sources", "tool_result_images"].map(|k| b[k].clone())
+        };
+        let t = Value::Bool(true);
+        let f = Value::Bool(false);
+        assert_eq!(
+            flags("gpt-4o"),
+            [t.clone(), t.clone(), f.clone(), t.clone()]
+        );
+        assert_eq!(
+            flags("amazon.nova-pro-v1:0"),
+            [t.clone(), f.clone(), t.clone(), t.clone()]
+        );
+        // A `models` entry overrides what the built-in one says; unknown ids take all, but
+        // what the entry turns off.
+        assert_eq!(
+            flags("amazon.nova-micro-v1:0"),
+            [t.clone(), f.clone(), f.clone(), f.clone()]
+        );
+        assert_eq!(flags("acme.m-v1:0"), [t.clone(), t.clone(), t, f]);
+        // Names without a catalog entry say nothing.
+        let mine = data.iter().find(|m| m["id"] == "mine").unwrap();
+        assert!(mine["bedrock"].get("documents").is_none());
     }
 
     #[test]

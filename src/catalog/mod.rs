@@ -8,6 +8,8 @@
 //! in late 2025); anything that matters to a deployment belongs in its configuration.
 
 pub mod caching;
+pub mod content;
+pub mod embedding;
 pub mod metadata;
 pub mod model_id;
 pub mod models;
@@ -43,6 +45,8 @@ pub struct ModelEntry {
     pub created: u64,
     /// Bedrock prompt caching (cache points), `None` for models without.
     pub prompt_caching: Option<caching::PromptCaching>,
+    /// Documents, citations, S3 sources and tool-result images.
+    pub content: content::ContentSupport,
 }
 
 impl ModelEntry {
@@ -224,8 +228,18 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// The built-in catalog, newest first within each provider.
+/// The built-in catalog, newest first within each provider, then the embedding models.
 pub fn builtin_models() -> Vec<ModelEntry> {
+    let mut all = chat_models();
+    all.extend(
+        embedding::MODELS
+            .iter()
+            .map(embedding::EmbeddingModel::entry),
+    );
+    all
+}
+
+fn chat_models() -> Vec<ModelEntry> {
     BUILTIN
         .iter()
         .map(
@@ -244,6 +258,7 @@ pub fn builtin_models() -> Vec<ModelEntry> {
                     region: None,
                     created,
                     prompt_caching: caching::infer(id),
+                    content: content::infer(id),
                 }
             },
         )

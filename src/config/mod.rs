@@ -36,8 +36,10 @@
 pub mod json;
 mod models;
 mod raw;
+mod s3;
 mod tenants;
 mod upstream;
+pub use upstream::EmbeddingsConfig;
 pub mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,7 +111,14 @@ struct RawConfig {
     max_usage_models_per_tenant: Option<usize>,
     #[serde(default)]
     prompt_caching: Option<RawAutoCache>,
+    #[serde(default)]
     token_weights: Option<RawTokenWeights>,
+    #[serde(default)]
+    embeddings: Option<raw::RawEmbeddings>,
+    #[serde(default)]
+    s3_buckets: Option<Vec<String>>,
+    #[serde(default)]
+    s3_bucket_owners: BTreeMap<String, String>,
 }
 
 /// The validated configuration.
@@ -148,6 +157,11 @@ pub struct Config {
     /// What prompt-cache tokens weigh against `tokens_per_minute`, for tenants that do not
     /// say (every tenant carries its own in [`Tenant::token_weights`]).
     pub token_weights: TokenWeights,
+    /// How `/v1/embeddings` calls Bedrock.
+    pub embeddings: upstream::EmbeddingsConfig,
+    /// The S3 buckets `s3://` URLs may name, for tenants that do not say (every tenant
+    /// carries its own in [`Tenant::s3`]).
+    pub s3: crate::translate::request::S3Access,
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
     pub known_models: BTreeSet<String>,
@@ -214,13 +228,24 @@ impl Config {
         let prompt_caching = tenants::auto_cache("prompt_caching", raw.prompt_caching)?;
         let token_weights =
             tenants::token_weights("token_weights", raw.token_weights, TokenWeights::default())?;
+        let s3_owners = s3::bucket_owners(raw.s3_bucket_owners)?;
+        let s3 = s3::access(
+            "s3_buckets",
+            raw.s3_buckets,
+            &s3_owners,
+            &Default::default(),
+        )?;
         let tenants = tenants::tenant_table(
             &raw.api_keys,
             raw.tenants,
             &raw.model_aliases,
             keys_elsewhere,
-            prompt_caching,
-            token_weights,
+            &tenants::Defaults {
+                caching: prompt_caching,
+                weights: token_weights,
+                s3: s3.clone(),
+                s3_owners,
+            },
         )?;
         let max_usage_models_per_tenant = at_least_1(
             "max_usage_models_per_tenant",
@@ -258,7 +283,9 @@ impl Config {
         let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
         let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
         let iam = iam_auth(raw.iam_auth, &region, &tenants)?;
+        let embeddings = upstream::embeddings(raw.embeddings)?;
         Ok(Self {
+            embeddings,
             known_models: models::known_models(&catalog, &tenants),
             tenants,
             max_request_body_bytes,
@@ -276,6 +303,7 @@ impl Config {
             max_usage_models_per_tenant,
             prompt_caching,
             token_weights,
+            s3,
             warnings,
         })
     }

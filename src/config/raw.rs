@@ -36,6 +36,9 @@ pub(super) struct RawTenant {
     pub model_prompt_caching: BTreeMap<String, RawAutoCache>,
     #[serde(default)]
     pub token_weights: Option<RawTokenWeights>,
+    /// Buckets the tenant's requests may name in `s3://` URLs; absent: the top level's.
+    #[serde(default)]
+    pub s3_buckets: Option<Vec<String>>,
 }
 
 /// `prompt_caching` (top level, a tenant's, or one model's of a tenant): where the filter puts
@@ -72,6 +75,18 @@ pub(super) struct RawTokenWeights {
     pub cache_read: Option<f64>,
     #[serde(default)]
     pub cache_write: Option<f64>,
+}
+
+/// `embeddings`: how `/v1/embeddings` calls Bedrock (signed side calls through a cluster).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmbeddings {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,4 +201,12 @@ pub(super) struct RawModel {
     pub created: Option<u64>,
     #[serde(default)]
     pub prompt_caching: Option<RawModelCaching>,
+    #[serde(default)]
+    pub documents: Option<bool>,
+    #[serde(default)]
+    pub citations: Option<bool>,
+    #[serde(default)]
+    pub s3_sources: Option<bool>,
+    #[serde(default)]
+    pub tool_result_images: Option<bool>,
 }

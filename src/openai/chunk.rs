@@ -91,6 +91,9 @@ pub struct Delta<'a> {
     /// streams them (see [`ThinkingFragment`]).
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub thinking_blocks: Option<Vec<ThinkingFragment<'a>>>,
+    /// Extension: citations of documents ([`crate::translate::citations`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<serde_json::Value>>,
 }
 
 /// One streamed piece of a thinking block, LiteLLM's shape: `{"type": "thinking", "thinking":

@@ -352,9 +352,12 @@ impl State {
             tool_calls,
             function_call,
             thinking_blocks,
+            citations: d
+                .citation
+                .map(|c| vec![crate::translate::citations::from_delta(&c)]),
         };
         if delta == Delta::default() {
-            // A server tool's result, citations: nothing for the client.
+            // A server tool's result: nothing for the client.
             return Ok(());
         }
         self.ensure_role(out)?;

@@ -48,6 +48,7 @@ pub fn to_chat_completion(
         converted,
         json_answer,
         server_tools,
+        citations,
     } = collect_answer(&message.content, &meta.output);
     // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
     let finish = if converted || !tool_calls.is_empty() {
@@ -85,6 +86,7 @@ pub fn to_chat_completion(
                 function_call,
                 reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
                 thinking_blocks,
+                citations,
             },
             finish_reason: finish,
             logprobs: None,
@@ -109,15 +111,23 @@ struct Answer {
     json_answer: Option<String>,
     /// Tools Bedrock ran itself; their `toolUse` and `toolResult` blocks are not shown.
     server_tools: ServerToolUse,
+    /// The citations of text written from documents.
+    citations: Vec<serde_json::Value>,
 }
 
-/// Text and reasoning concatenated, reasoning blocks kept, tool calls sorted into the
-/// client's, the JSON answer, the dropped ones and Bedrock's own.
+/// Text (cited text included) and reasoning concatenated, reasoning blocks and citations
+/// kept, tool calls sorted into the client's, the JSON answer, the dropped ones and Bedrock's
+/// own.
 fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer {
     let mut a = Answer::default();
     for block in content {
         if let Some(t) = &block.text {
             a.text.push_str(t);
+        }
+        if let Some(c) = &block.citations_content {
+            let (cited, entries) = crate::translate::citations::from_block(c);
+            a.text.push_str(&cited);
+            a.citations.extend(entries);
         }
         if let Some(r) = &block.reasoning_content {
             if let Some(t) = &r.reasoning_text {

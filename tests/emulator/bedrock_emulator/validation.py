@@ -24,6 +24,7 @@
   emulator issued; with thinking enabled, the assistant turn whose tool calls the last user turn
   answers must start with a reasoning block (Anthropic's "Expected `thinking` or
   `redacted_thinking`, but found `tool_use`").
+* Image, document and S3-source rules (``documents.check_media``).
 * Prompt-cache rules (``check_cache_points``), with Bedrock's own messages: ``cachePoint``
   blocks only for models with prompt caching (``cache_support``: Claude 3.7 Sonnet and later,
   Claude 3.5 Haiku, Amazon Nova Micro/Lite/Pro/Premier), and after tools only for Claude;
@@ -50,6 +51,7 @@ import botocore.loaders
 import botocore.model
 import botocore.validate
 
+from .documents import check_media
 from .errors import validation_error
 
 MALFORMED = "Malformed input request, please reformat your input and try again."
@@ -208,7 +210,7 @@ def check_tool_semantics(body: dict) -> None:
                 )
         for j, block in enumerate(message.get("content") or []):
             image = block.get("image")
-            if image is not None:
+            if image is not None and "s3Location" not in (image.get("source") or {}):
                 try:
                     raw = base64.b64decode(image["source"]["bytes"], validate=True)
                 except (KeyError, ValueError, TypeError):
@@ -401,4 +403,5 @@ def validate_request(
     check_tool_semantics(request)
     check_reasoning(request)
     check_cache_points(request, model_id)
+    check_media(request, model_id)
     return request
