@@ -22,6 +22,7 @@ pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod converse;
+pub mod document;
 pub mod error;
 pub mod event_stream;
 pub mod headers;
@@ -44,7 +45,7 @@ pub(crate) mod test_support {
     /// `tests/requirements.txt`). `$BOTOCORE_BEDROCK_MODEL` (set by `make unit`) names the
     /// file; without it the venv is searched. Missing is a failure, never a skip.
     pub fn botocore_model() -> serde_json::Value {
-        let path = botocore_model_path().unwrap_or_else(|why| panic!("{why}"));
+        let path = botocore_model_path();
         let bytes = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("botocore model {}: {e}", path.display()));
         let text = if path.extension().is_some_and(|e| e == "gz") {
@@ -58,17 +59,16 @@ pub(crate) mod test_support {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
-    fn botocore_model_path() -> Result<PathBuf, String> {
+    /// Where the model is; missing is a panic naming the way to get it.
+    fn botocore_model_path() -> PathBuf {
         if let Some(p) = std::env::var_os("BOTOCORE_BEDROCK_MODEL").filter(|p| !p.is_empty()) {
             let p = PathBuf::from(p);
-            return if p.is_file() {
-                Ok(p)
-            } else {
-                Err(format!(
-                    "BOTOCORE_BEDROCK_MODEL={} does not exist (run `make venv`)",
-                    p.display()
-                ))
-            };
+            assert!(
+                p.is_file(),
+                "BOTOCORE_BEDROCK_MODEL={} does not exist (run `make venv`)",
+                p.display()
+            );
+            return p;
         }
         // .venv/lib/python3.*/site-packages/botocore/data/bedrock-runtime/<date>/service-2.json[.gz]
         let venv_lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
@@ -86,8 +86,8 @@ pub(crate) mod test_support {
         }
         // The newest API version (the dated directory names sort as dates).
         found.sort();
-        found.pop().ok_or_else(|| {
-            format!(
+        found.pop().unwrap_or_else(|| {
+            panic!(
                 "botocore's bedrock-runtime service model not found: set BOTOCORE_BEDROCK_MODEL \
                  or run `make venv` (it installs the pinned botocore into {}/.venv)",
                 env!("CARGO_MANIFEST_DIR")

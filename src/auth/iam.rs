@@ -23,7 +23,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use crate::auth::keys::{digest, KeyDigest};
-use crate::config::ConfigError;
 use crate::error::{ApiError, ErrorType};
 use crate::upstream::side_call::SideCall;
 
@@ -63,6 +62,19 @@ pub struct RawIamAuth {
     pub timeout_ms: Option<u64>,
 }
 
+/// An invalid `iam_auth` setting: the message names the field, and repeats a principal only
+/// when it is an ARN (never a value pasted in the wrong place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamConfigError(pub String);
+
+impl std::fmt::Display for IamConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for IamConfigError {}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamAuth {
     pub principals: BTreeMap<String, String>,
@@ -74,9 +86,11 @@ pub struct IamAuth {
 }
 
 impl IamAuth {
-    pub fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, ConfigError> {
+    pub fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, IamConfigError> {
         if raw.principals.is_empty() {
-            return Err("`iam_auth.principals` must map at least one ARN to a tenant".into());
+            return Err(IamConfigError(
+                "`iam_auth.principals` must map at least one ARN to a tenant".into(),
+            ));
         }
         if let Some((n, (arn, _))) = raw
             .principals
@@ -93,15 +107,16 @@ impl IamAuth {
             } else {
                 format!("#{} (in sorted order)", n + 1)
             };
-            return Err(format!(
+            return Err(IamConfigError(format!(
                 "`iam_auth.principals` entry {entry} needs an `arn:…` key and a tenant name"
-            )
-            .into());
+            )));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let cache = match raw.cache_seconds {
             Some(n) if n > 3600 => {
-                return Err("`iam_auth.cache_seconds` must be at most 3600".into())
+                return Err(IamConfigError(
+                    "`iam_auth.cache_seconds` must be at most 3600".into(),
+                ))
             }
             Some(n) => n,
             None => 60,
@@ -208,14 +223,17 @@ fn token_url(token: &str) -> Result<String, ApiError> {
     Ok(url)
 }
 
+/// A presigned URL's query parameters: name → decoded value.
+type QueryParams<'q> = BTreeMap<&'q str, String>;
+
 /// The query's parameters, decoded: only [`ALLOWED_PARAMS`], none twice.
-fn query_params(query: &str) -> Result<BTreeMap<&str, String>, ApiError> {
+fn query_params(query: &str) -> Result<QueryParams<'_>, ApiError> {
     if !is_presigned_query(query) {
         return Err(deny(
             "the query must be `name=value` pairs with percent-encoded values",
         ));
     }
-    let mut params: BTreeMap<&str, String> = BTreeMap::new();
+    let mut params = QueryParams::new();
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if !ALLOWED_PARAMS.contains(&k) {

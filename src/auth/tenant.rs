@@ -46,6 +46,39 @@ impl Tenant {
     }
 }
 
+/// A key given twice in the tenant table: named by its digest (never the key), with the
+/// tenants it is given to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The SHA-256 hex digest.
+    pub sha256: String,
+    /// The tenant that already has the key, when it is another one.
+    pub other: Option<String>,
+    pub tenant: String,
+}
+
+impl std::fmt::Display for DuplicateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            sha256,
+            other,
+            tenant,
+        } = self;
+        match other {
+            Some(o) => write!(
+                f,
+                "the key with SHA-256 {sha256} is given to both `{o}` and `{tenant}`"
+            ),
+            None => write!(
+                f,
+                "the key with SHA-256 {sha256} is listed twice for `{tenant}`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for DuplicateKey {}
+
 /// Key digests → tenants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantTable {
@@ -54,19 +87,17 @@ pub struct TenantTable {
 
 impl TenantTable {
     /// Builds the table; a digest listed twice (for one tenant or two) is an error naming it.
-    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, String> {
+    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, DuplicateKey> {
         let mut keys = DigestTable::default();
         for (tenant, digests) in entries {
             let name = tenant.name.clone();
-            keys.push(tenant, digests).map_err(|dup| {
-                let d = hex::encode(dup.digest);
-                match dup.other.and_then(|i| keys.owners().get(i)) {
-                    Some(o) => format!(
-                        "the key with SHA-256 {d} is given to both `{}` and `{name}`",
-                        o.name
-                    ),
-                    None => format!("the key with SHA-256 {d} is listed twice for `{name}`"),
-                }
+            keys.push(tenant, digests).map_err(|dup| DuplicateKey {
+                sha256: hex::encode(dup.digest),
+                other: dup
+                    .other
+                    .and_then(|i| keys.owners().get(i))
+                    .map(|o| o.name.clone()),
+                tenant: name,
             })?;
         }
         Ok(Self { keys })
@@ -188,7 +219,8 @@ mod tests {
             (tenant("a"), vec![digest("sk-shared-key")]),
             (tenant("b"), vec![digest("sk-shared-key")]),
         ])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("`a`") && e.contains("`b`"), "{e}");
     }
 
@@ -200,7 +232,8 @@ mod tests {
             tenant("a"),
             vec![digest("sk-twice-key"), digest("sk-twice-key")],
         )])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("listed twice for `a`"), "{e}");
         let e = crate::config::Config::parse(
             br#"{"api_keys":["sk-aaaaaaaa","sk-aaaaaaaa"],"region":"us-east-1",

@@ -7,7 +7,6 @@
 //! built-in figures are best-effort (context window and output limits as AWS documents them
 //! in late 2025); anything that matters to a deployment belongs in its configuration.
 
-pub mod metadata;
 pub mod model_id;
 pub mod models;
 

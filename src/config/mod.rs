@@ -33,8 +33,8 @@
 //!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
 //!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
 
-pub mod json;
 mod models;
+pub mod path_forms;
 mod raw;
 mod tenants;
 mod upstream;
@@ -44,13 +44,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use self::json::{from_json_value, json_error};
+use self::path_forms::PathForms;
 use self::raw::{RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant};
 use crate::auth::iam::{IamAuth, RawIamAuth};
 use crate::auth::key_source::{KeySource, RawKeySource};
 use crate::auth::tenant::TenantTable;
 use crate::catalog::Catalog;
-use crate::pipeline::route::PathForms;
+use crate::document::{from_json_value, json_error};
 use crate::upstream::{AwsAuth, Upstream};
 
 /// The tenant `api_keys` belong to.
@@ -167,6 +167,22 @@ impl From<&str> for ConfigError {
     }
 }
 
+/// The errors of the sections other layers validate; their texts already name the field.
+macro_rules! section_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ConfigError {
+            fn from(e: $t) -> Self {
+                Self(e.to_string())
+            }
+        }
+    )*};
+}
+section_errors!(
+    crate::document::DocumentError,
+    crate::auth::key_source::KeySourceError,
+    crate::auth::iam::IamConfigError
+);
+
 fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
@@ -193,8 +209,8 @@ impl Config {
     pub fn parse(bytes: &[u8], env: Env) -> Result<Self, ConfigError> {
         // Errors name the field, never its value: the configuration holds secrets.
         let value = serde_json::from_slice(bytes).map_err(|e| err(json_error(&e, None)))?;
-        let (value, warnings) = version::lower(value).map_err(err)?;
-        let raw: RawConfig = from_json_value(&value, &|_| true).map_err(err)?;
+        let (value, warnings) = version::lower(value)?;
+        let raw: RawConfig = from_json_value(&value, &|_| true)?;
 
         let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
         check_api_keys(&raw.api_keys, raw.tenants.is_empty(), keys_elsewhere)?;
@@ -238,7 +254,7 @@ impl Config {
             .map(|(i, m)| models::parse_model(i, m))
             .collect::<Result<Vec<_>, _>>()?;
         let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
-        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
+        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments)?;
         let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
         let iam = iam_auth(raw.iam_auth, &region, &tenants)?;
         Ok(Self {

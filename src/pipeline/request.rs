@@ -4,11 +4,11 @@
 
 use crate::accounting::ratelimit::{Decision, Limits};
 use crate::auth::tenant::Tenant;
-use crate::catalog::metadata;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::pipeline::{bedrock, metadata};
 use crate::upstream::sigv4::Credentials;
-use crate::upstream::{self, Exchange, UpstreamRequest};
+use crate::upstream::{Exchange, UpstreamRequest};
 
 /// The parts of the request head the decision needs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,7 +102,8 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
     let route = crate::pipeline::route::normalise(&cfg.path_forms, head.path);
     let authorization = route.authorization(head.authorization, head.api_key);
     let authenticated = crate::auth::caller::authenticate(
-        cfg,
+        &cfg.tenants,
+        cfg.key_source.as_ref(),
         head.keys,
         head.iam_tenant,
         authorization.as_deref(),
@@ -251,8 +252,8 @@ pub fn on_body(
         None => body,
     };
     let (up, ex) = match endpoint {
-        Endpoint::ChatCompletions => upstream::chat(cfg, body, now, live)?,
-        Endpoint::Completions => upstream::completion(cfg, body, now, live)?,
+        Endpoint::ChatCompletions => bedrock::chat(cfg, body, now, live)?,
+        Endpoint::Completions => bedrock::completion(cfg, body, now, live)?,
     };
     // Decided on the model actually called, after every override.
     if ex.via_bedrock_model && !tenant.allow_bedrock_model {

@@ -341,7 +341,7 @@ impl Flow {
             return refused;
         }
         let tenant = self.tenant.as_deref().unwrap_or_default();
-        upstream::upstream_head(&mut self.req, cfg, tenant, &up, &exchange);
+        crate::pipeline::bedrock::upstream_head(&mut self.req, cfg, tenant, &up, &exchange);
         log::debug!("#{} → {} {}", self.id, up.authority, up.path);
         self.sent_at_ms = Some(millis(now));
         self.phase = Phase::Upstream(Box::new(exchange));

@@ -2,6 +2,20 @@
 //! credential answers — deserialized with errors that say what is wrong and where (the field
 //! path, or the line and column of broken JSON), never repeating a value of the document:
 //! these documents hold secrets, and their errors are logged.
+//!
+//! A leaf: `config`, `auth` and `upstream` all read such documents, so it belongs to none.
+
+/// What is wrong with a document and where, without any of its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError(String);
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DocumentError {}
 
 /// Deserializes a JSON document read from outside (the key table, the plugin configuration,
 /// credential answers). An error says what is wrong and where — the field path, or the line
@@ -15,9 +29,9 @@
 pub fn parse_json<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     show: &dyn Fn(&str) -> bool,
-) -> Result<T, String> {
+) -> Result<T, DocumentError> {
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| json_error(&e, None))?;
+        serde_json::from_slice(bytes).map_err(|e| DocumentError(json_error(&e, None)))?;
     from_json_value(&value, show)
 }
 
@@ -25,8 +39,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
 pub fn from_json_value<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
     show: &dyn Fn(&str) -> bool,
-) -> Result<T, String> {
-    from_value_located(value, show).map_err(|(path, rest)| render(&path, &rest))
+) -> Result<T, DocumentError> {
+    from_value_located(value, show).map_err(|(path, rest)| DocumentError(render(&path, &rest)))
 }
 
 /// [`from_json_value`], the error as its field path and the text after it (see [`render`]).
@@ -440,7 +454,7 @@ mod tests {
                 "`n`: invalid type: string, expected u64",
             ),
         ] {
-            assert_eq!(e(doc), want, "{doc}");
+            assert_eq!(e(doc).to_string(), want, "{doc}");
         }
         assert!(parse_json::<Doc>(br#"{"map": {"k": {"need": "v"}}, "n": 3}"#, &|_| true).is_ok());
     }
