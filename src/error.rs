@@ -2,7 +2,10 @@
 //! `{"error":{"message","type","param","code"}}` (OpenAPI `ErrorResponse`).
 //!
 //! Bedrock's error names (`x-amzn-errortype`, or `:exception-type` in a stream) are mapped here
-//! and only here, so unary and streaming responses agree on status and `type`.
+//! and only here, so unary and streaming responses agree on status and `type`. The filter's
+//! own refusals are made here too: every layer picks a constructor (`invalid_param`,
+//! `service_unavailable`, …), never a status and a type of its own, so which status goes
+//! with which `type` is decided in this file alone.
 
 use serde::Serialize;
 
@@ -63,7 +66,7 @@ struct Inner<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: u16, kind: ErrorType, message: impl Into<String>) -> Self {
+    fn new(status: u16, kind: ErrorType, message: impl Into<String>) -> Self {
         Self {
             status,
             kind,
@@ -138,6 +141,33 @@ impl ApiError {
         )
         .with_param("model")
         .with_code("model_not_allowed")
+    }
+
+    /// 404 `model_not_found`, as OpenAI answers an unknown model.
+    pub fn model_not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            ErrorType::InvalidRequestError,
+            format!("The model `{id}` does not exist or you do not have access to it."),
+        )
+        .with_param("model")
+        .with_code("model_not_found")
+    }
+
+    /// 404 `not_found_error` for a named thing that does not exist (a tenant).
+    pub fn no_such(message: impl Into<String>) -> Self {
+        Self::new(404, ErrorType::NotFoundError, message)
+    }
+
+    /// 403 `permission_error`: the caller is known but not allowed in.
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(403, ErrorType::PermissionError, message)
+    }
+
+    /// 503 for a dependency the filter cannot reach yet (STS, the credentials source): the
+    /// client may retry.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, ErrorType::ServiceUnavailableError, message)
     }
 
     /// 403 for an operation the tenant may not perform (another tenant's usage).

@@ -23,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use crate::auth::keys::{digest, KeyDigest};
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::upstream::side_call::SideCall;
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
@@ -351,11 +351,9 @@ pub fn verdict(cfg: &IamAuth, status: u16, body: &[u8]) -> Result<String, ApiErr
     match status {
         200 => {}
         0 | 500..=599 => {
-            return Err(ApiError::new(
-                503,
-                ErrorType::ServiceUnavailableError,
-                format!("The IAM token could not be verified: STS answered {status}."),
-            ))
+            return Err(ApiError::service_unavailable(format!(
+                "The IAM token could not be verified: STS answered {status}."
+            )))
         }
         _ => {
             let json_code = serde_json::from_slice::<serde_json::Value>(body)
@@ -376,18 +374,12 @@ pub fn verdict(cfg: &IamAuth, status: u16, body: &[u8]) -> Result<String, ApiErr
         })
         .or_else(|| between(&text, "<Arn>", "</Arn>").map(String::from))
         .ok_or_else(|| {
-            ApiError::new(
-                503,
-                ErrorType::ServiceUnavailableError,
-                "STS answered GetCallerIdentity without an Arn.",
-            )
+            ApiError::service_unavailable("STS answered GetCallerIdentity without an Arn.")
         })?;
     tenant_for(cfg, &arn).map(String::from).ok_or_else(|| {
-        ApiError::new(
-            403,
-            ErrorType::PermissionError,
-            format!("The AWS identity `{arn}` is not allowed to use this API."),
-        )
+        ApiError::permission_denied(format!(
+            "The AWS identity `{arn}` is not allowed to use this API."
+        ))
         .with_code("iam_principal_not_mapped")
     })
 }
@@ -836,7 +828,11 @@ mod tests {
             let e = validate(&c, &t, at(0)).unwrap_err();
             assert_eq!(
                 (e.status, e.kind, e.code.as_deref()),
-                (401, ErrorType::AuthenticationError, Some("invalid_api_key")),
+                (
+                    401,
+                    crate::error::ErrorType::AuthenticationError,
+                    Some("invalid_api_key")
+                ),
                 "{what}: {}",
                 e.message
             );
@@ -926,7 +922,7 @@ mod tests {
         assert_eq!(cache.get(&t, at(60)), None, "token expiry bounds the cache");
         assert_eq!(cache.get("other", at(1)), None);
         let mut cache = IamCache::default();
-        let outage = Err(ApiError::new(503, ErrorType::ServiceUnavailableError, "x"));
+        let outage = Err(ApiError::service_unavailable("x"));
         cache.put(&c, &t, &p, &outage, at(0));
         assert_eq!(cache.get(&t, at(1)), None);
         cache.put(&c, &t, &p, &Err(deny("no")), at(0));

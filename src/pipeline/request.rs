@@ -210,11 +210,7 @@ fn usage_request(cfg: &Config, tenant: &Tenant, query: &str) -> HeadDecision {
             Some(t) => HeadDecision::Usage {
                 tenants: vec![t.name.clone()],
             },
-            None => reply(ApiError::new(
-                404,
-                crate::error::ErrorType::NotFoundError,
-                format!("No tenant `{name}`."),
-            )),
+            None => reply(ApiError::no_such(format!("No tenant `{name}`."))),
         },
     }
 }

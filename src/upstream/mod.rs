@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::sigv4::Credentials;
 use crate::catalog::models;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::stream::OutputFormat;
 use crate::translate::tools::OutputMode;
 use crate::upstream::credentials::CredentialSource;
@@ -188,9 +188,7 @@ pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String
 /// 503 while the credentials source has not delivered valid credentials: the request is
 /// never sent unsigned.
 pub fn no_credentials() -> ApiError {
-    ApiError::new(
-        503,
-        ErrorType::ServiceUnavailableError,
+    ApiError::service_unavailable(
         "No valid AWS credentials are available yet (the credentials source has not answered, or its credentials expired); retry shortly.",
     )
     .with_code("credentials_unavailable")

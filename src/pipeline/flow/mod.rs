@@ -20,7 +20,7 @@ use crate::accounting::usage;
 use crate::auth::iam::{self, IamCache, Presigned};
 use crate::auth::key_source::KeyState;
 use crate::config::Config;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::pipeline::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
 use crate::pipeline::response::ResponseHandler;
@@ -458,14 +458,10 @@ impl Flow {
         }
         let call = iam::sts_call(iam_cfg, &presigned);
         let Some(token) = env.host.dispatch(&call) else {
-            return IamStep::Refused(ApiError::new(
-                503,
-                ErrorType::ServiceUnavailableError,
-                format!(
-                    "The IAM token could not be verified: cluster `{}` is not reachable.",
-                    call.cluster
-                ),
-            ));
+            return IamStep::Refused(ApiError::service_unavailable(format!(
+                "The IAM token could not be verified: cluster `{}` is not reachable.",
+                call.cluster
+            )));
         };
         log::debug!(
             "#{} verifying IAM caller {} with STS",
