@@ -77,28 +77,28 @@ impl ApiError {
     }
 
     /// 400 `invalid_request_error` naming the offending request field.
-    pub fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(400, ErrorType::InvalidRequestError, message).with_param(param)
     }
 
-    pub fn invalid_request(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(400, ErrorType::InvalidRequestError, message)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, ErrorType::AuthenticationError, message).with_code("invalid_api_key")
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(404, ErrorType::InvalidRequestError, message).with_code("unknown_url")
     }
 
-    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+    pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, ErrorType::InvalidRequestError, message).with_code("method_not_allowed")
     }
 
     /// 413: the request body is over `max_request_body_bytes`.
-    pub fn payload_too_large(limit: u64) -> Self {
+    pub(crate) fn payload_too_large(limit: u64) -> Self {
         Self::new(
             413,
             ErrorType::InvalidRequestError,
@@ -108,7 +108,7 @@ impl ApiError {
     }
 
     /// 415: a POST whose body is not JSON.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             ErrorType::InvalidRequestError,
@@ -122,7 +122,7 @@ impl ApiError {
 
     /// 415 for a `content-encoding` other than `identity`: the body must be read to be
     /// translated, and a compressed one is never forwarded.
-    pub fn unsupported_encoding() -> Self {
+    pub(crate) fn unsupported_encoding() -> Self {
         Self::new(
             415,
             ErrorType::InvalidRequestError,
@@ -133,7 +133,7 @@ impl ApiError {
     }
 
     /// 403: the caller's tenant may not use this model.
-    pub fn model_not_allowed(model: &str) -> Self {
+    pub(crate) fn model_not_allowed(model: &str) -> Self {
         Self::new(
             403,
             ErrorType::PermissionError,
@@ -144,7 +144,7 @@ impl ApiError {
     }
 
     /// 404 `model_not_found`, as OpenAI answers an unknown model.
-    pub fn model_not_found(id: &str) -> Self {
+    pub(crate) fn model_not_found(id: &str) -> Self {
         Self::new(
             404,
             ErrorType::InvalidRequestError,
@@ -155,28 +155,28 @@ impl ApiError {
     }
 
     /// 404 `not_found_error` for a named thing that does not exist (a tenant).
-    pub fn no_such(message: impl Into<String>) -> Self {
+    pub(crate) fn no_such(message: impl Into<String>) -> Self {
         Self::new(404, ErrorType::NotFoundError, message)
     }
 
     /// 403 `permission_error`: the caller is known but not allowed in.
-    pub fn permission_denied(message: impl Into<String>) -> Self {
+    pub(crate) fn permission_denied(message: impl Into<String>) -> Self {
         Self::new(403, ErrorType::PermissionError, message)
     }
 
     /// 503 for a dependency the filter cannot reach yet (STS, the credentials source): the
     /// client may retry.
-    pub fn service_unavailable(message: impl Into<String>) -> Self {
+    pub(crate) fn service_unavailable(message: impl Into<String>) -> Self {
         Self::new(503, ErrorType::ServiceUnavailableError, message)
     }
 
     /// 403 for an operation the tenant may not perform (another tenant's usage).
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, ErrorType::PermissionError, message).with_code("forbidden")
     }
 
     /// 429 from the filter's own limiter.
-    pub fn rate_limited(what: &str, limit: u64, retry_after_secs: u64) -> Self {
+    pub(crate) fn rate_limited(what: &str, limit: u64, retry_after_secs: u64) -> Self {
         Self::new(
             429,
             ErrorType::RateLimitError,
@@ -192,16 +192,16 @@ impl ApiError {
     }
 
     /// 502 for an upstream answer we cannot make sense of (bad JSON, corrupt frame).
-    pub fn bad_upstream(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_upstream(message: impl Into<String>) -> Self {
         Self::new(502, ErrorType::UpstreamError, message).with_code("bad_upstream_response")
     }
 
-    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+    pub(crate) fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());
         self
     }
 
-    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+    pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
     }
@@ -210,7 +210,7 @@ impl ApiError {
     /// gateways send; anything after a `:` is ignored as in `x-amzn-errortype`) to status and
     /// type. Bedrock's own name is kept in `code` so clients can still tell them apart.
     /// `upstream_status` is used for names we do not know.
-    pub fn from_bedrock(error_name: &str, message: &str, upstream_status: u16) -> Self {
+    pub(crate) fn from_bedrock(error_name: &str, message: &str, upstream_status: u16) -> Self {
         let name = error_name.split(':').next().unwrap_or("").trim();
         let short = name.strip_suffix("Exception").unwrap_or(name);
         let (status, kind) = match short {

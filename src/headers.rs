@@ -18,7 +18,7 @@
 //! writes only what [`HeaderList::changes`] and [`HeaderList::checked`] give it.
 
 /// Longest header value the filter writes (a SigV4 session token is under 2 KB).
-pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_VALUE_BYTES: usize = 8 * 1024;
 
 /// An HTTP field name (RFC 9110 token, lowercase or not), or an HTTP/2 pseudo-header.
 pub fn is_safe_name(name: &str) -> bool {
@@ -40,7 +40,7 @@ pub fn is_safe_value(value: &str) -> bool {
 
 /// Untrusted text made fit for a log line or an error message: control characters become
 /// `?` and it is cut after `max_chars` characters (marked with `…`).
-pub fn printable(text: &str, max_chars: usize) -> String {
+pub(crate) fn printable(text: &str, max_chars: usize) -> String {
     let mut out: String = text
         .chars()
         .take(max_chars)
@@ -127,7 +127,7 @@ impl HeaderList {
     }
 
     /// Keeps the headers whose name passes `keep`.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let mut gone = Vec::new();
         self.entries.retain(|(k, _)| {
             let kept = keep(k);

@@ -44,7 +44,7 @@ pub(crate) mod test_support {
     /// copy shipped in the pinned `botocore` package of the project venv (`make venv`, from
     /// `tests/requirements.txt`). `$BOTOCORE_BEDROCK_MODEL` (set by `make unit`) names the
     /// file; without it the venv is searched. Missing is a failure, never a skip.
-    pub fn botocore_model() -> serde_json::Value {
+    pub(crate) fn botocore_model() -> serde_json::Value {
         let path = botocore_model_path();
         let bytes = std::fs::read(&path)
             .unwrap_or_else(|e| panic!("botocore model {}: {e}", path.display()));

@@ -47,7 +47,7 @@ const ALLOWED_PARAMS: [&str; 9] = [
 /// `iam_auth` as written in the plugin configuration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIamAuth {
+pub(crate) struct RawIamAuth {
     /// IAM role / user ARN (or an exact assumed-role session ARN) → tenant.
     pub principals: BTreeMap<String, String>,
     #[serde(default)]
@@ -65,7 +65,7 @@ pub struct RawIamAuth {
 /// An invalid `iam_auth` setting: the message names the field, and repeats a principal only
 /// when it is an ARN (never a value pasted in the wrong place).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IamConfigError(pub String);
+pub(crate) struct IamConfigError(pub String);
 
 impl std::fmt::Display for IamConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,7 +86,7 @@ pub struct IamAuth {
 }
 
 impl IamAuth {
-    pub fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, IamConfigError> {
+    pub(crate) fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, IamConfigError> {
         if raw.principals.is_empty() {
             return Err(IamConfigError(
                 "`iam_auth.principals` must map at least one ARN to a tenant".into(),

@@ -101,7 +101,7 @@ impl Service {
 /// `api_keys_source` as written in the plugin configuration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawKeySource {
+pub(crate) struct RawKeySource {
     pub service: Service,
     /// The secret id / ARN, or the parameter name.
     pub id: String,
@@ -134,7 +134,7 @@ pub struct KeySource {
 }
 
 impl KeySource {
-    pub fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, KeySourceError> {
+    pub(crate) fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, KeySourceError> {
         let field = |f: &str| format!("`api_keys_source.{f}`");
         let service = raw.service;
         if raw.id.trim().is_empty() {
@@ -338,16 +338,16 @@ impl KeyTable {
         Ok(Self { keys })
     }
 
-    pub fn key_count(&self) -> usize {
+    pub(crate) fn key_count(&self) -> usize {
         self.keys.key_count()
     }
 
-    pub fn tenant_count(&self) -> usize {
+    pub(crate) fn tenant_count(&self) -> usize {
         self.keys.owners().len()
     }
 
     /// The tenant of a presented key ([`DigestTable::lookup`]: constant time).
-    pub fn lookup(&self, presented: &str) -> Option<&str> {
+    pub(crate) fn lookup(&self, presented: &str) -> Option<&str> {
         self.keys.lookup(presented).map(String::as_str)
     }
 }
@@ -406,7 +406,7 @@ pub struct KeyState {
 }
 
 impl KeyState {
-    pub fn table(&self) -> Option<&KeyTable> {
+    pub(crate) fn table(&self) -> Option<&KeyTable> {
         self.table.as_ref()
     }
 

@@ -39,7 +39,7 @@ impl Tenant {
     }
 
     /// The limits for the model with this canonical id: its entry over the default.
-    pub fn limits_for(&self, canonical_model: &str) -> Limits {
+    pub(crate) fn limits_for(&self, canonical_model: &str) -> Limits {
         self.model_limits
             .get(canonical_model)
             .map_or(self.limits, |m| m.or(self.limits))
@@ -116,7 +116,7 @@ impl TenantTable {
     }
 
     /// `Authorization: Bearer <key>` → the key's tenant, or 401.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<&Tenant, ApiError> {
+    pub(crate) fn authenticate(&self, authorization: Option<&str>) -> Result<&Tenant, ApiError> {
         let Some(value) = authorization else {
             return Err(ApiError::unauthorized(
                 "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",

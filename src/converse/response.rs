@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConverseResponse {
+pub(crate) struct ConverseResponse {
     /// Optional here so that a 200 without `output` is reported as an error, not a panic.
     pub output: Option<ConverseOutput>,
     #[serde(default)]
@@ -16,12 +16,12 @@ pub struct ConverseResponse {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ConverseOutput {
+pub(crate) struct ConverseOutput {
     pub message: Option<OutputMessage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct OutputMessage {
+pub(crate) struct OutputMessage {
     #[serde(default)]
     pub content: Vec<OutputContentBlock>,
 }
@@ -29,7 +29,7 @@ pub struct OutputMessage {
 /// A `ContentBlock` as returned; members we do not translate yet are kept as absent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OutputContentBlock {
+pub(crate) struct OutputContentBlock {
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct OutputContentBlock {
 /// `ToolUseBlock` as returned: `input` is the tool's arguments as a JSON document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolUse {
+pub(crate) struct ToolUse {
     pub tool_use_id: String,
     pub name: String,
     #[serde(default)]
@@ -50,13 +50,13 @@ pub struct ToolUse {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReasoningContent {
+pub(crate) struct ReasoningContent {
     #[serde(default)]
     pub reasoning_text: Option<ReasoningText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ReasoningText {
+pub(crate) struct ReasoningText {
     #[serde(default)]
     pub text: String,
 }
@@ -75,7 +75,7 @@ pub struct TokenUsage {
 
 /// The JSON body of a Bedrock error response (`{"message": ...}`; some services use `Message`).
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     #[serde(default, alias = "Message")]
     pub message: Option<String>,
 }

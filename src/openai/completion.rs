@@ -20,10 +20,10 @@ use crate::openai::json::{
 };
 
 /// `object` of unary and streamed legacy completions alike.
-pub const TEXT_COMPLETION_OBJECT: &str = "text_completion";
+pub(crate) const TEXT_COMPLETION_OBJECT: &str = "text_completion";
 
 /// OpenAI's documented default for `max_tokens` on this endpoint.
-pub const DEFAULT_MAX_TOKENS: u32 = 16;
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 16;
 
 /// The fields of a legacy completion request that the translation uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +153,7 @@ fn parse_stop(obj: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
 /// A `text_completion` object: the unary answer, and (with `usage` absent or `choices`
 /// empty) each streamed chunk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TextCompletion<'a> {
+pub(crate) struct TextCompletion<'a> {
     pub id: Cow<'a, str>,
     pub object: &'static str,
     pub created: u64,
@@ -166,7 +166,7 @@ pub struct TextCompletion<'a> {
 /// `choices[]` item: `finish_reason` and `logprobs` are always serialized (`null` in chunks
 /// until the end; `logprobs` always `null`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TextChoice<'a> {
+pub(crate) struct TextChoice<'a> {
     pub text: Cow<'a, str>,
     pub index: u32,
     pub logprobs: Option<()>,

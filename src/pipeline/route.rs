@@ -64,7 +64,7 @@ impl Route {
     }
 
     /// The model the deployment stands for, which replaces the body's `model`.
-    pub fn model_override(&self) -> Option<&str> {
+    pub(crate) fn model_override(&self) -> Option<&str> {
         match &self.form {
             Form::Azure { model, .. } => model.as_deref(),
             Form::OpenAi => None,
@@ -129,7 +129,7 @@ pub fn normalise(forms: &PathForms, raw: &str) -> Route {
 /// Replaces the request body's `model` with the deployment's model. The deployment fixes
 /// the model, so a `bedrock_model` that would call another one is refused. A body that is
 /// not a JSON object is returned unchanged (the parser then names the problem).
-pub fn override_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn override_model(body: &[u8], model: &str) -> Result<Vec<u8>, ApiError> {
     match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(mut obj)) => {
             if obj.get("bedrock_model").is_some_and(|v| !v.is_null()) {

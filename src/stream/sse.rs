@@ -47,7 +47,7 @@ impl ChunkWriter {
     }
 
     /// A writer of chunks with another `object` (e.g. `text_completion`).
-    pub fn with_object(object: &str, id: &str, created: u64, model: &str) -> Self {
+    pub(crate) fn with_object(object: &str, id: &str, created: u64, model: &str) -> Self {
         // `Value`'s `Display` is the infallible way to get an escaped JSON string.
         let json_str = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
         let prefix = format!(
@@ -103,13 +103,13 @@ impl ChunkWriter {
 }
 
 /// Appends `data: {"error":{...}}`, the event OpenAI SDKs raise as an API error mid-stream.
-pub fn write_error(out: &mut Vec<u8>, error: &ApiError) {
+pub(crate) fn write_error(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(DATA);
     out.extend_from_slice(&error.to_body());
     out.extend_from_slice(END);
 }
 
-pub fn write_done(out: &mut Vec<u8>) {
+pub(crate) fn write_done(out: &mut Vec<u8>) {
     out.extend_from_slice(DONE);
 }
 

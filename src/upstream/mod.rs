@@ -20,7 +20,7 @@ use crate::translate::tools::OutputMode;
 use crate::upstream::credentials::CredentialSource;
 
 /// The custom gateway's default path (seed `bedrock-proxy-custom-gateway.md`).
-pub const GATEWAY_PATH_TEMPLATE: &str = "/v1.0/model/bedrock/model/{model}/{operation}";
+pub(crate) const GATEWAY_PATH_TEMPLATE: &str = "/v1.0/model/bedrock/model/{model}/{operation}";
 
 /// How Bedrock is reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,7 @@ impl Exchange {
 /// `x-envoy-*`, arbitrary custom headers) is removed; [`upstream_head`] then sets what
 /// Bedrock or the gateway needs. `x-forwarded-proto` is Envoy's own (the connection manager
 /// sets it); without it Envoy's router finds no route.
-pub const UPSTREAM_ALLOWED: [&str; 9] = [
+pub(crate) const UPSTREAM_ALLOWED: [&str; 9] = [
     ":method",
     ":scheme",
     ":path",
@@ -161,7 +161,7 @@ pub const UPSTREAM_ALLOWED: [&str; 9] = [
 ];
 
 /// Whether a client request header may go upstream ([`UPSTREAM_ALLOWED`]).
-pub fn allowed_upstream(name: &str) -> bool {
+pub(crate) fn allowed_upstream(name: &str) -> bool {
     UPSTREAM_ALLOWED
         .iter()
         .any(|a| a.eq_ignore_ascii_case(name))
@@ -174,7 +174,7 @@ pub const DESCRIPTOR_PREFIX: &str = "x-bedrock-";
 
 /// `x-bedrock-tenant`, `x-bedrock-model-id` (the canonical model id, as limits are kept)
 /// and `x-bedrock-token-estimate`.
-pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String); 3] {
+pub(crate) fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String); 3] {
     [
         ("x-bedrock-tenant", tenant.to_string()),
         ("x-bedrock-model-id", ex.canonical_model.clone()),
@@ -187,7 +187,7 @@ pub fn descriptor_headers(tenant: &str, ex: &Exchange) -> [(&'static str, String
 
 /// 503 while the credentials source has not delivered valid credentials: the request is
 /// never sent unsigned.
-pub fn no_credentials() -> ApiError {
+pub(crate) fn no_credentials() -> ApiError {
     ApiError::service_unavailable(
         "No valid AWS credentials are available yet (the credentials source has not answered, or its credentials expired); retry shortly.",
     )

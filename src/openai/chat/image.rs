@@ -15,7 +15,7 @@ const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
 
 /// Why an `image_url` cannot be sent to Bedrock; the 400's message (`param` is the part).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ImageError {
+pub(crate) enum ImageError {
     /// An `http(s)` URL: the filter does not fetch.
     Remote,
     NotDataUrl,
