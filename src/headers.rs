@@ -18,7 +18,7 @@
 //! writes only what [`HeaderList::changes`] and [`HeaderList::checked`] give it.
 
 /// Longest header value the filter writes (a SigV4 session token is under 2 KB).
-pub(crate) const MAX_VALUE_BYTES: usize = 8 * 1024;
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
 /// An HTTP field name (RFC 9110 token, lowercase or not), or an HTTP/2 pseudo-header.
 pub fn is_safe_name(name: &str) -> bool {
@@ -127,7 +127,7 @@ impl HeaderList {
     }
 
     /// Keeps the headers whose name passes `keep`.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
         let mut gone = Vec::new();
         self.entries.retain(|(k, _)| {
             let kept = keep(k);

@@ -46,7 +46,7 @@ pub fn digests_equal(a: &KeyDigest, b: &KeyDigest) -> bool {
 
 /// Key digests → their owner (a tenant, or a tenant's name); a digest has one owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DigestTable<T> {
+pub struct DigestTable<T> {
     keys: Vec<(KeyDigest, usize)>,
     owners: Vec<T>,
 }
@@ -94,7 +94,7 @@ impl<T> DigestTable<T> {
         Ok(())
     }
 
-    pub(crate) fn owners(&self) -> &[T] {
+    pub fn owners(&self) -> &[T] {
         &self.owners
     }
 

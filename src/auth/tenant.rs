@@ -49,7 +49,7 @@ impl Tenant {
 /// A key given twice in the tenant table: named by its digest (never the key), with the
 /// tenants it is given to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuplicateKey {
+pub struct KeyGivenTwice {
     /// The SHA-256 hex digest.
     pub sha256: String,
     /// The tenant that already has the key, when it is another one.
@@ -57,7 +57,7 @@ pub struct DuplicateKey {
     pub tenant: String,
 }
 
-impl std::fmt::Display for DuplicateKey {
+impl std::fmt::Display for KeyGivenTwice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let Self {
             sha256,
@@ -77,7 +77,7 @@ impl std::fmt::Display for DuplicateKey {
     }
 }
 
-impl std::error::Error for DuplicateKey {}
+impl std::error::Error for KeyGivenTwice {}
 
 /// Key digests → tenants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,11 +87,11 @@ pub struct TenantTable {
 
 impl TenantTable {
     /// Builds the table; a digest listed twice (for one tenant or two) is an error naming it.
-    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, DuplicateKey> {
+    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, KeyGivenTwice> {
         let mut keys = DigestTable::default();
         for (tenant, digests) in entries {
             let name = tenant.name.clone();
-            keys.push(tenant, digests).map_err(|dup| DuplicateKey {
+            keys.push(tenant, digests).map_err(|dup| KeyGivenTwice {
                 sha256: hex::encode(dup.digest),
                 other: dup
                     .other

@@ -41,7 +41,7 @@ pub(crate) fn check_client_model(param: &str, model: &str) -> Result<(), ApiErro
 /// (`arn:aws…:bedrock:` or `arn:aws:sagemaker:`) of `[A-Za-z0-9._:/-]`, or a plain id of
 /// `[A-Za-z0-9._:-]` (no `/`). Stricter than the pattern's loosest branch in one way only:
 /// a `/` appears in ARNs alone, so a model id can never add a path segment.
-pub(crate) fn is_bedrock_id(id: &str) -> bool {
+pub fn is_bedrock_id(id: &str) -> bool {
     if id.is_empty() || id.len() > MAX_BEDROCK_ID_BYTES {
         return false;
     }
@@ -78,7 +78,7 @@ pub(crate) fn check_bedrock_id(param: &str, id: &str) -> Result<(), ApiError> {
 /// inference-profile id (`us.anthropic.x` → `anthropic.x`), of a foundation-model ARN and of a
 /// system-defined inference-profile ARN. Other ARNs (application inference profiles,
 /// provisioned and custom models) are their own canonical id.
-pub(crate) fn canonical(id: &str) -> &str {
+pub fn canonical(id: &str) -> &str {
     if id.starts_with("arn:") {
         let tail = id
             .split_once(":foundation-model/")

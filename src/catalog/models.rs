@@ -110,7 +110,7 @@ pub(crate) fn converse_path(model_id: &str, stream: bool) -> String {
 /// (`anthropic.`) dropped; the version suffix (`-v2:0`, `:0`) and an 8-digit date dropped;
 /// runs of one-digit version numbers joined (`3-5` → `35`, `opus-4-1` → `opus-41`). A name
 /// that is not a Bedrock id (no `.`) is taken as an alias already and kept.
-pub(crate) fn gateway_alias(bedrock_id: &str) -> String {
+pub fn gateway_alias(bedrock_id: &str) -> String {
     let tail = bedrock_id.rsplit('/').next().unwrap_or(bedrock_id);
     let base = crate::catalog::strip_profile_prefix(tail);
     let Some((_, name)) = base.split_once('.') else {

@@ -204,7 +204,7 @@ pub(crate) fn check_prelude(
 
 /// Parses exactly one whole frame (`frame.len()` must equal its `total_len`): prelude,
 /// message CRC, then every header.
-pub(crate) fn parse_frame(frame: &[u8], max_frame_len: u32) -> Result<Message<'_>, Error> {
+pub fn parse_frame(frame: &[u8], max_frame_len: u32) -> Result<Message<'_>, Error> {
     let prelude: [u8; PRELUDE_LEN] = frame
         .get(..PRELUDE_LEN)
         .and_then(|p| p.try_into().ok())

@@ -153,7 +153,7 @@ fn parse_stop(obj: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
 /// A `text_completion` object: the unary answer, and (with `usage` absent or `choices`
 /// empty) each streamed chunk.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub(crate) struct TextCompletion<'a> {
+pub struct TextCompletion<'a> {
     pub id: Cow<'a, str>,
     pub object: &'static str,
     pub created: u64,
@@ -166,7 +166,7 @@ pub(crate) struct TextCompletion<'a> {
 /// `choices[]` item: `finish_reason` and `logprobs` are always serialized (`null` in chunks
 /// until the end; `logprobs` always `null`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct TextChoice<'a> {
+pub struct TextChoice<'a> {
     pub text: Cow<'a, str>,
     pub index: u32,
     pub logprobs: Option<()>,

@@ -23,7 +23,7 @@ use crate::upstream::{
     UpstreamRequest,
 };
 
-/// The request head as it goes upstream: the client's headers cut to [`UPSTREAM_ALLOWED`],
+/// The request head as it goes upstream: the client's headers cut to [`UPSTREAM_ALLOWED`](crate::upstream::UPSTREAM_ALLOWED),
 /// then path, authority, length, the mode's headers (SigV4 or token) and, if configured,
 /// the rate-limit descriptors. Every value passes [`HeaderList::set`]'s check.
 pub fn upstream_head(

@@ -216,7 +216,7 @@ fn usage_request(cfg: &Config, tenant: &Tenant, query: &str) -> HeadDecision {
 }
 
 /// 413 once the buffered body is over the limit (for bodies without `content-length`).
-pub(crate) fn check_body_size(cfg: &Config, buffered: usize) -> Result<(), ApiError> {
+pub fn check_body_size(cfg: &Config, buffered: usize) -> Result<(), ApiError> {
     if u64::try_from(buffered).unwrap_or(u64::MAX) > cfg.max_request_body_bytes {
         Err(ApiError::payload_too_large(cfg.max_request_body_bytes))
     } else {

@@ -64,7 +64,7 @@ impl Route {
     }
 
     /// The model the deployment stands for, which replaces the body's `model`.
-    pub(crate) fn model_override(&self) -> Option<&str> {
+    pub fn model_override(&self) -> Option<&str> {
         match &self.form {
             Form::Azure { model, .. } => model.as_deref(),
             Form::OpenAi => None,

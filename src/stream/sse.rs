@@ -47,7 +47,7 @@ impl ChunkWriter {
     }
 
     /// A writer of chunks with another `object` (e.g. `text_completion`).
-    pub(crate) fn with_object(object: &str, id: &str, created: u64, model: &str) -> Self {
+    pub fn with_object(object: &str, id: &str, created: u64, model: &str) -> Self {
         // `Value`'s `Display` is the infallible way to get an escaped JSON string.
         let json_str = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
         let prefix = format!(

@@ -46,7 +46,7 @@ impl OutputMode {
 /// Bedrock's `ToolUseId` is `[a-zA-Z0-9_.:-]+`, at most 64 characters; OpenAI's ids
 /// (`call_…`) already are. Anything else is mapped the same way for the `toolUse` and the
 /// `toolResult` that answers it, so they still pair up.
-pub(crate) fn bedrock_tool_id(id: &str) -> String {
+pub fn bedrock_tool_id(id: &str) -> String {
     let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-');
     if !id.is_empty() && id.len() <= 64 && id.chars().all(ok) {
         return id.to_string();

@@ -145,10 +145,10 @@ impl Exchange {
 
 /// Client request headers that may reach the upstream: an allow-list. Everything else the
 /// client sent (its credentials, `content-encoding`, `x-amz*`, `x-forwarded-*`, Envoy's own
-/// `x-envoy-*`, arbitrary custom headers) is removed; [`upstream_head`] then sets what
+/// `x-envoy-*`, arbitrary custom headers) is removed; `pipeline::bedrock::upstream_head` then sets what
 /// Bedrock or the gateway needs. `x-forwarded-proto` is Envoy's own (the connection manager
 /// sets it); without it Envoy's router finds no route.
-pub(crate) const UPSTREAM_ALLOWED: [&str; 9] = [
+pub const UPSTREAM_ALLOWED: [&str; 9] = [
     ":method",
     ":scheme",
     ":path",
