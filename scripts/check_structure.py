@@ -136,12 +136,12 @@ def in_spans(index, spans):
 
 
 class SourceFile:
-    def __init__(self, path):
+    def __init__(self, path, src=SRC):
         self.path = path
-        self.rel = path.relative_to(ROOT).as_posix()
+        self.rel = path.relative_to(src.parent).as_posix()
         self.code = mask(path.read_text(encoding="utf-8"))
         self.tests, self.test_mods = test_spans(self.code)
-        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        parts = list(path.relative_to(src).with_suffix("").parts)
         if parts[-1] in ("mod", "lib"):
             parts = parts[:-1]
         self.module = parts  # e.g. ["auth", "iam"]; [] for lib.rs
@@ -212,8 +212,8 @@ def group_heads(group):
     return heads
 
 
-def source_files():
-    files = {p: SourceFile(p) for p in sorted(SRC.rglob("*.rs"))}
+def source_files(src=SRC):
+    files = {p: SourceFile(p, src) for p in sorted(src.rglob("*.rs"))}
     # Out-of-line test modules (`#[cfg(test)] mod tests;`) are test code throughout.
     excluded = set()
     for f in files.values():
@@ -271,14 +271,12 @@ def layers(graph, nodes):
     return [sorted(out[k]) for k in sorted(out)]
 
 
-def main(argv):
-    files = source_files()
+def main(argv, src=SRC):
+    files = source_files(src)
     tops = {f.module[0] for f in files if f.module}
     graph, where, problems = {}, {}, []
     for f in files:
-        if not f.module:
-            continue
-        for top, line in f.uses():
+        for top, line in f.uses() if f.module else ():
             if top in tops:
                 graph.setdefault(f.module[0], set()).add(top)
                 where.setdefault((f.module[0], top), f"{f.rel}:{line}")
