@@ -7,6 +7,8 @@
 //! built-in figures are best-effort (context window and output limits as AWS documents them
 //! in late 2025); anything that matters to a deployment belongs in its configuration.
 
+pub mod caching;
+pub mod embedding;
 pub mod model_id;
 pub mod models;
 
@@ -39,6 +41,8 @@ pub struct ModelEntry {
     pub region: Option<String>,
     /// Unix time of the model's release (the OpenAI model object's `created`).
     pub created: u64,
+    /// Bedrock prompt caching (cache points), `None` for models without.
+    pub prompt_caching: Option<caching::PromptCaching>,
 }
 
 impl ModelEntry {
@@ -220,8 +224,18 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// The built-in catalog, newest first within each provider.
-pub(crate) fn builtin_models() -> Vec<ModelEntry> {
+/// The built-in catalog, newest first within each provider, then the embedding models.
+pub fn builtin_models() -> Vec<ModelEntry> {
+    let mut all = chat_models();
+    all.extend(
+        embedding::MODELS
+            .iter()
+            .map(embedding::EmbeddingModel::entry),
+    );
+    all
+}
+
+fn chat_models() -> Vec<ModelEntry> {
     BUILTIN
         .iter()
         .map(
@@ -239,6 +253,7 @@ pub(crate) fn builtin_models() -> Vec<ModelEntry> {
                     inference_profiles: strings(profiles),
                     region: None,
                     created,
+                    prompt_caching: caching::infer(id),
                 }
             },
         )

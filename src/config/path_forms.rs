@@ -54,7 +54,7 @@ impl PathForms {
                 "with an invalid name".to_string()
             };
             return Err(err(format!(
-                "`azure_deployments` entry {shown}: the name must be letters, digits, `-`, `_` or `.` and the model non-empty"
+                "`azure_deployments` entry {shown}: the name must be letters, digits, `-`, `_`, `.` or `:` and the model non-empty"
             )));
         }
         Ok(Self {
@@ -64,12 +64,26 @@ impl PathForms {
     }
 }
 
-/// An Azure deployment name: letters, digits, `-`, `_`, `.`.
+/// A deployment name: letters, digits, `-_.`, and `:` so that a Bedrock id can be one.
 pub fn valid_deployment(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= 256
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+impl PathForms {
+    /// The model a deployment stands for: its `azure_deployments` entry; with none
+    /// configured, the deployment name itself (resolved like any `model`: an alias, a
+    /// Bedrock id); `None` when deployments are configured and this one is not.
+    pub fn model_for(&self, deployment: &str) -> Option<String> {
+        match self.deployments.get(deployment) {
+            Some(model) => Some(model.clone()),
+            None if self.deployments.is_empty() => Some(deployment.to_string()),
+            None => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,60 @@ pub(super) struct RawTenant {
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub model_limits: BTreeMap<String, RawLimits>,
+    #[serde(default)]
+    pub prompt_caching: Option<RawAutoCache>,
+    #[serde(default)]
+    pub model_prompt_caching: BTreeMap<String, RawAutoCache>,
+    #[serde(default)]
+    pub token_weights: Option<RawTokenWeights>,
+}
+
+/// `prompt_caching` (top level, a tenant's, or one model's of a tenant): where the filter puts
+/// cache points a request did not ask for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoCache {
+    #[serde(default)]
+    pub positions: Option<Vec<String>>,
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// `models[].prompt_caching`: the model's Bedrock prompt caching.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawModelCaching {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub min_tokens: Option<u32>,
+    #[serde(default)]
+    pub tools: Option<bool>,
+    #[serde(default)]
+    pub ttl_1h: Option<bool>,
+}
+
+/// `token_weights`, at the top level or a tenant's: what a prompt-cache token counts for
+/// against `tokens_per_minute`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTokenWeights {
+    #[serde(default)]
+    pub cache_read: Option<f64>,
+    #[serde(default)]
+    pub cache_write: Option<f64>,
+}
+
+/// `embeddings`: how `/v1/embeddings` calls Bedrock (signed side calls through a cluster).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmbeddings {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,4 +196,6 @@ pub(super) struct RawModel {
     pub region: Option<String>,
     #[serde(default)]
     pub created: Option<u64>,
+    #[serde(default)]
+    pub prompt_caching: Option<RawModelCaching>,
 }

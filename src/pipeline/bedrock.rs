@@ -6,6 +6,7 @@
 
 use std::time::SystemTime;
 
+use crate::auth::tenant::Tenant;
 use crate::catalog::models;
 use crate::catalog::models::Provider;
 use crate::config::Config;
@@ -14,6 +15,7 @@ use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
+use crate::pipeline::embeddings;
 use crate::stream::OutputFormat;
 use crate::translate::request::{completion_to_converse, to_converse_request, Target};
 use crate::translate::tools::OutputMode;
@@ -23,7 +25,7 @@ use crate::upstream::{
     UpstreamRequest,
 };
 
-/// The request head as it goes upstream: the client's headers cut to [`UPSTREAM_ALLOWED`](crate::upstream::UPSTREAM_ALLOWED),
+/// The request head as it goes upstream: the client's headers cut to [`UPSTREAM_ALLOWED`],
 /// then path, authority, length, the mode's headers (SigV4 or token) and, if configured,
 /// the rate-limit descriptors. Every value passes [`HeaderList::set`]'s check.
 pub fn upstream_head(
@@ -47,10 +49,22 @@ pub fn upstream_head(
     }
 }
 
-/// `POST /v1/chat/completions` → signed Converse / ConverseStream call. `live` holds the
-/// refreshed credentials, when the configuration uses a credentials source.
+/// `POST /v1/chat/completions` → signed Converse / ConverseStream call, with the gateway's
+/// automatic prompt caching. `live` holds the refreshed credentials, when the configuration
+/// uses a credentials source.
 pub fn chat(
     cfg: &Config,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    chat_for(cfg, None, body, now, live)
+}
+
+/// [`chat`] for a tenant, with its automatic prompt caching for the model called.
+pub fn chat_for(
+    cfg: &Config,
+    tenant: Option<&Tenant>,
     body: &[u8],
     now: SystemTime,
     live: Option<&Credentials>,
@@ -61,14 +75,25 @@ pub fn chat(
         Some(id) => id.clone(),
         None => resolve_model(cfg, &req.model)?,
     };
+    if crate::translate::embeddings::model_for(&bedrock_model).is_some() {
+        return Err(embeddings::not_a_chat_model(&req.model));
+    }
     let provider = req
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
+    let canonical_model = crate::catalog::model_id::canonical(&bedrock_model).to_string();
     let translation = to_converse_request(
         &req,
         Target {
             model_id: &bedrock_model,
             provider,
+            caching: cfg.catalog.entry_for(&bedrock_model).map_or_else(
+                || crate::catalog::caching::infer(&bedrock_model),
+                |e| e.prompt_caching,
+            ),
+            auto: tenant.map_or(cfg.prompt_caching, |t| {
+                t.prompt_caching.for_model(&canonical_model)
+            }),
         },
     )?;
     let up = call(
@@ -84,7 +109,7 @@ pub fn chat(
         up,
         Exchange {
             model: req.model,
-            canonical_model: crate::catalog::model_id::canonical(&bedrock_model).to_string(),
+            canonical_model,
             via_bedrock_model: req.bedrock_model.is_some(),
             bedrock_model,
             stream: req.stream,
@@ -107,6 +132,9 @@ pub fn completion(
     let req = CompletionRequest::parse(body)?;
     let converse = completion_to_converse(&req)?;
     let bedrock_model = resolve_model(cfg, &req.model)?;
+    if crate::translate::embeddings::model_for(&bedrock_model).is_some() {
+        return Err(embeddings::not_a_chat_model(&req.model));
+    }
     let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
     let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
     Ok((
@@ -147,26 +175,42 @@ pub fn call(
 ) -> Result<UpstreamRequest, ApiError> {
     let body = serde_json::to_vec(converse)
         .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
+    let operation = models::operation(stream);
+    let accept = if stream {
+        "application/vnd.amazon.eventstream"
+    } else {
+        "application/json"
+    };
+    request_for(cfg, body, bedrock_model, operation, accept, now, live)
+}
+
+/// The upstream request for a JSON body to `/model/{id}/{operation}` (`converse`,
+/// `converse-stream`, `invoke`), in the configured mode: signed with SigV4, with the Bedrock
+/// API key, or with the gateway's token on its path template.
+pub fn request_for(
+    cfg: &Config,
+    body: Vec<u8>,
+    bedrock_model: &str,
+    operation: &str,
+    accept: &str,
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<UpstreamRequest, ApiError> {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     match &cfg.upstream {
         Upstream::Gateway(g) => {
-            // The gateway documents `accept: application/json` for both operations.
+            // The gateway documents `accept: application/json` for every operation.
             headers.push(("accept".to_string(), "application/json".to_string()));
             headers.push((g.token_header.clone(), g.token.clone()));
             Ok(UpstreamRequest {
-                path: g.path(bedrock_model, stream),
+                path: g.path_for(bedrock_model, operation),
                 authority: g.host.clone(),
                 headers,
                 body,
             })
         }
         Upstream::Aws(auth) => {
-            let path = models::converse_path(bedrock_model, stream);
-            let accept = if stream {
-                "application/vnd.amazon.eventstream"
-            } else {
-                "application/json"
-            };
+            let path = models::model_path(bedrock_model, operation);
             headers.push(("accept".to_string(), accept.to_string()));
             let (region, host) = cfg.region_for(bedrock_model);
             let credentials = match auth {

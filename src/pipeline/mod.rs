@@ -3,6 +3,7 @@
 //! the client's terms ([`response`]); the shell only carries out its [`step`]s and effects.
 
 pub mod bedrock;
+pub mod embeddings;
 pub mod flow;
 pub mod metadata;
 pub mod request;

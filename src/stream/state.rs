@@ -15,13 +15,13 @@ use crate::converse::stream::{
 };
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
-use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
+use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk};
 use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
 use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::to_openai_usage;
+use crate::translate::usage::TokenCounts;
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -60,7 +60,7 @@ struct State {
     output: OutputMode,
     stop_reason: Option<String>,
     finish_sent: bool,
-    usage: Option<Usage>,
+    usage: Option<TokenCounts>,
     usage_sent: bool,
     finished: bool,
     /// The `error.type` of the error event that ended the stream, if one did.
@@ -162,8 +162,8 @@ impl StreamTranslator {
     }
 
     /// Token usage seen in the `metadata` event, if any.
-    pub fn usage(&self) -> Option<&Usage> {
-        self.state.usage.as_ref()
+    pub fn usage(&self) -> Option<TokenCounts> {
+        self.state.usage
     }
 
     /// Bedrock `stopReason` seen, if any.
@@ -230,12 +230,7 @@ impl State {
             StreamEvent::ContentBlockStop(_) => Ok(()),
             StreamEvent::MessageStop(e) => self.on_message_stop(e, out),
             StreamEvent::Metadata(m) => {
-                let u = m.usage;
-                self.usage = Some(to_openai_usage(
-                    u.input_tokens,
-                    u.output_tokens,
-                    u.total_tokens,
-                ));
+                self.usage = Some(TokenCounts::from_bedrock(&m.usage));
                 if self.finish_sent {
                     self.emit_usage(out)
                 } else {
@@ -441,11 +436,11 @@ impl State {
         if !self.include_usage || self.usage_sent || !self.finish_sent {
             return Ok(());
         }
-        let Some(usage) = &self.usage else {
+        let Some(usage) = self.usage.map(|u| u.to_openai()) else {
             return Ok(());
         };
         self.writer
-            .write::<ChunkChoice<'_>>(out, &[], Some(usage))
+            .write::<ChunkChoice<'_>>(out, &[], Some(&usage))
             .map_err(serialize_failed)?;
         self.usage_sent = true;
         Ok(())
@@ -461,7 +456,6 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::converse::stream::TokenUsage;
 
     #[test]
     fn exception_member_names_become_error_names() {
@@ -474,19 +468,6 @@ mod tests {
         assert_eq!(
             ApiError::from_bedrock(&exception_name("modelStreamErrorException"), "x", 500).status,
             502
-        );
-    }
-
-    #[test]
-    fn usage_total_falls_back_to_the_sum() {
-        let u = TokenUsage {
-            input_tokens: 4,
-            output_tokens: 6,
-            ..TokenUsage::default()
-        };
-        assert_eq!(
-            to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens).total_tokens,
-            10
         );
     }
 }

@@ -82,13 +82,18 @@ impl GatewayUpstream {
             .unwrap_or_else(|| models::gateway_alias(bedrock_id))
     }
 
-    /// The request path for a model id and operation.
+    /// The request path for a model id and Converse operation.
     pub fn path(&self, bedrock_id: &str, stream: bool) -> String {
+        self.path_for(bedrock_id, models::operation(stream))
+    }
+
+    /// The request path for a model id and operation (`converse`, `invoke`, …).
+    pub fn path_for(&self, bedrock_id: &str, operation: &str) -> String {
         let alias = self.alias_for(bedrock_id);
         let encoded = models::encode_segment(&alias);
         self.path_template
             .replace("{model}", &encoded)
-            .replace("{operation}", models::operation(stream))
+            .replace("{operation}", operation)
     }
 }
 

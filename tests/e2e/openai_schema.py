@@ -17,15 +17,22 @@ documented extensions (`reasoning_content`, a model's `bedrock` / `provider`), a
 document requires but the SDK types as optional-with-default (`finish_reason`, `logprobs`,
 `message.refusal`, `error.param`, ...) must be present. `make conformance` sets
 `$OPENAI_OPENAPI_JSON`, so there the document is required.
+
+Every `usage` the validators see must also add up (`check_usage`): `prompt_tokens +
+completion_tokens == total_tokens`, and the cached and cache-written tokens are parts of
+`prompt_tokens`. The schema cannot say that, and the filter once reported a cached answer's
+`total_tokens` with the cached tokens left out of `prompt_tokens`.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -114,16 +121,45 @@ def validate(instance: Any, name: str) -> Any:
     return instance
 
 
+def check_usage(body: Any) -> None:
+    """Raises AssertionError unless the body's `usage` (if any) adds up: prompt + completion =
+    total; `cached_tokens` and `cache_write_tokens` together at most `prompt_tokens`; the
+    `cache_creation_tokens` alias equal to `cache_write_tokens`. Type errors are the schema's
+    to report."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return
+    count = lambda d, k: d.get(k, 0) if isinstance(d.get(k, 0), int) else 0  # noqa: E731
+    prompt, completion, total = (count(usage, k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    details = usage.get("prompt_tokens_details") or {}
+    cached, written = count(details, "cached_tokens"), count(details, "cache_write_tokens")
+    problems = []
+    if prompt + completion != total:
+        problems.append(f"prompt_tokens {prompt} + completion_tokens {completion} != total_tokens {total}")
+    if cached + written > prompt:
+        problems.append(f"cached_tokens {cached} + cache_write_tokens {written} > prompt_tokens {prompt}")
+    if "cache_creation_tokens" in details and details["cache_creation_tokens"] != written:
+        problems.append(f"cache_creation_tokens {details['cache_creation_tokens']} != cache_write_tokens {written}")
+    if problems:
+        raise AssertionError("usage does not add up: " + "; ".join(problems) + f"\nusage: {json.dumps(usage)}")
+
+
 def validate_completion(body: Any) -> Any:
-    return validate(body, "CreateChatCompletionResponse")
+    validate(body, "CreateChatCompletionResponse")
+    check_usage(body)
+    return body
 
 
 def validate_chunk(body: Any) -> Any:
-    return validate(body, "CreateChatCompletionStreamResponse")
+    validate(body, "CreateChatCompletionStreamResponse")
+    check_usage(body)
+    return body
 
 
 def validate_text_completion(body: Any) -> Any:
-    return validate(body, "CreateCompletionResponse")
+    validate(body, "CreateCompletionResponse")
+    check_usage(body)
+    return body
 
 
 def validate_text_completion_chunk(body: Any) -> Any:
@@ -135,6 +171,23 @@ def validate_text_completion_chunk(body: Any) -> Any:
         if isinstance(choice, dict) and choice.get("finish_reason", "absent") is None:
             choice["finish_reason"] = "stop"
     validate(checked, "CreateCompletionResponse")
+    check_usage(body)
+    return body
+
+
+def validate_embeddings(body: Any) -> Any:
+    """`CreateEmbeddingResponse`; a base64 vector is checked as the floats it decodes to (the
+    schema describes the decoded list), and must be whole little-endian float32s."""
+    decoded = json.loads(json.dumps(body))
+    for item in decoded.get("data", []) if isinstance(decoded, dict) else []:
+        if isinstance(item, dict) and isinstance(item.get("embedding"), str):
+            raw = base64.b64decode(item["embedding"], validate=True)
+            assert len(raw) % 4 == 0, "base64 embedding is not float32s"
+            item["embedding"] = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    validate(decoded, "CreateEmbeddingResponse")
+    usage = decoded["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"], usage
+    assert [d["index"] for d in decoded["data"]] == list(range(len(decoded["data"])))
     return body
 
 
@@ -157,7 +210,7 @@ def _sdk_models() -> dict:
     from typing import List, Literal
 
     import pydantic
-    from openai.types import Completion, ErrorObject, Model
+    from openai.types import Completion, CreateEmbeddingResponse, ErrorObject, Model
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
     class ErrorResponse(pydantic.BaseModel):
@@ -173,6 +226,7 @@ def _sdk_models() -> dict:
         "CreateChatCompletionResponse": ChatCompletion,
         "CreateChatCompletionStreamResponse": ChatCompletionChunk,
         "CreateCompletionResponse": Completion,
+        "CreateEmbeddingResponse": CreateEmbeddingResponse,
         "Model": Model,
         "ListModelsResponse": ListModelsResponse,
         "ErrorResponse": ErrorResponse,
@@ -190,6 +244,7 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "CreateCompletionResponse": [("choices.*", ("finish_reason", "index", "logprobs", "text"))],
     "ErrorResponse": [("error", ("type", "message", "param", "code"))],
     "Model": [("", ("id", "object", "created", "owned_by"))],
+    "CreateEmbeddingResponse": [("", ("object", "data", "model", "usage")), ("data.*", ("object", "index", "embedding"))],
     "ListModelsResponse": [("", ("object", "data"))],
 }
 
@@ -198,6 +253,7 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 EXTENSIONS = (
     re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.reasoning_content$"),
     re.compile(r"^\$(\.data\[\d+\])?\.(bedrock|provider)$"),
+    re.compile(r"^\$\.usage\.prompt_tokens_details\.cache_creation_tokens$"),
 )
 
 

@@ -30,6 +30,8 @@ const HANDLED: &[&str] = &[
     "user",
     "metadata",
     "service_tier",
+    "prompt_cache_retention",
+    "prompt_cache_options",
     "n",
     "seed",
     "presence_penalty",

@@ -59,6 +59,7 @@ class Scenario:
     tool: str | None = None  # [scenario:tool:<name>]
     first_tool: bool = False  # [scenario:tool]
     parallel_tools: bool = False
+    cache: tuple[int, int] | None = None  # [scenario:cache:<read>:<write>]
 
     def error_before_answer(self, status_of: Callable[[str], int | None]) -> BedrockError | None:
         """The Bedrock error a throttle / error marker answers instead of the model (before
@@ -191,6 +192,13 @@ def _parse_parallel_tools(s: Scenario, args: list[str]) -> None:
     s.parallel_tools = True
 
 
+def _parse_cache(s: Scenario, args: list[str]) -> None:
+    """Usage reports ``cacheReadInputTokens`` ``<read>`` and ``cacheWriteInputTokens``
+    ``<write>`` (a missing one 0) on top of the counted ``inputTokens``, ``totalTokens`` adding
+    all four, whatever the request's ``cachePoint`` blocks (which then are not recorded)."""
+    s.cache = (_digits(args, 0) or 0, _digits(args, 1) or 0)
+
+
 @dataclass(frozen=True)
 class Marker:
     syntax: str  # how it is written
@@ -220,6 +228,7 @@ SCENARIOS: dict[str, Marker] = {
     "stop-reason": Marker("[scenario:stop-reason:<value>]", BOTH, _parse_stop_reason),
     "tool": Marker("[scenario:tool] [scenario:tool:<name>]", BOTH, _parse_tool),
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
+    "cache": Marker("[scenario:cache:<read>:<write>]", BOTH, _parse_cache),
 }
 
 
