@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::config::json;
+use crate::document as json;
 
 /// `#[serde(default = "yes")]`.
 pub(super) fn yes() -> bool {

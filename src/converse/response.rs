@@ -8,7 +8,7 @@ pub use super::usage::TokenUsage;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConverseResponse {
+pub(crate) struct ConverseResponse {
     /// Optional here so that a 200 without `output` is reported as an error, not a panic.
     pub output: Option<ConverseOutput>,
     #[serde(default)]
@@ -18,12 +18,12 @@ pub struct ConverseResponse {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ConverseOutput {
+pub(crate) struct ConverseOutput {
     pub message: Option<OutputMessage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct OutputMessage {
+pub(crate) struct OutputMessage {
     #[serde(default)]
     pub content: Vec<OutputContentBlock>,
 }
@@ -31,7 +31,7 @@ pub struct OutputMessage {
 /// A `ContentBlock` as returned; members we do not translate yet are kept as absent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OutputContentBlock {
+pub(crate) struct OutputContentBlock {
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
@@ -40,13 +40,13 @@ pub struct OutputContentBlock {
     pub tool_use: Option<ToolUse>,
     /// Text the model wrote from documents, with its citations.
     #[serde(default)]
-    pub citations_content: Option<crate::translate::citations::CitationsContent>,
+    pub citations_content: Option<CitationsContent>,
 }
 
 /// `ToolUseBlock` as returned: `input` is the tool's arguments as a JSON document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolUse {
+pub(crate) struct ToolUse {
     pub tool_use_id: String,
     pub name: String,
     #[serde(default)]
@@ -55,13 +55,13 @@ pub struct ToolUse {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReasoningContent {
+pub(crate) struct ReasoningContent {
     #[serde(default)]
     pub reasoning_text: Option<ReasoningText>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ReasoningText {
+pub(crate) struct ReasoningText {
     #[serde(default)]
     pub text: String,
 }
@@ -91,4 +91,21 @@ impl ErrorBody {
             name: text(&["code", "Code", "__type"]),
         })
     }
+}
+
+/// `CitationsContentBlock` as returned in a unary answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CitationsContent {
+    #[serde(default)]
+    pub content: Vec<TextMember>,
+    #[serde(default)]
+    pub citations: Vec<serde_json::Value>,
+}
+
+/// `CitationGeneratedContent` / `CitationSourceContent`: unions whose one member we read is
+/// `text`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TextMember {
+    #[serde(default)]
+    pub text: Option<String>,
 }

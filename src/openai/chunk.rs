@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 /// The `object` value of every chunk.
-pub const CHUNK_OBJECT: &str = "chat.completion.chunk";
+pub(crate) const CHUNK_OBJECT: &str = "chat.completion.chunk";
 
 /// One streamed chunk (OpenAPI `CreateChatCompletionStreamResponse`,
 /// <https://platform.openai.com/docs/api-reference/chat-streaming/streaming>).

@@ -103,13 +103,13 @@ impl ChunkWriter {
 }
 
 /// Appends `data: {"error":{...}}`, the event OpenAI SDKs raise as an API error mid-stream.
-pub fn write_error(out: &mut Vec<u8>, error: &ApiError) {
+pub(crate) fn write_error(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(DATA);
     out.extend_from_slice(&error.to_body());
     out.extend_from_slice(END);
 }
 
-pub fn write_done(out: &mut Vec<u8>) {
+pub(crate) fn write_done(out: &mut Vec<u8>) {
     out.extend_from_slice(DONE);
 }
 

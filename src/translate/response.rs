@@ -21,7 +21,7 @@ pub struct ResponseMeta {
 
 /// Parses a 200 Converse body and builds the completion. A body that is not Converse JSON,
 /// lacks `output`, or ends in a `malformed_*` stop reason is a 502, never an empty answer.
-pub fn to_chat_completion(
+pub(crate) fn to_chat_completion(
     body: &[u8],
     meta: &ResponseMeta,
 ) -> Result<(ChatCompletion, TokenCounts), ApiError> {
@@ -165,7 +165,7 @@ fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer
 
 /// Parses a 200 Converse body into a legacy `text_completion`; `echo` is the prompt to put
 /// in front of the text when the client asked for `echo`.
-pub fn to_text_completion(
+pub(crate) fn to_text_completion(
     body: &[u8],
     meta: &ResponseMeta,
     echo: Option<&str>,

@@ -364,7 +364,7 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
             };
             parse_image_url(url)
                 .map(ContentPart::Image)
-                .map_err(|msg| ApiError::invalid_param(format!("{param}.image_url"), msg))
+                .map_err(|e| ApiError::invalid_param(format!("{param}.image_url"), e.to_string()))
         }
         Some("file") if role == Role::User => parse_file_part(param, p).map(ContentPart::Document),
         Some(other @ ("image_url" | "input_audio" | "file")) => Err(ApiError::invalid_param(

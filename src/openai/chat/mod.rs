@@ -115,7 +115,7 @@ mod tests {
     }
 
     /// A 1×1 transparent PNG.
-    pub const PNG_1X1: &str =
+    pub(crate) const PNG_1X1: &str =
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
     #[test]
