@@ -27,6 +27,8 @@ pub struct Tenant {
     pub limits: Limits,
     /// Per-model overrides by canonical id, field by field over `limits`.
     pub model_limits: BTreeMap<String, Limits>,
+    /// Service tier default and ceiling, guardrails.
+    pub policy: crate::translate::policy::RequestPolicy,
 }
 
 impl Tenant {
@@ -110,6 +112,7 @@ mod tests {
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            policy: Default::default(),
         }
     }
 

@@ -243,6 +243,7 @@ mod tests {
             admin,
             limits: Default::default(),
             model_limits: Default::default(),
+            policy: Default::default(),
         }
     }
 

@@ -35,6 +35,7 @@
 
 pub mod json;
 mod models;
+mod policy;
 mod raw;
 mod tenants;
 mod upstream;

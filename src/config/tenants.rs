@@ -30,6 +30,7 @@ pub(super) fn tenant_table(
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            policy: Default::default(),
         };
         entries.push((
             default,
@@ -92,7 +93,18 @@ fn tenant(
         ),
     };
     let model_limits = model_limits(&at, t.model_limits, aliases)?;
+    let policy = super::policy::request_policy(
+        &at,
+        super::policy::RawPolicy {
+            service_tier: t.service_tier,
+            guardrail: t.guardrail,
+            model_guardrails: t.model_guardrails,
+            allow_request_guardrail: t.allow_request_guardrail,
+        },
+        &|field, model| canonical_name(aliases, field, model),
+    )?;
     let tenant = Tenant {
+        policy,
         limits: limits(&format!("{at}.limits"), t.limits)?,
         model_limits,
         name,

@@ -64,12 +64,16 @@ pub struct FinalBody {
     pub stop_reason: Option<String>,
     /// The `error.type` when the replacement is an error.
     pub error_type: Option<ErrorType>,
+    /// `x-bedrock-guardrail-action`, when a guardrail was traced or intervened.
+    pub guardrail_action: Option<&'static str>,
 }
 
 #[derive(serde::Deserialize)]
 struct StopReasonOnly {
     #[serde(rename = "stopReason")]
     stop_reason: Option<String>,
+    #[serde(default)]
+    trace: Option<serde_json::Value>,
 }
 
 impl ResponseHandler {
@@ -144,21 +148,28 @@ impl ResponseHandler {
             }
         };
         match result {
-            Ok((out, usage)) => FinalBody {
-                status: 200,
-                body: out,
-                usage,
-                stop_reason: serde_json::from_slice::<StopReasonOnly>(body)
-                    .ok()
-                    .and_then(|s| s.stop_reason),
-                error_type: None,
-            },
+            Ok((out, usage)) => {
+                let answer = serde_json::from_slice::<StopReasonOnly>(body).ok();
+                let (stop_reason, trace) =
+                    answer.map_or((None, None), |a| (a.stop_reason, a.trace));
+                let guardrail =
+                    crate::translate::guardrail::summarise(stop_reason.as_deref(), trace.as_ref());
+                FinalBody {
+                    status: 200,
+                    body: out,
+                    usage,
+                    stop_reason,
+                    error_type: None,
+                    guardrail_action: guardrail.map(|g| g.action),
+                }
+            }
             Err(e) => FinalBody {
                 status: e.status,
                 body: e.to_body(),
                 usage: None,
                 stop_reason: None,
                 error_type: Some(e.kind),
+                guardrail_action: None,
             },
         }
     }

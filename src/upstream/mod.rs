@@ -22,6 +22,7 @@ use crate::headers::HeaderList;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
 use crate::stream::OutputFormat;
+use crate::translate::policy::{self, Asked, RequestPolicy};
 use crate::translate::request::{completion_to_converse, to_converse_request, Target};
 use crate::translate::tools::OutputMode;
 use crate::upstream::credentials::CredentialSource;
@@ -224,6 +225,17 @@ pub fn chat(
     now: SystemTime,
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    chat_for(cfg, &RequestPolicy::default(), body, now, live)
+}
+
+/// [`chat`] for a tenant with this policy (service tier, guardrails).
+pub fn chat_for(
+    cfg: &Config,
+    policy: &RequestPolicy,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
     // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
     let bedrock_model = match &req.bedrock_model {
@@ -233,12 +245,24 @@ pub fn chat(
     let provider = req
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
-    let translation = to_converse_request(
+    let mut translation = to_converse_request(
         &req,
         Target {
             model_id: &bedrock_model,
             provider,
         },
+    )?;
+    let asked = Asked {
+        service_tier: req.service_tier.as_deref(),
+        guardrail: req.guardrail_config.as_ref(),
+    };
+    policy::apply(
+        policy,
+        asked,
+        &mut translation.body,
+        &bedrock_model,
+        req.stream,
+        &mut translation.ignored,
     )?;
     let up = call(
         cfg,
@@ -273,9 +297,30 @@ pub fn completion(
     now: SystemTime,
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    completion_for(cfg, &RequestPolicy::default(), body, now, live)
+}
+
+/// [`completion`] for a tenant with this policy: its default tier and its guardrail.
+pub fn completion_for(
+    cfg: &Config,
+    policy: &RequestPolicy,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = CompletionRequest::parse(body)?;
-    let converse = completion_to_converse(&req)?;
+    let mut converse = completion_to_converse(&req)?;
     let bedrock_model = resolve_model(cfg, &req.model)?;
+    let mut ignored = Vec::new();
+    let asked = Asked::default();
+    policy::apply(
+        policy,
+        asked,
+        &mut converse,
+        &bedrock_model,
+        req.stream,
+        &mut ignored,
+    )?;
     let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
     let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
     Ok((
@@ -290,7 +335,7 @@ pub fn completion(
             format: OutputFormat::Completion {
                 echo: req.echo.then_some(req.prompt),
             },
-            ignored: Vec::new(),
+            ignored,
             output: OutputMode::default(),
             estimated_input_tokens,
         },

@@ -8,6 +8,7 @@
 //! (tool definitions and choice) and `params` (the other parameters and the ignored ones).
 //! The typed field readers shared with `/v1/completions` are in `crate::openai::json`.
 
+mod guardrail;
 mod image;
 mod messages;
 mod params;
@@ -17,7 +18,7 @@ mod types;
 pub use messages::legacy_call_id;
 pub use tools::valid_tool_name;
 pub use types::{
-    ChatCompletion, ChatRequest, Choice, ContentPart, Image, Message, ReasoningEffort,
+    ChatCompletion, ChatRequest, Choice, ContentPart, Guarded, Image, Message, ReasoningEffort,
     ResponseFormat, ResponseFunction, ResponseMessage, ResponseToolCall, Role, Tool, ToolCall,
     ToolChoice,
 };
@@ -63,6 +64,7 @@ impl ChatRequest {
         let user = opt_string(&obj, "user")?;
         let metadata = params::parse_metadata(&obj)?;
         let service_tier = opt_string(&obj, "service_tier")?;
+        let guardrail_config = guardrail::parse_guardrail_config(&obj)?;
         params::refuse_unsupported_outputs(&obj)?;
         let ignored = params::ignored_params(&obj);
         Ok(Self {
@@ -85,6 +87,7 @@ impl ChatRequest {
             user,
             metadata,
             service_tier,
+            guardrail_config,
             ignored,
         })
     }

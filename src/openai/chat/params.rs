@@ -30,6 +30,7 @@ const HANDLED: &[&str] = &[
     "user",
     "metadata",
     "service_tier",
+    "guardrailConfig",
     "n",
     "seed",
     "presence_penalty",

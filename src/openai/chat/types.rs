@@ -24,6 +24,15 @@ pub enum ContentPart {
     /// `text` parts, and the `refusal` parts of assistant messages.
     Text(String),
     Image(Image),
+    /// A user text part marked `guard`: a Converse `guardContent` block.
+    Guarded(Guarded),
+}
+
+/// A text the guardrail assesses, and what it is to the guardrail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guarded {
+    pub text: String,
+    pub qualifier: crate::converse::guardrail::GuardQualifier,
 }
 
 /// An `image_url` part whose URL was a `data:` URL: the format Bedrock names and the
@@ -130,6 +139,8 @@ pub struct ChatRequest {
     pub user: Option<String>,
     pub metadata: Vec<(String, String)>,
     pub service_tier: Option<String>,
+    /// The `guardrailConfig` extension: a guardrail the caller chose.
+    pub guardrail_config: Option<crate::converse::request::GuardrailConfig>,
     /// Parameters accepted but not honoured, in request order (the
     /// `x-bedrock-ignored-params` response header).
     pub ignored: Vec<String>,
@@ -144,6 +155,13 @@ pub struct ChatCompletion {
     pub model: String,
     pub choices: Vec<Choice>,
     pub usage: Usage,
+    /// The tier Bedrock served the request in, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'static str>,
+    /// Extension: what a guardrail (or the model's filter) did, when one was traced or
+    /// intervened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bedrock_guardrail: Option<crate::translate::guardrail::GuardrailSummary>,
 }
 
 #[derive(Debug, Serialize)]

@@ -142,10 +142,14 @@ impl Flow {
         });
         if let (true, Some((input, output))) = (end_of_stream, usage) {
             let (input, output) = (input.to_string(), output.to_string());
-            out = out.with(Effect::Trailers(HeaderList::from_pairs([
+            let mut trailers = HeaderList::from_pairs([
                 ("x-token-usage-input", input.as_str()),
                 ("x-token-usage-output", output.as_str()),
-            ])));
+            ]);
+            if let Some(action) = translator.guardrail_action() {
+                trailers.set("x-bedrock-guardrail-action", action);
+            }
+            out = out.with(Effect::Trailers(trailers));
         }
         out
     }
@@ -166,6 +170,9 @@ impl Flow {
         if let Some((input, output)) = f.usage {
             h.set("x-token-usage-input", &input.to_string());
             h.set("x-token-usage-output", &output.to_string());
+        }
+        if let Some(action) = f.guardrail_action {
+            h.set("x-bedrock-guardrail-action", action);
         }
         self.outcome.input_tokens = f.usage.map(|u| u.0);
         self.outcome.output_tokens = f.usage.map(|u| u.1);

@@ -111,6 +111,8 @@ fn user_blocks(parts: &[ContentPart]) -> Vec<ContentBlock> {
         .filter_map(|p| match p {
             ContentPart::Text(t) if is_blank(t) => None,
             ContentPart::Text(t) => Some(ContentBlock::Text(t.clone())),
+            ContentPart::Guarded(g) if is_blank(&g.text) => None,
+            ContentPart::Guarded(g) => Some(ContentBlock::GuardContent(g.to_block())),
             ContentPart::Image(img) => Some(ContentBlock::Image(ImageBlock {
                 format: img.format,
                 source: ImageSource {
@@ -191,7 +193,7 @@ pub(super) fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlo
         .iter()
         .filter_map(|p| match p {
             ContentPart::Text(t) => Some(t.as_str()),
-            ContentPart::Image(_) => None,
+            ContentPart::Image(_) | ContentPart::Guarded(_) => None,
         })
         .collect::<Vec<_>>()
         .join("\n");

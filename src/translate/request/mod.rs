@@ -87,7 +87,12 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
         &mut ignored,
     );
     let request_metadata = metadata::request_metadata(req, &mut ignored);
-    let service_tier = metadata::service_tier(req, &mut ignored);
+    // Without a tenant's policy; `translate::policy::apply` decides again with it.
+    let tier = crate::translate::service_tier::choose(
+        req.service_tier.as_deref(),
+        &Default::default(),
+        target.model_id,
+    )?;
     messages::ensure_user_first(&mut messages);
     let additional = reasoning.additional;
     Ok(Translation {
@@ -100,7 +105,9 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
                 .then_some(Value::Object(additional)),
             request_metadata,
             output_config,
-            service_tier,
+            service_tier: tier.service_tier,
+            performance_config: tier.performance_config,
+            guardrail_config: None,
         },
         ignored: ignored.0,
         output,
@@ -127,6 +134,8 @@ pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest
         request_metadata: Default::default(),
         output_config: None,
         service_tier: None,
+        performance_config: None,
+        guardrail_config: None,
     })
 }
 
@@ -989,13 +998,93 @@ mod tests {
             CLAUDE_35,
             json!({"model": "m", "messages": [user("x")], "service_tier": "scale", "user": "ü"}),
         );
-        assert!(got.get("serviceTier").is_none() && got.get("requestMetadata").is_none());
-        assert_eq!(ignored, vec!["user", "service_tier"]);
+        assert_eq!(got["serviceTier"], json!({"type": "reserved"}));
+        assert!(got.get("requestMetadata").is_none());
+        assert_eq!(ignored, vec!["user"]);
+        let e = run(
+            CLAUDE_35,
+            json!({"model": "m", "messages": [user("x")], "service_tier": "turbo"}),
+        )
+        .unwrap_err();
+        assert_eq!((e.status, e.param.as_deref()), (400, Some("service_tier")));
         let (got, ignored, _) = translate(
             CLAUDE_35,
             json!({"model": "m", "messages": [user("x")], "service_tier": "auto"}),
         );
         assert!(got.get("serviceTier").is_none() && ignored.is_empty());
+    }
+
+    #[test]
+    fn tenant_tiers_and_guardrails_validate_against_botocore() {
+        use crate::converse::guardrail::{GuardrailTrace, StreamProcessingMode};
+        use crate::converse::request::GuardrailConfig;
+        use crate::translate::policy::{apply, Asked, RequestPolicy};
+        use crate::translate::service_tier::{Tier, TierPolicy};
+        let guardrail = GuardrailConfig {
+            guardrail_identifier: "arn:aws:bedrock:us-east-1:123456789012:guardrail/abc123".into(),
+            guardrail_version: "DRAFT".into(),
+            trace: Some(GuardrailTrace::EnabledFull),
+            stream_processing_mode: Some(StreamProcessingMode::Async),
+        };
+        let mut policy = RequestPolicy {
+            service_tier: TierPolicy {
+                default: Some(Tier::Flex),
+                max: Some(Tier::Priority),
+            },
+            ..RequestPolicy::default()
+        };
+        policy.guardrails.default = Some(guardrail);
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "context", "guard": "grounding_source"},
+            {"type": "text", "text": "question", "guard": "query"},
+            {"type": "text", "text": "check me", "guard": true}]}], "service_tier": "scale"});
+        let shapes = botocore()["shapes"].clone();
+        for (model, stream) in [
+            (NOVA_PRO, false),
+            (NOVA_PRO, true),
+            ("us.anthropic.claude-3-5-haiku-20241022-v1:0", true),
+        ] {
+            let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+            let mut t = run(model, body.clone()).unwrap();
+            let asked = Asked {
+                service_tier: if model == NOVA_PRO {
+                    req.service_tier.as_deref()
+                } else {
+                    Some("priority")
+                },
+                guardrail: None,
+            };
+            apply(&policy, asked, &mut t.body, model, stream, &mut t.ignored).unwrap();
+            let v = serde_json::to_value(&t.body).unwrap();
+            let shape = if stream {
+                "ConverseStreamRequest"
+            } else {
+                "ConverseRequest"
+            };
+            check_shape(&shapes, shape, &v, "$");
+            assert_eq!(v["guardrailConfig"]["trace"], "enabled_full");
+            assert_eq!(
+                v["guardrailConfig"].get("streamProcessingMode").is_some(),
+                stream
+            );
+            assert_eq!(
+                v["messages"][0]["content"][2],
+                json!({"guardContent": {"text": {"text": "check me", "qualifiers": ["guard_content"]}}})
+            );
+            if model == NOVA_PRO {
+                // `scale` is above the ceiling: lowered to `priority` and reported.
+                assert_eq!(v["serviceTier"], json!({"type": "priority"}));
+                assert_eq!(t.ignored, ["service_tier"]);
+            } else {
+                assert_eq!(v["performanceConfig"], json!({"latency": "optimized"}));
+                assert!(v.get("serviceTier").is_none());
+            }
+        }
+        // Unary `GuardrailConfiguration` has no `streamProcessingMode`: the check knows it.
+        let bad = json!({"messages": [{"role": "user", "content": [{"text": "x"}]}],
+            "guardrailConfig": {"guardrailIdentifier": "a", "guardrailVersion": "1", "streamProcessingMode": "sync"}});
+        let r = std::panic::catch_unwind(|| check_shape(&shapes, "ConverseRequest", &bad, "$"));
+        assert!(r.is_err());
     }
 
     #[test]
