@@ -59,6 +59,7 @@ class Scenario:
     tool: str | None = None  # [scenario:tool:<name>]
     first_tool: bool = False  # [scenario:tool]
     parallel_tools: bool = False
+    guardrail: bool = False  # [scenario:guardrail]
 
     def error_before_answer(self, status_of: Callable[[str], int | None]) -> BedrockError | None:
         """The Bedrock error a throttle / error marker answers instead of the model (before
@@ -191,6 +192,15 @@ def _parse_parallel_tools(s: Scenario, args: list[str]) -> None:
     s.parallel_tools = True
 
 
+def _parse_guardrail(s: Scenario, args: list[str]) -> None:
+    """With a ``guardrailConfig``: the guardrail intervenes (``stopReason``
+    ``guardrail_intervened``, text ``Sorry, the model cannot answer this question.``, a trace
+    with a BLOCKED topic when ``trace`` is on). When the request has ``guardContent`` blocks, only
+    a marker inside one of them counts, as Bedrock then assesses those blocks only. Without a
+    guardrail the marker does nothing."""
+    s.guardrail = True
+
+
 @dataclass(frozen=True)
 class Marker:
     syntax: str  # how it is written
@@ -220,6 +230,7 @@ SCENARIOS: dict[str, Marker] = {
     "stop-reason": Marker("[scenario:stop-reason:<value>]", BOTH, _parse_stop_reason),
     "tool": Marker("[scenario:tool] [scenario:tool:<name>]", BOTH, _parse_tool),
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
+    "guardrail": Marker("[scenario:guardrail]", BOTH, _parse_guardrail),
 }
 
 

@@ -259,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
                 "stopReason": result.stop_reason,
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                **result.extras(),
             },
             {"x-amzn-RequestId": request_id},
         )
@@ -358,7 +359,7 @@ class Handler(BaseHTTPRequestHandler):
                     {
                         "usage": result.usage,
                         "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
-                        "serviceTier": {"type": "default"},
+                        **result.extras(),
                     },
                 )
             if pending:
@@ -448,7 +449,7 @@ class Handler(BaseHTTPRequestHandler):
             {
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
-                "serviceTier": {"type": "default"},
+                **result.extras(),
             },
         )
 
