@@ -123,12 +123,12 @@ pub fn choose(
     })
 }
 
-/// The response's `service_tier`: Bedrock's `serviceTier.type`, else `priority` for a
-/// latency-optimized answer; `None` when Bedrock said neither.
+/// The response's `service_tier`: `priority` for a latency-optimized answer (the lever
+/// `priority` pulled), else Bedrock's `serviceTier.type`; `None` when Bedrock said neither.
 pub fn from_response(service_tier: Option<&str>, latency: Option<&str>) -> Option<&'static str> {
     match (service_tier.and_then(Tier::from_bedrock), latency) {
+        (_, Some("optimized")) => Some(Tier::Priority.openai_name()),
         (Some(t), _) => Some(t.openai_name()),
-        (None, Some("optimized")) => Some(Tier::Priority.openai_name()),
         (None, Some("standard")) => Some(Tier::Default.openai_name()),
         _ => None,
     }
@@ -226,6 +226,8 @@ mod tests {
         let c = choose(Some("flex"), &TierPolicy::default(), HAIKU_35).unwrap();
         assert_eq!(sent(&c), (Some("flex"), None, false));
         assert_eq!(from_response(None, Some("optimized")), Some("priority"));
+        assert_eq!(from_response(Some("default"), Some("optimized")), Some("priority"));
+        assert_eq!(from_response(Some("flex"), Some("standard")), Some("flex"));
         assert_eq!(from_response(None, Some("standard")), Some("default"));
         assert_eq!(from_response(None, None), None);
         assert_eq!(from_response(Some("unheard-of"), None), None);
