@@ -226,7 +226,10 @@ mod tests {
         let c = choose(Some("flex"), &TierPolicy::default(), HAIKU_35).unwrap();
         assert_eq!(sent(&c), (Some("flex"), None, false));
         assert_eq!(from_response(None, Some("optimized")), Some("priority"));
-        assert_eq!(from_response(Some("default"), Some("optimized")), Some("priority"));
+        assert_eq!(
+            from_response(Some("default"), Some("optimized")),
+            Some("priority")
+        );
         assert_eq!(from_response(Some("flex"), Some("standard")), Some("flex"));
         assert_eq!(from_response(None, Some("standard")), Some("default"));
         assert_eq!(from_response(None, None), None);
