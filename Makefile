@@ -57,8 +57,8 @@ conformance: venv ## replay ../shared/reference (real Bedrock recordings + captu
 	  echo "conformance: SKIPPED everything: $(SHARED_REF) does not exist (it holds third-party"; \
 	  echo "  references not shipped with the repository). Not run: the real ConverseStream capture"; \
 	  echo "  replay and layout check (tests/conformance.rs), the ~40 recorded Bedrock answers"; \
-	  echo "  (tests/conformance.rs), the emulator re-encoding of real captures, and the e2e suite"; \
-	  echo "  validated against OpenAI's full OpenAPI document."; \
+	  echo "  (tests/conformance.rs), the emulator re-encoding of real captures, and the stream,"; \
+	  echo "  translation-case and e2e suites validated against OpenAI's full OpenAPI document."; \
 	  exit 0; \
 	fi; \
 	for f in openai-openapi.json recordings/SOURCES.md captures/converse-stream-claude-text-tooluse.bin; do \
@@ -70,6 +70,8 @@ conformance: venv ## replay ../shared/reference (real Bedrock recordings + captu
 	  BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" cargo test --test conformance -- --ignored --nocapture; \
 	echo "== conformance: stream replay against the full OpenAPI document"; \
 	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" cargo test --test stream_replay; \
+	echo "== conformance: translation cases against the full OpenAPI document"; \
+	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" cargo test --test translation_fixtures; \
 	echo "== conformance: emulator encoder on the real captures"; \
 	BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" $(VENV)/bin/pytest -q tests/emulator/test_emulator.py -k real_bedrock_bytes; \
 	echo "== conformance: e2e suite validated against the full OpenAPI document"; \

@@ -46,10 +46,10 @@ fn request(c: &mut Criterion) {
             BenchmarkId::new("translate+serialize", label),
             &parsed,
             |b, req| {
-                let target = Target {
-                    model_id: "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
-                    provider: Provider::Anthropic,
-                };
+                let target = Target::new(
+                    "us.anthropic.claude-3-5-sonnet-20241022-v2:0",
+                    Provider::Anthropic,
+                );
                 b.iter(|| {
                     serde_json::to_vec(&to_converse_request(black_box(req), target).unwrap().body)
                         .unwrap()

@@ -177,11 +177,11 @@ impl ApiError {
     }
 
     /// Maps a Bedrock error name (`ThrottlingException`, or the bare `Throttling` some
-    /// gateways send; anything after a `:` is ignored as in `x-amzn-errortype`) to status and
-    /// type. Bedrock's own name is kept in `code` so clients can still tell them apart.
+    /// gateways send; written as [`bedrock_error_name`] reads it) to status and type.
+    /// Bedrock's own name is kept in `code` so clients can still tell them apart.
     /// `upstream_status` is used for names we do not know.
     pub fn from_bedrock(error_name: &str, message: &str, upstream_status: u16) -> Self {
-        let name = error_name.split(':').next().unwrap_or("").trim();
+        let name = bedrock_error_name(error_name);
         let short = name.strip_suffix("Exception").unwrap_or(name);
         let (status, kind) = match short {
             "Validation" => (400, ErrorType::InvalidRequestError),
@@ -198,7 +198,7 @@ impl ApiError {
             "ModelTimeout" => (408, ErrorType::TimeoutError),
             "ModelError" | "ModelStreamError" => (502, ErrorType::UpstreamError),
             "ServiceUnavailable" => (503, ErrorType::ServiceUnavailableError),
-            "InternalServer" => (500, ErrorType::ServerError),
+            "InternalServer" | "InternalServerError" => (500, ErrorType::ServerError),
             _ => match upstream_status {
                 400 | 422 => (400, ErrorType::InvalidRequestError),
                 413 => (413, ErrorType::InvalidRequestError),
@@ -243,6 +243,27 @@ impl ApiError {
     }
 }
 
+/// Longest error name repeated to the client.
+const MAX_ERROR_NAME: usize = 100;
+
+/// The bare name in an AWS error type, stripped as botocore strips it: what precedes a `:`
+/// (`ThrottlingException:http://internal.amazon.com/coral/...`), then what follows the last
+/// `#` (`com.amazon.bedrock#ThrottlingException`). Empty unless it is 1-100 characters of
+/// `[A-Za-z0-9_.-]`: the name comes from upstream and is repeated in `code` and the message.
+pub fn bedrock_error_name(raw: &str) -> &str {
+    let before_colon = raw.split(':').next().unwrap_or("");
+    let name = before_colon.rsplit('#').next().unwrap_or("").trim();
+    let ok = name.len() <= MAX_ERROR_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        name
+    } else {
+        ""
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {:?}: {}", self.status, self.kind, self.message)
@@ -282,13 +303,44 @@ mod tests {
                 429,
                 ErrorType::RateLimitError,
             ),
+            (
+                "com.amazon.coral.service#InternalServerException",
+                500,
+                ErrorType::ServerError,
+            ),
+            ("InternalServerError", 500, ErrorType::ServerError),
         ];
         for (name, status, kind) in cases {
             let e = ApiError::from_bedrock(name, "boom", 400);
             assert_eq!((e.status, e.kind), (status, kind), "{name}");
             assert!(e.message.contains("boom"));
-            assert_eq!(e.code.as_deref(), Some(name.split(':').next().unwrap()));
+            let bare = name.split(':').next().unwrap().rsplit('#').next().unwrap();
+            assert_eq!(e.code.as_deref(), Some(bare));
         }
+    }
+
+    #[test]
+    fn error_names_are_stripped_like_botocore_and_checked() {
+        for (raw, want) in [
+            ("ValidationException", "ValidationException"),
+            (
+                "ValidationException:http://internal.amazon.com/coral/",
+                "ValidationException",
+            ),
+            (
+                "com.amazon.bedrock#ThrottlingException",
+                "ThrottlingException",
+            ),
+            ("a#b#C:d#e", "C"),
+            ("  Spaced  ", "Spaced"),
+            ("bad name", ""),
+            ("<x>", ""),
+            ("", ""),
+        ] {
+            assert_eq!(bedrock_error_name(raw), want, "{raw:?}");
+        }
+        assert_eq!(bedrock_error_name(&"A".repeat(101)), "");
+        assert_eq!(bedrock_error_name(&"A".repeat(100)).len(), 100);
     }
 
     #[test]

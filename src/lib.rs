@@ -34,70 +34,8 @@ pub mod upstream;
 #[cfg(target_arch = "wasm32")]
 mod filter;
 
-/// Test-only helpers shared by unit tests in several modules.
+/// Test-only helpers shared by unit tests in several modules: botocore's model and the
+/// Converse request check, one copy with the integration tests.
 #[cfg(test)]
-pub(crate) mod test_support {
-    use std::path::{Path, PathBuf};
-
-    /// botocore's `bedrock-runtime` service model, the oracle for what Bedrock accepts: the
-    /// copy shipped in the pinned `botocore` package of the project venv (`make venv`, from
-    /// `tests/requirements.txt`). `$BOTOCORE_BEDROCK_MODEL` (set by `make unit`) names the
-    /// file; without it the venv is searched. Missing is a failure, never a skip.
-    pub fn botocore_model() -> serde_json::Value {
-        let path = botocore_model_path().unwrap_or_else(|why| panic!("{why}"));
-        let bytes = std::fs::read(&path)
-            .unwrap_or_else(|e| panic!("botocore model {}: {e}", path.display()));
-        let text = if path.extension().is_some_and(|e| e == "gz") {
-            let mut out = String::new();
-            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out)
-                .unwrap_or_else(|e| panic!("botocore model {}: {e}", path.display()));
-            out
-        } else {
-            String::from_utf8(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        };
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    fn botocore_model_path() -> Result<PathBuf, String> {
-        if let Some(p) = std::env::var_os("BOTOCORE_BEDROCK_MODEL").filter(|p| !p.is_empty()) {
-            let p = PathBuf::from(p);
-            return if p.is_file() {
-                Ok(p)
-            } else {
-                Err(format!(
-                    "BOTOCORE_BEDROCK_MODEL={} does not exist (run `make venv`)",
-                    p.display()
-                ))
-            };
-        }
-        // .venv/lib/python3.*/site-packages/botocore/data/bedrock-runtime/<date>/service-2.json[.gz]
-        let venv_lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
-        let mut found: Vec<PathBuf> = Vec::new();
-        for py in read_dir(&venv_lib) {
-            let data = py.join("site-packages/botocore/data/bedrock-runtime");
-            for dated in read_dir(&data) {
-                for name in ["service-2.json", "service-2.json.gz"] {
-                    let f = dated.join(name);
-                    if f.is_file() {
-                        found.push(f);
-                    }
-                }
-            }
-        }
-        // The newest API version (the dated directory names sort as dates).
-        found.sort();
-        found.pop().ok_or_else(|| {
-            format!(
-                "botocore's bedrock-runtime service model not found: set BOTOCORE_BEDROCK_MODEL \
-                 or run `make venv` (it installs the pinned botocore into {}/.venv)",
-                env!("CARGO_MANIFEST_DIR")
-            )
-        })
-    }
-
-    fn read_dir(dir: &Path) -> Vec<PathBuf> {
-        std::fs::read_dir(dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default()
-    }
-}
+#[path = "../tests/support/botocore.rs"]
+pub(crate) mod test_support;

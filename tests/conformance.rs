@@ -33,11 +33,6 @@ use support::openapi::{openapi, schema_errors};
 /// what goes wrong. `recordings_translate_to_valid_openai_answers` fails if one of them passes.
 const KNOWN_FAILING: &[(&str, &str)] = &[
     (
-        "e_internal_500",
-        "a Bedrock 500 without `x-amzn-errortype` (body `__type: InternalServerError`) becomes \
-         502 upstream_error `HTTP500`, not 500 server_error: the body's `__type` is not read",
-    ),
-    (
         "s_server_tool_code_exec",
         "Bedrock's server-side tool (`nova_code_interpreter` toolUse) is streamed to the client \
          as a function tool_call it never declared",
@@ -204,11 +199,27 @@ fn check_unary(spec: &Value, meta: &Value) -> Result<(), String> {
         return Err("finish_reason tool_calls without tool_calls".into());
     }
     tier_and_guardrail(meta, &out, fin.guardrail_action)?;
-    let u = &meta["body"]["usage"];
-    if out["usage"]["prompt_tokens"] != u["inputTokens"]
-        || out["usage"]["completion_tokens"] != u["outputTokens"]
+    check_usage(&out["usage"], &meta["body"]["usage"])
+}
+
+/// OpenAI usage from Bedrock's: the prompt is input + cache reads + cache writes, the cache
+/// reads are `cached_tokens`, the writes `cache_write_tokens`, and the total adds up.
+fn check_usage(out: &Value, recorded: &Value) -> Result<(), String> {
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let (read, write) = (
+        n(&recorded["cacheReadInputTokens"]),
+        n(&recorded["cacheWriteInputTokens"]),
+    );
+    let prompt = n(&recorded["inputTokens"]) + read + write;
+    let completion = n(&recorded["outputTokens"]);
+    let details = &out["prompt_tokens_details"];
+    if n(&out["prompt_tokens"]) != prompt
+        || n(&out["completion_tokens"]) != completion
+        || n(&out["total_tokens"]) != prompt + completion
+        || n(&details["cached_tokens"]) != read
+        || n(&details["cache_write_tokens"]) != write
     {
-        return Err(format!("usage {} vs recorded {u}", out["usage"]));
+        return Err(format!("usage {out} vs recorded {recorded}"));
     }
     Ok(())
 }
@@ -279,7 +290,15 @@ fn check_stream(spec: &Value, meta: &Value, body: &[u8]) -> Result<(), String> {
                 }
             }
         }
-        usage += usize::from(c.get("usage").is_some_and(|u| !u.is_null()));
+        if c.get("usage").is_some_and(|u| !u.is_null()) {
+            usage += 1;
+            let recorded = frames_of(body)
+                .into_iter()
+                .find(|(k, _)| k == "metadata")
+                .map(|(_, p)| p["usage"].clone())
+                .unwrap_or_default();
+            check_usage(&c["usage"], &recorded)?;
+        }
     }
     if finishes != 1 {
         return Err(format!("{finishes} chunks with a finish_reason"));

@@ -11,7 +11,7 @@
 //!
 //! Schema: OpenAI's OpenAPI document when it is there (`$OPENAI_OPENAPI_JSON`, else
 //! `../shared/reference/openai-openapi.json`); without it, the repository's own subset
-//! `tests/fixtures/openai/stream-schemas.json` (written for these tests; `make conformance`
+//! `tests/fixtures/openai/schemas.json` (written for these tests; `make conformance`
 //! insists on the full document).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -280,7 +280,8 @@ fn replay_transcript_content() {
     assert_eq!(usage["choices"], json!([]));
     assert_eq!(
         usage["usage"],
-        json!({"prompt_tokens": 412, "completion_tokens": 58, "total_tokens": 470})
+        json!({"prompt_tokens": 412, "completion_tokens": 58, "total_tokens": 470,
+               "prompt_tokens_details": {"cached_tokens": 0}})
     );
     // Usage appears nowhere else.
     assert_eq!(
@@ -301,14 +302,46 @@ fn without_include_usage_only_the_usage_chunk_goes() {
     let mut t = StreamTranslator::new(opts(false));
     t.feed(&tooluse_stream());
     let u = t.usage().unwrap();
-    assert_eq!(
-        (u.prompt_tokens, u.completion_tokens, u.total_tokens),
-        support::TOOLUSE_USAGE
-    );
+    assert_eq!((u.prompt(), u.output, u.total()), support::TOOLUSE_USAGE);
     assert_eq!(t.stop_reason(), Some("tool_use"));
     assert!(!t.is_finished(), "[DONE] waits for the end of the body");
     assert_eq!(t.finish(), b"data: [DONE]\n\n");
     assert!(t.is_finished());
+}
+
+#[test]
+fn cached_prompt_tokens_add_up_in_the_usage_chunk() {
+    let body = [
+        event("messageStart", json!({"role": "assistant"})),
+        event(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"text": "hi"}}),
+        ),
+        event("messageStop", json!({"stopReason": "end_turn"})),
+        event(
+            "metadata",
+            json!({"usage": {"inputTokens": 2, "outputTokens": 5, "totalTokens": 1329,
+                             "cacheReadInputTokens": 1322, "cacheWriteInputTokens": 0},
+                   "metrics": {"latencyMs": 1}}),
+        ),
+    ]
+    .concat();
+    let events = parse_sse(&run(true, [&body[..]]));
+    let usage: Vec<&Value> = chunks_of(&events)
+        .into_iter()
+        .filter_map(|c| c.get("usage"))
+        .collect();
+    assert_eq!(
+        usage,
+        [
+            &json!({"prompt_tokens": 1324, "completion_tokens": 5, "total_tokens": 1329,
+                 "prompt_tokens_details": {"cached_tokens": 1322}})
+        ]
+    );
+    let mut t = StreamTranslator::new(opts(false));
+    t.feed(&body);
+    let u = t.usage().unwrap();
+    assert_eq!((u.cache_read, u.cache_write, u.prompt()), (1322, 0, 1324));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@
 //! bedrock_openai.tenant.<tenant>.model.<model>.errors.<error_type>   counter
 //! bedrock_openai.tenant.<tenant>.model.<model>.input_tokens          counter
 //! bedrock_openai.tenant.<tenant>.model.<model>.output_tokens         counter
+//! bedrock_openai.tenant.<tenant>.model.<model>.cache_read_tokens     counter
+//! bedrock_openai.tenant.<tenant>.model.<model>.cache_write_tokens    counter
 //! bedrock_openai.tenant.<tenant>.model.<model>.time_to_first_token_ms  histogram
 //! ```
 //!
@@ -20,6 +22,12 @@
 //! values are sanitised to `[A-Za-z0-9_-]` (`.` and `:` in model ids become `_`) so a segment
 //! never contains the separator; `-` stands for "not known" (a request refused before its
 //! tenant or model was).
+//!
+//! `input_tokens` is the whole prompt (OpenAI's `prompt_tokens`); `cache_read_tokens` and
+//! `cache_write_tokens` are the parts of it Bedrock read from or wrote to the prompt cache,
+//! counted only when there are some.
+
+use crate::translate::usage::TokenCounts;
 
 /// Metric kinds the shell defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,8 +58,8 @@ pub struct Outcome {
     pub path: Option<String>,
     /// OpenAI `error.type` of the answer (or of the SSE error event), or `upstream_reset`.
     pub error_type: Option<String>,
-    pub input_tokens: Option<u64>,
-    pub output_tokens: Option<u64>,
+    /// What Bedrock reported, when the answer said.
+    pub tokens: Option<TokenCounts>,
     /// Bedrock's `stopReason`.
     pub stop_reason: Option<String>,
     /// Milliseconds from sending the request upstream to the first byte for the client.
@@ -111,11 +119,17 @@ impl Outcome {
         if let Some(t) = &self.error_type {
             out.push(counter(&format!("errors.{}", segment(Some(t))), 1));
         }
-        if let Some(n) = self.input_tokens {
-            out.push(counter("input_tokens", n));
-        }
-        if let Some(n) = self.output_tokens {
-            out.push(counter("output_tokens", n));
+        if let Some(t) = self.tokens {
+            out.push(counter("input_tokens", t.prompt()));
+            out.push(counter("output_tokens", t.output));
+            for (suffix, n) in [
+                ("cache_read_tokens", t.cache_read),
+                ("cache_write_tokens", t.cache_write),
+            ] {
+                if n > 0 {
+                    out.push(counter(suffix, n));
+                }
+            }
         }
         if let Some(ms) = self.time_to_first_token_ms {
             out.push(Update {
@@ -136,8 +150,16 @@ impl Outcome {
             ("bedrock_path", opt(self.path.as_deref())),
             ("bedrock_tenant", opt(self.tenant.as_deref())),
             ("bedrock_model", opt(self.model.as_deref())),
-            ("bedrock_input_tokens", num(self.input_tokens)),
-            ("bedrock_output_tokens", num(self.output_tokens)),
+            ("bedrock_input_tokens", num(self.tokens.map(|t| t.prompt()))),
+            ("bedrock_output_tokens", num(self.tokens.map(|t| t.output))),
+            (
+                "bedrock_cache_read_tokens",
+                num(self.tokens.map(|t| t.cache_read)),
+            ),
+            (
+                "bedrock_cache_write_tokens",
+                num(self.tokens.map(|t| t.cache_write)),
+            ),
             ("bedrock_stop_reason", opt(self.stop_reason.as_deref())),
             ("bedrock_error_type", opt(self.error_type.as_deref())),
         ]
@@ -155,8 +177,12 @@ mod tests {
             model: Some("us.anthropic.claude-3-5-sonnet-20241022-v2:0".into()),
             metric_model: Some("anthropic.claude-3-5-sonnet-20241022-v2:0".into()),
             error_type: Some("rate_limit_error".into()),
-            input_tokens: Some(3),
-            output_tokens: Some(5),
+            tokens: Some(TokenCounts {
+                uncached_input: 1,
+                output: 5,
+                cache_read: 2,
+                cache_write: 0,
+            }),
             time_to_first_token_ms: Some(42),
             ..Outcome::default()
         };
@@ -177,6 +203,11 @@ mod tests {
                 ),
                 (format!("{base}.input_tokens").as_str(), Kind::Counter, 3),
                 (format!("{base}.output_tokens").as_str(), Kind::Counter, 5),
+                (
+                    format!("{base}.cache_read_tokens").as_str(),
+                    Kind::Counter,
+                    2
+                ),
                 (
                     format!("{base}.time_to_first_token_ms").as_str(),
                     Kind::Histogram,
@@ -199,6 +230,7 @@ mod tests {
         let f: std::collections::BTreeMap<_, _> = o.log_fields().into_iter().collect();
         assert_eq!(f["bedrock_tenant"], "-");
         assert_eq!(f["bedrock_input_tokens"], "-");
+        assert_eq!(f["bedrock_cache_read_tokens"], "-");
         assert_eq!(f["bedrock_error_type"], "authentication_error");
         assert_eq!(segment(Some("a b/c.d")), "a_b_c_d");
     }

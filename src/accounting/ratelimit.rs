@@ -9,8 +9,11 @@
 //!
 //! A window opens at the first request after the previous one expired (not on minute
 //! boundaries), so a burst is counted in one window. Tokens are charged twice: an estimate of
-//! the input when the request is admitted, then [`settle`] replaces the estimate by the real
-//! input + output once the answer reports its usage.
+//! the input when the request is admitted, then [`settle`] replaces the estimate by what the
+//! answer reports: input + output, with the prompt-cache reads and writes weighted
+//! ([`TokenWeights`]).
+
+use crate::translate::usage::TokenCounts;
 
 /// The shared-data key of one bucket: limits hold per tenant, per Bedrock region and per
 /// model.
@@ -40,6 +43,40 @@ impl Limits {
             requests_per_minute: self.requests_per_minute.or(fallback.requests_per_minute),
             tokens_per_minute: self.tokens_per_minute.or(fallback.tokens_per_minute),
         }
+    }
+}
+
+/// What a prompt-cache token weighs against `tokens_per_minute`, in thousandths of an
+/// ordinary token (config `token_weights`; integers, so settling needs no floating point).
+/// The defaults follow Bedrock's prices for Anthropic models: a cache read costs a tenth of an
+/// input token, a cache write a quarter more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenWeights {
+    pub cache_read_milli: u32,
+    pub cache_write_milli: u32,
+}
+
+impl Default for TokenWeights {
+    fn default() -> Self {
+        Self {
+            cache_read_milli: 100,
+            cache_write_milli: 1250,
+        }
+    }
+}
+
+impl TokenWeights {
+    /// What the answer costs: uncached input and output one each, cache reads and writes
+    /// weighted (each part rounded up), saturating.
+    pub fn cost(&self, t: &TokenCounts) -> u64 {
+        let weigh = |n: u64, milli: u32| {
+            let w = (u128::from(n) * u128::from(milli)).div_ceil(1000);
+            u64::try_from(w).unwrap_or(u64::MAX)
+        };
+        t.uncached_input
+            .saturating_add(t.output)
+            .saturating_add(weigh(t.cache_read, self.cache_read_milli))
+            .saturating_add(weigh(t.cache_write, self.cache_write_milli))
     }
 }
 
@@ -211,8 +248,8 @@ pub fn try_acquire(
     (w.encode(), decision)
 }
 
-/// Replaces a request's token estimate by its real usage (`actual_tokens`, input + output;
-/// 0 for a failed call). If the request's window is over, the real usage is charged to the
+/// Replaces a request's token estimate by its real usage (`actual_tokens`, the
+/// [`TokenWeights::cost`] of what Bedrock reported; 0 for a failed call). If the request's window is over, the real usage is charged to the
 /// window in force now.
 pub fn settle(
     state: Option<&[u8]>,
@@ -305,6 +342,53 @@ mod tests {
         // a failed call refunds its estimate
         s = Some(settle(s.as_deref(), T0 + 4, d.window_start_ms, 60, 0));
         assert_eq!(Window::decode(s.as_deref()).tokens, 30);
+    }
+
+    #[test]
+    fn cache_tokens_are_weighted() {
+        let t = TokenCounts {
+            uncached_input: 2,
+            output: 5,
+            cache_read: 1322,
+            cache_write: 10,
+        };
+        // 2 + 5 + ceil(132.2) + ceil(12.5)
+        assert_eq!(TokenWeights::default().cost(&t), 2 + 5 + 133 + 13);
+        let even = TokenWeights {
+            cache_read_milli: 1000,
+            cache_write_milli: 1000,
+        };
+        assert_eq!(even.cost(&t), t.total());
+        let free = TokenWeights {
+            cache_read_milli: 0,
+            cache_write_milli: 0,
+        };
+        assert_eq!(free.cost(&t), 7);
+        let huge = TokenCounts {
+            cache_read: u64::MAX,
+            ..t
+        };
+        assert_eq!(
+            TokenWeights::default().cost(&huge),
+            u64::MAX / 10 + 1 + 7 + 13
+        );
+        let max = TokenWeights {
+            cache_read_milli: 100_000,
+            cache_write_milli: 100_000,
+        };
+        assert_eq!(max.cost(&huge), u64::MAX);
+        // Settling charges the weighted cost, not the estimate.
+        let l = limits(None, Some(1000));
+        let mut s = None;
+        let d = run(&mut s, l, T0, 400);
+        s = Some(settle(
+            s.as_deref(),
+            T0 + 1,
+            d.window_start_ms,
+            400,
+            TokenWeights::default().cost(&t),
+        ));
+        assert_eq!(Window::decode(s.as_deref()).tokens, 153);
     }
 
     #[test]

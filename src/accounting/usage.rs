@@ -1,5 +1,6 @@
-//! Usage accounting: per tenant, per Bedrock model, requests and input/output tokens over a
-//! fixed window (`usage_window_seconds`, default a day), and the `GET /v1/usage` report.
+//! Usage accounting: per tenant, per Bedrock model, requests and input/output tokens (and the
+//! prompt-cache reads and writes among the input) over a fixed window (`usage_window_seconds`,
+//! default a day), and the `GET /v1/usage` report.
 //!
 //! Like [`crate::accounting::ratelimit`], these are pure functions over bytes the shell keeps in
 //! proxy-wasm shared data (one small binary value per tenant, see [`TenantUsage::encode`], written with
@@ -10,13 +11,17 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::translate::usage::TokenCounts;
+
 /// The shared-data key of one tenant's usage.
 pub fn key(tenant: &str) -> String {
     format!("bedrock_openai/usage/{tenant}")
 }
 
-/// First bytes of the stored [`TenantUsage`] (format 1).
-const MAGIC: &[u8] = b"U\x01";
+/// First bytes of the stored [`TenantUsage`] (format 2: six counters per model).
+const MAGIC: &[u8] = b"U\x02";
+/// Format 1 (four counters per model, no cache counters), still read.
+const MAGIC_V1: &[u8] = b"U\x01";
 
 /// One tenant's counters for the current window (the shared-data value).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,16 +38,22 @@ pub struct ModelUsage {
     pub requests: u64,
     /// Of those, the ones that ended in an error (Bedrock's, or a broken stream).
     pub errors: u64,
+    /// Every prompt token, cached or not (OpenAI's `prompt_tokens`).
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Of `input_tokens`, those read from the prompt cache.
+    #[serde(default)]
+    pub cache_read_tokens: u64,
+    /// Of `input_tokens`, those written to the prompt cache.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 /// What one finished request adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     pub model: &'a str,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
+    pub tokens: TokenCounts,
     pub error: bool,
 }
 
@@ -53,16 +64,19 @@ impl TenantUsage {
         let Some(bytes) = bytes else {
             return TenantUsage::default();
         };
-        match bytes.strip_prefix(MAGIC) {
-            Some(rest) => Self::decode_binary(rest),
-            None => serde_json::from_slice(bytes).ok(),
+        if let Some(rest) = bytes.strip_prefix(MAGIC) {
+            Self::decode_binary(rest, 6)
+        } else if let Some(rest) = bytes.strip_prefix(MAGIC_V1) {
+            Self::decode_binary(rest, 4)
+        } else {
+            serde_json::from_slice(bytes).ok()
         }
         .unwrap_or_default()
     }
 
     /// The stored form: [`MAGIC`], `window_start`, the model count, then per model its id
-    /// (length-prefixed) and four counters; integers little-endian. Every request reads and
-    /// writes it, so it is not JSON.
+    /// (length-prefixed) and six counters (requests, errors, input, output, cache read, cache
+    /// write); integers little-endian. Every request reads and writes it, so it is not JSON.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.models.len() * 96);
         out.extend_from_slice(MAGIC);
@@ -71,14 +85,15 @@ impl TenantUsage {
         for (model, m) in &self.models {
             out.extend_from_slice(&(model.len() as u32).to_le_bytes());
             out.extend_from_slice(model.as_bytes());
-            for n in [m.requests, m.errors, m.input_tokens, m.output_tokens] {
+            for n in m.counters() {
                 out.extend_from_slice(&n.to_le_bytes());
             }
         }
         out
     }
 
-    fn decode_binary(mut b: &[u8]) -> Option<TenantUsage> {
+    /// `counters`: per model, 4 (format 1) or 6 (format 2).
+    fn decode_binary(mut b: &[u8], counters: usize) -> Option<TenantUsage> {
         fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
             let (head, rest) = (b.get(..n)?, b.get(n..)?);
             *b = rest;
@@ -92,11 +107,17 @@ impl TenantUsage {
         for _ in 0..count {
             let len = usize::try_from(u32_(&mut b)?).ok()?;
             let model = std::str::from_utf8(take(&mut b, len)?).ok()?.to_string();
+            let mut n = [0u64; 6];
+            for slot in n.iter_mut().take(counters) {
+                *slot = u64_(&mut b)?;
+            }
             let m = ModelUsage {
-                requests: u64_(&mut b)?,
-                errors: u64_(&mut b)?,
-                input_tokens: u64_(&mut b)?,
-                output_tokens: u64_(&mut b)?,
+                requests: n[0],
+                errors: n[1],
+                input_tokens: n[2],
+                output_tokens: n[3],
+                cache_read_tokens: n[4],
+                cache_write_tokens: n[5],
             };
             models.insert(model, m);
         }
@@ -116,6 +137,20 @@ impl TenantUsage {
         } else {
             self
         }
+    }
+}
+
+impl ModelUsage {
+    /// The stored order of the counters.
+    fn counters(&self) -> [u64; 6] {
+        [
+            self.requests,
+            self.errors,
+            self.input_tokens,
+            self.output_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+        ]
     }
 }
 
@@ -142,8 +177,11 @@ pub fn record(
     let m = u.models.entry(model.to_string()).or_default();
     m.requests = m.requests.saturating_add(1);
     m.errors = m.errors.saturating_add(u64::from(r.error));
-    m.input_tokens = m.input_tokens.saturating_add(r.input_tokens);
-    m.output_tokens = m.output_tokens.saturating_add(r.output_tokens);
+    let t = &r.tokens;
+    m.input_tokens = m.input_tokens.saturating_add(t.prompt());
+    m.output_tokens = m.output_tokens.saturating_add(t.output);
+    m.cache_read_tokens = m.cache_read_tokens.saturating_add(t.cache_read);
+    m.cache_write_tokens = m.cache_write_tokens.saturating_add(t.cache_write);
     u.encode()
 }
 
@@ -163,6 +201,8 @@ struct TenantReport<'a> {
     requests: u64,
     input_tokens: u64,
     output_tokens: u64,
+    cache_read_tokens: u64,
+    cache_write_tokens: u64,
     models: Vec<ModelReport<'a>>,
 }
 
@@ -186,7 +226,9 @@ pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -
     let data = usages
         .iter()
         .map(|(name, u)| {
-            let sum = |f: fn(&ModelUsage) -> u64| u.models.values().map(f).sum::<u64>();
+            let sum = |f: fn(&ModelUsage) -> u64| {
+                u.models.values().map(f).fold(0u64, u64::saturating_add)
+            };
             let open = u.window_start > 0;
             TenantReport {
                 tenant: name,
@@ -195,6 +237,8 @@ pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -
                 requests: sum(|m| m.requests),
                 input_tokens: sum(|m| m.input_tokens),
                 output_tokens: sum(|m| m.output_tokens),
+                cache_read_tokens: sum(|m| m.cache_read_tokens),
+                cache_write_tokens: sum(|m| m.cache_write_tokens),
                 models: u
                     .models
                     .iter()
@@ -323,8 +367,11 @@ mod tests {
     fn rec(model: &str, i: u64, o: u64, error: bool) -> Record<'_> {
         Record {
             model,
-            input_tokens: i,
-            output_tokens: o,
+            tokens: TokenCounts {
+                uncached_input: i,
+                output: o,
+                ..TokenCounts::default()
+            },
             error,
         }
     }
@@ -345,11 +392,15 @@ mod tests {
             v,
             json!({"object": "usage", "window_seconds": DAY, "data": [
                 {"tenant": "acme", "window_start": 1000, "window_end": 1000 + DAY,
-                 "requests": 3, "input_tokens": 15, "output_tokens": 24, "models": [
-                    {"model": "m1", "requests": 2, "errors": 1, "input_tokens": 5, "output_tokens": 4},
-                    {"model": "m2", "requests": 1, "errors": 0, "input_tokens": 10, "output_tokens": 20}]},
+                 "requests": 3, "input_tokens": 15, "output_tokens": 24,
+                 "cache_read_tokens": 0, "cache_write_tokens": 0, "models": [
+                    {"model": "m1", "requests": 2, "errors": 1, "input_tokens": 5, "output_tokens": 4,
+                     "cache_read_tokens": 0, "cache_write_tokens": 0},
+                    {"model": "m2", "requests": 1, "errors": 0, "input_tokens": 10, "output_tokens": 20,
+                     "cache_read_tokens": 0, "cache_write_tokens": 0}]},
                 {"tenant": "idle", "window_start": null, "window_end": null,
-                 "requests": 0, "input_tokens": 0, "output_tokens": 0, "models": []}]})
+                 "requests": 0, "input_tokens": 0, "output_tokens": 0,
+                 "cache_read_tokens": 0, "cache_write_tokens": 0, "models": []}]})
         );
     }
 
@@ -412,6 +463,8 @@ mod tests {
                     errors: 1,
                     input_tokens: n / 2,
                     output_tokens: 3,
+                    cache_read_tokens: n / 3,
+                    cache_write_tokens: 5,
                 },
             );
         }
@@ -438,6 +491,73 @@ mod tests {
         huge.extend_from_slice(&0u64.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(TenantUsage::decode(Some(&huge)), TenantUsage::default());
+    }
+
+    #[test]
+    fn cache_reads_and_writes_are_counted_apart_within_the_input() {
+        let r = Record {
+            model: "m",
+            tokens: TokenCounts {
+                uncached_input: 2,
+                output: 5,
+                cache_read: 1322,
+                cache_write: 10,
+            },
+            error: false,
+        };
+        let s = record(None, 1000, DAY, 64, &r);
+        let s = record(Some(&s), 1001, DAY, 64, &r);
+        let v: Value = serde_json::from_slice(&report(&[("t", Some(s))], 1002, DAY)).unwrap();
+        let t = &v["data"][0];
+        assert_eq!(
+            (
+                &t["input_tokens"],
+                &t["cache_read_tokens"],
+                &t["cache_write_tokens"]
+            ),
+            (&json!(2668), &json!(2644), &json!(20))
+        );
+        assert_eq!(t["models"][0]["cache_read_tokens"], 2644);
+        assert_eq!(t["output_tokens"], 10);
+    }
+
+    #[test]
+    fn format_1_values_are_still_read() {
+        // What the previous version stored: four counters per model.
+        let mut old = MAGIC_V1.to_vec();
+        old.extend_from_slice(&1000u64.to_le_bytes());
+        old.extend_from_slice(&1u32.to_le_bytes());
+        old.extend_from_slice(&1u32.to_le_bytes());
+        old.extend_from_slice(b"m");
+        for n in [3u64, 1, 12, 17] {
+            old.extend_from_slice(&n.to_le_bytes());
+        }
+        let u = TenantUsage::decode(Some(&old));
+        assert_eq!(
+            u.models["m"],
+            ModelUsage {
+                requests: 3,
+                errors: 1,
+                input_tokens: 12,
+                output_tokens: 17,
+                ..ModelUsage::default()
+            }
+        );
+        // Truncated or overlong old values are empty usage too.
+        assert_eq!(
+            TenantUsage::decode(Some(&old[..old.len() - 1])),
+            TenantUsage::default()
+        );
+        let mut long = old.clone();
+        long.extend_from_slice(&0u64.to_le_bytes());
+        assert_eq!(TenantUsage::decode(Some(&long)), TenantUsage::default());
+        // Counting on goes on in the new format, the old counts kept.
+        let s = record(Some(&old), 1001, DAY, 64, &rec("m", 1, 1, false));
+        assert!(s.starts_with(MAGIC));
+        assert_eq!(TenantUsage::decode(Some(&s)).models["m"].input_tokens, 13);
+        // JSON of the earliest versions, without the cache counters.
+        let json = br#"{"window_start":5,"models":{"m":{"requests":1,"errors":0,"input_tokens":2,"output_tokens":3}}}"#;
+        assert_eq!(TenantUsage::decode(Some(json)).models["m"].output_tokens, 3);
     }
 
     #[test]

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::accounting::ratelimit::Limits;
+use crate::accounting::ratelimit::{Limits, TokenWeights};
 use crate::auth::keys::{bearer, DigestTable, KeyDigest};
 /// Re-exported for the request phase (a tenant name it is asked for) and its tests.
 pub use crate::auth::keys::{digest, valid_tenant_name};
 use crate::error::ApiError;
+use crate::translate::request::AutoCache;
 
 /// One tenant, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,28 @@ pub struct Tenant {
     pub model_limits: BTreeMap<String, Limits>,
     /// Service tier default and ceiling, guardrails.
     pub policy: crate::translate::policy::RequestPolicy,
+    /// The cache points the gateway adds by itself (`prompt_caching`).
+    pub prompt_caching: TenantCaching,
+    /// What prompt-cache tokens weigh against `tokens_per_minute` (its own, else the top
+    /// level's `token_weights`).
+    pub token_weights: TokenWeights,
+}
+
+/// A tenant's automatic prompt caching: its default (already over the gateway's) and
+/// per-model overrides by canonical id, field by field over the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantCaching {
+    pub default: AutoCache,
+    pub models: BTreeMap<String, AutoCache>,
+}
+
+impl TenantCaching {
+    /// The automatic caching for the model with this canonical id.
+    pub fn for_model(&self, canonical_model: &str) -> AutoCache {
+        self.models
+            .get(canonical_model)
+            .map_or(self.default, |m| m.or(self.default))
+    }
 }
 
 impl Tenant {
@@ -113,6 +136,8 @@ mod tests {
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
             policy: Default::default(),
+            prompt_caching: TenantCaching::default(),
+            token_weights: TokenWeights::default(),
         }
     }
 

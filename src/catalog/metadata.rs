@@ -244,6 +244,8 @@ mod tests {
             limits: Default::default(),
             model_limits: Default::default(),
             policy: Default::default(),
+            prompt_caching: Default::default(),
+            token_weights: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! built-in figures are best-effort (context window and output limits as AWS documents them
 //! in late 2025); anything that matters to a deployment belongs in its configuration.
 
+pub mod caching;
 pub mod metadata;
 pub mod model_id;
 pub mod models;
@@ -39,6 +40,8 @@ pub struct ModelEntry {
     pub region: Option<String>,
     /// Unix time of the model's release (the OpenAI model object's `created`).
     pub created: u64,
+    /// Bedrock prompt caching (cache points), `None` for models without.
+    pub prompt_caching: Option<caching::PromptCaching>,
 }
 
 impl ModelEntry {
@@ -239,6 +242,7 @@ pub fn builtin_models() -> Vec<ModelEntry> {
                     inference_profiles: strings(profiles),
                     region: None,
                     created,
+                    prompt_caching: caching::infer(id),
                 }
             },
         )

@@ -46,7 +46,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use self::json::{from_json_value, json_error};
-use self::raw::{RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant};
+use self::raw::{
+    RawAutoCache, RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant,
+    RawTokenWeights,
+};
+use crate::accounting::ratelimit::TokenWeights;
 use crate::auth::iam::{IamAuth, RawIamAuth};
 use crate::auth::key_source::{KeySource, RawKeySource};
 use crate::auth::tenant::TenantTable;
@@ -104,6 +108,9 @@ struct RawConfig {
     rate_limit_descriptors: bool,
     #[serde(default)]
     max_usage_models_per_tenant: Option<usize>,
+    #[serde(default)]
+    prompt_caching: Option<RawAutoCache>,
+    token_weights: Option<RawTokenWeights>,
 }
 
 /// The validated configuration.
@@ -137,6 +144,11 @@ pub struct Config {
     pub rate_limit_descriptors: bool,
     /// Distinct models counted per tenant in `/v1/usage`; the rest are counted as `other`.
     pub max_usage_models_per_tenant: usize,
+    /// The cache points the gateway adds by itself, under every tenant's own `prompt_caching`.
+    pub prompt_caching: crate::translate::request::AutoCache,
+    /// What prompt-cache tokens weigh against `tokens_per_minute`, for tenants that do not
+    /// say (every tenant carries its own in [`Tenant::token_weights`]).
+    pub token_weights: TokenWeights,
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
     pub known_models: BTreeSet<String>,
@@ -200,11 +212,16 @@ impl Config {
         let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
         check_api_keys(&raw.api_keys, raw.tenants.is_empty(), keys_elsewhere)?;
         models::check_model_names(&raw.model_aliases, &raw.azure_deployments)?;
+        let prompt_caching = tenants::auto_cache("prompt_caching", raw.prompt_caching)?;
+        let token_weights =
+            tenants::token_weights("token_weights", raw.token_weights, TokenWeights::default())?;
         let tenants = tenants::tenant_table(
             &raw.api_keys,
             raw.tenants,
             &raw.model_aliases,
             keys_elsewhere,
+            prompt_caching,
+            token_weights,
         )?;
         let max_usage_models_per_tenant = at_least_1(
             "max_usage_models_per_tenant",
@@ -258,6 +275,8 @@ impl Config {
             iam,
             rate_limit_descriptors: raw.rate_limit_descriptors,
             max_usage_models_per_tenant,
+            prompt_caching,
+            token_weights,
             warnings,
         })
     }
@@ -457,6 +476,27 @@ mod tests {
     }
 
     #[test]
+    fn token_weights_default_per_field_from_the_top_level() {
+        let c = Config::parse(
+            json!({"api_keys": ["sk-other-key"], "region": "us-east-1",
+                "credentials": {"access_key_id": "AKID", "secret_access_key": "s"},
+                "token_weights": {"cache_read": 0.0125, "cache_write": 2},
+                "tenants": {"acme": {"key_sha256": [DEMO_SHA], "token_weights": {"cache_write": 0}}}})
+            .to_string()
+            .as_bytes(),
+            &no_env,
+        )
+        .unwrap();
+        let w = |read, write| TokenWeights {
+            cache_read_milli: read,
+            cache_write_milli: write,
+        };
+        assert_eq!(c.token_weights, w(13, 2000));
+        assert_eq!(c.tenants.get("default").unwrap().token_weights, w(13, 2000));
+        assert_eq!(c.tenants.get("acme").unwrap().token_weights, w(13, 0));
+    }
+
+    #[test]
     fn tenant_models_and_limits_are_kept_by_canonical_id() {
         let c = Config::parse(
             json!({"region": "us-east-1", "credentials": {"access_key_id": "AKID", "secret_access_key": "s"},
@@ -483,6 +523,7 @@ mod tests {
         assert!(!acme.allow_bedrock_model);
         assert!(c.rate_limit_descriptors);
         assert_eq!(c.max_usage_models_per_tenant, 3);
+        assert_eq!(acme.token_weights, TokenWeights::default());
         assert_eq!(
             c.metric_model("amazon.nova-lite-v1:0"),
             "amazon.nova-lite-v1:0"
@@ -866,6 +907,26 @@ mod tests {
             (
                 json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "models": [""]}}}),
                 "tenants.a.models[0]",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "token_weights": {"cache_read": -0.1}}),
+                "token_weights.cache_read",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "token_weights": {"cache_write": 101}}),
+                "token_weights.cache_write",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "token_weights": {"cache_reads": 1}}),
+                "cache_reads",
+            ),
+            (
+                json!({"api_keys": ["sk-local-demo"], "token_weights": {"cache_read": "0.1"}}),
+                "token_weights.cache_read",
+            ),
+            (
+                json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA], "token_weights": {"cache_write": -1}}}}),
+                "tenants.a.token_weights.cache_write",
             ),
             (
                 json!({"region": "r", "tenants": {"a": {"key_sha256": [DEMO_SHA]}, "b": {"key_sha256": [DEMO_SHA]}}}),

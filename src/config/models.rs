@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::raw::RawModel;
+use super::raw::{RawModel, RawModelCaching};
 use super::{err, is_region, ConfigError};
 use crate::auth::tenant::TenantTable;
+use crate::catalog::caching::{self, PromptCaching};
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
 
 /// Aliases are client-facing names that resolve to Bedrock ids; deployments name a model
@@ -77,6 +78,10 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
     if m.region.as_deref().is_some_and(|r| !is_region(r)) {
         return Err(err(format!("{} is not an AWS region name", at("region"))));
     }
+    let inherited = base
+        .as_ref()
+        .map_or_else(|| caching::infer(&id), |b| b.prompt_caching);
+    let prompt_caching = model_caching(&at("prompt_caching"), m.prompt_caching, inherited)?;
     let entry = ModelEntry {
         name: m
             .name
@@ -109,10 +114,39 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
             .unwrap_or_default(),
         region: m.region,
         created: m.created.or(base.as_ref().map(|b| b.created)).unwrap_or(0),
+        prompt_caching,
         id,
         provider,
     };
     Ok(entry)
+}
+
+/// `models[i].prompt_caching` over what the model has without it (`inherited`: the built-in
+/// entry's, else read from the id). Turning caching on needs `min_tokens` unless inherited.
+fn model_caching(
+    at: &str,
+    raw: Option<RawModelCaching>,
+    inherited: Option<PromptCaching>,
+) -> Result<Option<PromptCaching>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(inherited);
+    };
+    if !raw.enabled {
+        return Ok(None);
+    }
+    let min_tokens = raw
+        .min_tokens
+        .or(inherited.map(|c| c.min_tokens))
+        .ok_or_else(|| {
+            err(format!(
+                "{at}: `min_tokens` is needed for a model whose prompt caching is not known"
+            ))
+        })?;
+    Ok(Some(PromptCaching {
+        min_tokens,
+        tools: raw.tools.or(inherited.map(|c| c.tools)).unwrap_or(false),
+        ttl_1h: raw.ttl_1h.or(inherited.map(|c| c.ttl_1h)).unwrap_or(false),
+    }))
 }
 
 /// Canonical ids of every model the configuration names (catalog, aliases, tenants).

@@ -38,6 +38,48 @@ pub(super) struct RawTenant {
     pub model_guardrails: BTreeMap<String, super::policy::RawGuardrail>,
     #[serde(default)]
     pub allow_request_guardrail: bool,
+    #[serde(default)]
+    pub prompt_caching: Option<RawAutoCache>,
+    #[serde(default)]
+    pub model_prompt_caching: BTreeMap<String, RawAutoCache>,
+    #[serde(default)]
+    pub token_weights: Option<RawTokenWeights>,
+}
+
+/// `prompt_caching` (top level, a tenant's, or one model's of a tenant): where the filter puts
+/// cache points a request did not ask for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAutoCache {
+    #[serde(default)]
+    pub positions: Option<Vec<String>>,
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// `models[].prompt_caching`: the model's Bedrock prompt caching.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawModelCaching {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub min_tokens: Option<u32>,
+    #[serde(default)]
+    pub tools: Option<bool>,
+    #[serde(default)]
+    pub ttl_1h: Option<bool>,
+}
+
+/// `token_weights`, at the top level or a tenant's: what a prompt-cache token counts for
+/// against `tokens_per_minute`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTokenWeights {
+    #[serde(default)]
+    pub cache_read: Option<f64>,
+    #[serde(default)]
+    pub cache_write: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,4 +192,6 @@ pub(super) struct RawModel {
     pub region: Option<String>,
     #[serde(default)]
     pub created: Option<u64>,
+    #[serde(default)]
+    pub prompt_caching: Option<RawModelCaching>,
 }

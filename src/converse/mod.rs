@@ -4,3 +4,4 @@ pub mod guardrail;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod usage;

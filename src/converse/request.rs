@@ -62,6 +62,27 @@ pub enum ContentBlock {
     ToolResult(ToolResultBlock),
     /// Text a guardrail assesses (a content part the client marked `guard`).
     GuardContent(GuardContent),
+    CachePoint(CachePointBlock),
+}
+
+/// `CachePointBlock`: everything before it (tools, then system, then messages) is a prefix
+/// Bedrock may cache. `type` is always `default`; `ttl` is `5m` (the default, so never sent)
+/// or `1h`, which only some models take
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_CachePointBlock.html>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CachePointBlock {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<&'static str>,
+}
+
+impl CachePointBlock {
+    /// A cache point with Bedrock's default lifetime (5 minutes).
+    pub const DEFAULT: Self = Self {
+        kind: "default",
+        ttl: None,
+    };
 }
 
 /// `ImageBlock` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ImageBlock.html>):
@@ -103,10 +124,12 @@ pub enum ToolResultContentBlock {
     Json(Value),
 }
 
-/// `SystemContentBlock` union, text member.
+/// `SystemContentBlock` union, `text` and `cachePoint` members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SystemContentBlock {
-    pub text: String,
+#[serde(rename_all = "camelCase")]
+pub enum SystemContentBlock {
+    Text(String),
+    CachePoint(CachePointBlock),
 }
 
 /// `InferenceConfiguration`.
@@ -139,11 +162,12 @@ pub struct ToolConfig {
     pub tool_choice: Option<ToolChoice>,
 }
 
-/// `Tool` union, `toolSpec` member.
+/// `Tool` union, `toolSpec` and `cachePoint` members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Tool {
-    pub tool_spec: ToolSpec,
+pub enum Tool {
+    ToolSpec(ToolSpec),
+    CachePoint(CachePointBlock),
 }
 
 /// `ToolSpecification`.

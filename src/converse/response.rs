@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+pub use super::usage::TokenUsage;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverseResponse {
@@ -83,21 +85,29 @@ pub struct ReasoningText {
     pub text: String,
 }
 
-/// `TokenUsage`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenUsage {
-    #[serde(default)]
-    pub input_tokens: u64,
-    #[serde(default)]
-    pub output_tokens: u64,
-    #[serde(default)]
-    pub total_tokens: u64,
+/// The JSON body of a Bedrock error response: `{"message": ...}` (some services use
+/// `Message`), and the error's name when the `x-amzn-errortype` header is missing: `code` /
+/// `Code`, else `__type` (botocore's rest-json parser reads them in that order). A member of
+/// another JSON type is ignored rather than losing the message.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorBody {
+    pub message: Option<String>,
+    /// `code`, `Code` or `__type`, as sent (see [`crate::error::bedrock_error_name`]).
+    pub name: Option<String>,
 }
 
-/// The JSON body of a Bedrock error response (`{"message": ...}`; some services use `Message`).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ErrorBody {
-    #[serde(default, alias = "Message")]
-    pub message: Option<String>,
+impl ErrorBody {
+    /// `None` when the body is not a JSON object.
+    pub fn parse(body: &[u8]) -> Option<ErrorBody> {
+        let v: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).ok()?;
+        let text = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
+                .map(str::to_string)
+        };
+        Some(ErrorBody {
+            message: text(&["message", "Message"]),
+            name: text(&["code", "Code", "__type"]),
+        })
+    }
 }

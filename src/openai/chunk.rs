@@ -116,11 +116,33 @@ pub struct FunctionChunk<'a> {
 }
 
 /// OpenAPI `CompletionUsage`, for both the last stream chunk and unary responses.
+/// `prompt_tokens` counts every prompt token, cached or not, as OpenAI's does; the details say
+/// how many of them came from, or went into, the prompt cache (see `docs/parameters.md`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+}
+
+/// OpenAPI `CompletionUsage.prompt_tokens_details`: parts of `prompt_tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromptTokensDetails {
+    /// Read from the prompt cache (Bedrock's `cacheReadInputTokens`).
+    pub cached_tokens: u64,
+    /// Written to the prompt cache (Bedrock's `cacheWriteInputTokens`): OpenAI's own name.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_tokens: u64,
+    /// The same count under the name Envoy AI Gateway and LiteLLM emit, which their users'
+    /// dashboards read.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_creation_tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]
@@ -160,6 +182,7 @@ mod tests {
             prompt_tokens: 1,
             completion_tokens: 2,
             total_tokens: 3,
+            prompt_tokens_details: None,
         });
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains(r#""delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]},"finish_reason":"tool_calls""#), "{json}");

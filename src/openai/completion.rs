@@ -209,32 +209,19 @@ mod tests {
         assert_eq!((r.max_tokens, r.echo, r.stream), (100, false, false));
     }
 
+    /// More rejections, with their messages, are cases of `tests/fixtures/openai/completions/`.
     #[test]
     fn unsupported_options_are_rejected_by_name() {
         let cases = [
             (r#"{"prompt":"x"}"#, "model"),
-            (r#"{"model":"m"}"#, "prompt"),
             (r#"{"model":"m","prompt":""}"#, "prompt"),
             (r#"{"model":"m","prompt":[]}"#, "prompt"),
-            (r#"{"model":"m","prompt":["a","b"]}"#, "prompt"),
             (r#"{"model":"m","prompt":[1,2,3]}"#, "prompt"),
             (r#"{"model":"m","prompt":[[1,2]]}"#, "prompt"),
             (r#"{"model":"m","prompt":7}"#, "prompt"),
-            (r#"{"model":"m","prompt":"x","suffix":"end"}"#, "suffix"),
-            (r#"{"model":"m","prompt":"x","logprobs":2}"#, "logprobs"),
-            (r#"{"model":"m","prompt":"x","best_of":3}"#, "best_of"),
-            (r#"{"model":"m","prompt":"x","n":2}"#, "n"),
             (r#"{"model":"m","prompt":"x","echo":"yes"}"#, "echo"),
             (r#"{"model":"m","prompt":"x","max_tokens":0}"#, "max_tokens"),
-            (
-                r#"{"model":"m","prompt":"x","stop":["a","b","c","d","e"]}"#,
-                "stop",
-            ),
             (r#"{"model":"m","prompt":"x","stop":[1]}"#, "stop[0]"),
-            (
-                r#"{"model":"m","prompt":"x","temperature":9}"#,
-                "temperature",
-            ),
         ];
         for (body, param) in cases {
             let e = CompletionRequest::parse(body.as_bytes()).unwrap_err();

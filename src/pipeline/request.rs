@@ -251,8 +251,8 @@ pub fn on_body(
         None => body,
     };
     let (up, ex) = match endpoint {
-        Endpoint::ChatCompletions => upstream::chat_for(cfg, &tenant.policy, body, now, live)?,
-        Endpoint::Completions => upstream::completion_for(cfg, &tenant.policy, body, now, live)?,
+        Endpoint::ChatCompletions => upstream::chat_for(cfg, Some(tenant), body, now, live)?,
+        Endpoint::Completions => upstream::completion_for(cfg, Some(tenant), body, now, live)?,
     };
     // Decided on the model actually called, after every override.
     if ex.via_bedrock_model && !tenant.allow_bedrock_model {

@@ -144,6 +144,11 @@ mod tests {
             prompt_tokens: 1,
             completion_tokens: 2,
             total_tokens: 3,
+            prompt_tokens_details: Some(crate::openai::chunk::PromptTokensDetails {
+                cached_tokens: 1,
+                cache_write_tokens: 0,
+                cache_creation_tokens: 0,
+            }),
         };
         for (choices, u) in [
             (vec![TextChoice::first("a\n\"b".into(), None)], None),
@@ -196,6 +201,11 @@ mod tests {
             prompt_tokens: 1,
             completion_tokens: 2,
             total_tokens: 3,
+            prompt_tokens_details: Some(crate::openai::chunk::PromptTokensDetails {
+                cached_tokens: 1,
+                cache_write_tokens: 0,
+                cache_creation_tokens: 0,
+            }),
         };
         for (id, model) in [("chatcmpl-1", "m"), ("we\"ird\\id\u{1}", "modèle/📦:v1")] {
             let w = ChunkWriter::new(id, 1_700_000_000, model);

@@ -4,9 +4,9 @@
 //! deltas, one chunk with an empty delta and `finish_reason`, the usage chunk with
 //! `choices: []`, `[DONE]` (at end of body). The finish chunk waits from `messageStop` for the
 //! `metadata` event right after it (or the end of the body), so that it can carry the
-//! `service_tier` and the guardrail summary (`bedrock_guardrail`) that event brings. Anything that goes wrong (exception message, corrupt frame, bad
-//! JSON, truncated body) becomes one error event, after which the stream is over: no
-//! `[DONE]`, later bytes dropped. Memory is the decoder's partial frame plus a few flags.
+//! `service_tier` and the guardrail summary (`bedrock_guardrail`) that event brings.
+//! Anything that goes wrong (exception message, corrupt frame, bad JSON, truncated body)
+//! becomes one error event, after which the stream is over: no `[DONE]`, later bytes dropped. Memory is the decoder's partial frame plus a few flags.
 
 use std::borrow::Cow;
 
@@ -16,13 +16,13 @@ use crate::converse::stream::{
 };
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
-use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk, Usage};
+use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk};
 use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
 use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::to_openai_usage;
+use crate::translate::usage::TokenCounts;
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -65,7 +65,7 @@ struct State {
     finish_sent: bool,
     /// The guardrail summary, once the finish chunk is out.
     guardrail: Option<&'static str>,
-    usage: Option<Usage>,
+    usage: Option<TokenCounts>,
     usage_sent: bool,
     finished: bool,
     /// The `error.type` of the error event that ended the stream, if one did.
@@ -173,8 +173,8 @@ impl StreamTranslator {
     }
 
     /// Token usage seen in the `metadata` event, if any.
-    pub fn usage(&self) -> Option<&Usage> {
-        self.state.usage.as_ref()
+    pub fn usage(&self) -> Option<TokenCounts> {
+        self.state.usage
     }
 
     /// `x-bedrock-guardrail-action` (`INTERVENED` / `NONE`), when a guardrail was traced or
@@ -247,12 +247,7 @@ impl State {
             StreamEvent::ContentBlockStop(_) => Ok(()),
             StreamEvent::MessageStop(e) => self.on_message_stop(e, out),
             StreamEvent::Metadata(m) => {
-                let u = m.usage;
-                self.usage = Some(to_openai_usage(
-                    u.input_tokens,
-                    u.output_tokens,
-                    u.total_tokens,
-                ));
+                self.usage = Some(TokenCounts::from_bedrock(&m.usage));
                 if self.finish.is_some() {
                     self.emit_finish(Some(&m), out)?;
                     self.emit_usage(out)
@@ -498,11 +493,11 @@ impl State {
         if !self.include_usage || self.usage_sent || !self.finish_sent {
             return Ok(());
         }
-        let Some(usage) = &self.usage else {
+        let Some(usage) = self.usage.map(|u| u.to_openai()) else {
             return Ok(());
         };
         self.writer
-            .write::<ChunkChoice<'_>>(out, &[], Some(usage))
+            .write::<ChunkChoice<'_>>(out, &[], Some(&usage))
             .map_err(serialize_failed)?;
         self.usage_sent = true;
         Ok(())
@@ -518,7 +513,6 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::converse::stream::TokenUsage;
 
     #[test]
     fn exception_member_names_become_error_names() {
@@ -531,19 +525,6 @@ mod tests {
         assert_eq!(
             ApiError::from_bedrock(&exception_name("modelStreamErrorException"), "x", 500).status,
             502
-        );
-    }
-
-    #[test]
-    fn usage_total_falls_back_to_the_sum() {
-        let u = TokenUsage {
-            input_tokens: 4,
-            output_tokens: 6,
-            ..TokenUsage::default()
-        };
-        assert_eq!(
-            to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens).total_tokens,
-            10
         );
     }
 }

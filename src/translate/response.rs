@@ -5,11 +5,10 @@ use crate::error::ApiError;
 use crate::openai::chat::{
     ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
 };
-use crate::openai::chunk::Usage;
 use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::to_openai_usage;
+use crate::translate::usage::TokenCounts;
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ pub struct ResponseMeta {
 pub fn to_chat_completion(
     body: &[u8],
     meta: &ResponseMeta,
-) -> Result<(ChatCompletion, Usage), ApiError> {
+) -> Result<(ChatCompletion, TokenCounts), ApiError> {
     let resp: ConverseResponse = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_upstream(format!("Bedrock returned an unreadable Converse body: {e}"))
     })?;
@@ -66,8 +65,7 @@ pub fn to_chat_completion(
         }
         None => None,
     };
-    let u = resp.usage.unwrap_or_default();
-    let usage = to_openai_usage(u.input_tokens, u.output_tokens, u.total_tokens);
+    let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
     let completion = ChatCompletion {
         id: meta.id.clone(),
         object: "chat.completion",
@@ -86,7 +84,7 @@ pub fn to_chat_completion(
             finish_reason: finish,
             logprobs: None,
         }],
-        usage: usage.clone(),
+        usage: counts.to_openai(),
         service_tier: crate::translate::service_tier::from_response(
             resp.service_tier.as_ref().map(|t| t.kind.as_str()),
             resp.performance_config
@@ -98,7 +96,7 @@ pub fn to_chat_completion(
             resp.trace.as_ref(),
         ),
     };
-    Ok((completion, usage))
+    Ok((completion, counts))
 }
 
 /// What the content blocks of a Converse answer hold, sorted for the client.
@@ -170,8 +168,8 @@ pub fn to_text_completion(
     body: &[u8],
     meta: &ResponseMeta,
     echo: Option<&str>,
-) -> Result<(TextCompletion<'static>, Usage), ApiError> {
-    let (chat, usage) = to_chat_completion(body, meta)?;
+) -> Result<(TextCompletion<'static>, TokenCounts), ApiError> {
+    let (chat, counts) = to_chat_completion(body, meta)?;
     let choice = chat
         .choices
         .into_iter()
@@ -186,16 +184,46 @@ pub fn to_text_completion(
             created: chat.created,
             model: chat.model.into(),
             choices: vec![TextChoice::first(text.into(), Some(choice.finish_reason))],
-            usage: Some(usage.clone()),
+            usage: Some(chat.usage),
         },
-        usage,
+        counts,
     ))
 }
 
 #[cfg(test)]
 mod tests {
+    //! The answers' cases are data: `tests/fixtures/converse/chat/` and `completions/`, run by
+    //! `tests/translation_fixtures.rs`. What stays here: the stop-reason table, and
+    //! that cached tokens add up the same in chat and legacy completions.
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn stop_reasons_become_finish_reasons() {
+        let meta = ResponseMeta {
+            id: "chatcmpl-1".into(),
+            created: 7,
+            model: "gpt-4o".into(),
+            output: OutputMode::default(),
+        };
+        for (stop, finish) in [
+            ("end_turn", "stop"),
+            ("stop_sequence", "stop"),
+            ("max_tokens", "length"),
+            ("model_context_window_exceeded", "length"),
+            ("guardrail_intervened", "content_filter"),
+            ("content_filtered", "content_filter"),
+            ("some_future_reason", "stop"),
+        ] {
+            let body = json!({
+                "output": {"message": {"role": "assistant", "content": [{"text": "x"}]}},
+                "stopReason": stop,
+                "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
+            });
+            let (c, _) = to_chat_completion(body.to_string().as_bytes(), &meta).unwrap();
+            assert_eq!(c.choices[0].finish_reason, finish, "{stop}");
+        }
+    }
 
     fn meta() -> ResponseMeta {
         ResponseMeta {
@@ -232,230 +260,23 @@ mod tests {
     }
 
     #[test]
-    fn translates_a_converse_answer() {
+    fn cached_prompt_tokens_are_part_of_the_prompt() {
+        // Unary chat and legacy completions: the same usage, adding up.
         let body = json!({
-            "output": {"message": {"role": "assistant", "content": [{"text": "Hello"}, {"text": " world"}]}},
-            "stopReason": "max_tokens",
-            "usage": {"inputTokens": 3, "outputTokens": 2, "totalTokens": 5},
-            "metrics": {"latencyMs": 10}
-        });
-        let (c, u) = to_chat_completion(body.to_string().as_bytes(), &meta()).unwrap();
-        let v = serde_json::to_value(&c).unwrap();
-        assert_eq!(
-            v,
-            json!({
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 7, "model": "gpt-4o",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello world", "refusal": null},
-                             "finish_reason": "length", "logprobs": null}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
-            })
-        );
-        assert_eq!(u.total_tokens, 5);
-    }
-
-    #[test]
-    fn broken_bodies_are_upstream_errors() {
-        for body in [
-            "nope".to_string(),
-            json!({"stopReason": "end_turn"}).to_string(),
-            json!({"output": {"message": {"content": [{"text": "x"}]}}, "stopReason": "malformed_model_output"}).to_string(),
-        ] {
-            let e = to_chat_completion(body.as_bytes(), &meta()).unwrap_err();
-            assert_eq!(e.status, 502, "{body}");
-        }
-    }
-
-    #[test]
-    fn translates_to_a_text_completion_with_echo() {
-        let body = json!({
-            "output": {"message": {"role": "assistant", "content": [{"text": " there"}]}},
+            "output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
             "stopReason": "end_turn",
-            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
-        });
-        let (c, _) =
-            to_text_completion(body.to_string().as_bytes(), &meta(), Some("Hello")).unwrap();
-        assert_eq!(
-            serde_json::to_value(&c).unwrap(),
-            json!({
-                "id": "chatcmpl-1", "object": "text_completion", "created": 7, "model": "gpt-4o",
-                "choices": [{"text": "Hello there", "index": 0, "logprobs": null, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
-            })
-        );
-    }
-
-    fn translate(content: serde_json::Value, stop: &str, output: OutputMode) -> serde_json::Value {
-        let body = json!({
-            "output": {"message": {"role": "assistant", "content": content}},
-            "stopReason": stop,
-            "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}
-        });
-        let meta = ResponseMeta { output, ..meta() };
-        let (c, _) = to_chat_completion(body.to_string().as_bytes(), &meta).unwrap();
-        serde_json::to_value(&c).unwrap()["choices"][0].clone()
-    }
-
-    fn tool_use(id: &str, name: &str, input: serde_json::Value) -> serde_json::Value {
-        json!({"toolUse": {"toolUseId": id, "name": name, "input": input}})
-    }
-
-    #[test]
-    fn tool_uses_become_tool_calls() {
-        // Only tool calls: content is null; two calls keep their order.
-        let c = translate(
-            json!([
-                tool_use("t1", "get_weather", json!({"city": "Paris"})),
-                tool_use("t2", "get_time", json!({}))
-            ]),
-            "tool_use",
-            OutputMode::default(),
-        );
-        assert_eq!(
-            c,
-            json!({"index": 0, "finish_reason": "tool_calls", "logprobs": null, "message": {
-            "role": "assistant", "content": null, "refusal": null, "tool_calls": [
-                {"id": "t1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
-                {"id": "t2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
-            ]}})
-        );
-        // Text before the call is kept.
-        let c = translate(
-            json!([{"text": "Checking."}, tool_use("t1", "get_weather", json!({}))]),
-            "tool_use",
-            OutputMode::default(),
-        );
-        assert_eq!(c["message"]["content"], "Checking.");
-        assert_eq!(c["message"]["tool_calls"][0]["id"], "t1");
-    }
-
-    #[test]
-    fn the_json_tool_becomes_content_with_a_normal_stop() {
-        let mode = OutputMode {
-            json_tool: Some("json_response".into()),
-            ..OutputMode::default()
-        };
-        let c = translate(
-            json!([tool_use("t1", "json_response", json!({"name": "Paris"}))]),
-            "tool_use",
-            mode.clone(),
-        );
-        assert_eq!(c["finish_reason"], "stop");
-        assert_eq!(c["message"]["content"], "{\"name\":\"Paris\"}");
-        assert!(c["message"].get("tool_calls").is_none());
-        // A real tool call next to it is still a tool call.
-        let c = translate(
-            json!([tool_use("t1", "get_weather", json!({}))]),
-            "tool_use",
-            mode,
-        );
-        assert_eq!(c["finish_reason"], "tool_calls");
-        assert_eq!(
-            c["message"]["tool_calls"][0]["function"]["name"],
-            "get_weather"
-        );
-    }
-
-    #[test]
-    fn dropped_tool_calls_leave_the_text() {
-        let mode = OutputMode {
-            drop_tool_calls: true,
-            ..OutputMode::default()
-        };
-        let c = translate(
-            json!([{"text": "It is sunny."}, tool_use("t1", "get_weather", json!({}))]),
-            "tool_use",
-            mode,
-        );
-        assert_eq!(c["finish_reason"], "stop");
-        assert_eq!(c["message"]["content"], "It is sunny.");
-        assert!(c["message"].get("tool_calls").is_none());
-    }
-
-    #[test]
-    fn legacy_requests_get_one_function_call() {
-        let legacy = OutputMode {
-            legacy_functions: true,
-            ..OutputMode::default()
-        };
-        let c = translate(
-            json!([tool_use("t1", "get_weather", json!({"city": "Paris"}))]),
-            "tool_use",
-            legacy.clone(),
-        );
-        assert_eq!(
-            c,
-            json!({"index": 0, "finish_reason": "function_call", "logprobs": null, "message": {
-                "role": "assistant", "content": null, "refusal": null,
-                "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}})
-        );
-        // Several calls: the first one only (the legacy form holds one); text is kept.
-        let c = translate(
-            json!([{"text": "Checking."}, tool_use("t1", "get_weather", json!({})),
-                   tool_use("t2", "get_time", json!({"zone": "UTC"}))]),
-            "tool_use",
-            legacy.clone(),
-        );
-        assert_eq!(c["finish_reason"], "function_call");
-        assert_eq!(c["message"]["content"], "Checking.");
-        assert_eq!(
-            c["message"]["function_call"],
-            json!({"name": "get_weather", "arguments": "{}"})
-        );
-        assert!(c["message"].get("tool_calls").is_none());
-        // No call: a plain answer, no function_call member.
-        let c = translate(json!([{"text": "Hi"}]), "end_turn", legacy.clone());
-        assert_eq!(c["finish_reason"], "stop");
-        assert!(c["message"].get("function_call").is_none());
-        // Dropped calls (`function_call: "none"` with history) and the JSON answer still work.
-        let c = translate(
-            json!([{"text": "Sunny."}, tool_use("t1", "get_weather", json!({}))]),
-            "tool_use",
-            OutputMode {
-                drop_tool_calls: true,
-                ..legacy.clone()
-            },
-        );
-        assert_eq!(c["finish_reason"], "stop");
-        assert!(c["message"].get("function_call").is_none());
-        let c = translate(
-            json!([tool_use("t1", "json_response", json!({"a": 1}))]),
-            "tool_use",
-            OutputMode {
-                json_tool: Some("json_response".into()),
-                ..legacy
-            },
-        );
-        assert_eq!(c["finish_reason"], "stop");
-        assert_eq!(c["message"]["content"], "{\"a\":1}");
-        assert!(c["message"].get("function_call").is_none());
-    }
-
-    #[test]
-    fn reasoning_becomes_reasoning_content() {
-        let c = translate(
-            json!([{"reasoningContent": {"reasoningText": {"text": "Think.", "signature": "sig"}}},
-                   {"reasoningContent": {"redactedContent": "AAAA"}}, {"text": "Answer."}]),
-            "end_turn",
-            OutputMode::default(),
-        );
-        assert_eq!(c["message"]["reasoning_content"], "Think.");
-        assert_eq!(c["message"]["content"], "Answer.");
-        assert_eq!(c["finish_reason"], "stop");
-    }
-
-    #[test]
-    fn stop_reasons_become_finish_reasons() {
-        for (stop, finish) in [
-            ("end_turn", "stop"),
-            ("stop_sequence", "stop"),
-            ("max_tokens", "length"),
-            ("model_context_window_exceeded", "length"),
-            ("guardrail_intervened", "content_filter"),
-            ("content_filtered", "content_filter"),
-            ("some_future_reason", "stop"),
-        ] {
-            let c = translate(json!([{"text": "x"}]), stop, OutputMode::default());
-            assert_eq!(c["finish_reason"], finish, "{stop}");
-        }
+            "usage": {"inputTokens": 2, "outputTokens": 5, "cacheReadInputTokens": 1322,
+                      "cacheWriteInputTokens": 10, "totalTokens": 1339}
+        })
+        .to_string();
+        let want = json!({"prompt_tokens": 1334, "completion_tokens": 5, "total_tokens": 1339,
+            "prompt_tokens_details": {"cached_tokens": 1322, "cache_write_tokens": 10,
+                                      "cache_creation_tokens": 10}});
+        let (c, counts) = to_chat_completion(body.as_bytes(), &meta()).unwrap();
+        assert_eq!(serde_json::to_value(&c).unwrap()["usage"], want);
+        assert_eq!((counts.cache_read, counts.cache_write), (1322, 10));
+        let (t, counts2) = to_text_completion(body.as_bytes(), &meta(), None).unwrap();
+        assert_eq!(serde_json::to_value(&t).unwrap()["usage"], want);
+        assert_eq!(counts2, counts);
     }
 }

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::sigv4::{Credentials, SignRequest};
+use crate::auth::tenant::Tenant;
 use crate::catalog::models;
 use crate::catalog::models::Provider;
 use crate::config::Config;
@@ -217,21 +218,23 @@ pub fn upstream_head(
     }
 }
 
-/// `POST /v1/chat/completions` → signed Converse / ConverseStream call. `live` holds the
-/// refreshed credentials, when the configuration uses a credentials source.
+/// `POST /v1/chat/completions` → signed Converse / ConverseStream call, with the gateway's
+/// automatic prompt caching. `live` holds the refreshed credentials, when the configuration
+/// uses a credentials source.
 pub fn chat(
     cfg: &Config,
     body: &[u8],
     now: SystemTime,
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
-    chat_for(cfg, &RequestPolicy::default(), body, now, live)
+    chat_for(cfg, None, body, now, live)
 }
 
-/// [`chat`] for a tenant with this policy (service tier, guardrails).
+/// [`chat`] for a tenant: its automatic prompt caching for the model called, its service
+/// tier and its guardrails.
 pub fn chat_for(
     cfg: &Config,
-    policy: &RequestPolicy,
+    tenant: Option<&Tenant>,
     body: &[u8],
     now: SystemTime,
     live: Option<&Credentials>,
@@ -245,19 +248,28 @@ pub fn chat_for(
     let provider = req
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
+    let canonical_model = crate::catalog::model_id::canonical(&bedrock_model).to_string();
     let mut translation = to_converse_request(
         &req,
         Target {
             model_id: &bedrock_model,
             provider,
+            caching: cfg.catalog.entry_for(&bedrock_model).map_or_else(
+                || crate::catalog::caching::infer(&bedrock_model),
+                |e| e.prompt_caching,
+            ),
+            auto: tenant.map_or(cfg.prompt_caching, |t| {
+                t.prompt_caching.for_model(&canonical_model)
+            }),
         },
     )?;
     let asked = Asked {
         service_tier: req.service_tier.as_deref(),
         guardrail: req.guardrail_config.as_ref(),
     };
+    let no_policy = RequestPolicy::default();
     policy::apply(
-        policy,
+        tenant.map_or(&no_policy, |t| &t.policy),
         asked,
         &mut translation.body,
         &bedrock_model,
@@ -277,7 +289,7 @@ pub fn chat_for(
         up,
         Exchange {
             model: req.model,
-            canonical_model: crate::catalog::model_id::canonical(&bedrock_model).to_string(),
+            canonical_model,
             via_bedrock_model: req.bedrock_model.is_some(),
             bedrock_model,
             stream: req.stream,
@@ -297,13 +309,13 @@ pub fn completion(
     now: SystemTime,
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
-    completion_for(cfg, &RequestPolicy::default(), body, now, live)
+    completion_for(cfg, None, body, now, live)
 }
 
-/// [`completion`] for a tenant with this policy: its default tier and its guardrail.
+/// [`completion`] for a tenant: its default tier and its guardrail.
 pub fn completion_for(
     cfg: &Config,
-    policy: &RequestPolicy,
+    tenant: Option<&Tenant>,
     body: &[u8],
     now: SystemTime,
     live: Option<&Credentials>,
@@ -313,8 +325,9 @@ pub fn completion_for(
     let bedrock_model = resolve_model(cfg, &req.model)?;
     let mut ignored = Vec::new();
     let asked = Asked::default();
+    let no_policy = RequestPolicy::default();
     policy::apply(
-        policy,
+        tenant.map_or(&no_policy, |t| &t.policy),
         asked,
         &mut converse,
         &bedrock_model,

@@ -14,10 +14,15 @@ functions validate through the `openai` SDK's pydantic models (`ChatCompletion`,
 coercion, so `"1"` is not an integer), every field that is not declared by the SDK model is an
 error (the SDK models accept extra fields by default; here they do not) except the filter's
 documented extensions (`reasoning_content`, a model's `bedrock` / `provider`, a completion's
-`bedrock_guardrail`), and the keys the
+`bedrock_guardrail`, usage's `prompt_tokens_details.cache_creation_tokens`), and the keys the
 document requires but the SDK types as optional-with-default (`finish_reason`, `logprobs`,
 `message.refusal`, `error.param`, ...) must be present. `make conformance` sets
 `$OPENAI_OPENAPI_JSON`, so there the document is required.
+
+Every `usage` the validators see must also add up (`check_usage`): `prompt_tokens +
+completion_tokens == total_tokens`, and the cached and cache-written tokens are parts of
+`prompt_tokens`. The schema cannot say that, and the filter once reported a cached answer's
+`total_tokens` with the cached tokens left out of `prompt_tokens`.
 """
 
 from __future__ import annotations
@@ -115,16 +120,45 @@ def validate(instance: Any, name: str) -> Any:
     return instance
 
 
+def check_usage(body: Any) -> None:
+    """Raises AssertionError unless the body's `usage` (if any) adds up: prompt + completion =
+    total; `cached_tokens` and `cache_write_tokens` together at most `prompt_tokens`; the
+    `cache_creation_tokens` alias equal to `cache_write_tokens`. Type errors are the schema's
+    to report."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return
+    count = lambda d, k: d.get(k, 0) if isinstance(d.get(k, 0), int) else 0  # noqa: E731
+    prompt, completion, total = (count(usage, k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    details = usage.get("prompt_tokens_details") or {}
+    cached, written = count(details, "cached_tokens"), count(details, "cache_write_tokens")
+    problems = []
+    if prompt + completion != total:
+        problems.append(f"prompt_tokens {prompt} + completion_tokens {completion} != total_tokens {total}")
+    if cached + written > prompt:
+        problems.append(f"cached_tokens {cached} + cache_write_tokens {written} > prompt_tokens {prompt}")
+    if "cache_creation_tokens" in details and details["cache_creation_tokens"] != written:
+        problems.append(f"cache_creation_tokens {details['cache_creation_tokens']} != cache_write_tokens {written}")
+    if problems:
+        raise AssertionError("usage does not add up: " + "; ".join(problems) + f"\nusage: {json.dumps(usage)}")
+
+
 def validate_completion(body: Any) -> Any:
-    return validate(body, "CreateChatCompletionResponse")
+    validate(body, "CreateChatCompletionResponse")
+    check_usage(body)
+    return body
 
 
 def validate_chunk(body: Any) -> Any:
-    return validate(body, "CreateChatCompletionStreamResponse")
+    validate(body, "CreateChatCompletionStreamResponse")
+    check_usage(body)
+    return body
 
 
 def validate_text_completion(body: Any) -> Any:
-    return validate(body, "CreateCompletionResponse")
+    validate(body, "CreateCompletionResponse")
+    check_usage(body)
+    return body
 
 
 def validate_text_completion_chunk(body: Any) -> Any:
@@ -136,6 +170,7 @@ def validate_text_completion_chunk(body: Any) -> Any:
         if isinstance(choice, dict) and choice.get("finish_reason", "absent") is None:
             choice["finish_reason"] = "stop"
     validate(checked, "CreateCompletionResponse")
+    check_usage(body)
     return body
 
 
@@ -200,6 +235,7 @@ EXTENSIONS = (
     re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.reasoning_content$"),
     re.compile(r"^\$(\.data\[\d+\])?\.(bedrock|provider)$"),
     re.compile(r"^\$\.bedrock_guardrail$"),
+    re.compile(r"^\$\.usage\.prompt_tokens_details\.cache_creation_tokens$"),
 )
 
 

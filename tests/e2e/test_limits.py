@@ -259,6 +259,7 @@ def test_usage_totals_match_the_emulator(lapi, limited, emulator):
     assert data["requests"] == len(texts)
     assert (data["input_tokens"], data["output_tokens"]) == (expected["input"], expected["output"])
     assert data["models"] == [
-        {"model": SONNET.removeprefix("us."), "requests": 3, "errors": 0, "input_tokens": expected["input"], "output_tokens": expected["output"]}
+        {"model": SONNET.removeprefix("us."), "requests": 3, "errors": 0, "input_tokens": expected["input"],
+         "output_tokens": expected["output"], "cache_read_tokens": 0, "cache_write_tokens": 0}
     ]
     assert data["window_end"] - data["window_start"] == 86400

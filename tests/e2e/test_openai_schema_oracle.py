@@ -124,6 +124,36 @@ def test_sdk_oracle_rejects_undeclared_fields(monkeypatch, mutate):
         openai_schema.validate_chunk(_mutated(CHUNK, mutate))
 
 
+BAD_USAGE = {
+    "total is not the sum": {"prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 1329},
+    "cached more than the prompt": {
+        "prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 7, "prompt_tokens_details": {"cached_tokens": 3},
+    },
+    "cache writes more than the prompt": {
+        "prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 7,
+        "prompt_tokens_details": {"cached_tokens": 1, "cache_write_tokens": 2},
+    },
+}
+
+
+@pytest.mark.parametrize("what", BAD_USAGE)
+def test_usage_that_does_not_add_up_fails(oracle, what):
+    usage = BAD_USAGE[what]
+    with pytest.raises(AssertionError, match="does not add up"):
+        openai_schema.validate_completion(_mutated(COMPLETION, lambda b: b.update(usage=usage)))
+    with pytest.raises(AssertionError, match="does not add up"):
+        openai_schema.validate_chunk(_mutated(CHUNK, lambda b: b.update(choices=[], usage=usage)))
+
+
+def test_cached_usage_that_adds_up_passes(oracle):
+    usage = {
+        "prompt_tokens": 1334, "completion_tokens": 5, "total_tokens": 1339,
+        "prompt_tokens_details": {"cached_tokens": 1322, "cache_write_tokens": 10, "cache_creation_tokens": 10},
+    }
+    openai_schema.validate_completion(_mutated(COMPLETION, lambda b: b.update(usage=usage)))
+    openai_schema.validate_chunk(_mutated(CHUNK, lambda b: b.update(choices=[], usage=usage)))
+
+
 def test_explicit_document_path_must_exist(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("OPENAI_OPENAPI_JSON", str(tmp_path / "absent.json"))
     with pytest.raises(FileNotFoundError):

@@ -178,6 +178,57 @@ def test_converse_stream_decoded_by_botocore(client):
     assert "".join(d["delta"]["text"] for d in deltas) == same["output"]["message"]["content"][0]["text"]
 
 
+CACHE = {"cachePoint": {"type": "default"}}
+
+
+def test_cache_points_write_then_read_in_converse_and_stream(client, emulator):
+    requests.post(f"{emulator}/_emulator/reset", timeout=5).raise_for_status()
+    system = [{"text": "You answer in four words."}, CACHE]  # 5 words before the point
+    first = [{"role": "user", "content": [{"text": "the long document here"}, CACHE, {"text": "question one"}]}]
+    # First time: the 9 words before the last point are written; 2 remain. The echo is 7.
+    out = client.converse(modelId=CACHING_MODEL, system=system, messages=first)
+    assert out["usage"] == {
+        "inputTokens": 2, "outputTokens": 7, "totalTokens": 18,
+        "cacheReadInputTokens": 0, "cacheWriteInputTokens": 9,
+    }
+    # The same prefix again, streamed: all 9 read.
+    stream = client.converse_stream(modelId=CACHING_MODEL, system=system, messages=first)
+    usage = list(stream["stream"])[-1]["metadata"]["usage"]
+    assert usage == {
+        "inputTokens": 2, "outputTokens": 7, "totalTokens": 18,
+        "cacheReadInputTokens": 9, "cacheWriteInputTokens": 0,
+    }
+    # Another document after the same system prompt: the system's 5 read, the 4 new written.
+    other = [{"role": "user", "content": [{"text": "a different document text"}, CACHE, {"text": "q"}]}]
+    out = client.converse(modelId=CACHING_MODEL, system=system, messages=other)
+    assert (out["usage"]["cacheReadInputTokens"], out["usage"]["cacheWriteInputTokens"]) == (5, 4)
+    assert out["usage"]["inputTokens"] == 1
+    # Another model does not share the cache.
+    out = client.converse(modelId="amazon.nova-lite-v1:0", system=system, messages=first)
+    assert out["usage"]["cacheWriteInputTokens"] == 9
+    # A cache point among the tools caches no words (tools are not counted as input words).
+    tools = {"tools": [{"toolSpec": {"name": "t", "inputSchema": {"json": {"type": "object"}}}}, CACHE]}
+    out = client.converse(modelId=CACHING_MODEL, messages=user("hi there"), toolConfig=tools)
+    assert out["usage"]["cacheWriteInputTokens"] == 0 and out["usage"]["inputTokens"] == 2
+    # Without a cache point, no cache counters; the reset forgets every prefix.
+    assert "cacheReadInputTokens" not in client.converse(modelId=CACHING_MODEL, messages=user("x"))["usage"]
+    requests.post(f"{emulator}/_emulator/reset", timeout=5).raise_for_status()
+    out = client.converse(modelId=CACHING_MODEL, system=system, messages=first)
+    assert (out["usage"]["cacheReadInputTokens"], out["usage"]["cacheWriteInputTokens"]) == (0, 9)
+
+
+def test_cache_scenario_forces_the_counts(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:cache:1322:7] hi"))
+    # inputTokens counts the marker as a word, as always.
+    assert out["usage"] == {
+        "inputTokens": 2, "outputTokens": 2, "totalTokens": 1333,
+        "cacheReadInputTokens": 1322, "cacheWriteInputTokens": 7,
+    }
+    stream = client.converse_stream(modelId=MODEL_ID, messages=user("[scenario:cache:5] hi"))
+    usage = list(stream["stream"])[-1]["metadata"]["usage"]
+    assert (usage["cacheReadInputTokens"], usage["cacheWriteInputTokens"], usage["totalTokens"]) == (5, 0, 9)
+
+
 def test_converse_stream_max_tokens(client):
     out = client.converse_stream(
         modelId=MODEL_ID, messages=user("a b c d e f"), inferenceConfig={"maxTokens": 2}
@@ -831,3 +882,65 @@ def test_readme_scenario_table_matches_the_code():
         "tests/emulator/README.md's scenario table is stale: replace it with the output of "
         "`python tests/emulator/bedrock_emulator --scenarios`"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# prompt-cache points: Bedrock's rules, with its messages
+# --------------------------------------------------------------------------------------------
+
+CACHING_MODEL = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+CP = {"cachePoint": {"type": "default"}}
+CP_1H = {"cachePoint": {"type": "default", "ttl": "1h"}}
+TOOL = {"toolSpec": {"name": "f", "inputSchema": {"json": {"type": "object"}}}}
+
+
+def test_cache_points_where_bedrock_takes_them(client):
+    out = client.converse(
+        modelId=CACHING_MODEL,
+        system=[{"text": "sys"}, CP],
+        messages=[{"role": "user", "content": [{"text": "doc"}, CP, {"text": "q"}]}],
+        toolConfig={"tools": [TOOL, CP]},
+    )
+    assert out["stopReason"] == "end_turn"
+    out = client.converse(
+        modelId="global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        system=[{"text": "sys"}, CP_1H],
+        messages=[{"role": "user", "content": [{"text": "doc"}, CP_1H, {"text": "q"}, CP]}],
+    )
+    assert out["stopReason"] == "end_turn"
+    out = client.converse(
+        modelId="amazon.nova-pro-v1:0",
+        system=[{"text": "sys"}, CP],
+        messages=[{"role": "user", "content": [{"text": "q"}]}],
+    )
+    assert out["stopReason"] == "end_turn"
+
+
+@pytest.mark.parametrize(
+    "model, body, fragment",
+    [
+        (MODEL_ID, {"system": [{"text": "s"}, CP], "messages": user("q")}, "unsupported model"),
+        ("us.meta.llama3-3-70b-instruct-v1:0", {"messages": [{"role": "user", "content": [{"text": "q"}, CP]}]}, "unsupported model"),
+        ("amazon.nova-pro-v1:0", {"messages": user("q"), "toolConfig": {"tools": [TOOL, CP]}}, "unsupported model"),
+        (CACHING_MODEL, {"messages": [{"role": "user", "content": [CP, {"text": "q"}]}]}, "nothing available to cache"),
+        (CACHING_MODEL, {"system": [CP, {"text": "s"}], "messages": user("q")}, "nothing available to cache"),
+        (
+            CACHING_MODEL,
+            {"system": [{"text": "a"}, CP, {"text": "b"}, CP, {"text": "c"}, CP],
+             "messages": [{"role": "user", "content": [{"text": "q"}, CP, {"text": "r"}, CP]}]},
+            "A maximum of 4 blocks with cache_control may be provided. Found 5.",
+        ),
+        (CACHING_MODEL, {"system": [{"text": "s"}, CP_1H], "messages": user("q")}, "unsupported model"),
+        (
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            {"system": [{"text": "s"}, CP], "messages": [{"role": "user", "content": [{"text": "q"}, CP_1H]}]},
+            "ttl='1h' cache_control block must not come after a ttl='5m'",
+        ),
+    ],
+)
+def test_cache_point_rules(emulator, model, body, fragment):
+    path = model.replace(":", "%3A")
+    response = signed_post(emulator, f"/model/{path}/converse", json.dumps(body).encode())
+    assert response.status_code == 400, response.text
+    assert response.headers["x-amzn-errortype"].startswith("ValidationException")
+    assert fragment in response.json()["message"]

@@ -11,6 +11,7 @@ use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslato
 use serde_json::json;
 
 pub mod bedrock_rules;
+pub mod botocore;
 pub mod openapi;
 
 /// Where the generated text + tool-use stream is committed.

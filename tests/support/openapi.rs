@@ -99,7 +99,7 @@ pub fn validate(spec: &Value, schema: &Value, v: &Value, path: &str, errors: &mu
 
 /// OpenAI's OpenAPI document: `$OPENAI_OPENAPI_JSON` (must exist when set; `make conformance`
 /// sets it), else `../shared/reference/openai-openapi.json` when it is there, else the
-/// repository's own subset `tests/fixtures/openai/stream-schemas.json`.
+/// repository's own subset `tests/fixtures/openai/schemas.json`.
 pub fn openapi() -> Value {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let path = match std::env::var_os("OPENAI_OPENAPI_JSON").filter(|p| !p.is_empty()) {
@@ -110,7 +110,7 @@ pub fn openapi() -> Value {
             if shared.is_file() {
                 shared
             } else {
-                std::path::Path::new(manifest).join("tests/fixtures/openai/stream-schemas.json")
+                std::path::Path::new(manifest).join("tests/fixtures/openai/schemas.json")
             }
         }
     };

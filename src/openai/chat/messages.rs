@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value};
 
+use super::cache;
 use super::image::parse_data_url;
-use super::types::{ContentPart, Message, Role, ToolCall};
+use super::types::{CacheMark, ContentPart, Message, Role, ToolCall};
 use crate::error::ApiError;
 
 /// `messages`: a non-empty array, each message checked against the ones before it (a legacy
@@ -130,7 +131,24 @@ fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiE
         tool_calls,
         tool_call_id,
         legacy,
+        cache: cache_marks(i, m)?,
     })
+}
+
+/// The cache points of message `i`: after its content parts that ask for one, then after the
+/// whole message.
+fn cache_marks(i: usize, m: &Map<String, Value>) -> Result<Vec<CacheMark>, ApiError> {
+    let mut marks = Vec::new();
+    if let Some(Value::Array(parts)) = m.get("content") {
+        for (j, p) in parts.iter().enumerate() {
+            if let Value::Object(p) = p {
+                let at = format!("messages[{i}].content[{j}]");
+                marks.extend(cache::mark(&at, p, Some(j))?);
+            }
+        }
+    }
+    marks.extend(cache::mark(&format!("messages[{i}]"), m, None)?);
+    Ok(marks)
 }
 
 /// A message's `role` other than the legacy `function` (`param` names the field).
@@ -308,6 +326,7 @@ fn parse_function_message(
         tool_calls: Vec::new(),
         tool_call_id: Some(answered_call_id(i, &name, prior)?),
         legacy: true,
+        cache: cache_marks(i, m)?,
     })
 }
 

@@ -31,6 +31,8 @@ const HANDLED: &[&str] = &[
     "metadata",
     "service_tier",
     "guardrailConfig",
+    "prompt_cache_retention",
+    "prompt_cache_options",
     "n",
     "seed",
     "presence_penalty",

@@ -75,7 +75,11 @@ fn parse_tools(obj: &Map<String, Value>) -> Result<Vec<Tool>, ApiError> {
                 "each tool needs a `function` object",
             ));
         };
-        let tool = parse_function_def(&at(".function"), f, &tools)?;
+        let mut tool = parse_function_def(&at(".function"), f, &tools)?;
+        // LiteLLM and Anthropic put `cache_control` on the tool; accept it on the function too.
+        if let Value::Object(t) = t {
+            tool.cache = super::cache::mark(&at(""), t, None)?.or(tool.cache);
+        }
         tools.push(tool);
     }
     Ok(tools)
@@ -131,11 +135,13 @@ fn parse_function_def(
         }
     };
     let strict = f.get("strict").and_then(Value::as_bool).unwrap_or(false);
+    let cache = super::cache::mark(param, f, None)?;
     Ok(Tool {
         name,
         description,
         parameters,
         strict,
+        cache,
     })
 }
 

@@ -43,6 +43,33 @@ pub struct Image {
     pub base64: String,
 }
 
+/// The lifetime a client asked for a cache point: Bedrock's two (`cache_control.ttl`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CacheTtl {
+    FiveMinutes,
+    OneHour,
+}
+
+/// A cache point the client placed with `cache_control: {"type": "ephemeral"}` (Anthropic's
+/// form, as LiteLLM and Anthropic-style clients send it) or OpenAI's
+/// `prompt_cache_breakpoint`: after content part `after_part` of its message, or after the
+/// whole message (or tool) when `None`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheMark {
+    pub after_part: Option<usize>,
+    pub ttl: Option<CacheTtl>,
+}
+
+/// The request-wide prompt-caching parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheRequest {
+    /// The parameter asking that cache points without a `ttl` live longer than Bedrock's
+    /// 5 minutes: `prompt_cache_retention: "24h"` or `prompt_cache_options.ttl`.
+    pub longer_ttl: Option<&'static str>,
+    /// `prompt_cache_options.mode: "explicit"`: no automatic cache points.
+    pub explicit_only: bool,
+}
+
 /// An assistant `tool_calls[]` entry, `function.arguments` parsed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolCall {
@@ -64,6 +91,8 @@ pub struct Message {
     /// `tool_calls`) or a `role: "function"` message (a tool message). Only error messages
     /// care: they name the field the client sent.
     pub legacy: bool,
+    /// Cache points the client placed in or after this message.
+    pub cache: Vec<CacheMark>,
 }
 
 /// A `tools[]` entry of type `function`.
@@ -74,6 +103,8 @@ pub struct Tool {
     /// JSON Schema; `{"type":"object","properties":{}}` when absent.
     pub parameters: Value,
     pub strict: bool,
+    /// A cache point after this tool (`cache_control` on the tool or its function).
+    pub cache: Option<CacheMark>,
 }
 
 /// `tool_choice`.
@@ -141,6 +172,8 @@ pub struct ChatRequest {
     pub service_tier: Option<String>,
     /// The `guardrailConfig` extension: a guardrail the caller chose.
     pub guardrail_config: Option<crate::converse::request::GuardrailConfig>,
+    /// `prompt_cache_retention`, `prompt_cache_options`.
+    pub prompt_cache: CacheRequest,
     /// Parameters accepted but not honoured, in request order (the
     /// `x-bedrock-ignored-params` response header).
     pub ignored: Vec<String>,

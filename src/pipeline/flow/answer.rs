@@ -125,12 +125,9 @@ impl Flow {
         if end_of_stream {
             sse.extend(translator.finish());
         }
-        let usage = translator
-            .usage()
-            .map(|u| (u.prompt_tokens, u.completion_tokens));
+        let usage = translator.usage();
         if end_of_stream || translator.is_finished() {
-            self.outcome.input_tokens = usage.map(|u| u.0);
-            self.outcome.output_tokens = usage.map(|u| u.1);
+            self.outcome.tokens = usage;
             self.outcome.stop_reason = translator.stop_reason().map(str::to_string);
             self.outcome.error_type = translator.error_type().map(|t| t.as_str().to_string());
         }
@@ -140,12 +137,11 @@ impl Flow {
             replaced: chunk.len(),
             body: sse,
         });
-        if let (true, Some((input, output))) = (end_of_stream, usage) {
-            let (input, output) = (input.to_string(), output.to_string());
-            let mut trailers = HeaderList::from_pairs([
-                ("x-token-usage-input", input.as_str()),
-                ("x-token-usage-output", output.as_str()),
-            ]);
+        if let (true, Some(usage)) = (end_of_stream, usage) {
+            let mut trailers = HeaderList::default();
+            for (k, v) in usage.headers() {
+                trailers.set(k, &v);
+            }
             if let Some(action) = translator.guardrail_action() {
                 trailers.set("x-bedrock-guardrail-action", action);
             }
@@ -167,15 +163,13 @@ impl Flow {
         if f.status == 429 && h.get("retry-after").is_none() {
             h.set("retry-after", response::UPSTREAM_RETRY_AFTER);
         }
-        if let Some((input, output)) = f.usage {
-            h.set("x-token-usage-input", &input.to_string());
-            h.set("x-token-usage-output", &output.to_string());
+        for (k, v) in f.usage.iter().flat_map(|u| u.headers()) {
+            h.set(k, &v);
         }
         if let Some(action) = f.guardrail_action {
             h.set("x-bedrock-guardrail-action", action);
         }
-        self.outcome.input_tokens = f.usage.map(|u| u.0);
-        self.outcome.output_tokens = f.usage.map(|u| u.1);
+        self.outcome.tokens = f.usage;
         self.outcome.stop_reason = f.stop_reason;
         self.outcome.error_type = f.error_type.map(|t| t.as_str().to_string());
         Output::new(Step::Continue)
@@ -205,8 +199,11 @@ impl Flow {
         }
         if let (Some(cfg), Some(ex)) = (self.config.clone(), exchange) {
             let o = &self.outcome;
-            let known = o.input_tokens.zip(o.output_tokens).map(|(i, out)| i + out);
-            // Failed before any answer: refund the estimate; cut short: keep it.
+            let tenant = self.tenant.as_deref().and_then(|t| cfg.tenants.get(t));
+            let weights = tenant.map_or(cfg.token_weights, |t| t.token_weights);
+            // What Bedrock reported, cache reads and writes weighted; failed before any
+            // answer: refund the estimate; cut short: keep it.
+            let known = o.tokens.map(|t| weights.cost(&t));
             let fallback = if stream.is_some() {
                 ex.estimated_input_tokens
             } else {
@@ -223,8 +220,7 @@ impl Flow {
                 let now = upstream::unix_seconds(env.host.now());
                 let record = usage::Record {
                     model: &ex.canonical_model,
-                    input_tokens: o.input_tokens.unwrap_or(0),
-                    output_tokens: o.output_tokens.unwrap_or(0),
+                    tokens: o.tokens.unwrap_or_default(),
                     error: o.error_type.is_some(),
                 };
                 let (window, cap) = (cfg.usage_window_seconds, cfg.max_usage_models_per_tenant);

@@ -351,6 +351,61 @@ fn a_stream_cut_short_is_an_upstream_reset_and_keeps_the_estimate() {
 }
 
 #[test]
+fn cache_reads_and_writes_are_reported_counted_and_weighted() {
+    // The tenant's own weights over the top level's.
+    let mut h = Harness::new(config(json!({
+        "token_weights": {"cache_read": 0.5, "cache_write": 3},
+        "tenants": {"acme": {"key_sha256": [SHA_DEMO],
+            "limits": {"tokens_per_minute": 100000}, "token_weights": {"cache_read": 0.25}}}}
+    )));
+    send(&mut h, false);
+    h.response(
+        &[(":status", "200"), ("content-type", "application/json")],
+        false,
+    );
+    let answer = json!({"output": {"message": {"role": "assistant", "content": [{"text": "Hi"}]}},
+        "stopReason": "end_turn", "usage": {"inputTokens": 2, "outputTokens": 5,
+        "cacheReadInputTokens": 1322, "cacheWriteInputTokens": 10, "totalTokens": 1339}});
+    h.response_body(answer.to_string().as_bytes(), true);
+    let resp = h.flow.response_headers();
+    for (k, v) in [
+        ("x-token-usage-input", "1334"),
+        ("x-token-usage-output", "5"),
+        ("x-token-usage-cache-read", "1322"),
+        ("x-token-usage-cache-write", "10"),
+    ] {
+        assert_eq!(resp.get(k), Some(v), "{k}");
+    }
+    let log = h.log();
+    assert_eq!(field(&log, "bedrock_input_tokens"), Some("1334"));
+    assert_eq!(field(&log, "bedrock_cache_read_tokens"), Some("1322"));
+    assert_eq!(field(&log, "bedrock_cache_write_tokens"), Some("10"));
+    let metric = |suffix: &str| {
+        log.iter().find_map(|e| match e {
+            Effect::Metric(u) if u.name.ends_with(suffix) => Some(u.value),
+            _ => None,
+        })
+    };
+    assert_eq!(metric(".input_tokens"), Some(1334));
+    assert_eq!(metric(".cache_read_tokens"), Some(1322));
+    assert_eq!(metric(".cache_write_tokens"), Some(10));
+    let u = usage::TenantUsage::decode(h.host.shared_get(&usage::key("acme")).as_deref());
+    let m = &u.models["anthropic.claude-3-5-sonnet-20241022-v2:0"];
+    assert_eq!(
+        (m.input_tokens, m.cache_read_tokens, m.cache_write_tokens),
+        (1334, 1322, 10)
+    );
+    // Settled at what Bedrock reported: 2 + 5 + ceil(1322 / 4) + 10 * 3.
+    let key = ratelimit::bucket_key(
+        "us-east-1",
+        "acme",
+        "anthropic.claude-3-5-sonnet-20241022-v2:0",
+    );
+    let window = ratelimit::Window::decode(h.host.shared_get(&key).as_deref());
+    assert_eq!(window.tokens, 2 + 5 + 331 + 30);
+}
+
+#[test]
 fn a_reset_before_the_answer_refunds_the_estimate() {
     let mut h = Harness::new(config(
         json!({"tenants": {"acme": {"key_sha256": [SHA_DEMO],

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::cache::{marked, point};
 use crate::converse::request::{
     ContentBlock, ConversationRole, ImageBlock, ImageSource, Message, SystemContentBlock,
     ToolResultBlock, ToolResultContentBlock, ToolUseBlock,
@@ -25,7 +26,9 @@ pub const EMPTY_TOOL_RESULT: &str = "(empty)";
 /// order; tool messages become `toolResult` blocks of a user turn; consecutive same-role
 /// turns merge; blank text and empty assistant turns are dropped. Tool calls and their results
 /// must pair up as OpenAI requires: each tool message answers a call of the assistant message
-/// before it, and each call is answered before the conversation moves on.
+/// before it, and each call is answered before the conversation moves on. The client's cache
+/// marks become cache points after the blocks they follow (`cache::settle` decides later which
+/// Bedrock gets).
 pub(super) fn to_messages(
     req: &ChatRequest,
 ) -> Result<(Vec<SystemContentBlock>, Vec<Message>), ApiError> {
@@ -41,10 +44,10 @@ pub(super) fn to_messages(
         }
         let (role, blocks): (ConversationRole, Vec<ContentBlock>) = match m.role {
             Role::System | Role::Developer => {
-                system.extend(texts(&m.content).map(|text| SystemContentBlock { text }));
+                system_blocks(m, &mut system);
                 continue;
             }
-            Role::User => (ConversationRole::User, user_blocks(&m.content)),
+            Role::User => (ConversationRole::User, user_blocks(m)),
             Role::Assistant => (
                 ConversationRole::Assistant,
                 assistant_blocks(i, m, &mut pending),
@@ -68,8 +71,7 @@ pub(super) fn to_messages(
     // Bedrock wants a turn's tool results before anything else in it.
     for m in &mut messages {
         if m.role == ConversationRole::User {
-            m.content
-                .sort_by_key(|b| !matches!(b, ContentBlock::ToolResult(_)));
+            tool_results_first(&mut m.content);
         }
     }
     if messages.is_empty() {
@@ -96,31 +98,68 @@ fn unanswered(req: &ChatRequest, at: usize, id: &str) -> ApiError {
     }
 }
 
-/// The non-blank texts of a message.
-fn texts(parts: &[ContentPart]) -> impl Iterator<Item = String> + '_ {
-    parts.iter().filter_map(|p| match p {
-        ContentPart::Text(t) if !is_blank(t) => Some(t.clone()),
-        _ => None,
-    })
+/// A system or developer message: its non-blank texts, each followed by the cache point its
+/// part asks for, and the message's own cache point after the last.
+fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
+    let start = system.len();
+    for (j, p) in m.content.iter().enumerate() {
+        if let ContentPart::Text(t) = p {
+            if !is_blank(t) {
+                system.push(SystemContentBlock::Text(t.clone()));
+            }
+        }
+        if let Some(ttl) = marked(m, Some(j)).filter(|_| system.len() > start) {
+            system.push(SystemContentBlock::CachePoint(point(ttl)));
+        }
+    }
+    if let Some(ttl) = marked(m, None).filter(|_| system.len() > start) {
+        system.push(SystemContentBlock::CachePoint(point(ttl)));
+    }
 }
 
-/// A user message: its non-blank texts and its images, in order.
-fn user_blocks(parts: &[ContentPart]) -> Vec<ContentBlock> {
-    parts
-        .iter()
-        .filter_map(|p| match p {
-            ContentPart::Text(t) if is_blank(t) => None,
-            ContentPart::Text(t) => Some(ContentBlock::Text(t.clone())),
-            ContentPart::Guarded(g) if is_blank(&g.text) => None,
-            ContentPart::Guarded(g) => Some(ContentBlock::GuardContent(g.to_block())),
-            ContentPart::Image(img) => Some(ContentBlock::Image(ImageBlock {
+/// A user message: its non-blank texts (guarded or not) and its images, in order, with the
+/// cache points its parts and itself ask for.
+fn user_blocks(m: &ChatMessage) -> Vec<ContentBlock> {
+    let mut blocks = Vec::new();
+    for (j, p) in m.content.iter().enumerate() {
+        match p {
+            ContentPart::Text(t) if is_blank(t) => {}
+            ContentPart::Text(t) => blocks.push(ContentBlock::Text(t.clone())),
+            ContentPart::Guarded(g) if is_blank(&g.text) => {}
+            ContentPart::Guarded(g) => blocks.push(ContentBlock::GuardContent(g.to_block())),
+            ContentPart::Image(img) => blocks.push(ContentBlock::Image(ImageBlock {
                 format: img.format,
                 source: ImageSource {
                     bytes: img.base64.clone(),
                 },
             })),
-        })
-        .collect()
+        }
+        cache_after(m, Some(j), &mut blocks);
+    }
+    cache_after(m, None, &mut blocks);
+    blocks
+}
+
+/// The cache point a mark of `m` asks for after `part` (`None`: the whole message), if there
+/// is anything before it.
+fn cache_after(m: &ChatMessage, part: Option<usize>, blocks: &mut Vec<ContentBlock>) {
+    if let Some(ttl) = marked(m, part).filter(|_| !blocks.is_empty()) {
+        blocks.push(ContentBlock::CachePoint(point(ttl)));
+    }
+}
+
+/// A turn's blocks with the tool results first, each block keeping the cache points that
+/// follow it.
+fn tool_results_first(content: &mut Vec<ContentBlock>) {
+    let mut groups: Vec<Vec<ContentBlock>> = Vec::new();
+    for b in content.drain(..) {
+        match groups.last_mut() {
+            Some(g) if matches!(b, ContentBlock::CachePoint(_)) => g.push(b),
+            _ => groups.push(vec![b]),
+        }
+    }
+    groups.sort_by_key(|g| !matches!(g[0], ContentBlock::ToolResult(_)));
+    content.extend(groups.into_iter().flatten());
 }
 
 /// An assistant message (number `i`): its texts, then its tool calls, each now `pending`.
@@ -129,7 +168,15 @@ fn assistant_blocks(
     m: &ChatMessage,
     pending: &mut Vec<(usize, String)>,
 ) -> Vec<ContentBlock> {
-    let mut blocks: Vec<ContentBlock> = texts(&m.content).map(ContentBlock::Text).collect();
+    let mut blocks = Vec::new();
+    for (j, p) in m.content.iter().enumerate() {
+        if let ContentPart::Text(t) = p {
+            if !is_blank(t) {
+                blocks.push(ContentBlock::Text(t.clone()));
+            }
+        }
+        cache_after(m, Some(j), &mut blocks);
+    }
     for c in &m.tool_calls {
         pending.push((i, c.id.clone()));
         blocks.push(ContentBlock::ToolUse(ToolUseBlock {
@@ -138,6 +185,7 @@ fn assistant_blocks(
             input: c.arguments.clone(),
         }));
     }
+    cache_after(m, None, &mut blocks);
     blocks
 }
 
@@ -155,10 +203,15 @@ fn tool_result(
         ));
     };
     pending.remove(pos);
-    Ok(vec![ContentBlock::ToolResult(ToolResultBlock {
+    let mut blocks = vec![ContentBlock::ToolResult(ToolResultBlock {
         tool_use_id: bedrock_tool_id(&id),
         content: vec![tool_result_content(&m.content)],
-    })])
+    })];
+    // One result block: any mark of the message or its parts follows it.
+    if let Some(ttl) = m.cache.iter().map(|c| c.ttl).max() {
+        blocks.push(ContentBlock::CachePoint(point(ttl)));
+    }
+    Ok(blocks)
 }
 
 /// Bedrock requires the first message to come from the user: a conversation that starts

@@ -58,7 +58,7 @@ pub(super) fn json_output(
                 _ => "Respond only with one valid JSON object, with no prose and no code fences."
                     .to_string(),
             };
-            system.push(SystemContentBlock { text });
+            system.push(SystemContentBlock::Text(text));
         }
     }
     Ok(None)
@@ -96,14 +96,12 @@ fn json_tool(
             "Give the answer as a JSON object: this tool's input.".to_string(),
         ),
     };
-    tools.specs.push(Tool {
-        tool_spec: ToolSpec {
-            name: JSON_TOOL.into(),
-            description: Some(description),
-            input_schema: ToolInputSchema { json: schema },
-            strict: None,
-        },
-    });
+    tools.specs.push(Tool::ToolSpec(ToolSpec {
+        name: JSON_TOOL.into(),
+        description: Some(description),
+        input_schema: ToolInputSchema { json: schema },
+        strict: None,
+    }));
     tools.choice = match tools.choice.take() {
         named @ Some(BedrockChoice::Tool { .. }) => named,
         _ if output.drop_tool_calls || req.tools.is_empty() => Some(BedrockChoice::Tool {
@@ -111,11 +109,9 @@ fn json_tool(
         }),
         _ => Some(BedrockChoice::Any(Empty {})),
     };
-    system.push(SystemContentBlock {
-        text: format!(
-            "Give your final answer by calling the `{JSON_TOOL}` tool with the answer as its input."
-        ),
-    });
+    system.push(SystemContentBlock::Text(format!(
+        "Give your final answer by calling the `{JSON_TOOL}` tool with the answer as its input."
+    )));
     output.json_tool = Some(JSON_TOOL.into());
     Ok(())
 }

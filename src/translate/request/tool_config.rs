@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use super::cache::point;
 use super::capabilities::native_structured_output;
 use super::{Ignored, Target};
 use crate::converse::request::{
@@ -31,20 +32,20 @@ pub(super) fn plan(
         legacy_functions: req.legacy_functions,
         ..OutputMode::default()
     };
-    let mut specs: Vec<Tool> = req
-        .tools
-        .iter()
-        .map(|t| Tool {
-            tool_spec: ToolSpec {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                input_schema: ToolInputSchema {
-                    json: t.parameters.clone(),
-                },
-                strict: (t.strict && native_structured_output(target)).then_some(true),
+    let mut specs: Vec<Tool> = Vec::with_capacity(req.tools.len());
+    for t in &req.tools {
+        specs.push(Tool::ToolSpec(ToolSpec {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            input_schema: ToolInputSchema {
+                json: t.parameters.clone(),
             },
-        })
-        .collect();
+            strict: (t.strict && native_structured_output(target)).then_some(true),
+        }));
+        if let Some(mark) = t.cache {
+            specs.push(Tool::CachePoint(point(mark.ttl)));
+        }
+    }
     let mut choice = match &req.tool_choice {
         None | Some(ToolChoice::Auto) | Some(ToolChoice::None) => None,
         Some(ToolChoice::Required) => Some(BedrockChoice::Any(Empty {})),
@@ -90,7 +91,7 @@ pub(super) fn finish(
             }
             None => "Do not call any tool in this reply; answer in text.".to_string(),
         };
-        system.push(SystemContentBlock { text });
+        system.push(SystemContentBlock::Text(text));
     }
     if anthropic_thinking
         && matches!(
@@ -128,16 +129,14 @@ fn history_has_tools(messages: &[Message]) -> bool {
 
 /// A declaration for a tool the history calls but the request no longer offers.
 fn stand_in_tool(name: String) -> Tool {
-    Tool {
-        tool_spec: ToolSpec {
-            name,
-            description: Some("No longer available.".into()),
-            input_schema: ToolInputSchema {
-                json: json!({"type": "object", "properties": {}}),
-            },
-            strict: None,
+    Tool::ToolSpec(ToolSpec {
+        name,
+        description: Some("No longer available.".into()),
+        input_schema: ToolInputSchema {
+            json: json!({"type": "object", "properties": {}}),
         },
-    }
+        strict: None,
+    })
 }
 
 /// Names of the tools called in the history, first-seen order, deduplicated.

@@ -16,7 +16,9 @@ Text answers
   ``stop_sequence`` as above).
 * Usage: ``outputTokens`` = number of whitespace-separated words in the final reply;
   ``inputTokens`` = number of whitespace-separated words across all ``system`` texts and all
-  message text blocks as received (markers included); ``totalTokens`` = their sum.
+  message text blocks as received (markers included); ``totalTokens`` = their sum. With
+  ``cachePoint`` blocks (prompt_cache.py) or ``[scenario:cache:<read>:<write>]``, also
+  ``cacheReadInputTokens`` / ``cacheWriteInputTokens``, and ``totalTokens`` adds them too.
 
 Tools, images, reasoning, JSON (``enrich``, applied on top of the echo, in this order)
 -------------------------------------------------------------------------------------
@@ -103,6 +105,8 @@ class Answer:
     performance: dict | None = None
     # `trace` of the answer (the guardrail's assessment), when the guardrail's trace is on.
     trace: dict | None = None
+    # (cache read, cache write), reported when the request used the prompt cache.
+    cache: tuple[int, int] | None = None
 
     def extras(self) -> dict:
         """The members a Converse answer and the stream's `metadata` event share."""
@@ -131,11 +135,16 @@ class Answer:
 
     @property
     def usage(self) -> dict:
-        return {
+        read, write = self.cache or (0, 0)
+        usage = {
             "inputTokens": self.input_tokens,
             "outputTokens": self.output_tokens,
-            "totalTokens": self.input_tokens + self.output_tokens,
+            "totalTokens": self.input_tokens + self.output_tokens + read + write,
         }
+        if self.cache is not None:
+            usage["cacheReadInputTokens"] = read
+            usage["cacheWriteInputTokens"] = write
+        return usage
 
     def deltas(self) -> list[str]:
         """Word pieces (each with the whitespace that follows it) that concatenate to text."""

@@ -1,5 +1,6 @@
 """The emulator's settings: credentials it accepts, the service model, the other ways in, and
-the shared state (recorded requests, issued credentials) its handler threads use under `lock`."""
+the shared state (recorded requests, issued credentials, prompt-cache prefixes) its handler
+threads use under `lock`."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class EmulatorConfig:
     container_authorization: str | None = None
     issued: dict = field(default_factory=dict)  # access key id → IssuedCredentials
     imds_tokens: set = field(default_factory=set)
+    # Prompt-cache prefixes seen (prompt_cache.py), until POST /_emulator/reset.
+    prompt_cache: set = field(default_factory=set)
 
     def error_status(self, name: str) -> int | None:
         try:

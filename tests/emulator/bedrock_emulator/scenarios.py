@@ -60,6 +60,7 @@ class Scenario:
     first_tool: bool = False  # [scenario:tool]
     parallel_tools: bool = False
     guardrail: bool = False  # [scenario:guardrail]
+    cache: tuple[int, int] | None = None  # [scenario:cache:<read>:<write>]
 
     def error_before_answer(self, status_of: Callable[[str], int | None]) -> BedrockError | None:
         """The Bedrock error a throttle / error marker answers instead of the model (before
@@ -199,6 +200,11 @@ def _parse_guardrail(s: Scenario, args: list[str]) -> None:
     a marker inside one of them counts, as Bedrock then assesses those blocks only. Without a
     guardrail the marker does nothing."""
     s.guardrail = True
+def _parse_cache(s: Scenario, args: list[str]) -> None:
+    """Usage reports ``cacheReadInputTokens`` ``<read>`` and ``cacheWriteInputTokens``
+    ``<write>`` (a missing one 0) on top of the counted ``inputTokens``, ``totalTokens`` adding
+    all four, whatever the request's ``cachePoint`` blocks (which then are not recorded)."""
+    s.cache = (_digits(args, 0) or 0, _digits(args, 1) or 0)
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ SCENARIOS: dict[str, Marker] = {
     "tool": Marker("[scenario:tool] [scenario:tool:<name>]", BOTH, _parse_tool),
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
     "guardrail": Marker("[scenario:guardrail]", BOTH, _parse_guardrail),
+    "cache": Marker("[scenario:cache:<read>:<write>]", BOTH, _parse_cache),
 }
 
 

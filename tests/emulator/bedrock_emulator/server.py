@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import botocore.validate
 
-from . import aws_services
+from . import aws_services, prompt_cache
 from .answers import REASONING_SIGNATURE, Answer, answer_for, last_user_text
 from .config import EmulatorConfig, config_from_env
 from .credentials import IMDS_ROLE, issue_credentials, verify_auth, verify_gateway
@@ -219,12 +219,25 @@ class Handler(BaseHTTPRequestHandler):
             self._record_status(scenario.empty_status, "empty-status")
             return self._send(scenario.empty_status, b"", {})
         result = answer_for(request, scenario)
+        self._cache_usage(result, request, unquote(route.group("model")), scenario)
         if route.group("op") == "converse":
             self._converse(result, scenario, request_id)
         else:
             self._converse_stream(result, scenario, request_id)
 
     # -- answers -------------------------------------------------------------------------------
+
+    def _cache_usage(self, result: Answer, request: dict, model_id: str, scenario: Scenario) -> None:
+        """The prompt cache's share of the input (prompt_cache.py), or the scenario's."""
+        if scenario.cache is not None:
+            result.cache = scenario.cache
+            return
+        config = self.server.config
+        with config.lock:
+            counted = prompt_cache.account(request, model_id, config.prompt_cache)
+        if counted is not None:
+            result.cache = counted
+            result.input_tokens -= sum(counted)
 
     def _reset_connection(self) -> None:
         """Abort the TCP connection: SO_LINGER 0 makes close() send RST, not FIN."""
@@ -475,6 +488,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/_emulator/reset":
             with config.lock:
                 config.requests.clear()
+                config.prompt_cache.clear()
             return self._send_json(200, {"status": "reset"})
         return self._send_json(404, {"message": f"no emulator endpoint {method} {path}"})
 

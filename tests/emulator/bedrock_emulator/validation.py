@@ -17,6 +17,12 @@
   with ``additionalModelRequestFields.thinking`` enabled (Anthropic's rules)
   ``budget_tokens >= 1024``, ``maxTokens > budget_tokens``, no ``temperature``/``topP`` and no
   forced ``toolChoice``.
+* Prompt-cache rules (``check_cache_points``), with Bedrock's own messages: ``cachePoint``
+  blocks only for models with prompt caching (``cache_support``: Claude 3.7 Sonnet and later,
+  Claude 3.5 Haiku, Amazon Nova Micro/Lite/Pro/Premier), and after tools only for Claude;
+  at most 4 in a request; never first in its list (``There is nothing available to cache``);
+  ``ttl: "1h"`` only on Claude 4.5 and later, and never after a shorter point (tools, then
+  system, then messages).
 
 Every violation is ``400 ValidationException``.
 """
@@ -223,6 +229,87 @@ def check_tool_semantics(body: dict) -> None:
 
 
 
+CACHE_UNSUPPORTED = (
+    "You invoked an unsupported model or your request did not allow prompt caching. "
+    "See the documentation for more information."
+)
+MAX_CACHE_POINTS = 4
+
+
+def _claude_version(model_id: str) -> tuple[int, int] | None:
+    match = re.search(r"claude-(?:(?:sonnet|opus|haiku)-)?(\d{1,2})(?:-(\d{1,2})(?!\d))?", model_id)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2) or 0)
+
+
+def _alias_version(alias: str) -> tuple[int, int] | None:
+    # A custom gateway's alias joins one-digit version numbers: claude-37-sonnet, claude-sonnet-45.
+    match = re.search(r"claude-(?:(?:sonnet|opus|haiku)-)?(\d)(\d)?(?!\d)", alias)
+    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
+
+
+def cache_support(model_id: str) -> dict | None:
+    """Where the model takes cache points: ``{"tools": bool, "ttl_1h": bool}``, or None.
+    `model_id` is a Bedrock id, inference profile, ARN, or a custom gateway's alias."""
+    base = model_id.rsplit("/", 1)[-1]
+    alias = "." not in base
+    if ".anthropic.claude-" in f".{base}" or (alias and base.startswith("claude-")):
+        version = _alias_version(base) if alias else _claude_version(base)
+        if version is None:
+            return None
+        if version >= (3, 7) or ("haiku" in base and version == (3, 5)):
+            return {"tools": True, "ttl_1h": version >= (4, 5)}
+        return None
+    if re.search(r"(^|\.)amazon\.nova-(micro|lite|pro|premier)-|^nova-(micro|lite|pro|premier)$", base):
+        return {"tools": False, "ttl_1h": False}
+    return None
+
+
+def _cache_lists(body: dict) -> list[tuple[str, list]]:
+    """The lists that may hold cache points, in Bedrock's order: tools, system, messages."""
+    lists = [("toolConfig.tools", (body.get("toolConfig") or {}).get("tools") or [])]
+    lists.append(("system", body.get("system") or []))
+    for i, message in enumerate(body.get("messages") or []):
+        lists.append((f"messages.{i}.content", message.get("content") or []))
+    return lists
+
+
+def check_cache_points(body: dict, model_id: str) -> None:
+    """Bedrock's prompt-cache rules for the cache points of a request to `model_id`."""
+    points = [
+        (where, j, block["cachePoint"])
+        for where, items in _cache_lists(body)
+        for j, block in enumerate(items)
+        if isinstance(block, dict) and "cachePoint" in block
+    ]
+    if not points:
+        return
+    support = cache_support(model_id)
+    if support is None or (not support["tools"] and any(w == "toolConfig.tools" for w, _, _ in points)):
+        raise validation_error(CACHE_UNSUPPORTED)
+    if len(points) > MAX_CACHE_POINTS:
+        raise validation_error(
+            "The model returned the following errors: A maximum of 4 blocks with cache_control "
+            f"may be provided. Found {len(points)}."
+        )
+    shorter = False
+    for where, j, point in points:
+        if j == 0:
+            raise validation_error("There is nothing available to cache.")
+        ttl = point.get("ttl")
+        if ttl == "1h" and not support["ttl_1h"]:
+            raise validation_error(CACHE_UNSUPPORTED)
+        if ttl == "1h" and shorter:
+            raise validation_error(
+                f"The model returned the following errors: {where}.{j}.cache_control.ttl: a "
+                "ttl='1h' cache_control block must not come after a ttl='5m' cache_control "
+                "block. Note that blocks are processed in the following order: `tools`, "
+                "`system`, `messages`."
+            )
+        shorter = shorter or ttl != "1h"
+
+
 def validate_request(
     model: botocore.model.ServiceModel,
     validator: botocore.validate.ParamValidator,
@@ -258,6 +345,7 @@ def validate_request(
     check_semantics(request)
     check_tool_semantics(request)
     check_guardrail(shape, request)
+    check_cache_points(request, model_id)
     return request
 
 
