@@ -437,7 +437,8 @@ proptest! {
         let (id, _) = request::request_id(client_id.as_deref(), || "made-up-1".to_string());
         let body = serde_json::to_vec(&body).unwrap();
         match request::on_body(&cfg, &tenant, Endpoint::ChatCompletions, &body, None, now, None) {
-            Ok((up, ex, _)) => {
+            Ok((request::Prepared::FanOut(_), ..)) => panic!("a chat request is forwarded"),
+            Ok((request::Prepared::Forward(up), ex, _)) => {
                 let mut req = HeaderList::new(client.clone());
                 req.set("x-request-id", &id);
                 upstream::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);

@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     });
     let tenant = &cfg.tenants.tenants()[0];
     match request::on_body(cfg, tenant, Endpoint::ChatCompletions, data, None, fuzz::now(), None) {
-        Ok((up, ex, _)) => {
+        Ok((request::Prepared::FanOut(_), ..)) => panic!("a chat request is forwarded"),
+        Ok((request::Prepared::Forward(up), ex, _)) => {
             let mut req = HeaderList::default();
             upstream::upstream_head(&mut req, cfg, &tenant.name, &up, &ex);
             let mut resp = HeaderList::default();

@@ -120,9 +120,10 @@ impl Outcome {
             out.push(counter(&format!("errors.{}", segment(Some(t))), 1));
         }
         if let Some(t) = self.tokens {
-            out.push(counter("input_tokens", t.prompt()));
-            out.push(counter("output_tokens", t.output));
+            // Envoy refuses to add 0 to a counter (embeddings have no output tokens).
             for (suffix, n) in [
+                ("input_tokens", t.prompt()),
+                ("output_tokens", t.output),
                 ("cache_read_tokens", t.cache_read),
                 ("cache_write_tokens", t.cache_write),
             ] {

@@ -12,8 +12,8 @@ use crate::catalog::{provider_of, Resolved};
 use crate::config::Config;
 use crate::error::{ApiError, ErrorType};
 use crate::openai::models::{
-    BedrockModel, Mapping, MappingList, Model, ModelList, Provider, ProviderCapabilities,
-    ProviderList, METADATA_VERSION,
+    BedrockModel, EmbeddingFacts, Mapping, MappingList, Model, ModelList, Provider,
+    ProviderCapabilities, ProviderList, METADATA_VERSION,
 };
 use crate::upstream::Upstream;
 
@@ -63,6 +63,15 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
             gateway_alias,
+            embedding: crate::catalog::embedding::model_for(&r.bedrock_id).map(|m| {
+                let mut supported = m.dimensions.to_vec();
+                supported.sort_unstable();
+                EmbeddingFacts {
+                    dimensions: m.default_dimensions(),
+                    supported_dimensions: supported,
+                    max_inputs_per_call: m.batch,
+                }
+            }),
         },
     }
 }
@@ -255,6 +264,39 @@ mod tests {
 
     fn parse(b: Result<Vec<u8>, ApiError>) -> Value {
         serde_json::from_slice(&b.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn embedding_models_are_listed_and_marked_with_their_dimensions() {
+        let v = parse(list_models(&cfg(r#""builtin_models":true"#), &anyone()));
+        let data = v["data"].as_array().unwrap();
+        let titan = data
+            .iter()
+            .find(|m| m["id"] == "amazon.titan-embed-text-v2:0")
+            .unwrap();
+        assert_eq!(
+            titan["bedrock"]["embedding"],
+            serde_json::json!({"dimensions": 1024, "supported_dimensions": [256, 512, 1024], "max_inputs_per_call": 1})
+        );
+        assert_eq!(
+            titan["bedrock"]["output_modalities"],
+            serde_json::json!(["embedding"])
+        );
+        assert_eq!(titan["bedrock"]["streaming"], false);
+        for id in [
+            "cohere.embed-english-v3",
+            "cohere.embed-multilingual-v3",
+            "cohere.embed-v4:0",
+            "amazon.nova-2-multimodal-embeddings-v1:0",
+        ] {
+            let m = data.iter().find(|m| m["id"] == id).unwrap();
+            assert!(
+                m["bedrock"]["embedding"]["dimensions"].as_u64().is_some(),
+                "{id}"
+            );
+        }
+        let chat = data.iter().find(|m| m["id"] == "gpt-4o").unwrap();
+        assert!(chat["bedrock"].get("embedding").is_none());
     }
 
     #[test]

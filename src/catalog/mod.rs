@@ -8,6 +8,7 @@
 //! in late 2025); anything that matters to a deployment belongs in its configuration.
 
 pub mod caching;
+pub mod embedding;
 pub mod metadata;
 pub mod model_id;
 pub mod models;
@@ -223,8 +224,18 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_string()).collect()
 }
 
-/// The built-in catalog, newest first within each provider.
+/// The built-in catalog, newest first within each provider, then the embedding models.
 pub fn builtin_models() -> Vec<ModelEntry> {
+    let mut all = chat_models();
+    all.extend(
+        embedding::MODELS
+            .iter()
+            .map(embedding::EmbeddingModel::entry),
+    );
+    all
+}
+
+fn chat_models() -> Vec<ModelEntry> {
     BUILTIN
         .iter()
         .map(

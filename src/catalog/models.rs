@@ -101,7 +101,12 @@ pub fn encode_segment(segment: &str) -> String {
 
 /// `/model/{id}/converse` or `/model/{id}/converse-stream`, the id encoded exactly once.
 pub fn converse_path(model_id: &str, stream: bool) -> String {
-    format!("/model/{}/{}", encode_segment(model_id), operation(stream))
+    model_path(model_id, operation(stream))
+}
+
+/// `/model/{id}/{operation}`, the id encoded exactly once.
+pub fn model_path(model_id: &str, operation: &str) -> String {
+    format!("/model/{}/{operation}", encode_segment(model_id))
 }
 
 /// The custom gateway's short name for a Bedrock model id, by the seed's rule

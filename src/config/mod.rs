@@ -39,6 +39,7 @@ mod policy;
 mod raw;
 mod tenants;
 mod upstream;
+pub use upstream::EmbeddingsConfig;
 pub mod version;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -111,6 +112,8 @@ struct RawConfig {
     #[serde(default)]
     prompt_caching: Option<RawAutoCache>,
     token_weights: Option<RawTokenWeights>,
+    #[serde(default)]
+    embeddings: Option<raw::RawEmbeddings>,
 }
 
 /// The validated configuration.
@@ -149,6 +152,8 @@ pub struct Config {
     /// What prompt-cache tokens weigh against `tokens_per_minute`, for tenants that do not
     /// say (every tenant carries its own in [`Tenant::token_weights`]).
     pub token_weights: TokenWeights,
+    /// How `/v1/embeddings` calls Bedrock.
+    pub embeddings: upstream::EmbeddingsConfig,
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
     pub known_models: BTreeSet<String>,
@@ -259,7 +264,9 @@ impl Config {
         let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
         let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
         let iam = iam_auth(raw.iam_auth, &region, &tenants)?;
+        let embeddings = upstream::embeddings(raw.embeddings)?;
         Ok(Self {
+            embeddings,
             known_models: models::known_models(&catalog, &tenants),
             tenants,
             max_request_body_bytes,

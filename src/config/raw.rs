@@ -82,6 +82,18 @@ pub(super) struct RawTokenWeights {
     pub cache_write: Option<f64>,
 }
 
+/// `embeddings`: how `/v1/embeddings` calls Bedrock (signed side calls through a cluster).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmbeddings {
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {

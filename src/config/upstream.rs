@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::raw::{RawCredentialSource, RawCredentials, RawGateway};
+use super::raw::{RawCredentialSource, RawCredentials, RawEmbeddings, RawGateway};
 use super::{err, nonempty, ConfigError, Env};
 use crate::upstream::credentials::{CredentialSource, SourceKind};
 use crate::upstream::sigv4::Credentials;
@@ -241,5 +241,52 @@ fn gateway(g: RawGateway, env: Env) -> Result<GatewayUpstream, ConfigError> {
         token,
         token_header,
         aliases: g.aliases,
+    })
+}
+/// `embeddings`, validated: the Envoy cluster its `InvokeModel` calls go through (the one
+/// the route sends Bedrock traffic to, `bedrock` in the shipped configs), how many calls one
+/// request may have in flight, and each call's timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingsConfig {
+    pub cluster: String,
+    pub max_in_flight: usize,
+    pub timeout: Duration,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        Self {
+            cluster: "bedrock".to_string(),
+            max_in_flight: 8,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+pub(super) fn embeddings(raw: Option<RawEmbeddings>) -> Result<EmbeddingsConfig, ConfigError> {
+    let raw = raw.unwrap_or_default();
+    let d = EmbeddingsConfig::default();
+    let cluster =
+        match raw.cluster {
+            None => d.cluster,
+            Some(c) if !c.is_empty() && c.len() <= 256 && !c.chars().any(char::is_control) => c,
+            Some(_) => return Err(err(
+                "`embeddings.cluster` must be an Envoy cluster name (1-256 printable characters)",
+            )),
+        };
+    let max_in_flight = raw.max_in_flight.unwrap_or(d.max_in_flight);
+    if !(1..=64).contains(&max_in_flight) {
+        return Err(err("`embeddings.max_in_flight` must be between 1 and 64"));
+    }
+    let timeout_ms = raw.timeout_ms.unwrap_or(60_000);
+    if !(100..=900_000).contains(&timeout_ms) {
+        return Err(err(
+            "`embeddings.timeout_ms` must be between 100 and 900000",
+        ));
+    }
+    Ok(EmbeddingsConfig {
+        cluster,
+        max_in_flight,
+        timeout: Duration::from_millis(timeout_ms),
     })
 }

@@ -137,11 +137,11 @@ impl Http {
 
 impl Context for Http {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
-        let status = host::call_response_status();
+        let headers = host::headers(MapType::HttpCallResponseHeaders);
         let body = host::call_response_body(body_size);
         let mut read = |size: usize| host::body(BufferType::HttpRequestBody, size);
         let out = self
-            .with_env(|flow, env| flow.on_side_call_answer(env, token, status, &body, &mut read));
+            .with_env(|flow, env| flow.on_side_call_answer(env, token, &headers, &body, &mut read));
         self.apply(out);
     }
 }

@@ -4,5 +4,6 @@
 pub mod chat;
 pub mod chunk;
 pub mod completion;
+pub mod embeddings;
 pub(crate) mod json;
 pub mod models;

@@ -55,6 +55,20 @@ pub struct BedrockModel {
     /// In gateway mode: the gateway's name for the model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway_alias: Option<String>,
+    /// Set on embedding models only (served on `/v1/embeddings`, refused on chat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingFacts>,
+}
+
+/// What `/v1/embeddings` does with an embedding model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EmbeddingFacts {
+    /// Vector size when the request has no `dimensions`.
+    pub dimensions: u32,
+    /// Every `dimensions` the model takes, smallest first.
+    pub supported_dimensions: Vec<u32>,
+    /// Inputs one Bedrock call carries (more are chunked or fanned out).
+    pub max_inputs_per_call: usize,
 }
 
 /// `{"object": "list", "data": [...]}`.

@@ -7,6 +7,7 @@ use crate::auth::tenant::Tenant;
 use crate::catalog::metadata;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::upstream::embeddings::EmbeddingJob;
 use crate::upstream::sigv4::Credentials;
 use crate::upstream::{self, Exchange, UpstreamRequest};
 
@@ -35,6 +36,17 @@ pub enum Endpoint {
     ChatCompletions,
     /// Legacy `POST /v1/completions`.
     Completions,
+    /// `POST /v1/embeddings`: answered from side calls ([`Prepared::FanOut`]).
+    Embeddings,
+}
+
+/// What a buffered body becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    /// The client's request, rewritten, goes upstream.
+    Forward(UpstreamRequest),
+    /// The filter makes these calls itself and answers once all are back.
+    FanOut(EmbeddingJob),
 }
 
 /// A response the filter produces itself, without calling Bedrock.
@@ -151,11 +163,12 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
     let decision = match (path, head.method) {
         ("/v1/chat/completions", "POST") => read_body(Endpoint::ChatCompletions),
         ("/v1/completions", "POST") => read_body(Endpoint::Completions),
+        ("/v1/embeddings", "POST") => read_body(Endpoint::Embeddings),
         ("/v1/usage", "GET") => usage_request(cfg, tenant, query),
         ("/v1/models", "GET") => json(metadata::list_models(cfg, tenant)),
         ("/v1/providers", "GET") => json(metadata::providers(cfg, tenant)),
         ("/v1/mappings", "GET") => json(metadata::mappings(cfg, tenant)),
-        ("/v1/chat/completions" | "/v1/completions", _) => wrong_method("POST"),
+        ("/v1/chat/completions" | "/v1/completions" | "/v1/embeddings", _) => wrong_method("POST"),
         ("/v1/usage" | "/v1/models" | "/v1/providers" | "/v1/mappings", _) => wrong_method("GET"),
         _ => match (model_id, head.method) {
             (Some(id), "GET") => json(metadata::retrieve_model(cfg, tenant, id)),
@@ -240,7 +253,7 @@ pub fn on_body(
     model_override: Option<&str>,
     now: std::time::SystemTime,
     live: Option<&Credentials>,
-) -> Result<(UpstreamRequest, Exchange, Limits), ApiError> {
+) -> Result<(Prepared, Exchange, Limits), ApiError> {
     check_body_size(cfg, body.len())?;
     let overridden;
     let body = match model_override {
@@ -250,9 +263,16 @@ pub fn on_body(
         }
         None => body,
     };
+    let forward = |(up, ex)| (Prepared::Forward(up), ex);
     let (up, ex) = match endpoint {
-        Endpoint::ChatCompletions => upstream::chat_for(cfg, Some(tenant), body, now, live)?,
-        Endpoint::Completions => upstream::completion_for(cfg, Some(tenant), body, now, live)?,
+        Endpoint::ChatCompletions => {
+            upstream::chat_for(cfg, Some(tenant), body, now, live).map(forward)?
+        }
+        Endpoint::Completions => {
+            upstream::completion_for(cfg, Some(tenant), body, now, live).map(forward)?
+        }
+        Endpoint::Embeddings => upstream::embeddings::embeddings(cfg, body, now, live)
+            .map(|(job, ex)| (Prepared::FanOut(job), ex))?,
     };
     // Decided on the model actually called, after every override.
     if ex.via_bedrock_model && !tenant.allow_bedrock_model {

@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | OpenAI | `/v1/chat/completions` | itself |
 //! | prefixed (`path_prefix: "/openai"`) | `/openai/v1/chat/completions` | `/v1/chat/completions` |
-//! | Azure OpenAI | `/openai/deployments/{deployment}/chat/completions?api-version=2024-10-21` | `/v1/chat/completions`, model from `azure_deployments[deployment]` |
+//! | Azure OpenAI | `/openai/deployments/{deployment}/chat/completions?api-version=2024-10-21` | `/v1/chat/completions`, model from `azure_deployments[deployment]`, or the deployment name itself when `azure_deployments` is empty |
 //!
 //! The query string and a fragment are cut off and one trailing `/` is dropped in every form.
 //! Anything else is returned unchanged (and routing answers 404). The Azure form takes the
@@ -67,7 +67,7 @@ impl PathForms {
                 "with an invalid name".to_string()
             };
             return Err(format!(
-                "`azure_deployments` entry {shown}: the name must be letters, digits, `-`, `_` or `.` and the model non-empty"
+                "`azure_deployments` entry {shown}: the name must be letters, digits, `-`, `_`, `.` or `:` and the model non-empty"
             ));
         }
         Ok(Self {
@@ -77,11 +77,26 @@ impl PathForms {
     }
 }
 
+/// A deployment name: letters, digits, `-_.`, and `:` so that a Bedrock id can be one.
 fn valid_deployment(name: &str) -> bool {
     !name.is_empty()
+        && name.len() <= 256
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+impl PathForms {
+    /// The model a deployment stands for: its `azure_deployments` entry; with none
+    /// configured, the deployment name itself (resolved like any `model`: an alias, a
+    /// Bedrock id); `None` when deployments are configured and this one is not.
+    pub fn model_for(&self, deployment: &str) -> Option<String> {
+        match self.deployments.get(deployment) {
+            Some(model) => Some(model.clone()),
+            None if self.deployments.is_empty() => Some(deployment.to_string()),
+            None => None,
+        }
+    }
 }
 
 /// Which form the client used.
@@ -184,7 +199,7 @@ pub fn normalise(forms: &PathForms, raw: &str) -> Route {
                     query: query.to_string(),
                     form: Form::Azure {
                         deployment: deployment.to_string(),
-                        model: forms.deployments.get(deployment).cloned(),
+                        model: forms.model_for(deployment),
                         api_version,
                     },
                 };
@@ -403,6 +418,39 @@ mod tests {
         assert!(plain.check().is_ok());
         assert_eq!(plain.authorization(None, Some("sk-key")), None);
         assert_eq!(plain.model_override(), None);
+    }
+
+    #[test]
+    fn without_configured_deployments_the_name_is_the_model() {
+        let f = PathForms::default();
+        for (path, op, model) in [
+            (
+                "/openai/deployments/gpt-4o/chat/completions?api-version=1",
+                "/v1/chat/completions",
+                "gpt-4o",
+            ),
+            (
+                "/openai/deployments/amazon.titan-embed-text-v2:0/embeddings?api-version=1",
+                "/v1/embeddings",
+                "amazon.titan-embed-text-v2:0",
+            ),
+            (
+                "/openai/deployments/m/completions?api-version=1",
+                "/v1/completions",
+                "m",
+            ),
+        ] {
+            let r = normalise(&f, path);
+            assert!(r.check().is_ok(), "{path}");
+            assert_eq!((r.path.as_str(), r.model_override()), (op, Some(model)));
+        }
+        // Configured deployments override, and then only they exist.
+        let f = forms(None);
+        assert!(
+            normalise(&f, "/openai/deployments/gpt-4o/embeddings?api-version=1")
+                .check()
+                .is_err()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! Bedrock gateway: its own path template and model aliases, a token header, no SigV4).
 
 pub mod credentials;
+pub mod embeddings;
 pub mod side_call;
 pub mod sigv4;
 
@@ -91,13 +92,18 @@ impl GatewayUpstream {
             .unwrap_or_else(|| models::gateway_alias(bedrock_id))
     }
 
-    /// The request path for a model id and operation.
+    /// The request path for a model id and Converse operation.
     pub fn path(&self, bedrock_id: &str, stream: bool) -> String {
+        self.path_for(bedrock_id, models::operation(stream))
+    }
+
+    /// The request path for a model id and operation (`converse`, `invoke`, …).
+    pub fn path_for(&self, bedrock_id: &str, operation: &str) -> String {
         let alias = self.alias_for(bedrock_id);
         let encoded = models::encode_segment(&alias);
         self.path_template
             .replace("{model}", &encoded)
-            .replace("{operation}", models::operation(stream))
+            .replace("{operation}", operation)
     }
 }
 
@@ -245,6 +251,9 @@ pub fn chat_for(
         Some(id) => id.clone(),
         None => resolve_model(cfg, &req.model)?,
     };
+    if crate::translate::embeddings::model_for(&bedrock_model).is_some() {
+        return Err(embeddings::not_a_chat_model(&req.model));
+    }
     let provider = req
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
@@ -323,6 +332,9 @@ pub fn completion_for(
     let req = CompletionRequest::parse(body)?;
     let mut converse = completion_to_converse(&req)?;
     let bedrock_model = resolve_model(cfg, &req.model)?;
+    if crate::translate::embeddings::model_for(&bedrock_model).is_some() {
+        return Err(embeddings::not_a_chat_model(&req.model));
+    }
     let mut ignored = Vec::new();
     let asked = Asked::default();
     let no_policy = RequestPolicy::default();
@@ -374,26 +386,42 @@ pub fn call(
 ) -> Result<UpstreamRequest, ApiError> {
     let body = serde_json::to_vec(converse)
         .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
+    let operation = models::operation(stream);
+    let accept = if stream {
+        "application/vnd.amazon.eventstream"
+    } else {
+        "application/json"
+    };
+    request_for(cfg, body, bedrock_model, operation, accept, now, live)
+}
+
+/// The upstream request for a JSON body to `/model/{id}/{operation}` (`converse`,
+/// `converse-stream`, `invoke`), in the configured mode: signed with SigV4, with the Bedrock
+/// API key, or with the gateway's token on its path template.
+pub fn request_for(
+    cfg: &Config,
+    body: Vec<u8>,
+    bedrock_model: &str,
+    operation: &str,
+    accept: &str,
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<UpstreamRequest, ApiError> {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     match &cfg.upstream {
         Upstream::Gateway(g) => {
-            // The gateway documents `accept: application/json` for both operations.
+            // The gateway documents `accept: application/json` for every operation.
             headers.push(("accept".to_string(), "application/json".to_string()));
             headers.push((g.token_header.clone(), g.token.clone()));
             Ok(UpstreamRequest {
-                path: g.path(bedrock_model, stream),
+                path: g.path_for(bedrock_model, operation),
                 authority: g.host.clone(),
                 headers,
                 body,
             })
         }
         Upstream::Aws(auth) => {
-            let path = models::converse_path(bedrock_model, stream);
-            let accept = if stream {
-                "application/vnd.amazon.eventstream"
-            } else {
-                "application/json"
-            };
+            let path = models::model_path(bedrock_model, operation);
             headers.push(("accept".to_string(), accept.to_string()));
             let (region, host) = cfg.region_for(bedrock_model);
             let credentials = match auth {

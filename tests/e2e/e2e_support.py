@@ -426,6 +426,9 @@ def validate_exchange(exchange: Exchange) -> None:
         openai_schema.validate(exchange.json(), "ListModelsResponse")
     elif "/v1/models/" in exchange.url:
         openai_schema.validate(exchange.json(), "Model")
+    elif exchange.url.split("?")[0].rstrip("/").endswith("/embeddings"):
+        assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
+        openai_schema.validate_embeddings(exchange.json())
     elif exchange.url.endswith("/chat/completions"):
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_completion(exchange.json())

@@ -27,11 +27,13 @@ completion_tokens == total_tokens`, and the cached and cache-written tokens are 
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import json
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +176,22 @@ def validate_text_completion_chunk(body: Any) -> Any:
     return body
 
 
+def validate_embeddings(body: Any) -> Any:
+    """`CreateEmbeddingResponse`; a base64 vector is checked as the floats it decodes to (the
+    schema describes the decoded list), and must be whole little-endian float32s."""
+    decoded = json.loads(json.dumps(body))
+    for item in decoded.get("data", []) if isinstance(decoded, dict) else []:
+        if isinstance(item, dict) and isinstance(item.get("embedding"), str):
+            raw = base64.b64decode(item["embedding"], validate=True)
+            assert len(raw) % 4 == 0, "base64 embedding is not float32s"
+            item["embedding"] = list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    validate(decoded, "CreateEmbeddingResponse")
+    usage = decoded["usage"]
+    assert usage["total_tokens"] == usage["prompt_tokens"], usage
+    assert [d["index"] for d in decoded["data"]] == list(range(len(decoded["data"])))
+    return body
+
+
 def validate_error(body: Any) -> Any:
     return validate(body, "ErrorResponse")
 
@@ -193,7 +211,7 @@ def _sdk_models() -> dict:
     from typing import List, Literal
 
     import pydantic
-    from openai.types import Completion, ErrorObject, Model
+    from openai.types import Completion, CreateEmbeddingResponse, ErrorObject, Model
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
     class ErrorResponse(pydantic.BaseModel):
@@ -209,6 +227,7 @@ def _sdk_models() -> dict:
         "CreateChatCompletionResponse": ChatCompletion,
         "CreateChatCompletionStreamResponse": ChatCompletionChunk,
         "CreateCompletionResponse": Completion,
+        "CreateEmbeddingResponse": CreateEmbeddingResponse,
         "Model": Model,
         "ListModelsResponse": ListModelsResponse,
         "ErrorResponse": ErrorResponse,
@@ -226,6 +245,7 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "CreateCompletionResponse": [("choices.*", ("finish_reason", "index", "logprobs", "text"))],
     "ErrorResponse": [("error", ("type", "message", "param", "code"))],
     "Model": [("", ("id", "object", "created", "owned_by"))],
+    "CreateEmbeddingResponse": [("", ("object", "data", "model", "usage")), ("data.*", ("object", "index", "embedding"))],
     "ListModelsResponse": [("", ("object", "data"))],
 }
 

@@ -498,7 +498,7 @@ def test_plain_errortype_option():
 
 
 def test_unknown_paths_are_404(emulator):
-    for method, path in (("POST", "/model/x/invoke"), ("GET", f"/model/{MODEL_PATH}/converse"), ("POST", "/v1/chat/completions")):
+    for method, path in (("POST", "/model/x/invoke-with-response-stream"), ("GET", f"/model/{MODEL_PATH}/converse"), ("POST", "/v1/chat/completions")):
         response = requests.request(method, emulator + path, timeout=5)
         assert response.status_code == 404
         assert response.headers["x-amzn-errortype"].startswith("UnknownOperationException")

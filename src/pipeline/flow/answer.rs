@@ -186,6 +186,8 @@ impl Flow {
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         let (exchange, handler) = match phase {
             Phase::Upstream(ex) => (Some(ex), None),
+            // The client went away mid-fan-out: what came back is counted.
+            Phase::FanOut(f) => (Some(Box::new(f.exchange)), None),
             Phase::Responding(ex, h) => (ex, Some(h)),
             Phase::Replied { exchange, handler } => (exchange, handler),
             _ => (None, None),

@@ -11,6 +11,7 @@
 use std::rc::Rc;
 
 mod answer;
+mod fanout;
 #[cfg(test)]
 mod tests;
 
@@ -22,7 +23,7 @@ use crate::auth::key_source::KeyState;
 use crate::config::Config;
 use crate::error::{ApiError, ErrorType};
 use crate::headers::HeaderList;
-use crate::pipeline::request::{self, Endpoint, HeadDecision, LocalReply, RequestHead};
+use crate::pipeline::request::{self, Endpoint, HeadDecision, LocalReply, Prepared, RequestHead};
 use crate::pipeline::response::ResponseHandler;
 use crate::pipeline::step::{millis, Effect, Host, Output, Reply, Step};
 use crate::upstream::sigv4::Credentials;
@@ -42,6 +43,8 @@ enum Phase {
     },
     /// Translated, signed and sent.
     Upstream(Box<Exchange>),
+    /// The filter's own calls (embeddings) are out; the answer is built once all are back.
+    FanOut(Box<fanout::FanOut>),
     /// Answering: a stream chunk by chunk, or a buffered body at its end. No exchange when
     /// Envoy answered before anything went upstream (its own 413, a timeout).
     Responding(Option<Box<Exchange>>, ResponseHandler),
@@ -140,6 +143,7 @@ impl Flow {
             Phase::AwaitingSts(_) => "awaiting_sts",
             Phase::Buffering { .. } => "buffering",
             Phase::Upstream(_) => "upstream",
+            Phase::FanOut(_) => "fan_out",
             Phase::Responding(..) => "responding",
             Phase::Replied { .. } => "replied",
             Phase::Done => "done",
@@ -209,16 +213,21 @@ impl Flow {
         }
     }
 
-    /// An answer to a side call this request dispatched (today: STS for an IAM caller).
-    /// `read_body` reads the request body buffered so far.
+    /// An answer to a side call this request dispatched: STS for an IAM caller, or one of
+    /// the embedding calls. `headers` are the answer's (`:status` missing when the call
+    /// failed: reset, timeout); `read_body` reads the request body buffered so far.
     pub fn on_side_call_answer(
         &mut self,
         env: &mut Env<'_>,
         token: u32,
-        status: Option<u16>,
+        headers: &HeaderList,
         body: &[u8],
         read_body: &mut dyn FnMut(usize) -> Vec<u8>,
     ) -> Output {
+        if matches!(self.phase, Phase::FanOut(_)) {
+            return self.on_fan_out_answer(env, token, headers, body);
+        }
+        let status = headers.get(":status").and_then(|s| s.parse::<u16>().ok());
         let ours = matches!(&self.phase, Phase::AwaitingSts(w) if w.token == token);
         let (true, Some(cfg)) = (ours, self.config.clone()) else {
             return Output::new(Step::Pause);
@@ -340,10 +349,18 @@ impl Flow {
         if let Err(refused) = self.acquire(cfg, env, &exchange, limits) {
             return refused;
         }
+        self.sent_at_ms = Some(millis(now));
+        let up = match up {
+            Prepared::Forward(up) => up,
+            Prepared::FanOut(job) => {
+                let mut out = self.start_fan_out(env, job, exchange);
+                out.effects.extend(timing);
+                return out;
+            }
+        };
         let tenant = self.tenant.as_deref().unwrap_or_default();
         upstream::upstream_head(&mut self.req, cfg, tenant, &up, &exchange);
         log::debug!("#{} → {} {}", self.id, up.authority, up.path);
-        self.sent_at_ms = Some(millis(now));
         self.phase = Phase::Upstream(Box::new(exchange));
         let mut out = Output::new(Step::Continue)
             .with(Effect::RequestBody {
@@ -408,6 +425,7 @@ impl Flow {
     fn replied(&mut self, handler: Option<ResponseHandler>) {
         let exchange = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Upstream(ex) => Some(ex),
+            Phase::FanOut(f) => Some(Box::new(f.exchange)),
             Phase::Responding(ex, _) => ex,
             Phase::Replied { exchange, .. } => exchange,
             _ => None,

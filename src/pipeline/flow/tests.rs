@@ -15,6 +15,8 @@ use super::*;
 use crate::event_stream::frame::{encode, Header, HeaderValue};
 use crate::pipeline::step::MemoryHost;
 
+mod fanout;
+
 const SHA_DEMO: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
 
 fn config(extra: Value) -> Rc<Config> {
@@ -598,7 +600,9 @@ fn sts_ok() -> Vec<u8> {
 fn answer(h: &mut Harness, token: u32, status: u16, body: &[u8]) -> Output {
     let request = chat(false);
     let mut read = |n: usize| request[..n].to_vec();
-    h.env(|f, e| f.on_side_call_answer(e, token, Some(status), body, &mut read))
+    let status = status.to_string();
+    let headers = HeaderList::from_pairs([(":status", status.as_str())]);
+    h.env(|f, e| f.on_side_call_answer(e, token, &headers, body, &mut read))
 }
 
 #[test]

@@ -31,9 +31,10 @@ from urllib.parse import unquote, urlsplit
 
 import botocore.validate
 
-from . import aws_services, prompt_cache
+from . import aws_services, embeddings, prompt_cache
 from .answers import REASONING_SIGNATURE, Answer, answer_for, last_user_text
 from .config import EmulatorConfig, config_from_env
+from .embeddings import is_embedding_model, validate_call
 from .credentials import IMDS_ROLE, issue_credentials, verify_auth, verify_gateway
 from .errors import AUTH_ERRORS, BEDROCK_ERROR_NAMESPACE, CORAL_ERROR_NAMESPACE, BedrockError
 from .eventstream import event_frame, exception_frame
@@ -48,11 +49,14 @@ from .scenarios import (
 from .sigv4 import verify_sigv4
 from .validation import validate_request
 
-ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream)$")
+ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke)$")
 # A custom Bedrock gateway (seed bedrock-proxy-custom-gateway.md): token header, no SigV4.
 GATEWAY_ROUTE = re.compile(
-    r"^/v1\.0/model/bedrock/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream)$"
+    r"^/v1\.0/model/bedrock/model/(?P<model>[^/]+)/(?P<op>converse|converse-stream|invoke)$"
 )
+
+
+OPERATIONS = {"converse": "Converse", "converse-stream": "ConverseStream", "invoke": "InvokeModel"}
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -176,11 +180,7 @@ class Handler(BaseHTTPRequestHandler):
             "raw_headers": [list(h) for h in raw_headers],
             "body": parsed_body,
             "model_id": unquote(route.group("model")) if route else None,
-            "operation": (
-                ("ConverseStream" if route.group("op") == "converse-stream" else "Converse")
-                if route
-                else None
-            ),
+            "operation": OPERATIONS[route.group("op")] if route else None,
             "status": None,
             "time": time.time(),
         }
@@ -194,7 +194,9 @@ class Handler(BaseHTTPRequestHandler):
                 verify_gateway(config, headers)
             else:
                 verify_auth(config, method, raw_path, raw_headers, body)
-            operation = "ConverseStream" if route.group("op") == "converse-stream" else "Converse"
+            if route.group("op") == "invoke":
+                return self._invoke(unquote(route.group("model")), body, headers, request_id)
+            operation = OPERATIONS[route.group("op")]
             request = validate_request(
                 config.model, self.server.validator, operation, unquote(route.group("model")), body
             )
@@ -226,6 +228,36 @@ class Handler(BaseHTTPRequestHandler):
             self._converse_stream(result, scenario, request_id)
 
     # -- answers -------------------------------------------------------------------------------
+
+    def _invoke(self, model_id: str, raw: bytes, headers: dict[str, str], request_id: str) -> None:
+        """InvokeModel of an embedding model (embeddings.py); scenario markers in any of the
+        call's texts apply to the call."""
+        config = self.server.config
+        validate_call(config.model, self.server.validator, model_id, raw, headers)
+        if not is_embedding_model(model_id):
+            raise BedrockError(400, "ValidationException", "The provided model identifier is invalid.")
+        try:
+            request = json.loads(raw or b"{}")
+        except ValueError:
+            raise BedrockError(400, "ValidationException", embeddings.MALFORMED)
+        texts = embeddings.texts_of(model_id, request)
+        scenario = parse_scenario(" ".join(texts))
+        early = scenario.error_before_answer(config.error_status)
+        if early is not None:
+            raise early
+        if scenario.reset:
+            return self._reset_connection()
+        if scenario.slow:
+            time.sleep(scenario.slow)
+        self._record_status(200)
+        if scenario.bad_json:
+            return self._send(200, b'{"embedding": [0.1, ', {"Content-Type": "application/json"})
+        body, tokens = embeddings.answer(model_id, request, texts)
+        self._send_json(
+            200,
+            body,
+            {"x-amzn-RequestId": request_id, "X-Amzn-Bedrock-Input-Token-Count": str(tokens)},
+        )
 
     def _cache_usage(self, result: Answer, request: dict, model_id: str, scenario: Scenario) -> None:
         """The prompt cache's share of the input (prompt_cache.py), or the scenario's."""
