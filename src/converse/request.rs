@@ -124,11 +124,13 @@ pub enum ToolResultContentBlock {
     Json(Value),
 }
 
-/// `SystemContentBlock` union, `text` and `cachePoint` members.
+/// `SystemContentBlock` union: `text`, `guardContent` (system text the guardrail assesses)
+/// and `cachePoint`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SystemContentBlock {
     Text(String),
+    GuardContent(GuardContent),
     CachePoint(CachePointBlock),
 }
 

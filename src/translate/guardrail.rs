@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::converse::request::{ContentBlock, ConverseRequest, GuardrailConfig};
+use crate::converse::request::{
+    ContentBlock, ConverseRequest, GuardrailConfig, SystemContentBlock,
+};
 use crate::error::ApiError;
 
 /// A tenant's guardrails.
@@ -63,6 +65,12 @@ pub fn apply(
     for block in body.messages.iter_mut().flat_map(|m| m.content.iter_mut()) {
         if let ContentBlock::GuardContent(g) = block {
             *block = ContentBlock::Text(std::mem::take(&mut g.text.text));
+            unguarded = true;
+        }
+    }
+    for block in &mut body.system {
+        if let SystemContentBlock::GuardContent(g) = block {
+            *block = SystemContentBlock::Text(std::mem::take(&mut g.text.text));
             unguarded = true;
         }
     }
@@ -228,7 +236,12 @@ mod tests {
                 role: ConversationRole::User,
                 content: vec![guarded.clone()],
             }],
-            system: Vec::new(),
+            system: vec![SystemContentBlock::GuardContent(GuardContent {
+                text: GuardText {
+                    text: "rules".into(),
+                    qualifiers: vec![GuardQualifier::GuardContent],
+                },
+            })],
             inference_config: None,
             tool_config: None,
             additional_model_request_fields: None,
@@ -248,6 +261,7 @@ mod tests {
             body.messages[0].content[0],
             ContentBlock::Text("check me".into())
         );
+        assert_eq!(body.system, [SystemContentBlock::Text("rules".into())]);
         assert_eq!(ignored, ["guard"]);
     }
 

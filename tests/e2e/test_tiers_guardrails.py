@@ -218,6 +218,22 @@ def test_guarded_parts_are_what_the_guardrail_assesses(tapi, emulator):
     assert completion.choices[0].finish_reason == "content_filter"
 
 
+def test_a_guarded_system_part_is_assessed(tapi, emulator):
+    config = {"guardrailIdentifier": "partsguard", "guardrailVersion": "1"}
+    for role in ("system", "developer"):
+        messages = [{"role": role, "content": [{"type": "text", "text": "[scenario:guardrail] rules", "guard": True}]},
+                    {"role": "user", "content": "hello"}]
+        _, completion = create(tapi, "free", messages=messages, extra_body={"guardrailConfig": config})
+        assert emulator.last()["body"]["system"] == [
+            {"guardContent": {"text": {"text": "[scenario:guardrail] rules", "qualifiers": ["guard_content"]}}}
+        ]
+        assert completion.choices[0].finish_reason == "content_filter"
+    # Without `guard` the system text is not assessed.
+    messages = [{"role": "system", "content": "[scenario:guardrail] rules"}, {"role": "user", "content": "hello"}]
+    _, completion = create(tapi, "free", messages=messages, extra_body={"guardrailConfig": config})
+    assert completion.choices[0].finish_reason == "stop"
+
+
 def test_guarded_parts_without_a_guardrail_are_plain_text_and_reported(tapi, emulator):
     raw, completion = create(tapi, "tiered", messages=guarded_messages(True))
     content = emulator.last()["body"]["messages"][0]["content"]

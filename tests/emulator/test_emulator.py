@@ -733,6 +733,16 @@ def test_guard_content_blocks_are_what_the_guardrail_assesses(client):
     messages = [{"role": "user", "content": [{"text": "loose"}, guarded("[scenario:guardrail] checked")]}]
     out = client.converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
     assert out["stopReason"] == "guardrail_intervened"
+    # System text is assessed only inside a guardContent block.
+    plain = [{"text": "[scenario:guardrail] rules"}]
+    out = client.converse(modelId=MODEL_ID, system=plain, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "end_turn"
+    system = [guarded("[scenario:guardrail] rules")]
+    out = client.converse(modelId=MODEL_ID, system=system, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    assert out["usage"]["inputTokens"] == 3
+    out = client.converse(modelId=MODEL_ID, system=system, messages=user("fine"))
+    assert out["stopReason"] == "end_turn"
 
 
 # --- tools, images, reasoning, structured output ----------------------------------------------

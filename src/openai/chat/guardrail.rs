@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::types::{ContentPart, Guarded};
+use super::types::{ContentPart, Guarded, Role};
 use crate::converse::guardrail::{
     valid_identifier, valid_version, GuardContent, GuardQualifier, GuardText, GuardrailConfig,
     GuardrailTrace, StreamProcessingMode,
@@ -104,10 +104,10 @@ pub(super) fn parse_guardrail_config(
 
 /// A text part, guarded when it carries `guard`: `true` or `"guard_content"` (assess this
 /// text), `"grounding_source"` or `"query"` (contextual grounding); `false` or null is plain.
-/// Only user messages are assessed this way, so `guard` elsewhere is a 400.
+/// Converse guards user and system text only, so `guard` in assistant or tool messages is a 400.
 pub(super) fn text_part(
     param: &str,
-    user: bool,
+    role: Role,
     part: &Value,
     text: &str,
 ) -> Result<ContentPart, ApiError> {
@@ -126,10 +126,10 @@ pub(super) fn text_part(
             "`guard` is true, false, \"guard_content\", \"grounding_source\" or \"query\"",
         ));
     };
-    if !user {
+    if !matches!(role, Role::User | Role::System | Role::Developer) {
         return Err(ApiError::invalid_param(
             at(),
-            "only text parts of user messages can be guarded",
+            "only text parts of user, system and developer messages can be guarded",
         ));
     }
     Ok(ContentPart::Guarded(Guarded {
@@ -214,8 +214,12 @@ mod tests {
         }
     }
 
+    fn user_y() -> Value {
+        json!({"role": "user", "content": "y"})
+    }
+
     #[test]
-    fn reads_guarded_user_text_parts() {
+    fn reads_guarded_user_and_system_text_parts() {
         let r = parse(json!({"messages": [{"role": "user", "content": [
             {"type": "text", "text": "plain", "guard": false},
             {"type": "text", "text": "check", "guard": true},
@@ -237,14 +241,25 @@ mod tests {
                 guarded("q", GuardQualifier::Query),
             ]
         );
+        // System and developer text too: Converse's `system` takes `guardContent` blocks.
+        for role in ["system", "developer"] {
+            let r = parse(json!({"messages": [
+                {"role": role, "content": [{"type": "text", "text": "rules", "guard": "guard_content"}]},
+                user_y()]}))
+            .unwrap();
+            assert_eq!(
+                r.messages[0].content,
+                vec![guarded("rules", GuardQualifier::GuardContent)]
+            );
+        }
         for (messages, param) in [
             (
                 json!([{"role": "user", "content": [{"type": "text", "text": "x", "guard": "yes"}]}]),
                 "messages[0].content[0].guard",
             ),
             (
-                json!([{"role": "system", "content": [{"type": "text", "text": "x", "guard": true}]}, {"role": "user", "content": "y"}]),
-                "messages[0].content[0].guard",
+                json!([user_y(), {"role": "assistant", "content": [{"type": "text", "text": "x", "guard": true}]}, user_y()]),
+                "messages[1].content[0].guard",
             ),
         ] {
             let e = parse(json!({"messages": messages})).unwrap_err();

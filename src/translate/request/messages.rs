@@ -98,15 +98,19 @@ fn unanswered(req: &ChatRequest, at: usize, id: &str) -> ApiError {
     }
 }
 
-/// A system or developer message: its non-blank texts, each followed by the cache point its
-/// part asks for, and the message's own cache point after the last.
+/// A system or developer message: its non-blank texts (guarded or not), each followed by the
+/// cache point its part asks for, and the message's own cache point after the last.
 fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
     let start = system.len();
     for (j, p) in m.content.iter().enumerate() {
-        if let ContentPart::Text(t) = p {
-            if !is_blank(t) {
+        match p {
+            ContentPart::Text(t) if !is_blank(t) => {
                 system.push(SystemContentBlock::Text(t.clone()));
             }
+            ContentPart::Guarded(g) if !is_blank(&g.text) => {
+                system.push(SystemContentBlock::GuardContent(g.to_block()));
+            }
+            _ => {}
         }
         if let Some(ttl) = marked(m, Some(j)).filter(|_| system.len() > start) {
             system.push(SystemContentBlock::CachePoint(point(ttl)));

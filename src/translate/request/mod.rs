@@ -221,7 +221,9 @@ mod tests {
             ..RequestPolicy::default()
         };
         policy.guardrails.default = Some(guardrail);
-        let body = json!({"model": "m", "messages": [{"role": "user", "content": [
+        let body = json!({"model": "m", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "be kind", "guard": true}]},
+            {"role": "user", "content": [
             {"type": "text", "text": "context", "guard": "grounding_source"},
             {"type": "text", "text": "question", "guard": "query"},
             {"type": "text", "text": "check me", "guard": true}]}], "service_tier": "scale"});
@@ -259,6 +261,10 @@ mod tests {
             assert_eq!(
                 v["messages"][0]["content"][2],
                 json!({"guardContent": {"text": {"text": "check me", "qualifiers": ["guard_content"]}}})
+            );
+            assert_eq!(
+                v["system"],
+                json!([{"guardContent": {"text": {"text": "be kind", "qualifiers": ["guard_content"]}}}])
             );
             if model == NOVA_PRO {
                 // `scale` is above the ceiling: lowered to `priority` and reported.

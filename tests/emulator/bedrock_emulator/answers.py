@@ -69,14 +69,14 @@ def _texts(blocks: list | None) -> list[str]:
     return out
 
 
-def _guarded_texts(body: dict) -> list[str]:
-    """The `guardContent` texts a guardrail assesses (qualifier `guard_content`, or none)."""
+def _guarded_texts(blocks: list) -> list[str]:
+    """The `guardContent` texts of `blocks` a guardrail assesses (qualifier `guard_content`, or
+    none)."""
     out = []
-    for message in body.get("messages") or []:
-        for b in message.get("content") or []:
-            text = (b.get("guardContent") or {}).get("text") if isinstance(b, dict) else None
-            if text and "guard_content" in (text.get("qualifiers") or ["guard_content"]):
-                out.append(text["text"])
+    for b in blocks:
+        text = (b.get("guardContent") or {}).get("text") if isinstance(b, dict) else None
+        if text and "guard_content" in (text.get("qualifiers") or ["guard_content"]):
+            out.append(text["text"])
     return out
 
 
@@ -319,14 +319,16 @@ GUARDRAIL_BLOCKED = "Sorry, the model cannot answer this question."
 
 
 def guardrail(body: dict, result: Answer, scenario: Scenario) -> None:
-    """A configured guardrail: intervenes on `[scenario:guardrail]` (inside a `guardContent`
-    block when there are any), and traces its assessment when `trace` is on."""
+    """A configured guardrail: intervenes on `[scenario:guardrail]` in the messages (inside a
+    `guardContent` block when they have any) or in a `guardContent` block of `system` (plain
+    system text is not assessed), and traces its assessment when `trace` is on."""
     config = body.get("guardrailConfig")
     if not config:
         return
-    guarded = _guarded_texts(body)
-    intervened = scenario.guardrail and (
-        not guarded or any(parse_scenario(t).guardrail for t in guarded)
+    guarded = _guarded_texts([b for m in body.get("messages") or [] for b in m.get("content") or []])
+    system = _guarded_texts(body.get("system") or [])
+    intervened = any(parse_scenario(t).guardrail for t in system) or (
+        scenario.guardrail and (not guarded or any(parse_scenario(t).guardrail for t in guarded))
     )
     if intervened:
         result.text = GUARDRAIL_BLOCKED

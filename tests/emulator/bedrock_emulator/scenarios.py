@@ -196,10 +196,13 @@ def _parse_parallel_tools(s: Scenario, args: list[str]) -> None:
 def _parse_guardrail(s: Scenario, args: list[str]) -> None:
     """With a ``guardrailConfig``: the guardrail intervenes (``stopReason``
     ``guardrail_intervened``, text ``Sorry, the model cannot answer this question.``, a trace
-    with a BLOCKED topic when ``trace`` is on). When the request has ``guardContent`` blocks, only
-    a marker inside one of them counts, as Bedrock then assesses those blocks only. Without a
-    guardrail the marker does nothing."""
+    with a BLOCKED topic when ``trace`` is on). When the messages have ``guardContent`` blocks,
+    only a marker inside one of them counts, as Bedrock then assesses those blocks only; a marker
+    in a ``guardContent`` block of ``system`` counts too (plain system text is not assessed).
+    Without a guardrail the marker does nothing."""
     s.guardrail = True
+
+
 def _parse_cache(s: Scenario, args: list[str]) -> None:
     """Usage reports ``cacheReadInputTokens`` ``<read>`` and ``cacheWriteInputTokens``
     ``<write>`` (a missing one 0) on top of the counted ``inputTokens``, ``totalTokens`` adding
