@@ -89,6 +89,7 @@ fn valid_streams() -> Vec<Vec<u8>> {
         support::tooluse_stream(),
         support::long_stream(3),
         support::synthetic_stream(5, 700),
+        support::citations_stream(),
     ]
 }
 
@@ -97,7 +98,7 @@ proptest! {
 
     #[test]
     fn any_chunking_gives_the_same_sse(
-        which in 0usize..3,
+        which in 0usize..4,
         usage in any::<bool>(),
         cuts in prop::collection::vec(any::<usize>(), 0..64),
     ) {
@@ -112,7 +113,7 @@ proptest! {
 
     #[test]
     fn any_byte_flip_ends_in_exactly_one_error(
-        which in 0usize..3,
+        which in 0usize..4,
         at in any::<usize>(),
         mask in 1u8..=255,
         cuts in prop::collection::vec(any::<usize>(), 0..16),
@@ -273,7 +274,7 @@ fn chat_like() -> impl Strategy<Value = Value> {
         30 => ".{0,60}".prop_map(Value::String),
         6 => prop::sample::select(STRINGS).prop_map(|s| Value::String(s.to_string())),
         10 => prop::collection::vec(
-            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("x")], text),
+            (prop_oneof![20 => Just("text"), 1 => Just("image_url"), 1 => Just("file"), 1 => Just("x")], text),
             0..4
         )
         .prop_map(|parts| Value::Array(

@@ -1311,3 +1311,34 @@ fn the_tier_and_the_guardrail_of_metadata_reach_the_last_chunks() {
     let out = String::from_utf8([t.feed(&body), t.finish()].concat()).unwrap();
     assert!(!out.contains("bedrock_guardrail") && t.guardrail_action().is_none());
 }
+
+#[test]
+fn citations_come_as_their_own_delta_next_to_the_text_they_support() {
+    let body = support::citations_stream();
+    let whole = run(true, [&body[..]]);
+    assert_eq!(run(true, random_chunks(&body, 7, 13)), whole);
+    let events = parse_sse(&whole);
+    let spec = openapi();
+    let mut text = String::new();
+    let mut citations = Vec::new();
+    for c in chunks_of(&events) {
+        let errors = schema_errors(&spec, "CreateChatCompletionStreamResponse", c);
+        assert!(errors.is_empty(), "{errors:?}\n{c}");
+        for ch in c["choices"].as_array().unwrap() {
+            text.push_str(ch["delta"]["content"].as_str().unwrap_or_default());
+            if let Some(list) = ch["delta"].get("citations") {
+                // The citation's chunk carries nothing else: the text is never mixed in.
+                assert_eq!(ch["delta"].as_object().unwrap().len(), 1, "{c}");
+                citations.extend(list.as_array().unwrap().iter().cloned());
+            }
+        }
+    }
+    assert_eq!(text, "According to the notes, the grass is green.");
+    assert_eq!(
+        citations,
+        [
+            json!({"title": "notes", "cited_text": "The grass is green.",
+                "location": {"type": "document_char", "document_index": 0, "start": 0, "end": 19}})
+        ]
+    );
+}

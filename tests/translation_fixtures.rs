@@ -38,13 +38,16 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const REQUEST_ID: &str = "fixture";
 const CREATED: u64 = 1_700_000_000;
 
-/// The configuration every case runs with: SigV4 with static credentials in `us-east-1`, and
-/// one alias, `gpt-4o` → Claude 3.5 Sonnet v2. Any other `model` must be a Bedrock id.
+/// The configuration every case runs with: SigV4 with static credentials in `us-east-1`, one
+/// alias, `gpt-4o` → Claude 3.5 Sonnet v2, and two S3 buckets `s3://` URLs may name,
+/// `bucket-a` and `bucket-b` (owned by account 123456789012). Any other `model` must be a
+/// Bedrock id.
 fn config() -> Config {
     Config::parse(
         br#"{"api_keys":["sk-fixture"],"region":"us-east-1",
              "credentials":{"access_key_id":"AKIDFIXTURE","secret_access_key":"fixture-secret"},
-             "model_aliases":{"gpt-4o":"us.anthropic.claude-3-5-sonnet-20241022-v2:0"}}"#,
+             "model_aliases":{"gpt-4o":"us.anthropic.claude-3-5-sonnet-20241022-v2:0"},
+             "s3_buckets":["bucket-a","bucket-b"],"s3_bucket_owners":{"bucket-b":"123456789012"}}"#,
         &|_| None,
     )
     .unwrap()

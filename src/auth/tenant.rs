@@ -10,7 +10,7 @@ use crate::auth::keys::{bearer, DigestTable, KeyDigest};
 /// Re-exported for the request phase (a tenant name it is asked for) and its tests.
 pub use crate::auth::keys::{digest, valid_tenant_name};
 use crate::error::ApiError;
-use crate::translate::request::AutoCache;
+use crate::translate::request::{AutoCache, S3Access};
 
 /// One tenant, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub struct Tenant {
     /// What prompt-cache tokens weigh against `tokens_per_minute` (its own, else the top
     /// level's `token_weights`).
     pub token_weights: TokenWeights,
+    /// The S3 buckets its `s3://` URLs may name (`s3_buckets`, its own else the top level's).
+    pub s3: S3Access,
 }
 
 /// A tenant's automatic prompt caching: its default (already over the gateway's) and
@@ -138,6 +140,7 @@ mod tests {
             policy: Default::default(),
             prompt_caching: TenantCaching::default(),
             token_weights: TokenWeights::default(),
+            s3: S3Access::default(),
         }
     }
 

@@ -83,6 +83,13 @@ impl EmbeddingModel {
             region: None,
             created: self.created,
             prompt_caching: None,
+            // Text in only: no documents, S3 sources or tool results.
+            content: crate::catalog::content::ContentSupport {
+                documents: false,
+                citations: false,
+                s3_sources: false,
+                tool_result_images: false,
+            },
         }
     }
 }

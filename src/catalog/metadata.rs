@@ -60,6 +60,7 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             max_output_tokens: entry.map(|e| e.max_output_tokens),
             streaming: entry.map(|e| e.streaming),
             tools: entry.map(|e| e.tools),
+            content: entry.map(|e| e.content),
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
             gateway_alias,
@@ -255,6 +256,7 @@ mod tests {
             policy: Default::default(),
             prompt_caching: Default::default(),
             token_weights: Default::default(),
+            s3: Default::default(),
         }
     }
 
@@ -326,6 +328,41 @@ mod tests {
             assert_eq!(m["object"], "model");
             assert!(m["created"].is_u64());
         }
+    }
+
+    #[test]
+    fn models_say_which_content_they_take() {
+        let v = parse(list_models(
+            &cfg(
+                r#""models":[{"id":"amazon.nova-micro-v1:0","documents":true},{"id":"acme.m-v1:0","tool_result_images":false}]"#,
+            ),
+            &anyone(),
+        ));
+        let data = v["data"].as_array().unwrap();
+        let flags = |id: &str| {
+            let b = &data.iter().find(|m| m["id"] == id).unwrap()["bedrock"];
+            ["documents", "citations", "s3_sources", "tool_result_images"].map(|k| b[k].clone())
+        };
+        let t = Value::Bool(true);
+        let f = Value::Bool(false);
+        assert_eq!(
+            flags("gpt-4o"),
+            [t.clone(), t.clone(), f.clone(), t.clone()]
+        );
+        assert_eq!(
+            flags("amazon.nova-pro-v1:0"),
+            [t.clone(), f.clone(), t.clone(), t.clone()]
+        );
+        // A `models` entry overrides what the built-in one says; unknown ids take all, but
+        // what the entry turns off.
+        assert_eq!(
+            flags("amazon.nova-micro-v1:0"),
+            [t.clone(), f.clone(), f.clone(), f.clone()]
+        );
+        assert_eq!(flags("acme.m-v1:0"), [t.clone(), t.clone(), t, f]);
+        // Names without a catalog entry say nothing.
+        let mine = data.iter().find(|m| m["id"] == "mine").unwrap();
+        assert!(mine["bedrock"].get("documents").is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! in late 2025); anything that matters to a deployment belongs in its configuration.
 
 pub mod caching;
+pub mod content;
 pub mod embedding;
 pub mod metadata;
 pub mod model_id;
@@ -43,6 +44,8 @@ pub struct ModelEntry {
     pub created: u64,
     /// Bedrock prompt caching (cache points), `None` for models without.
     pub prompt_caching: Option<caching::PromptCaching>,
+    /// Documents, citations, S3 sources and tool-result images.
+    pub content: content::ContentSupport,
 }
 
 impl ModelEntry {
@@ -254,6 +257,7 @@ fn chat_models() -> Vec<ModelEntry> {
                     region: None,
                     created,
                     prompt_caching: caching::infer(id),
+                    content: content::infer(id),
                 }
             },
         )

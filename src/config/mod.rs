@@ -37,6 +37,7 @@ pub mod json;
 mod models;
 mod policy;
 mod raw;
+mod s3;
 mod tenants;
 mod upstream;
 pub use upstream::EmbeddingsConfig;
@@ -111,9 +112,14 @@ struct RawConfig {
     max_usage_models_per_tenant: Option<usize>,
     #[serde(default)]
     prompt_caching: Option<RawAutoCache>,
+    #[serde(default)]
     token_weights: Option<RawTokenWeights>,
     #[serde(default)]
     embeddings: Option<raw::RawEmbeddings>,
+    #[serde(default)]
+    s3_buckets: Option<Vec<String>>,
+    #[serde(default)]
+    s3_bucket_owners: BTreeMap<String, String>,
 }
 
 /// The validated configuration.
@@ -154,6 +160,9 @@ pub struct Config {
     pub token_weights: TokenWeights,
     /// How `/v1/embeddings` calls Bedrock.
     pub embeddings: upstream::EmbeddingsConfig,
+    /// The S3 buckets `s3://` URLs may name, for tenants that do not say (every tenant
+    /// carries its own in [`Tenant::s3`]).
+    pub s3: crate::translate::request::S3Access,
     /// Canonical ids of every model the configuration names (catalog, aliases, tenants):
     /// the only ones with their own metric names.
     pub known_models: BTreeSet<String>,
@@ -220,13 +229,24 @@ impl Config {
         let prompt_caching = tenants::auto_cache("prompt_caching", raw.prompt_caching)?;
         let token_weights =
             tenants::token_weights("token_weights", raw.token_weights, TokenWeights::default())?;
+        let s3_owners = s3::bucket_owners(raw.s3_bucket_owners)?;
+        let s3 = s3::access(
+            "s3_buckets",
+            raw.s3_buckets,
+            &s3_owners,
+            &Default::default(),
+        )?;
         let tenants = tenants::tenant_table(
             &raw.api_keys,
             raw.tenants,
             &raw.model_aliases,
             keys_elsewhere,
-            prompt_caching,
-            token_weights,
+            &tenants::Defaults {
+                caching: prompt_caching,
+                weights: token_weights,
+                s3: s3.clone(),
+                s3_owners,
+            },
         )?;
         let max_usage_models_per_tenant = at_least_1(
             "max_usage_models_per_tenant",
@@ -284,6 +304,7 @@ impl Config {
             max_usage_models_per_tenant,
             prompt_caching,
             token_weights,
+            s3,
             warnings,
         })
     }

@@ -7,6 +7,7 @@ use super::raw::{RawModel, RawModelCaching};
 use super::{err, is_region, ConfigError};
 use crate::auth::tenant::TenantTable;
 use crate::catalog::caching::{self, PromptCaching};
+use crate::catalog::content::{self, ContentSupport};
 use crate::catalog::{Catalog, ModelEntry, PROFILE_PREFIXES};
 
 /// Aliases are client-facing names that resolve to Bedrock ids; deployments name a model
@@ -82,6 +83,15 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
         .as_ref()
         .map_or_else(|| caching::infer(&id), |b| b.prompt_caching);
     let prompt_caching = model_caching(&at("prompt_caching"), m.prompt_caching, inherited)?;
+    let known = base
+        .as_ref()
+        .map_or_else(|| content::infer(&id), |b| b.content);
+    let content = ContentSupport {
+        documents: m.documents.unwrap_or(known.documents),
+        citations: m.citations.unwrap_or(known.citations),
+        s3_sources: m.s3_sources.unwrap_or(known.s3_sources),
+        tool_result_images: m.tool_result_images.unwrap_or(known.tool_result_images),
+    };
     let entry = ModelEntry {
         name: m
             .name
@@ -115,6 +125,7 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
         region: m.region,
         created: m.created.or(base.as_ref().map(|b| b.created)).unwrap_or(0),
         prompt_caching,
+        content,
         id,
         provider,
     };

@@ -44,6 +44,9 @@ pub(super) struct RawTenant {
     pub model_prompt_caching: BTreeMap<String, RawAutoCache>,
     #[serde(default)]
     pub token_weights: Option<RawTokenWeights>,
+    /// Buckets the tenant's requests may name in `s3://` URLs; absent: the top level's.
+    #[serde(default)]
+    pub s3_buckets: Option<Vec<String>>,
 }
 
 /// `prompt_caching` (top level, a tenant's, or one model's of a tenant): where the filter puts
@@ -206,4 +209,12 @@ pub(super) struct RawModel {
     pub created: Option<u64>,
     #[serde(default)]
     pub prompt_caching: Option<RawModelCaching>,
+    #[serde(default)]
+    pub documents: Option<bool>,
+    #[serde(default)]
+    pub citations: Option<bool>,
+    #[serde(default)]
+    pub s3_sources: Option<bool>,
+    #[serde(default)]
+    pub tool_result_images: Option<bool>,
 }

@@ -10,18 +10,27 @@ use crate::accounting::ratelimit::{Limits, TokenWeights};
 use crate::auth::keys::{self, KeyDigest};
 use crate::auth::tenant::{Tenant, TenantCaching, TenantTable};
 use crate::openai::chat::CacheTtl;
-use crate::translate::request::{AutoCache, CachePositions};
+use crate::translate::request::{AutoCache, CachePositions, S3Access};
+
+/// What the top level sets under every tenant's own settings.
+pub(super) struct Defaults {
+    /// `prompt_caching`, under every tenant's.
+    pub caching: AutoCache,
+    /// `token_weights`, each tenant's default.
+    pub weights: TokenWeights,
+    /// `s3_buckets`, for tenants without their own.
+    pub s3: S3Access,
+    /// `s3_bucket_owners`.
+    pub s3_owners: BTreeMap<String, String>,
+}
 
 /// `keys_elsewhere`: `api_keys_source` or `iam_auth` is set, so a tenant may list no key.
-/// `caching` is the top-level `prompt_caching`, under every tenant's.
-/// `weights`: the top level's `token_weights`, each tenant's default.
 pub(super) fn tenant_table(
     api_keys: &[String],
     raw: BTreeMap<String, RawTenant>,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
-    caching: AutoCache,
-    weights: TokenWeights,
+    defaults: &Defaults,
 ) -> Result<TenantTable, ConfigError> {
     let mut entries = Vec::new();
     if !api_keys.is_empty() {
@@ -39,10 +48,11 @@ pub(super) fn tenant_table(
             model_limits: BTreeMap::new(),
             policy: Default::default(),
             prompt_caching: TenantCaching {
-                default: caching,
+                default: defaults.caching,
                 models: BTreeMap::new(),
             },
-            token_weights: weights,
+            token_weights: defaults.weights,
+            s3: defaults.s3.clone(),
         };
         entries.push((
             default,
@@ -50,7 +60,7 @@ pub(super) fn tenant_table(
         ));
     }
     for (name, t) in raw {
-        entries.push(tenant(name, t, aliases, keys_elsewhere, caching, weights)?);
+        entries.push(tenant(name, t, aliases, keys_elsewhere, defaults)?);
     }
     TenantTable::new(entries).map_err(|e| err(format!("`tenants`: {e}")))
 }
@@ -61,8 +71,7 @@ fn tenant(
     t: RawTenant,
     aliases: &BTreeMap<String, String>,
     keys_elsewhere: bool,
-    caching: AutoCache,
-    weights: TokenWeights,
+    defaults: &Defaults,
 ) -> Result<(Tenant, Vec<KeyDigest>), ConfigError> {
     let at = format!("tenants.{name}");
     if !keys::valid_tenant_name(&name) {
@@ -117,7 +126,8 @@ fn tenant(
         },
         &|field, model| canonical_name(aliases, field, model),
     )?;
-    let default = auto_cache(&format!("{at}.prompt_caching"), t.prompt_caching)?.or(caching);
+    let default =
+        auto_cache(&format!("{at}.prompt_caching"), t.prompt_caching)?.or(defaults.caching);
     let mut models_caching = BTreeMap::new();
     for (model, raw) in t.model_prompt_caching {
         let field = format!("{at}.model_prompt_caching.{model}");
@@ -129,7 +139,17 @@ fn tenant(
             )));
         }
     }
-    let token_weights = token_weights(&format!("{at}.token_weights"), t.token_weights, weights)?;
+    let token_weights = token_weights(
+        &format!("{at}.token_weights"),
+        t.token_weights,
+        defaults.weights,
+    )?;
+    let s3 = super::s3::access(
+        &format!("{at}.s3_buckets"),
+        t.s3_buckets,
+        &defaults.s3_owners,
+        &defaults.s3,
+    )?;
     let tenant = Tenant {
         policy,
         prompt_caching: TenantCaching {
@@ -137,6 +157,7 @@ fn tenant(
             models: models_caching,
         },
         token_weights,
+        s3,
         limits: limits(&format!("{at}.limits"), t.limits)?,
         model_limits,
         name,

@@ -58,6 +58,7 @@ pub enum ConversationRole {
 pub enum ContentBlock {
     Text(String),
     Image(ImageBlock),
+    Document(DocumentBlock),
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
     /// Text a guardrail assesses (a content part the client marked `guard`).
@@ -93,10 +94,41 @@ pub struct ImageBlock {
     pub source: ImageSource,
 }
 
-/// `ImageSource`, `bytes` member: a `Blob`, base64 in the JSON body.
+/// `ImageSource` and `DocumentSource` unions, the members we send: `bytes` (a `Blob`,
+/// base64 in the JSON body) or `s3Location`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ImageSource {
-    pub bytes: String,
+#[serde(rename_all = "camelCase")]
+pub enum ImageSource {
+    Bytes(String),
+    S3Location(S3Location),
+}
+
+/// `S3Location`: `uri` is `s3://bucket/key`; `bucketOwner` the 12-digit account owning the
+/// bucket, when it is another account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Location {
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_owner: Option<String>,
+}
+
+/// `DocumentBlock` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_DocumentBlock.html>):
+/// `name` is 1-200 characters of alphanumerics, single spaces, hyphens, parentheses and
+/// square brackets, unique within the request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentBlock {
+    pub format: &'static str,
+    pub name: String,
+    pub source: ImageSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citations: Option<CitationsConfig>,
+}
+
+/// `CitationsConfig`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CitationsConfig {
+    pub enabled: bool,
 }
 
 /// `ToolUseBlock` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html>).
@@ -116,12 +148,13 @@ pub struct ToolResultBlock {
     pub content: Vec<ToolResultContentBlock>,
 }
 
-/// `ToolResultContentBlock` union, `text` and `json` members.
+/// `ToolResultContentBlock` union, `text`, `json` and `image` members.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum ToolResultContentBlock {
     Text(String),
     Json(Value),
+    Image(ImageBlock),
 }
 
 /// `SystemContentBlock` union: `text`, `guardContent` (system text the guardrail assesses)

@@ -60,6 +60,9 @@ pub struct OutputContentBlock {
     pub reasoning_content: Option<ReasoningContent>,
     #[serde(default)]
     pub tool_use: Option<ToolUse>,
+    /// Text the model wrote from documents, with its citations.
+    #[serde(default)]
+    pub citations_content: Option<crate::translate::citations::CitationsContent>,
 }
 
 /// `ToolUseBlock` as returned: `input` is the tool's arguments as a JSON document.

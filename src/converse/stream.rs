@@ -69,7 +69,7 @@ pub struct ContentBlockDeltaEvent<'a> {
 
 /// `ContentBlockDelta` union (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockDelta.html>).
 /// A struct of options rather than an enum so that members we do not translate
-/// (`citation`, `toolResult`, `image`) parse as "nothing set" instead of failing.
+/// (`toolResult`, `image`) parse as "nothing set" instead of failing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockDelta<'a> {
@@ -84,6 +84,9 @@ pub struct ContentBlockDelta<'a> {
     pub tool_use: Option<ToolUseBlockDelta<'a>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<ReasoningContentBlockDelta<'a>>,
+    /// `CitationsDelta`: one citation of the text of this block, as Bedrock sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citation: Option<serde_json::Value>,
 }
 
 /// `ToolUseBlockDelta`: a fragment of the tool input JSON.

@@ -86,6 +86,9 @@ pub struct Delta<'a> {
     /// fragment, then `arguments` fragments.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub function_call: Option<FunctionChunk<'a>>,
+    /// Extension: citations of documents ([`crate::translate::citations`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citations: Option<Vec<serde_json::Value>>,
 }
 
 /// OpenAPI `ChatCompletionMessageToolCallChunk`: `id`, `type` and `function.name` only on the

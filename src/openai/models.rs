@@ -47,6 +47,9 @@ pub struct BedrockModel {
     pub streaming: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<bool>,
+    /// Documents, citations, S3 sources and tool-result images the model takes.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub content: Option<crate::catalog::content::ContentSupport>,
     /// Cross-region inference-profile ids of the model (`us.anthropic.…`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inference_profiles: Option<Vec<String>>,

@@ -351,9 +351,12 @@ impl State {
             reasoning_content: d.reasoning_content.and_then(|r| r.text),
             tool_calls,
             function_call,
+            citations: d
+                .citation
+                .map(|c| vec![crate::translate::citations::from_delta(&c)]),
         };
         if delta == Delta::default() {
-            // Signatures, redacted reasoning, citations: nothing OpenAI can carry.
+            // Signatures, redacted reasoning: nothing OpenAI can carry.
             return Ok(());
         }
         self.ensure_role(out)?;

@@ -1,6 +1,7 @@
 //! OpenAI ↔ Converse translation: requests one way, unary responses the other.
 //! Streaming responses are translated in [`crate::stream`].
 
+pub mod citations;
 pub mod embeddings;
 pub mod guardrail;
 pub mod policy;

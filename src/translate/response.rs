@@ -46,6 +46,7 @@ pub fn to_chat_completion(
         mut tool_calls,
         converted,
         json_answer,
+        citations,
     } = collect_answer(&message.content, &meta.output);
     // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
     let finish = if converted || !tool_calls.is_empty() {
@@ -80,6 +81,7 @@ pub fn to_chat_completion(
                 tool_calls,
                 function_call,
                 reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                citations,
             },
             finish_reason: finish,
             logprobs: None,
@@ -108,6 +110,8 @@ struct Answer {
     converted: bool,
     /// The input of the forced JSON-answer tool, as JSON text.
     json_answer: Option<String>,
+    /// The citations of text written from documents.
+    citations: Vec<serde_json::Value>,
 }
 
 /// Text and reasoning concatenated, tool calls sorted into the client's, the JSON answer and
@@ -118,9 +122,15 @@ fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer
     let mut tool_calls = Vec::new();
     let mut converted = false;
     let mut json_answer: Option<String> = None;
+    let mut citations = Vec::new();
     for block in content {
         if let Some(t) = &block.text {
             text.push_str(t);
+        }
+        if let Some(c) = &block.citations_content {
+            let (cited, entries) = crate::translate::citations::from_block(c);
+            text.push_str(&cited);
+            citations.extend(entries);
         }
         if let Some(r) = block
             .reasoning_content
@@ -159,6 +169,7 @@ fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer
         tool_calls,
         converted,
         json_answer,
+        citations,
     }
 }
 

@@ -15,6 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use self::sigv4::{Credentials, SignRequest};
 use crate::auth::tenant::Tenant;
+use crate::catalog::content;
 use crate::catalog::models;
 use crate::catalog::models::Provider;
 use crate::config::Config;
@@ -270,6 +271,11 @@ pub fn chat_for(
             auto: tenant.map_or(cfg.prompt_caching, |t| {
                 t.prompt_caching.for_model(&canonical_model)
             }),
+            content: cfg
+                .catalog
+                .entry_for(&bedrock_model)
+                .map_or_else(|| content::infer(&bedrock_model), |e| e.content),
+            s3: tenant.map_or(&cfg.s3, |t| &t.s3),
         },
     )?;
     let asked = Asked {

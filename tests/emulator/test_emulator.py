@@ -954,3 +954,111 @@ def test_cache_point_rules(emulator, model, body, fragment):
     assert response.status_code == 400, response.text
     assert response.headers["x-amzn-errortype"].startswith("ValidationException")
     assert fragment in response.json()["message"]
+
+
+# -- documents, S3 sources, tool-result images, citations ----------------------------------------
+
+NOVA = "amazon.nova-pro-v1:0"
+CLAUDE_35 = "us.anthropic.claude-3-5-sonnet-20241022-v2:0"
+
+
+def doc(name="notes", fmt="txt", data=b"Grass is green.\nSky is blue.", citations=False, **source):
+    block = {"format": fmt, "name": name, "source": source or {"bytes": data}}
+    if citations:
+        block["citations"] = {"enabled": True}
+    return {"document": block}
+
+
+def test_documents_and_s3_sources_are_echoed_and_counted(client):
+    out = client.converse(
+        modelId=NOVA,
+        messages=[{"role": "user", "content": [
+            {"text": "read"}, doc(), doc("Report (v2) [final]", "pdf", b"%PDF-1.4"),
+            {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://bucket-a/x.png", "bucketOwner": "123456789012"}}}},
+            doc("contract", "pdf", s3Location={"uri": "s3://bucket-a/c.pdf"})]}],
+    )
+    assert out["output"]["message"]["content"] == [{"text": "Echo: read [1 image] [3 documents]"}]
+
+
+def test_tool_result_images_are_echoed(client):
+    import base64 as b64
+
+    messages = user("shot [scenario:tool]")
+    first = client.converse(modelId=CLAUDE_35, messages=messages, toolConfig={"tools": [WEATHER]})
+    use = first["output"]["message"]["content"][1]["toolUse"]
+    image = {"image": {"format": "png", "source": {"bytes": b64.b64decode(PNG_1X1)}}}
+    messages += [
+        {"role": "assistant", "content": first["output"]["message"]["content"]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"text": "here"}, image]}}]},
+    ]
+    out = client.converse(modelId=CLAUDE_35, messages=messages, toolConfig={"tools": [WEATHER]})
+    assert out["output"]["message"]["content"] == [{"text": f"Tool results: {use['toolUseId']}=here [image]"}]
+
+
+def test_citations_scenario_unary_and_stream(client):
+    messages = [{"role": "user", "content": [{"text": "color? [scenario:citations]"}, doc(citations=True)]}]
+    want = {"title": "notes", "sourceContent": [{"text": "Grass is green."}],
+            "location": {"documentChar": {"documentIndex": 0, "start": 0, "end": 15}}}
+    out = client.converse(modelId=CLAUDE_35, messages=messages)
+    assert out["output"]["message"]["content"] == [
+        {"citationsContent": {"content": [{"text": "Echo: color? [1 document]"}], "citations": [want]}}
+    ]
+    events = list(client.converse_stream(modelId=CLAUDE_35, messages=messages)["stream"])
+    deltas = [e["contentBlockDelta"] for e in events if "contentBlockDelta" in e]
+    assert {d["contentBlockIndex"] for d in deltas} == {0}
+    assert deltas[0]["delta"] == {"citation": want}
+    assert "".join(d["delta"].get("text", "") for d in deltas) == "Echo: color? [1 document]"
+    # Without a document asking for citations the marker is ignored.
+    plain = [{"role": "user", "content": [{"text": "color? [scenario:citations]"}, doc()]}]
+    assert client.converse(modelId=CLAUDE_35, messages=plain)["output"]["message"]["content"] == [
+        {"text": "Echo: color? [1 document]"}
+    ]
+
+
+def _tool_turns(result_content):
+    return [
+        {"role": "user", "content": [{"text": "x"}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "a", "name": "get_weather", "input": {}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "a", "content": result_content}}]},
+    ]
+
+
+PNG_IN_RESULT = [{"image": {"format": "png", "source": {"bytes": PNG_1X1}}}]
+
+
+def rdoc(*args, **kwargs):
+    """`doc` for a raw JSON body: inline bytes as base64 text."""
+    import base64 as b64
+
+    block = doc(*args, **kwargs)
+    source = block["document"]["source"]
+    if "bytes" in source:
+        source["bytes"] = b64.b64encode(source["bytes"]).decode()
+    return block
+
+
+@pytest.mark.parametrize(
+    "model, body, fragment",
+    [
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc("a.pdf")]}]}, "document name can only contain"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc("a  b")]}]}, "no more than one in a row"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc("n" * 201)]}]}, "document name"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc("a"), rdoc("A")]}]}, "must be unique"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [rdoc()]}]}, "must also include a text"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}] + [rdoc(f"d{i}") for i in range(6)]}]}, "up to 5 documents"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc(fmt="exe")]}]}, "DocumentFormat"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc(s3Location={"uri": "s3://bucket-a/x.txt"})]}]}, "S3 locations"),
+        (NOVA, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc(s3Location={"uri": "s3://Bucket_A/x.txt"})]}]}, "S3Uri"),
+        (NOVA, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc(s3Location={"uri": "s3://bucket-a/x.txt", "bucketOwner": "12"})]}]}, "12-digit"),
+        (NOVA, {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc(citations=True)]}]}, "support citations"),
+        ("amazon.nova-micro-v1:0", {"messages": [{"role": "user", "content": [{"text": "x"}, rdoc()]}]}, "support documents"),
+        ("us.meta.llama3-3-70b-instruct-v1:0", {"messages": _tool_turns(PNG_IN_RESULT), "toolConfig": {"tools": [WEATHER]}}, "images in tool results"),
+        (CLAUDE_35, {"messages": [{"role": "user", "content": [{"text": "x"}]}, {"role": "assistant", "content": [rdoc()]}]}, "only allowed in user messages"),
+    ],
+)
+def test_document_and_s3_rules(emulator, model, body, fragment):
+    path = model.replace(":", "%3A")
+    response = signed_post(emulator, f"/model/{path}/converse", json.dumps(body).encode())
+    assert response.status_code == 400, response.text
+    assert response.headers["x-amzn-errortype"].startswith("ValidationException")
+    assert fragment in response.json()["message"]

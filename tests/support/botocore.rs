@@ -95,6 +95,14 @@ pub fn check_converse_request(body: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether all of `s` matches botocore's (Java) `pattern`, which the service applies to the
+/// whole value.
+fn full_match(pattern: &str, s: &str) -> bool {
+    let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+        .unwrap_or_else(|e| panic!("botocore pattern `{pattern}`: {e}"));
+    re.is_match(s)
+}
+
 /// Walks `v` against shape `name` of botocore's `shapes`.
 pub fn check_shape(shapes: &Value, name: &str, v: &Value, path: &str) -> Result<(), String> {
     let shape = &shapes[name];
@@ -131,6 +139,11 @@ pub fn check_shape(shapes: &Value, name: &str, v: &Value, path: &str) -> Result<
                     return Err(format!("{path}: fewer than {min} items"));
                 }
             }
+            if let Some(max) = shape["max"].as_u64() {
+                if items.len() as u64 > max {
+                    return Err(format!("{path}: more than {max} items"));
+                }
+            }
             let member = shape["member"]["shape"].as_str().unwrap_or_default();
             for (i, item) in items.iter().enumerate() {
                 check_shape(shapes, member, item, &format!("{path}[{i}]"))?;
@@ -153,6 +166,20 @@ pub fn check_shape(shapes: &Value, name: &str, v: &Value, path: &str) -> Result<
             if let Some(min) = shape["min"].as_u64() {
                 if (s.len() as u64) < min {
                     return Err(format!("{path}: shorter than {min}"));
+                }
+            }
+            // Lengths of strings in characters; a blob's is of its base64 text, so only
+            // strings are held to `max`.
+            if let Some(max) = shape["max"].as_u64().filter(|_| shape["type"] == "string") {
+                if s.chars().count() as u64 > max {
+                    return Err(format!("{path}: longer than {max} characters"));
+                }
+            }
+            if let Some(pattern) = shape["pattern"].as_str() {
+                if !full_match(pattern, s) {
+                    return Err(format!(
+                        "{path}: does not match {name}'s pattern `{pattern}`"
+                    ));
                 }
             }
         }

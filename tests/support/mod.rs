@@ -258,6 +258,55 @@ pub fn synthetic_stream(deltas: usize, text_len: usize) -> Vec<u8> {
     out
 }
 
+/// A stream answering from a document with citations (ConverseStream's `citation` deltas):
+/// text, then a cited block (its citation, then its text), then text again.
+pub fn citations_stream() -> Vec<u8> {
+    let mut out = Vec::new();
+    event_frame(
+        "messageStart",
+        &json!({"role": "assistant", "p": "ab"}),
+        &mut out,
+    );
+    let delta = |block: u32, delta: serde_json::Value, out: &mut Vec<u8>| {
+        event_frame(
+            "contentBlockDelta",
+            &json!({"contentBlockIndex": block, "delta": delta, "p": "abc"}),
+            out,
+        );
+    };
+    delta(0, json!({"text": "According to the notes, "}), &mut out);
+    event_frame(
+        "contentBlockStop",
+        &json!({"contentBlockIndex": 0}),
+        &mut out,
+    );
+    delta(
+        1,
+        json!({"citation": {"title": "notes", "sourceContent": [{"text": "The grass is green."}],
+               "location": {"documentChar": {"documentIndex": 0, "start": 0, "end": 19}}}}),
+        &mut out,
+    );
+    delta(1, json!({"text": "the grass is green"}), &mut out);
+    event_frame(
+        "contentBlockStop",
+        &json!({"contentBlockIndex": 1}),
+        &mut out,
+    );
+    delta(2, json!({"text": "."}), &mut out);
+    event_frame(
+        "contentBlockStop",
+        &json!({"contentBlockIndex": 2}),
+        &mut out,
+    );
+    event_frame("messageStop", &json!({"stopReason": "end_turn"}), &mut out);
+    event_frame(
+        "metadata",
+        &json!({"usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}}),
+        &mut out,
+    );
+    out
+}
+
 pub fn opts(include_usage: bool) -> StreamOptions {
     StreamOptions {
         id: "chatcmpl-prop".into(),

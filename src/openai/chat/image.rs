@@ -1,26 +1,27 @@
-//! `image_url` content parts: only inline `data:` URLs (the filter never fetches), checked as
-//! base64 and re-encoded canonically, with the format taken from the bytes when they say.
+//! `image_url` content parts: inline `data:` URLs, checked as base64 and re-encoded
+//! canonically with the format taken from the bytes when they say, or `s3://` URLs with the
+//! format from the key's extension. The filter never fetches: `http(s)` URLs are refused.
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::Engine;
+use super::media;
+use super::types::{Image, MediaSource};
 
-use super::types::Image;
-
-/// Accepts standard base64 with or without padding (some clients strip it).
-const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// `data:image/png;base64,…` → a Bedrock image. Remote `http(s)` URLs are refused: the filter
-/// does not fetch (Bedrock takes bytes or S3 locations only).
-pub(super) fn parse_data_url(url: &str) -> Result<Image, String> {
+/// `data:image/png;base64,…` or `s3://bucket/key.png` → a Bedrock image.
+pub(super) fn parse_image_url(url: &str) -> Result<Image, String> {
+    if let Some(s3) = media::s3_url(url) {
+        let object = s3?;
+        let format = media::extension(&object.uri)
+            .and_then(|e| image_format(&e))
+            .ok_or("an S3 image needs a key ending in .png, .jpg, .jpeg, .gif or .webp")?;
+        return Ok(Image {
+            format,
+            source: MediaSource::S3(object),
+        });
+    }
     let Some(rest) = url.strip_prefix("data:") else {
         if url.starts_with("http://") || url.starts_with("https://") {
             return Err("image URLs are not fetched: send the image inline as a base64 `data:` URL (png, jpeg, gif or webp)".into());
         }
-        return Err("`image_url.url` must be a base64 `data:` URL".into());
+        return Err("`image_url.url` must be a base64 `data:` URL or an `s3://` URL".into());
     };
     let Some((meta, data)) = rest.split_once(',') else {
         return Err("malformed data URL: no `,`".into());
@@ -28,28 +29,30 @@ pub(super) fn parse_data_url(url: &str) -> Result<Image, String> {
     let Some(mime) = meta.strip_suffix(";base64") else {
         return Err("the data URL must be base64-encoded (`;base64,`)".into());
     };
-    let declared = match mime.to_ascii_lowercase().as_str() {
-        "image/png" => "png",
-        "image/jpeg" | "image/jpg" => "jpeg",
-        "image/gif" => "gif",
-        "image/webp" => "webp",
-        other => {
-            return Err(format!(
-                "unsupported image type `{other}`: Bedrock takes png, jpeg, gif or webp"
-            ))
-        }
-    };
-    let bytes = BASE64_LENIENT
-        .decode(data.trim())
-        .map_err(|e| format!("the data URL is not valid base64: {e}"))?;
-    if bytes.is_empty() {
-        return Err("the image is empty".into());
-    }
+    let declared = mime
+        .to_ascii_lowercase()
+        .strip_prefix("image/")
+        .and_then(image_format)
+        .ok_or_else(|| {
+            format!("unsupported image type `{mime}`: Bedrock takes png, jpeg, gif or webp")
+        })?;
+    let bytes = media::decode(data, "data URL")?;
     // The bytes decide when they are recognisable: a mislabelled data URL still works.
     let format = sniff_image(&bytes).unwrap_or(declared);
     Ok(Image {
         format,
-        base64: STANDARD.encode(&bytes),
+        source: MediaSource::Base64(media::encode(&bytes)),
+    })
+}
+
+/// Bedrock's `ImageFormat` for a MIME subtype or file extension.
+fn image_format(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "png" => "png",
+        "jpeg" | "jpg" => "jpeg",
+        "gif" => "gif",
+        "webp" => "webp",
+        _ => return None,
     })
 }
 

@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::cache;
-use super::image::parse_data_url;
+use super::file::parse_file_part;
+use super::image::parse_image_url;
 use super::types::{CacheMark, ContentPart, Message, Role, ToolCall};
 use crate::error::ApiError;
 
@@ -347,7 +348,9 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
                 "a refusal part needs a string `refusal`",
             )),
         },
-        Some("image_url") if role == Role::User => {
+        // Images in tool results are an extension (OpenAI takes text only there); whether the
+        // model takes them is decided at translation.
+        Some("image_url") if matches!(role, Role::User | Role::Tool) => {
             let url = match p.get("image_url") {
                 Some(Value::Object(o)) => o.get("url").and_then(Value::as_str),
                 Some(Value::String(s)) => Some(s.as_str()),
@@ -359,10 +362,11 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
                     "an image_url part needs `image_url.url`",
                 ));
             };
-            parse_data_url(url)
+            parse_image_url(url)
                 .map(ContentPart::Image)
                 .map_err(|msg| ApiError::invalid_param(format!("{param}.image_url"), msg))
         }
+        Some("file") if role == Role::User => parse_file_part(param, p).map(ContentPart::Document),
         Some(other @ ("image_url" | "input_audio" | "file")) => Err(ApiError::invalid_param(
             format!("{param}.type"),
             format!(

@@ -4,24 +4,27 @@
 //! The request is read from a `serde_json::Value` by hand rather than derived, so that every
 //! rejection names the exact field (`messages[2].content`) in the OpenAI error's `param`.
 //! [`ChatRequest::parse`] reads the fields in order; each group lives in its own module:
-//! `types` (the result), `messages` (the conversation), `image` (`data:` URLs), `tools`
+//! `types` (the result), `messages` (the conversation), `image` (`data:` and `s3://` URLs), `file` (documents), `tools`
 //! (tool definitions and choice) and `params` (the other parameters and the ignored ones).
 //! The typed field readers shared with `/v1/completions` are in `crate::openai::json`.
 
 mod cache;
+mod file;
 mod guardrail;
 mod image;
+mod media;
 mod messages;
 mod params;
 mod tools;
 mod types;
 
+pub use media::valid_bucket;
 pub use messages::legacy_call_id;
 pub use tools::valid_tool_name;
 pub use types::{
-    CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Guarded,
-    Image, Message, ReasoningEffort, ResponseFormat, ResponseFunction, ResponseMessage,
-    ResponseToolCall, Role, Tool, ToolCall, ToolChoice,
+    CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Document,
+    Guarded, Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
+    ResponseMessage, ResponseToolCall, Role, S3Object, Tool, ToolCall, ToolChoice,
 };
 
 use crate::catalog::models::Provider;
@@ -206,7 +209,10 @@ mod tests {
         let ContentPart::Image(img) = &r.messages[0].content[1] else {
             panic!("not an image")
         };
-        assert_eq!((img.format, img.base64.as_str()), ("png", PNG_1X1));
+        assert_eq!(
+            (img.format, &img.source),
+            ("png", &MediaSource::Base64(PNG_1X1.into()))
+        );
         assert!(matches!(
             r.response_format,
             ResponseFormat::JsonSchema { strict: true, .. }

@@ -24,7 +24,9 @@ pub enum ContentPart {
     /// `text` parts, and the `refusal` parts of assistant messages.
     Text(String),
     Image(Image),
-    /// A user text part marked `guard`: a Converse `guardContent` block.
+    /// A `file` part (user messages only).
+    Document(Document),
+    /// A user, system or developer text part marked `guard`: a Converse `guardContent` block.
     Guarded(Guarded),
 }
 
@@ -35,12 +37,40 @@ pub struct Guarded {
     pub qualifier: crate::converse::guardrail::GuardQualifier,
 }
 
-/// An `image_url` part whose URL was a `data:` URL: the format Bedrock names and the
-/// (validated) base64 payload.
+/// An `image_url` part: the format Bedrock names and where the bytes are.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
     pub format: &'static str,
-    pub base64: String,
+    pub source: MediaSource,
+}
+
+/// Where an image's or a document's bytes are: inline (validated base64, re-encoded
+/// canonically), or an S3 object Bedrock reads itself (the filter never fetches).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaSource {
+    Base64(String),
+    S3(S3Object),
+}
+
+/// An `s3://bucket/key` URL, checked against botocore's `S3Uri` pattern. Whether the tenant
+/// may name the bucket is decided at translation, where the tenant is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Object {
+    pub bucket: String,
+    /// The whole `s3://bucket/key`, as Bedrock takes it.
+    pub uri: String,
+}
+
+/// A `file` content part: a document of one of Bedrock's formats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// `pdf`, `csv`, `doc`, `docx`, `xls`, `xlsx`, `html`, `txt` or `md`.
+    pub format: &'static str,
+    /// `file.filename` as sent; the translation makes Bedrock's `name` from it.
+    pub filename: Option<String>,
+    pub source: MediaSource,
+    /// Extension `citations: {"enabled": true}` on the part: ask the model to cite it.
+    pub citations: bool,
 }
 
 /// The lifetime a client asked for a cache point: Bedrock's two (`cache_control.ttl`).
@@ -220,6 +250,10 @@ pub struct ResponseMessage {
     /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Extension: the citations of a model answering from documents
+    /// ([`crate::translate::citations`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<serde_json::Value>,
 }
 
 /// `ChatCompletionMessageToolCall`.

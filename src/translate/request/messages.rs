@@ -7,9 +7,10 @@
 use serde_json::Value;
 
 use super::cache::{marked, point};
+use super::document::{Media, MAX_DOCUMENTS_PER_MESSAGE};
 use crate::converse::request::{
-    ContentBlock, ConversationRole, ImageBlock, ImageSource, Message, SystemContentBlock,
-    ToolResultBlock, ToolResultContentBlock, ToolUseBlock,
+    ContentBlock, ConversationRole, Message, SystemContentBlock, ToolResultBlock,
+    ToolResultContentBlock, ToolUseBlock,
 };
 use crate::error::ApiError;
 use crate::openai::chat::{ChatRequest, ContentPart, Message as ChatMessage, Role};
@@ -28,9 +29,10 @@ pub const EMPTY_TOOL_RESULT: &str = "(empty)";
 /// must pair up as OpenAI requires: each tool message answers a call of the assistant message
 /// before it, and each call is answered before the conversation moves on. The client's cache
 /// marks become cache points after the blocks they follow (`cache::settle` decides later which
-/// Bedrock gets).
+/// Bedrock gets). Images and documents go through `media`.
 pub(super) fn to_messages(
     req: &ChatRequest,
+    media: &mut Media<'_>,
 ) -> Result<(Vec<SystemContentBlock>, Vec<Message>), ApiError> {
     let mut system = Vec::new();
     let mut messages: Vec<Message> = Vec::new();
@@ -47,12 +49,15 @@ pub(super) fn to_messages(
                 system_blocks(m, &mut system);
                 continue;
             }
-            Role::User => (ConversationRole::User, user_blocks(m)),
+            Role::User => (ConversationRole::User, user_blocks(i, m, media)?),
             Role::Assistant => (
                 ConversationRole::Assistant,
                 assistant_blocks(i, m, &mut pending),
             ),
-            Role::Tool => (ConversationRole::User, tool_result(i, m, &mut pending)?),
+            Role::Tool => (
+                ConversationRole::User,
+                tool_result(i, m, &mut pending, media)?,
+            ),
         };
         if blocks.is_empty() {
             continue;
@@ -63,6 +68,9 @@ pub(super) fn to_messages(
                 role,
                 content: blocks,
             }),
+        }
+        if let Some(turn) = messages.last() {
+            check_documents(i, turn)?;
         }
     }
     if let Some((at, id)) = pending.first() {
@@ -121,27 +129,56 @@ fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
     }
 }
 
-/// A user message: its non-blank texts (guarded or not) and its images, in order, with the
-/// cache points its parts and itself ask for.
-fn user_blocks(m: &ChatMessage) -> Vec<ContentBlock> {
+/// A user message (number `i`): its non-blank texts (guarded or not), images and documents, in
+/// order, with the cache points its parts and itself ask for.
+fn user_blocks(
+    i: usize,
+    m: &ChatMessage,
+    media: &mut Media<'_>,
+) -> Result<Vec<ContentBlock>, ApiError> {
     let mut blocks = Vec::new();
     for (j, p) in m.content.iter().enumerate() {
+        let at = format!("messages[{i}].content[{j}]");
         match p {
             ContentPart::Text(t) if is_blank(t) => {}
             ContentPart::Text(t) => blocks.push(ContentBlock::Text(t.clone())),
             ContentPart::Guarded(g) if is_blank(&g.text) => {}
             ContentPart::Guarded(g) => blocks.push(ContentBlock::GuardContent(g.to_block())),
-            ContentPart::Image(img) => blocks.push(ContentBlock::Image(ImageBlock {
-                format: img.format,
-                source: ImageSource {
-                    bytes: img.base64.clone(),
-                },
-            })),
+            ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at, img)?)),
+            ContentPart::Document(doc) => blocks.push(media.document(&at, doc)?),
         }
         cache_after(m, Some(j), &mut blocks);
     }
     cache_after(m, None, &mut blocks);
-    blocks
+    Ok(blocks)
+}
+
+/// Bedrock's rules for documents in one user turn (the turn message `i` ended in): at most
+/// [`MAX_DOCUMENTS_PER_MESSAGE`], and a text block beside them.
+fn check_documents(i: usize, turn: &Message) -> Result<(), ApiError> {
+    let documents = turn
+        .content
+        .iter()
+        .filter(|b| matches!(b, ContentBlock::Document(_)))
+        .count();
+    if documents > MAX_DOCUMENTS_PER_MESSAGE {
+        return Err(ApiError::invalid_param(
+            format!("messages[{i}].content"),
+            format!("Bedrock takes at most {MAX_DOCUMENTS_PER_MESSAGE} documents in one user turn"),
+        ));
+    }
+    if documents > 0
+        && !turn
+            .content
+            .iter()
+            .any(|b| matches!(b, ContentBlock::Text(_)))
+    {
+        return Err(ApiError::invalid_param(
+            format!("messages[{i}].content"),
+            "a message with a document needs a text part too (Bedrock requires one)",
+        ));
+    }
+    Ok(())
 }
 
 /// The cache point a mark of `m` asks for after `part` (`None`: the whole message), if there
@@ -198,6 +235,7 @@ fn tool_result(
     i: usize,
     m: &ChatMessage,
     pending: &mut Vec<(usize, String)>,
+    media: &Media<'_>,
 ) -> Result<Vec<ContentBlock>, ApiError> {
     let id = m.tool_call_id.clone().unwrap_or_default();
     let Some(pos) = pending.iter().position(|(_, p)| *p == id) else {
@@ -207,9 +245,22 @@ fn tool_result(
         ));
     };
     pending.remove(pos);
+    let mut content = vec![tool_result_content(&m.content)];
+    for (j, p) in m.content.iter().enumerate() {
+        if let ContentPart::Image(img) = p {
+            let at = format!("messages[{i}].content[{j}]");
+            content.push(ToolResultContentBlock::Image(
+                media.tool_result_image(&at, img)?,
+            ));
+        }
+    }
+    // Images alone: no placeholder text before them.
+    if content.len() > 1 && content[0] == ToolResultContentBlock::Text(EMPTY_TOOL_RESULT.into()) {
+        content.remove(0);
+    }
     let mut blocks = vec![ContentBlock::ToolResult(ToolResultBlock {
         tool_use_id: bedrock_tool_id(&id),
-        content: vec![tool_result_content(&m.content)],
+        content,
     })];
     // One result block: any mark of the message or its parts follows it.
     if let Some(ttl) = m.cache.iter().map(|c| c.ttl).max() {
@@ -244,13 +295,13 @@ pub fn is_blank(text: &str) -> bool {
         .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
 }
 
-/// A tool message's content: a JSON object stays JSON (`json` block), anything else is text.
+/// A tool message's text: a JSON object stays JSON (`json` block), anything else is text.
 pub(super) fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlock {
     let text: String = parts
         .iter()
         .filter_map(|p| match p {
             ContentPart::Text(t) => Some(t.as_str()),
-            ContentPart::Image(_) | ContentPart::Guarded(_) => None,
+            ContentPart::Image(_) | ContentPart::Guarded(_) | ContentPart::Document(_) => None,
         })
         .collect::<Vec<_>>()
         .join("\n");

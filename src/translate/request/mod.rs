@@ -13,6 +13,7 @@
 
 mod cache;
 mod capabilities;
+mod document;
 mod messages;
 mod metadata;
 mod reasoning;
@@ -22,12 +23,14 @@ mod tool_config;
 
 pub use cache::{AutoCache, CachePositions};
 pub use capabilities::native_structured_output;
+pub use document::{document_name, S3Access};
 pub use messages::{is_blank, EMPTY_TOOL_RESULT, LEADING_USER_PLACEHOLDER};
 pub use reasoning::thinking_budget;
 
 use serde_json::Value;
 
 use crate::catalog::caching::{self, PromptCaching};
+use crate::catalog::content::{self, ContentSupport};
 use crate::catalog::models::Provider;
 use crate::converse::request::{
     ContentBlock, ConversationRole, ConverseRequest, InferenceConfig, Message,
@@ -46,7 +49,14 @@ pub struct Target<'a> {
     pub caching: Option<PromptCaching>,
     /// The cache points the gateway adds by itself for this tenant and model.
     pub auto: AutoCache,
+    /// Documents, citations, S3 sources and tool-result images the model takes.
+    pub content: ContentSupport,
+    /// The S3 buckets the caller may name.
+    pub s3: &'a S3Access,
 }
+
+/// No S3 bucket at all: callers without a tenant's allow-list.
+static NO_S3: S3Access = S3Access::EMPTY;
 
 impl<'a> Target<'a> {
     /// A model outside the catalog: caching read from the id, no automatic cache points.
@@ -56,6 +66,8 @@ impl<'a> Target<'a> {
             provider,
             caching: caching::infer(model_id),
             auto: AutoCache::default(),
+            content: content::infer(model_id),
+            s3: &NO_S3,
         }
     }
 }
@@ -83,7 +95,8 @@ impl Ignored {
 /// Builds the Converse body for `req` sent to `target`.
 pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Translation, ApiError> {
     let mut ignored = Ignored(req.ignored.clone());
-    let (mut system, mut messages) = messages::to_messages(req)?;
+    let mut media = document::Media::new(target.content, target.s3);
+    let (mut system, mut messages) = messages::to_messages(req, &mut media)?;
     let reasoning = reasoning::reasoning(req, target, &mut ignored);
     let anthropic_thinking =
         reasoning.budget_tokens.is_some() && target.provider == Provider::Anthropic;
@@ -279,6 +292,31 @@ mod tests {
         let bad = json!({"messages": [{"role": "user", "content": [{"text": "x"}]}],
             "guardrailConfig": {"guardrailIdentifier": "a", "guardrailVersion": "1", "streamProcessingMode": "sync"}});
         assert!(check_shape(shapes, "ConverseRequest", &bad, "$").is_err());
+    }
+
+    #[test]
+    fn the_botocore_check_refuses_bad_documents_and_s3_locations() {
+        // The check the document cases rely on can fail: each of these breaks botocore's model.
+        let doc = |block: Value| json!({"messages": [{"role": "user", "content": [{"text": "x"}, {"document": block}]}]});
+        let good = json!({"format": "pdf", "name": "a", "source": {"bytes": "AA=="}});
+        crate::test_support::check_converse_request(&doc(good)).unwrap();
+        let s3 = |uri: &str, owner: &str| json!({"format": "pdf", "name": "a", "source": {"s3Location": {"uri": uri, "bucketOwner": owner}}});
+        for bad in [
+            json!({"format": "exe", "name": "a", "source": {"bytes": "AA=="}}),
+            json!({"format": "pdf", "name": "x".repeat(201), "source": {"bytes": "AA=="}}),
+            json!({"format": "pdf", "source": {"bytes": "AA=="}}),
+            json!({"format": "pdf", "name": "a", "source": {"bytes": "AA==", "s3Location": {"uri": "s3://bucket-a/x"}}}),
+            s3("s3://Bucket_A/x", "123456789012"),
+            s3("https://bucket-a/x", "123456789012"),
+            s3("s3://bucket-a/x", "1234"),
+        ] {
+            assert!(
+                crate::test_support::check_converse_request(&doc(bad.clone())).is_err(),
+                "{bad}"
+            );
+        }
+        crate::test_support::check_converse_request(&doc(s3("s3://bucket-a/x", "123456789012")))
+            .unwrap();
     }
 
     #[test]

@@ -22,9 +22,13 @@ Text answers
 
 Tools, images, reasoning, JSON (``enrich``, applied on top of the echo, in this order)
 -------------------------------------------------------------------------------------
-* Images: the reply gets `` [N image(s)]`` appended (N = image blocks in the last user turn).
+* Images and documents: the reply gets `` [N image(s)]`` then `` [N document(s)]`` appended
+  (N = image / document blocks in the last user turn).
 * Tool results: when the last user turn holds ``toolResult`` blocks, the reply is
-  ``Tool results: <toolUseId>=<text, or compact sorted JSON> | ...``.
+  ``Tool results: <toolUseId>=<text, or compact sorted JSON, [image] for an image> | ...``.
+* Citations (``[scenario:citations]``, with a document asking for them): the text comes as one
+  ``citationsContent`` block with the citation of ``citation_for``; in a stream, its
+  ``citation`` delta first, then the text deltas, in one content block.
 * Tool calls (``stopReason`` ``tool_use``), inputs built from each tool's schema by
   ``example_for`` (first enum/const, strings = the property name, integers 1 or the minimum,
   ``true``, one-item arrays, every declared property; a second parallel call gets ``-2``
@@ -45,6 +49,7 @@ Tools, images, reasoning, JSON (``enrich``, applied on top of the echo, in this 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field
@@ -107,6 +112,8 @@ class Answer:
     trace: dict | None = None
     # (cache read, cache write), reported when the request used the prompt cache.
     cache: tuple[int, int] | None = None
+    # Citations of the text ([scenario:citations]): the text comes as a citationsContent block.
+    citations: list = field(default_factory=list)
 
     def extras(self) -> dict:
         """The members a Converse answer and the stream's `metadata` event share."""
@@ -119,7 +126,7 @@ class Answer:
 
     @property
     def plain(self) -> bool:
-        return self.reasoning is None and not self.tool_uses
+        return self.reasoning is None and not self.tool_uses and not self.citations
 
     def content_blocks(self) -> list[dict]:
         """The Converse `output.message.content` of this answer."""
@@ -128,7 +135,11 @@ class Answer:
             blocks.append(
                 {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": REASONING_SIGNATURE}}}
             )
-        if self.text or not self.tool_uses:
+        if self.citations:
+            blocks.append(
+                {"citationsContent": {"content": [{"text": self.text}], "citations": self.citations}}
+            )
+        elif self.text or not self.tool_uses:
             blocks.append({"text": self.text})
         blocks += [{"toolUse": t} for t in self.tool_uses]
         return blocks
@@ -229,7 +240,32 @@ def _result_text(result: dict) -> str:
             parts.append(c["text"])
         elif "json" in c:
             parts.append(json.dumps(c["json"], separators=(",", ":"), sort_keys=True))
+        elif "image" in c:
+            parts.append("[image]")
     return " ".join(parts)
+
+
+TEXT_FORMATS = {"txt", "md", "csv", "html"}
+
+
+def citation_for(body: dict) -> dict | None:
+    """The citation ``[scenario:citations]`` answers with: of the first document of the request
+    that asks for citations, its name as ``title``; for a text format, its first line (at most
+    60 characters) as ``sourceContent`` at ``documentChar`` 0..length; else ``(page 1)`` at
+    ``documentPage`` 1..2. ``documentIndex`` counts the request's documents in order."""
+    docs = [b["document"] for m in body.get("messages") or [] for b in m.get("content") or [] if "document" in b]
+    for index, doc in enumerate(docs):
+        if not (doc.get("citations") or {}).get("enabled"):
+            continue
+        source = doc.get("source") or {}
+        if doc.get("format") in TEXT_FORMATS and "bytes" in source:
+            first = base64.b64decode(source["bytes"]).decode("utf-8", "replace").strip().split("\n")[0][:60]
+            location = {"documentChar": {"documentIndex": index, "start": 0, "end": len(first)}}
+        else:
+            first = "(page 1)"
+            location = {"documentPage": {"documentIndex": index, "start": 1, "end": 2}}
+        return {"title": doc.get("name"), "sourceContent": [{"text": first}], "location": location}
+    return None
 
 
 def enrich(body: dict, base: Answer, scenario: Scenario | None = None) -> Answer:
@@ -244,6 +280,9 @@ def enrich(body: dict, base: Answer, scenario: Scenario | None = None) -> Answer
     images = sum(1 for b in last.get("content") or [] if "image" in b)
     if images:
         result.text = f"{result.text} [{images} image{'s' if images > 1 else ''}]"
+    documents = sum(1 for b in last.get("content") or [] if "document" in b)
+    if documents:
+        result.text = f"{result.text} [{documents} document{'s' if documents > 1 else ''}]"
     results = [b["toolResult"] for b in last.get("content") or [] if "toolResult" in b]
     if results:
         result.text = "Tool results: " + " | ".join(
@@ -286,6 +325,9 @@ def enrich(body: dict, base: Answer, scenario: Scenario | None = None) -> Answer
         schema = json.loads(text_format["structure"]["jsonSchema"]["schema"])
         result.text = json.dumps(example_for(schema), separators=(",", ":"))
         result.stop_reason = "end_turn"
+    cited = citation_for(body) if scenario.citations and not result.tool_uses else None
+    if cited is not None:
+        result.citations = [cited]
     extra = body.get("additionalModelRequestFields") or {}
     thinking = (extra.get("thinking") or {}).get("type") == "enabled"
     nova = (extra.get("reasoningConfig") or {}).get("type") == "enabled"

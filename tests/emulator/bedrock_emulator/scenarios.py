@@ -61,6 +61,7 @@ class Scenario:
     parallel_tools: bool = False
     guardrail: bool = False  # [scenario:guardrail]
     cache: tuple[int, int] | None = None  # [scenario:cache:<read>:<write>]
+    citations: bool = False
 
     def error_before_answer(self, status_of: Callable[[str], int | None]) -> BedrockError | None:
         """The Bedrock error a throttle / error marker answers instead of the model (before
@@ -221,6 +222,15 @@ class Marker:
         return " ".join(inspect.cleandoc(self.parse.__doc__ or "").split())
 
 
+def _parse_citations(s: Scenario, args: list[str]) -> None:
+    """When a document of the request has ``citations.enabled``: the answer text comes as a
+    ``citationsContent`` block citing the first such document (its name as ``title``; the first
+    line of a text document as ``sourceContent`` at ``documentChar``, else ``(page 1)`` at
+    ``documentPage``); a stream sends the ``citation`` delta, then the text deltas, in one
+    block. Without such a document it is ignored."""
+    s.citations = True
+
+
 # The one table of markers: kind (the word after "scenario:") → Marker.
 SCENARIOS: dict[str, Marker] = {
     "throttle": Marker("[scenario:throttle]", BOTH, _parse_throttle),
@@ -241,6 +251,7 @@ SCENARIOS: dict[str, Marker] = {
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
     "guardrail": Marker("[scenario:guardrail]", BOTH, _parse_guardrail),
     "cache": Marker("[scenario:cache:<read>:<write>]", BOTH, _parse_cache),
+    "citations": Marker("[scenario:citations]", BOTH, _parse_citations),
 }
 
 

@@ -460,7 +460,8 @@ class Handler(BaseHTTPRequestHandler):
     def _stream_blocks(result: Answer, event, started: float) -> None:
         """Reasoning, text and toolUse blocks, each with its own contentBlockIndex, as
         ConverseStream sends them: reasoning and text as word deltas (reasoning then its
-        signature), a toolUse as contentBlockStart plus its input JSON in two fragments."""
+        signature; a cited text's citation deltas before its words), a toolUse as
+        contentBlockStart plus its input JSON in two fragments."""
         index = 0
         if result.reasoning is not None:
             for piece in re.findall(r"\S+\s*", result.reasoning):
@@ -472,6 +473,8 @@ class Handler(BaseHTTPRequestHandler):
             event("contentBlockStop", {"contentBlockIndex": index})
             index += 1
         if result.text or not result.tool_uses:
+            for citation in result.citations:
+                event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"citation": citation}})
             for piece in result.deltas():
                 event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"text": piece}})
             event("contentBlockStop", {"contentBlockIndex": index})

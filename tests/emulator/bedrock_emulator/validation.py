@@ -17,6 +17,7 @@
   with ``additionalModelRequestFields.thinking`` enabled (Anthropic's rules)
   ``budget_tokens >= 1024``, ``maxTokens > budget_tokens``, no ``temperature``/``topP`` and no
   forced ``toolChoice``.
+* Image, document and S3-source rules (``documents.check_media``).
 * Prompt-cache rules (``check_cache_points``), with Bedrock's own messages: ``cachePoint``
   blocks only for models with prompt caching (``cache_support``: Claude 3.7 Sonnet and later,
   Claude 3.5 Haiku, Amazon Nova Micro/Lite/Pro/Premier), and after tools only for Claude;
@@ -41,6 +42,7 @@ import botocore.loaders
 import botocore.model
 import botocore.validate
 
+from .documents import check_media
 from .errors import validation_error
 
 MALFORMED = "Malformed input request, please reformat your input and try again."
@@ -199,7 +201,7 @@ def check_tool_semantics(body: dict) -> None:
                 )
         for j, block in enumerate(message.get("content") or []):
             image = block.get("image")
-            if image is not None:
+            if image is not None and "s3Location" not in (image.get("source") or {}):
                 try:
                     raw = base64.b64decode(image["source"]["bytes"], validate=True)
                 except (KeyError, ValueError, TypeError):
@@ -341,11 +343,13 @@ def validate_request(
     report = validator.validate(dict(request, modelId=model_id), shape)
     if report.has_errors():
         raise validation_error(report.generate_report())
-    check_enums(shape, request, "")
     check_semantics(request)
     check_tool_semantics(request)
     check_guardrail(shape, request)
     check_cache_points(request, model_id)
+    check_media(request, model_id)
+    # Last, so that the rules above with their own messages (a document's format) answer first.
+    check_enums(shape, request, "")
     return request
 
 

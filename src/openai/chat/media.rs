@@ -1,0 +1,119 @@
+//! What images and documents share: inline base64 (checked, re-encoded canonically) and
+//! `s3://bucket/key` URLs (checked against botocore's `S3Uri`; Bedrock reads the object, the
+//! filter never fetches anything).
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+use super::types::S3Object;
+
+/// Accepts standard base64 with or without padding (some clients strip it).
+const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// botocore's `S3Uri` is at most 1024 characters.
+const MAX_S3_URI: usize = 1024;
+
+/// Decodes base64 (white space around it ignored); empty is an error (`what` names it).
+pub(super) fn decode(data: &str, what: &str) -> Result<Vec<u8>, String> {
+    let bytes = BASE64_LENIENT
+        .decode(data.trim())
+        .map_err(|e| format!("the {what} is not valid base64: {e}"))?;
+    if bytes.is_empty() {
+        return Err(format!("the {what} is empty"));
+    }
+    Ok(bytes)
+}
+
+/// Canonical base64 of `bytes`, as Bedrock's `Blob` takes it.
+pub(super) fn encode(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// `s3://bucket/key` → the object, if `url` is one: the bucket as S3 names them (3-63
+/// characters of `[a-z0-9.-]`, starting and ending with a letter or digit), a non-empty key
+/// of printable characters, at most 1024 characters in all. `None` if `url` is not `s3://`.
+pub(super) fn s3_url(url: &str) -> Option<Result<S3Object, String>> {
+    let rest = url.strip_prefix("s3://")?;
+    Some(s3_object(url, rest))
+}
+
+fn s3_object(url: &str, rest: &str) -> Result<S3Object, String> {
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if !valid_bucket(bucket) {
+        return Err("not an S3 bucket name: 3-63 characters of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit".into());
+    }
+    if key.is_empty() {
+        return Err("the S3 URL names no object: `s3://bucket/key`".into());
+    }
+    if url.len() > MAX_S3_URI || key.chars().any(char::is_control) {
+        return Err(format!(
+            "the S3 URL must be at most {MAX_S3_URI} characters, without control characters"
+        ));
+    }
+    Ok(S3Object {
+        bucket: bucket.to_string(),
+        uri: url.to_string(),
+    })
+}
+
+/// An S3 bucket name as botocore's `S3Uri` pattern has it: `[a-z0-9][.\-a-z0-9]{1,61}[a-z0-9]`.
+pub fn valid_bucket(b: &str) -> bool {
+    let bytes = b.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b".-".contains(c))
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+}
+
+/// The lower-cased extension of the last path segment of `name` (`report.PDF` → `pdf`).
+pub(super) fn extension(name: &str) -> Option<String> {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    last.rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls_are_checked_like_botocore_s3uri() {
+        let ok = s3_url("s3://bucket-a/dir/x.pdf").unwrap().unwrap();
+        assert_eq!(ok.bucket, "bucket-a");
+        assert_eq!(ok.uri, "s3://bucket-a/dir/x.pdf");
+        assert!(s3_url("https://bucket-a/x").is_none());
+        for bad in [
+            "s3://Bucket/x",
+            "s3://ab/x",
+            "s3://-ab/x",
+            "s3://ab-/x",
+            "s3://bucket_a/x",
+            "s3://bucket-a",
+            "s3://bucket-a/",
+            "s3://bucket-a/x\ny",
+            "s3:///x",
+        ] {
+            assert!(s3_url(bad).unwrap().is_err(), "{bad}");
+        }
+        let long = format!("s3://bucket-a/{}", "k".repeat(1020));
+        assert!(s3_url(&long).unwrap().is_err());
+    }
+
+    #[test]
+    fn extensions_and_base64() {
+        assert_eq!(extension("a/b/Report.PDF").as_deref(), Some("pdf"));
+        assert_eq!(extension("a.b/noext"), None);
+        assert_eq!(extension("x."), None);
+        assert_eq!(decode(" aGk ", "file").unwrap(), b"hi");
+        assert!(decode("", "file").is_err());
+        assert!(decode("@@", "file").is_err());
+        assert_eq!(encode(b"hi"), "aGk=");
+    }
+}
