@@ -28,6 +28,8 @@ pub struct Tenant {
     pub limits: Limits,
     /// Per-model overrides by canonical id, field by field over `limits`.
     pub model_limits: BTreeMap<String, Limits>,
+    /// Service tier default and ceiling, guardrails.
+    pub policy: crate::translate::policy::RequestPolicy,
     /// The cache points the gateway adds by itself (`prompt_caching`).
     pub prompt_caching: TenantCaching,
     /// What prompt-cache tokens weigh against `tokens_per_minute` (its own, else the top
@@ -166,6 +168,7 @@ mod tests {
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            policy: Default::default(),
             prompt_caching: TenantCaching::default(),
             token_weights: TokenWeights::default(),
             s3: S3Access::default(),

@@ -35,6 +35,7 @@
 
 mod models;
 pub mod path_forms;
+mod policy;
 mod raw;
 mod s3;
 mod tenants;

@@ -31,6 +31,14 @@ pub(super) struct RawTenant {
     #[serde(default)]
     pub model_limits: BTreeMap<String, RawLimits>,
     #[serde(default)]
+    pub service_tier: Option<super::policy::RawServiceTier>,
+    #[serde(default)]
+    pub guardrail: Option<super::policy::RawGuardrail>,
+    #[serde(default)]
+    pub model_guardrails: BTreeMap<String, super::policy::RawGuardrail>,
+    #[serde(default)]
+    pub allow_request_guardrail: bool,
+    #[serde(default)]
     pub prompt_caching: Option<RawAutoCache>,
     #[serde(default)]
     pub model_prompt_caching: BTreeMap<String, RawAutoCache>,

@@ -46,6 +46,7 @@ pub(super) fn tenant_table(
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            policy: Default::default(),
             prompt_caching: TenantCaching {
                 default: defaults.caching,
                 models: BTreeMap::new(),
@@ -99,6 +100,16 @@ fn tenant(
     }
     let models = allowed_models(&at, t.models, aliases)?;
     let model_limits = model_limits(&at, t.model_limits, aliases)?;
+    let policy = super::policy::request_policy(
+        &at,
+        super::policy::RawPolicy {
+            service_tier: t.service_tier,
+            guardrail: t.guardrail,
+            model_guardrails: t.model_guardrails,
+            allow_request_guardrail: t.allow_request_guardrail,
+        },
+        &|field, model| canonical_name(aliases, field, model),
+    )?;
     let prompt_caching = tenant_caching(
         &at,
         t.prompt_caching,
@@ -119,6 +130,7 @@ fn tenant(
     )?;
     let tenant = Tenant {
         prompt_caching,
+        policy,
         token_weights,
         s3,
         limits: limits(&format!("{at}.limits"), t.limits)?,

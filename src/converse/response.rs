@@ -15,6 +15,28 @@ pub(crate) struct ConverseResponse {
     pub stop_reason: Option<String>,
     #[serde(default)]
     pub usage: Option<TokenUsage>,
+    /// The tier that served the request.
+    #[serde(default)]
+    pub service_tier: Option<ServiceTierOut>,
+    #[serde(default)]
+    pub performance_config: Option<PerformanceOut>,
+    /// `ConverseTrace`: the guardrail's assessment, when its `trace` is on.
+    #[serde(default)]
+    pub trace: Option<serde_json::Value>,
+}
+
+/// `ServiceTier` as returned.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct ServiceTierOut {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `PerformanceConfiguration` as returned.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct PerformanceOut {
+    #[serde(default)]
+    pub latency: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -142,12 +142,27 @@ pub struct MessageStopEvent<'a> {
 }
 
 /// `metadata` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStreamMetadataEvent.html>).
-/// `trace`, `performanceConfig` and `serviceTier` are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataEvent {
     pub usage: TokenUsage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<StreamMetrics>,
+    /// `ConverseStreamTrace`: the guardrail's assessment, when its `trace` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<serde_json::Value>,
+    #[serde(
+        default,
+        rename = "performanceConfig",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub performance_config: Option<crate::converse::response::PerformanceOut>,
+    /// The tier that served the request.
+    #[serde(
+        default,
+        rename = "serviceTier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_tier: Option<crate::converse::response::ServiceTierOut>,
 }
 
 /// `ConverseStreamMetrics`.

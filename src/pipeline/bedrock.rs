@@ -18,6 +18,7 @@ use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
 use crate::pipeline::embeddings;
 use crate::stream::OutputFormat;
+use crate::translate::policy::{self, Asked, RequestPolicy};
 use crate::translate::request::{completion_to_converse, to_converse_request, Target};
 use crate::translate::tools::OutputMode;
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
@@ -62,7 +63,8 @@ pub fn chat(
     chat_for(cfg, None, body, now, live)
 }
 
-/// [`chat`] for a tenant, with its automatic prompt caching for the model called.
+/// [`chat`] for a tenant: its automatic prompt caching for the model called, its service
+/// tier and its guardrails.
 pub fn chat_for(
     cfg: &Config,
     tenant: Option<&Tenant>,
@@ -83,7 +85,7 @@ pub fn chat_for(
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
     let canonical_model = crate::catalog::model_id::canonical(&bedrock_model).to_string();
-    let translation = to_converse_request(
+    let mut translation = to_converse_request(
         &req,
         Target {
             model_id: &bedrock_model,
@@ -101,6 +103,19 @@ pub fn chat_for(
                 .map_or_else(|| content::infer(&bedrock_model), |e| e.content),
             s3: tenant.map_or(&cfg.s3, |t| &t.s3),
         },
+    )?;
+    let asked = Asked {
+        service_tier: req.service_tier.as_deref(),
+        guardrail: req.guardrail_config.as_ref(),
+    };
+    let no_policy = RequestPolicy::default();
+    policy::apply(
+        tenant.map_or(&no_policy, |t| &t.policy),
+        asked,
+        &mut translation.body,
+        &bedrock_model,
+        req.stream,
+        &mut translation.ignored,
     )?;
     let up = call(
         cfg,
@@ -135,12 +150,33 @@ pub fn completion(
     now: SystemTime,
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    completion_for(cfg, None, body, now, live)
+}
+
+/// [`completion`] for a tenant: its default tier and its guardrail.
+pub fn completion_for(
+    cfg: &Config,
+    tenant: Option<&Tenant>,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = CompletionRequest::parse(body)?;
-    let converse = completion_to_converse(&req)?;
+    let mut converse = completion_to_converse(&req)?;
     let bedrock_model = resolve_model(cfg, &req.model)?;
     if crate::translate::embeddings::model_for(&bedrock_model).is_some() {
         return Err(embeddings::not_a_chat_model(&req.model));
     }
+    let mut ignored = Vec::new();
+    let no_policy = RequestPolicy::default();
+    policy::apply(
+        tenant.map_or(&no_policy, |t| &t.policy),
+        Asked::default(),
+        &mut converse,
+        &bedrock_model,
+        req.stream,
+        &mut ignored,
+    )?;
     let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
     let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
     Ok((
@@ -155,7 +191,7 @@ pub fn completion(
             format: OutputFormat::Completion {
                 echo: req.echo.then_some(req.prompt),
             },
-            ignored: Vec::new(),
+            ignored,
             output: OutputMode::default(),
             estimated_input_tokens,
         },

@@ -242,6 +242,7 @@ mod tests {
             admin,
             limits: Default::default(),
             model_limits: Default::default(),
+            policy: Default::default(),
             prompt_caching: Default::default(),
             token_weights: Default::default(),
             s3: Default::default(),

@@ -265,7 +265,9 @@ pub fn on_body(
         Endpoint::ChatCompletions => {
             bedrock::chat_for(cfg, Some(tenant), body, now, live).map(forward)?
         }
-        Endpoint::Completions => bedrock::completion(cfg, body, now, live).map(forward)?,
+        Endpoint::Completions => {
+            bedrock::completion_for(cfg, Some(tenant), body, now, live).map(forward)?
+        }
         Endpoint::Embeddings => embeddings::embeddings(cfg, body, now, live)
             .map(|(job, ex)| (Prepared::FanOut(job), ex))?,
     };

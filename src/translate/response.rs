@@ -87,6 +87,16 @@ pub(crate) fn to_chat_completion(
             logprobs: None,
         }],
         usage: counts.to_openai(),
+        service_tier: crate::translate::service_tier::from_response(
+            resp.service_tier.as_ref().map(|t| t.kind.as_str()),
+            resp.performance_config
+                .as_ref()
+                .and_then(|p| p.latency.as_deref()),
+        ),
+        bedrock_guardrail: crate::translate::guardrail::summarise(
+            resp.stop_reason.as_deref(),
+            resp.trace.as_ref(),
+        ),
     };
     Ok((completion, counts))
 }
@@ -233,6 +243,31 @@ mod tests {
             model: "gpt-4o".into(),
             output: OutputMode::default(),
         }
+    }
+
+    #[test]
+    fn the_served_tier_and_the_guardrail_come_back() {
+        // Shapes of the recorded `u_service_tier_flex` and `u_guardrail_trace` answers.
+        let body = json!({"output": {"message": {"role": "assistant", "content": [{"text": "Sorry."}]}},
+            "stopReason": "guardrail_intervened", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+            "metrics": {"latencyMs": 1}, "serviceTier": {"type": "flex"},
+            "trace": {"guardrail": {"actionReason": "Guardrail blocked.", "inputAssessment": {"g": {
+                "contentPolicy": {"filters": [{"type": "VIOLENCE", "confidence": "HIGH", "action": "BLOCKED"}]}}}}}});
+        let (c, _) = to_chat_completion(body.to_string().as_bytes(), &meta()).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["service_tier"], "flex");
+        assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(
+            v["bedrock_guardrail"],
+            json!({"action": "INTERVENED", "stop_reason": "guardrail_intervened", "action_reason": "Guardrail blocked.",
+                   "assessments": [{"source": "input", "policy": "contentPolicy", "name": "VIOLENCE", "action": "BLOCKED"}]})
+        );
+        let plain = json!({"output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+            "stopReason": "end_turn", "performanceConfig": {"latency": "optimized"}});
+        let (c, _) = to_chat_completion(plain.to_string().as_bytes(), &meta()).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["service_tier"], "priority");
+        assert!(v.get("bedrock_guardrail").is_none());
     }
 
     #[test]

@@ -335,7 +335,7 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
     let kind = p.get("type").and_then(Value::as_str);
     match kind {
         Some("text") => match p.get("text") {
-            Some(Value::String(t)) => Ok(ContentPart::Text(t.clone())),
+            Some(Value::String(t)) => super::guardrail::text_part(param, role, p, t),
             _ => Err(ApiError::invalid_param(
                 format!("{param}.text"),
                 "a text part needs a string `text`",

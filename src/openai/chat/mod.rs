@@ -10,6 +10,7 @@
 
 mod cache;
 mod file;
+mod guardrail;
 mod image;
 mod media;
 mod messages;
@@ -22,7 +23,7 @@ pub use messages::legacy_call_id;
 pub use tools::valid_tool_name;
 pub use types::{
     CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Document,
-    Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
+    Guarded, Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
     ResponseMessage, ResponseToolCall, Role, S3Object, Tool, ToolCall, ToolChoice,
 };
 
@@ -67,6 +68,7 @@ impl ChatRequest {
         let user = opt_string(&obj, "user")?;
         let metadata = params::parse_metadata(&obj)?;
         let service_tier = opt_string(&obj, "service_tier")?;
+        let guardrail_config = guardrail::parse_guardrail_config(&obj)?;
         let prompt_cache = cache::request(&obj)?;
         params::refuse_unsupported_outputs(&obj)?;
         let ignored = params::ignored_params(&obj);
@@ -90,6 +92,7 @@ impl ChatRequest {
             user,
             metadata,
             service_tier,
+            guardrail_config,
             prompt_cache,
             ignored,
         })
