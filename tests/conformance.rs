@@ -211,6 +211,7 @@ fn check_unary(spec: &Value, meta: &Value) -> Result<(), String> {
     if finish == "tool_calls" && calls.is_empty() {
         return Err("finish_reason tool_calls without tool_calls".into());
     }
+    tier_and_guardrail(meta, &out, fin.guardrail_action)?;
     check_usage(&out["usage"], &meta["body"]["usage"])
 }
 
@@ -232,6 +233,38 @@ fn check_usage(out: &Value, recorded: &Value) -> Result<(), String> {
         || n(&details["cache_write_tokens"]) != write
     {
         return Err(format!("usage {out} vs recorded {recorded}"));
+    }
+    Ok(())
+}
+
+/// The tier Bedrock served is the answer's `service_tier` (`reserved` is OpenAI's `scale`);
+/// a guardrail intervention or trace is summarised in `bedrock_guardrail` and the header.
+fn tier_and_guardrail(meta: &Value, out: &Value, header: Option<&str>) -> Result<(), String> {
+    let tier = meta["body"]["serviceTier"]["type"].as_str();
+    let want_tier = tier.map(|t| if t == "reserved" { "scale" } else { t });
+    if out["service_tier"].as_str() != want_tier {
+        return Err(format!(
+            "service_tier {} for Bedrock's {tier:?}",
+            out["service_tier"]
+        ));
+    }
+    let stop = meta["body"]["stopReason"].as_str();
+    let intervened = matches!(stop, Some("guardrail_intervened" | "content_filtered"));
+    let traced = meta["body"]["trace"]["guardrail"].is_object();
+    let action = out["bedrock_guardrail"]["action"].as_str();
+    let ok = match (intervened, traced) {
+        (true, _) => action == Some("INTERVENED"),
+        (false, true) => action.is_some(),
+        (false, false) => action.is_none(),
+    };
+    if !ok || header != action {
+        return Err(format!(
+            "bedrock_guardrail {} / header {header:?} for stopReason {stop:?}",
+            out["bedrock_guardrail"]
+        ));
+    }
+    if intervened && out["choices"][0]["finish_reason"] != "content_filter" {
+        return Err("an intervention without finish_reason content_filter".into());
     }
     Ok(())
 }

@@ -19,8 +19,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::event_stream::Decoder;
+use bedrock_openai_filter::pipeline::bedrock;
 use bedrock_openai_filter::stream::StreamTranslator;
-use bedrock_openai_filter::upstream;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -396,7 +396,7 @@ fn chat_like() -> impl Strategy<Value = Value> {
 
 fn check_chat(body: &[u8]) -> Result<(), TestCaseError> {
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    match upstream::chat(&support::config(), body, now, None) {
+    match bedrock::chat(&support::config(), body, now, None) {
         Ok((up, ex)) => {
             prop_assert!(up.path.starts_with("/model/"));
             prop_assert!(!ex.bedrock_model.is_empty());
@@ -508,7 +508,7 @@ proptest! {
             Ok((request::Prepared::Forward(up), ex, _)) => {
                 let mut req = HeaderList::new(client.clone());
                 req.set("x-request-id", &id);
-                upstream::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);
+                bedrock::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);
                 assert_written_safe(&req)?;
                 let limits = vec![("x-ratelimit-limit-requests".to_string(), "3".to_string())];
                 let mut resp = HeaderList::new(client);

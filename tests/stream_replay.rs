@@ -1330,6 +1330,62 @@ fn legacy_form_keeps_only_the_first_call() {
 }
 
 #[test]
+fn the_tier_and_the_guardrail_of_metadata_reach_the_last_chunks() {
+    let trace = json!({"guardrail": {"actionReason": "Guardrail blocked.", "inputAssessment": {
+        "g1": {"topicPolicy": {"topics": [{"name": "Finance", "type": "DENY", "action": "BLOCKED"}]}}}}});
+    let body = stream(&[
+        message_start(),
+        text(0, "Sorry."),
+        stop("guardrail_intervened"),
+        event(
+            "metadata",
+            json!({"usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+                   "metrics": {"latencyMs": 1}, "serviceTier": {"type": "flex"}, "trace": trace}),
+        ),
+    ]);
+    let mut t = StreamTranslator::new(opts(true));
+    let events = parse_sse(&[t.feed(&body), t.finish()].concat());
+    let c = chunks_of(&events);
+    assert_eq!(c.len(), 4);
+    // Content chunks were out before the metadata: they carry neither.
+    assert!(c[1].get("service_tier").is_none());
+    for last in &c[2..] {
+        assert_eq!(last["service_tier"], "flex");
+        assert_eq!(
+            last["bedrock_guardrail"],
+            json!({"action": "INTERVENED", "stop_reason": "guardrail_intervened",
+                   "action_reason": "Guardrail blocked.", "assessments": [
+                       {"source": "input", "policy": "topicPolicy", "name": "Finance", "action": "BLOCKED"}]})
+        );
+        let errors = schema_errors(&openapi(), "CreateChatCompletionStreamResponse", last);
+        assert!(errors.is_empty(), "{errors:?}\n{last}");
+    }
+    assert_eq!(c[2]["choices"][0]["finish_reason"], "content_filter");
+    assert_eq!(t.guardrail_action(), Some("INTERVENED"));
+
+    // No metadata at all: the finish chunk still comes, at the end of the body.
+    let body = stream(&[message_start(), text(0, "x"), stop("content_filtered")]);
+    let mut t = StreamTranslator::new(opts(true));
+    let events = parse_sse(&[t.feed(&body), t.finish()].concat());
+    let c = chunks_of(&events);
+    assert_eq!(c[2]["choices"][0]["finish_reason"], "content_filter");
+    assert_eq!(c[2]["bedrock_guardrail"]["stop_reason"], "content_filtered");
+    assert!(c[2].get("service_tier").is_none());
+    assert_eq!(events.last(), Some(&Sse::Done));
+
+    // A plain answer says nothing about guardrails.
+    let body = stream(&[
+        message_start(),
+        text(0, "x"),
+        stop("end_turn"),
+        metadata(1, 1),
+    ]);
+    let mut t = StreamTranslator::new(opts(true));
+    let out = String::from_utf8([t.feed(&body), t.finish()].concat()).unwrap();
+    assert!(!out.contains("bedrock_guardrail") && t.guardrail_action().is_none());
+}
+
+#[test]
 fn citations_come_as_their_own_delta_next_to_the_text_they_support() {
     let body = support::citations_stream();
     let whole = run(true, [&body[..]]);

@@ -8,22 +8,44 @@ pub use super::usage::TokenUsage;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConverseResponse {
+pub(crate) struct ConverseResponse {
     /// Optional here so that a 200 without `output` is reported as an error, not a panic.
     pub output: Option<ConverseOutput>,
     #[serde(default)]
     pub stop_reason: Option<String>,
     #[serde(default)]
     pub usage: Option<TokenUsage>,
+    /// The tier that served the request.
+    #[serde(default)]
+    pub service_tier: Option<ServiceTierOut>,
+    #[serde(default)]
+    pub performance_config: Option<PerformanceOut>,
+    /// `ConverseTrace`: the guardrail's assessment, when its `trace` is on.
+    #[serde(default)]
+    pub trace: Option<serde_json::Value>,
+}
+
+/// `ServiceTier` as returned.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct ServiceTierOut {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `PerformanceConfiguration` as returned.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct PerformanceOut {
+    #[serde(default)]
+    pub latency: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct ConverseOutput {
+pub(crate) struct ConverseOutput {
     pub message: Option<OutputMessage>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct OutputMessage {
+pub(crate) struct OutputMessage {
     #[serde(default)]
     pub content: Vec<OutputContentBlock>,
 }
@@ -32,7 +54,7 @@ pub struct OutputMessage {
 /// tool's `toolResult`, say: Bedrock ran the tool and the model already read its result).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OutputContentBlock {
+pub(crate) struct OutputContentBlock {
     #[serde(default)]
     pub text: Option<String>,
     #[serde(default)]
@@ -41,13 +63,13 @@ pub struct OutputContentBlock {
     pub tool_use: Option<ToolUse>,
     /// Text the model wrote from documents, with its citations.
     #[serde(default)]
-    pub citations_content: Option<crate::translate::citations::CitationsContent>,
+    pub citations_content: Option<CitationsContent>,
 }
 
 /// `ToolUseBlock` as returned: `input` is the tool's arguments as a JSON document.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ToolUse {
+pub(crate) struct ToolUse {
     pub tool_use_id: String,
     pub name: String,
     #[serde(default)]
@@ -69,7 +91,7 @@ impl ToolUse {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ReasoningContent {
+pub(crate) struct ReasoningContent {
     #[serde(default)]
     pub reasoning_text: Option<ReasoningText>,
     /// Reasoning the provider encrypted: a `Blob`, base64 in the JSON body, kept as sent so
@@ -81,7 +103,7 @@ pub struct ReasoningContent {
 /// `ReasoningTextBlock`: the signature proves the text came from the model; Anthropic wants
 /// both back, unmodified, in the next turn of a tool-use conversation.
 #[derive(Debug, Clone, Deserialize)]
-pub struct ReasoningText {
+pub(crate) struct ReasoningText {
     #[serde(default)]
     pub text: String,
     #[serde(default)]
@@ -113,4 +135,21 @@ impl ErrorBody {
             name: text(&["code", "Code", "__type"]),
         })
     }
+}
+
+/// `CitationsContentBlock` as returned in a unary answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CitationsContent {
+    #[serde(default)]
+    pub content: Vec<TextMember>,
+    #[serde(default)]
+    pub citations: Vec<serde_json::Value>,
+}
+
+/// `CitationGeneratedContent` / `CitationSourceContent`: unions whose one member we read is
+/// `text`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TextMember {
+    #[serde(default)]
+    pub text: Option<String>,
 }

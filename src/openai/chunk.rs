@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The `object` value of every chunk.
-pub const CHUNK_OBJECT: &str = "chat.completion.chunk";
+pub(crate) const CHUNK_OBJECT: &str = "chat.completion.chunk";
 
 /// One streamed chunk (OpenAPI `CreateChatCompletionStreamResponse`,
 /// <https://platform.openai.com/docs/api-reference/chat-streaming/streaming>).

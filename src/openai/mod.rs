@@ -5,5 +5,6 @@ pub mod chat;
 pub mod chunk;
 pub mod completion;
 pub mod embeddings;
+pub mod guardrail;
 pub(crate) mod json;
 pub mod models;

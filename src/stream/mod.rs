@@ -26,7 +26,7 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// `object` of streamed chunks.
-    pub fn chunk_object(&self) -> &'static str {
+    pub(crate) fn chunk_object(&self) -> &'static str {
         match self {
             Self::Chat => CHUNK_OBJECT,
             Self::Completion { .. } => TEXT_COMPLETION_OBJECT,

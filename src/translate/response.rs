@@ -21,7 +21,7 @@ pub struct ResponseMeta {
 
 /// Parses a 200 Converse body and builds the completion. A body that is not Converse JSON,
 /// lacks `output`, or ends in a `malformed_*` stop reason is a 502, never an empty answer.
-pub fn to_chat_completion(
+pub(crate) fn to_chat_completion(
     body: &[u8],
     meta: &ResponseMeta,
 ) -> Result<(ChatCompletion, TokenCounts), ApiError> {
@@ -40,6 +40,45 @@ pub fn to_chat_completion(
             )
         }
     };
+    let mut answer = collect_answer(&message.content, &meta.output);
+    let server_tools = std::mem::take(&mut answer.server_tools);
+    let (message, finish) = response_message(answer, finish, &meta.output);
+    let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
+    let mut usage = counts.to_openai();
+    usage.server_tool_use = server_tools.to_openai();
+    let completion = ChatCompletion {
+        id: meta.id.clone(),
+        object: "chat.completion",
+        created: meta.created,
+        model: meta.model.clone(),
+        choices: vec![Choice {
+            index: 0,
+            message,
+            finish_reason: finish,
+            logprobs: None,
+        }],
+        usage,
+        service_tier: crate::translate::service_tier::from_response(
+            resp.service_tier.as_ref().map(|t| t.kind.as_str()),
+            resp.performance_config
+                .as_ref()
+                .and_then(|p| p.latency.as_deref()),
+        ),
+        bedrock_guardrail: crate::translate::guardrail::summarise(
+            resp.stop_reason.as_deref(),
+            resp.trace.as_ref(),
+        ),
+    };
+    Ok((completion, counts))
+}
+
+/// The assistant message of an answer and its `finish_reason` (a `tool_use` stop whose calls
+/// were all answers, dropped or Bedrock's own is a normal stop).
+fn response_message(
+    a: Answer,
+    finish: &'static str,
+    output: &OutputMode,
+) -> (ResponseMessage, &'static str) {
     let Answer {
         text,
         reasoning,
@@ -47,16 +86,15 @@ pub fn to_chat_completion(
         mut tool_calls,
         converted,
         json_answer,
-        server_tools,
+        server_tools: _,
         citations,
-    } = collect_answer(&message.content, &meta.output);
-    // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
+    } = a;
     let finish = if converted || !tool_calls.is_empty() {
-        meta.output.tool_finish(finish, !tool_calls.is_empty())
+        output.tool_finish(finish, !tool_calls.is_empty())
     } else {
         finish
     };
-    let function_call = if meta.output.legacy_functions {
+    let function_call = if output.legacy_functions {
         tool_calls.pop().map(|c| c.function)
     } else {
         None
@@ -68,32 +106,17 @@ pub fn to_chat_completion(
         }
         None => None,
     };
-    let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
-    let mut usage = counts.to_openai();
-    usage.server_tool_use = server_tools.to_openai();
-    let completion = ChatCompletion {
-        id: meta.id.clone(),
-        object: "chat.completion",
-        created: meta.created,
-        model: meta.model.clone(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                role: "assistant",
-                content,
-                refusal: None,
-                tool_calls,
-                function_call,
-                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-                thinking_blocks,
-                citations,
-            },
-            finish_reason: finish,
-            logprobs: None,
-        }],
-        usage,
+    let message = ResponseMessage {
+        role: "assistant",
+        content,
+        refusal: None,
+        tool_calls,
+        function_call,
+        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+        thinking_blocks,
+        citations,
     };
-    Ok((completion, counts))
+    (message, finish)
 }
 
 /// What the content blocks of a Converse answer hold, sorted for the client.
@@ -178,7 +201,7 @@ fn sort_tool_use(t: &ToolUse, output: &OutputMode, a: &mut Answer) {
 
 /// Parses a 200 Converse body into a legacy `text_completion`; `echo` is the prompt to put
 /// in front of the text when the client asked for `echo`.
-pub fn to_text_completion(
+pub(crate) fn to_text_completion(
     body: &[u8],
     meta: &ResponseMeta,
     echo: Option<&str>,
@@ -246,6 +269,31 @@ mod tests {
             model: "gpt-4o".into(),
             output: OutputMode::default(),
         }
+    }
+
+    #[test]
+    fn the_served_tier_and_the_guardrail_come_back() {
+        // Shapes of the recorded `u_service_tier_flex` and `u_guardrail_trace` answers.
+        let body = json!({"output": {"message": {"role": "assistant", "content": [{"text": "Sorry."}]}},
+            "stopReason": "guardrail_intervened", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+            "metrics": {"latencyMs": 1}, "serviceTier": {"type": "flex"},
+            "trace": {"guardrail": {"actionReason": "Guardrail blocked.", "inputAssessment": {"g": {
+                "contentPolicy": {"filters": [{"type": "VIOLENCE", "confidence": "HIGH", "action": "BLOCKED"}]}}}}}});
+        let (c, _) = to_chat_completion(body.to_string().as_bytes(), &meta()).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["service_tier"], "flex");
+        assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(
+            v["bedrock_guardrail"],
+            json!({"action": "INTERVENED", "stop_reason": "guardrail_intervened", "action_reason": "Guardrail blocked.",
+                   "assessments": [{"source": "input", "policy": "contentPolicy", "name": "VIOLENCE", "action": "BLOCKED"}]})
+        );
+        let plain = json!({"output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+            "stopReason": "end_turn", "performanceConfig": {"latency": "optimized"}});
+        let (c, _) = to_chat_completion(plain.to_string().as_bytes(), &meta()).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["service_tier"], "priority");
+        assert!(v.get("bedrock_guardrail").is_none());
     }
 
     #[test]

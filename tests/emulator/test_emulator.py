@@ -367,6 +367,19 @@ INVALID_BODIES = {
     "topP below 0": {"messages": user("hi"), "inferenceConfig": {"topP": -0.1}},
     "maxTokens 0": {"messages": user("hi"), "inferenceConfig": {"maxTokens": 0}},
     "empty stop sequence": {"messages": user("hi"), "inferenceConfig": {"stopSequences": [""]}},
+    "unknown service tier": {"messages": user("hi"), "serviceTier": {"type": "turbo"}},
+    "unknown latency": {"messages": user("hi"), "performanceConfig": {"latency": "fastest"}},
+    "guardrail without version": {"messages": user("hi"), "guardrailConfig": {"guardrailIdentifier": "abc"}},
+    "guardrail id off pattern": {
+        "messages": user("hi"), "guardrailConfig": {"guardrailIdentifier": "Not An Id", "guardrailVersion": "1"}
+    },
+    "guardrail version off pattern": {
+        "messages": user("hi"), "guardrailConfig": {"guardrailIdentifier": "abc", "guardrailVersion": "v1"}
+    },
+    "unknown guardrail trace": {
+        "messages": user("hi"),
+        "guardrailConfig": {"guardrailIdentifier": "abc", "guardrailVersion": "1", "trace": "on"},
+    },
 }
 
 
@@ -664,6 +677,73 @@ def test_stop_reason_override(client):
         client.converse_stream(modelId=MODEL_ID, messages=user("[scenario:stop-reason:guardrail_intervened] x"))["stream"]
     )
     assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
+
+
+def test_service_tiers_and_latency_are_echoed(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("hi"), serviceTier={"type": "flex"})
+    assert out["serviceTier"] == {"type": "flex"}
+    out = client.converse(modelId=MODEL_ID, messages=user("hi"))
+    assert out["serviceTier"] == {"type": "default"}
+    out = client.converse(modelId=MODEL_ID, messages=user("hi"), performanceConfig={"latency": "optimized"})
+    assert out["performanceConfig"] == {"latency": "optimized"}
+    events = list(
+        client.converse_stream(modelId=MODEL_ID, messages=user("hi"), serviceTier={"type": "reserved"})["stream"]
+    )
+    assert events[-1]["metadata"]["serviceTier"] == {"type": "reserved"}
+
+
+GUARDRAIL = {"guardrailIdentifier": "emu1guard", "guardrailVersion": "DRAFT", "trace": "enabled"}
+
+
+def test_guardrail_scenario_intervenes_with_a_trace(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:guardrail] bad"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    assert out["output"]["message"]["content"] == [{"text": emu.answers.GUARDRAIL_BLOCKED}]
+    topics = out["trace"]["guardrail"]["inputAssessment"]["emu1guard"]["topicPolicy"]["topics"]
+    assert topics[0]["action"] == "BLOCKED"
+    stream_config = dict(GUARDRAIL, streamProcessingMode="sync")
+    events = list(
+        client.converse_stream(
+            modelId=MODEL_ID, messages=user("[scenario:guardrail] bad"), guardrailConfig=stream_config
+        )["stream"]
+    )
+    assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
+    assert events[-1]["metadata"]["trace"]["guardrail"]["actionReason"] == "Guardrail blocked."
+    # Traced without intervening; without a trace no trace; without a guardrail nothing.
+    out = client.converse(modelId=MODEL_ID, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert (out["stopReason"], out["trace"]["guardrail"]["actionReason"]) == ("end_turn", "No action.")
+    out = client.converse(
+        modelId=MODEL_ID, messages=user("[scenario:guardrail] x"),
+        guardrailConfig={"guardrailIdentifier": "emu1guard", "guardrailVersion": "1"},
+    )
+    assert out["stopReason"] == "guardrail_intervened" and "trace" not in out
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:guardrail] x"))
+    assert out["stopReason"] == "end_turn"
+
+
+def test_guard_content_blocks_are_what_the_guardrail_assesses(client):
+    def guarded(text):
+        return {"guardContent": {"text": {"text": text, "qualifiers": ["guard_content"]}}}
+
+    # The marker outside the guarded block: not assessed, so no intervention; echoed all the same.
+    messages = [{"role": "user", "content": [{"text": "[scenario:guardrail] loose"}, guarded("checked")]}]
+    out = client.converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "end_turn"
+    assert out["output"]["message"]["content"][0]["text"] == "Echo: loose checked"
+    assert out["usage"]["inputTokens"] == 3
+    messages = [{"role": "user", "content": [{"text": "loose"}, guarded("[scenario:guardrail] checked")]}]
+    out = client.converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    # System text is assessed only inside a guardContent block.
+    plain = [{"text": "[scenario:guardrail] rules"}]
+    out = client.converse(modelId=MODEL_ID, system=plain, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "end_turn"
+    system = [guarded("[scenario:guardrail] rules")]
+    out = client.converse(modelId=MODEL_ID, system=system, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    assert out["usage"]["inputTokens"] == 3
+    out = client.converse(modelId=MODEL_ID, system=system, messages=user("fine"))
+    assert out["stopReason"] == "end_turn"
 
 
 # --- tools, images, reasoning, structured output ----------------------------------------------

@@ -10,6 +10,7 @@
 
 mod cache;
 mod file;
+mod guardrail;
 mod image;
 mod media;
 mod messages;
@@ -23,7 +24,7 @@ pub use messages::legacy_call_id;
 pub use tools::valid_tool_name;
 pub use types::{
     CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Document,
-    Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
+    Guarded, Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
     ResponseMessage, ResponseToolCall, Role, S3Object, ThinkingBlock, Tool, ToolCall, ToolChoice,
 };
 
@@ -68,6 +69,7 @@ impl ChatRequest {
         let user = opt_string(&obj, "user")?;
         let metadata = params::parse_metadata(&obj)?;
         let service_tier = opt_string(&obj, "service_tier")?;
+        let guardrail_config = guardrail::parse_guardrail_config(&obj)?;
         let prompt_cache = cache::request(&obj)?;
         params::refuse_unsupported_outputs(&obj)?;
         let ignored = params::ignored_params(&obj);
@@ -91,6 +93,7 @@ impl ChatRequest {
             user,
             metadata,
             service_tier,
+            guardrail_config,
             prompt_cache,
             ignored,
         })
@@ -116,7 +119,7 @@ mod tests {
     }
 
     /// A 1×1 transparent PNG.
-    pub const PNG_1X1: &str =
+    pub(crate) const PNG_1X1: &str =
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
     #[test]

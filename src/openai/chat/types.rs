@@ -28,6 +28,15 @@ pub enum ContentPart {
     Image(Image),
     /// A `file` part (user messages only).
     Document(Document),
+    /// A user, system or developer text part marked `guard`: a Converse `guardContent` block.
+    Guarded(Guarded),
+}
+
+/// A text the guardrail assesses, and what it is to the guardrail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guarded {
+    pub text: String,
+    pub qualifier: crate::converse::guardrail::GuardQualifier,
 }
 
 /// An `image_url` part: the format Bedrock names and where the bytes are.
@@ -195,6 +204,8 @@ pub struct ChatRequest {
     pub user: Option<String>,
     pub metadata: Vec<(String, String)>,
     pub service_tier: Option<String>,
+    /// The `guardrailConfig` extension: a guardrail the caller chose.
+    pub guardrail_config: Option<crate::converse::request::GuardrailConfig>,
     /// `prompt_cache_retention`, `prompt_cache_options`.
     pub prompt_cache: CacheRequest,
     /// Parameters accepted but not honoured, in request order (the
@@ -211,6 +222,13 @@ pub struct ChatCompletion {
     pub model: String,
     pub choices: Vec<Choice>,
     pub usage: Usage,
+    /// The tier Bedrock served the request in, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'static str>,
+    /// Extension: what a guardrail (or the model's filter) did, when one was traced or
+    /// intervened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bedrock_guardrail: Option<crate::openai::guardrail::GuardrailSummary>,
 }
 
 #[derive(Debug, Serialize)]

@@ -111,15 +111,19 @@ fn unanswered(req: &ChatRequest, at: usize, id: &str) -> ApiError {
     }
 }
 
-/// A system or developer message: its non-blank texts, each followed by the cache point its
-/// part asks for, and the message's own cache point after the last.
+/// A system or developer message: its non-blank texts (guarded or not), each followed by the
+/// cache point its part asks for, and the message's own cache point after the last.
 fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
     let start = system.len();
     for (j, p) in m.content.iter().enumerate() {
-        if let ContentPart::Text(t) = p {
-            if !is_blank(t) {
+        match p {
+            ContentPart::Text(t) if !is_blank(t) => {
                 system.push(SystemContentBlock::Text(t.clone()));
             }
+            ContentPart::Guarded(g) if !is_blank(&g.text) => {
+                system.push(SystemContentBlock::GuardContent(g.to_block()));
+            }
+            _ => {}
         }
         if let Some(ttl) = marked(m, Some(j)).filter(|_| system.len() > start) {
             system.push(SystemContentBlock::CachePoint(point(ttl)));
@@ -130,8 +134,8 @@ fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
     }
 }
 
-/// A user message (number `i`): its non-blank texts, images and documents, in order, with the
-/// cache points its parts and itself ask for.
+/// A user message (number `i`): its non-blank texts (guarded or not), images and documents, in
+/// order, with the cache points its parts and itself ask for.
 fn user_blocks(
     i: usize,
     m: &ChatMessage,
@@ -143,6 +147,8 @@ fn user_blocks(
         match p {
             ContentPart::Text(t) if is_blank(t) => {}
             ContentPart::Text(t) => blocks.push(ContentBlock::Text(t.clone())),
+            ContentPart::Guarded(g) if is_blank(&g.text) => {}
+            ContentPart::Guarded(g) => blocks.push(ContentBlock::GuardContent(g.to_block())),
             ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at, img)?)),
             ContentPart::Document(doc) => blocks.push(media.document(&at, doc)?),
         }
@@ -305,7 +311,7 @@ pub(super) fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlo
         .iter()
         .filter_map(|p| match p {
             ContentPart::Text(t) => Some(t.as_str()),
-            ContentPart::Image(_) | ContentPart::Document(_) => None,
+            ContentPart::Image(_) | ContentPart::Guarded(_) | ContentPart::Document(_) => None,
         })
         .collect::<Vec<_>>()
         .join("\n");

@@ -92,7 +92,27 @@ def redacted_is_ours(blob: bytes) -> bool:
 
 
 def _texts(blocks: list | None) -> list[str]:
-    return [b["text"] for b in blocks or [] if isinstance(b, dict) and isinstance(b.get("text"), str)]
+    """The texts of `text` blocks and of `guardContent` text blocks, in order."""
+    out = []
+    for b in blocks or []:
+        if not isinstance(b, dict):
+            continue
+        if isinstance(b.get("text"), str):
+            out.append(b["text"])
+        elif isinstance(((b.get("guardContent") or {}).get("text") or {}).get("text"), str):
+            out.append(b["guardContent"]["text"]["text"])
+    return out
+
+
+def _guarded_texts(blocks: list) -> list[str]:
+    """The `guardContent` texts of `blocks` a guardrail assesses (qualifier `guard_content`, or
+    none)."""
+    out = []
+    for b in blocks:
+        text = (b.get("guardContent") or {}).get("text") if isinstance(b, dict) else None
+        if text and "guard_content" in (text.get("qualifiers") or ["guard_content"]):
+            out.append(text["text"])
+    return out
 
 
 def last_user_text(body: dict) -> str:
@@ -119,10 +139,24 @@ class Answer:
     # Nova's code interpreter: (toolUse, toolResult) before the text ([scenario:server-tool]).
     server_tool: tuple[dict, dict] | None = None
     tool_uses: list = field(default_factory=list)
+    # Echoed from the request: `serviceTier` (Bedrock's default when absent), `performanceConfig`.
+    service_tier: dict = field(default_factory=lambda: {"type": "default"})
+    performance: dict | None = None
+    # `trace` of the answer (the guardrail's assessment), when the guardrail's trace is on.
+    trace: dict | None = None
     # (cache read, cache write), reported when the request used the prompt cache.
     cache: tuple[int, int] | None = None
     # Citations of the text ([scenario:citations]): the text comes as a citationsContent block.
     citations: list = field(default_factory=list)
+
+    def extras(self) -> dict:
+        """The members a Converse answer and the stream's `metadata` event share."""
+        out: dict = {"serviceTier": self.service_tier}
+        if self.performance is not None:
+            out["performanceConfig"] = self.performance
+        if self.trace is not None:
+            out["trace"] = self.trace
+        return out
 
     @property
     def plain(self) -> bool:
@@ -379,4 +413,61 @@ def answer_for(body: dict, scenario: Scenario | None = None) -> Answer:
     result = enrich(body, answer(body), scenario)
     if scenario.stop_reason:
         result.stop_reason = scenario.stop_reason
+    if body.get("serviceTier"):
+        result.service_tier = {"type": body["serviceTier"]["type"]}
+    if body.get("performanceConfig"):
+        result.performance = {"latency": body["performanceConfig"].get("latency", "standard")}
+    guardrail(body, result, scenario)
     return result
+
+
+GUARDRAIL_BLOCKED = "Sorry, the model cannot answer this question."
+
+
+def guardrail(body: dict, result: Answer, scenario: Scenario) -> None:
+    """A configured guardrail: intervenes on `[scenario:guardrail]` in the messages (inside a
+    `guardContent` block when they have any) or in a `guardContent` block of `system` (plain
+    system text is not assessed), and traces its assessment when `trace` is on."""
+    config = body.get("guardrailConfig")
+    if not config:
+        return
+    guarded = _guarded_texts([b for m in body.get("messages") or [] for b in m.get("content") or []])
+    system = _guarded_texts(body.get("system") or [])
+    intervened = any(parse_scenario(t).guardrail for t in system) or (
+        scenario.guardrail and (not guarded or any(parse_scenario(t).guardrail for t in guarded))
+    )
+    if intervened:
+        result.text = GUARDRAIL_BLOCKED
+        result.tool_uses = []
+        result.reasoning = None
+        result.stop_reason = "guardrail_intervened"
+        result.output_tokens = count_words(result.text)
+    if config.get("trace") not in ("enabled", "enabled_full"):
+        return
+    gid = config["guardrailIdentifier"].rsplit("/", 1)[-1]
+    assessment: dict = {
+        "invocationMetrics": {
+            "guardrailProcessingLatency": 1,
+            "usage": {
+                "topicPolicyUnits": 1,
+                "contentPolicyUnits": 0,
+                "wordPolicyUnits": 0,
+                "sensitiveInformationPolicyUnits": 0,
+                "sensitiveInformationPolicyFreeUnits": 0,
+                "contextualGroundingPolicyUnits": 0,
+            },
+        },
+        "appliedGuardrailDetails": {"guardrailId": gid, "guardrailVersion": config["guardrailVersion"],
+                                    "guardrailOrigin": ["REQUEST"]},
+    }
+    if intervened:
+        assessment["topicPolicy"] = {
+            "topics": [{"name": "Emulated topic", "type": "DENY", "action": "BLOCKED", "detected": True}]
+        }
+    result.trace = {
+        "guardrail": {
+            "actionReason": "Guardrail blocked." if intervened else "No action.",
+            "inputAssessment": {gid: assessment},
+            "modelOutput": [],
+        }
+    }

@@ -59,6 +59,7 @@ class Scenario:
     tool: str | None = None  # [scenario:tool:<name>]
     first_tool: bool = False  # [scenario:tool]
     parallel_tools: bool = False
+    guardrail: bool = False  # [scenario:guardrail]
     cache: tuple[int, int] | None = None  # [scenario:cache:<read>:<write>]
     redacted_thinking: bool = False
     server_tool: bool = False
@@ -195,6 +196,16 @@ def _parse_parallel_tools(s: Scenario, args: list[str]) -> None:
     s.parallel_tools = True
 
 
+def _parse_guardrail(s: Scenario, args: list[str]) -> None:
+    """With a ``guardrailConfig``: the guardrail intervenes (``stopReason``
+    ``guardrail_intervened``, text ``Sorry, the model cannot answer this question.``, a trace
+    with a BLOCKED topic when ``trace`` is on). When the messages have ``guardContent`` blocks,
+    only a marker inside one of them counts, as Bedrock then assesses those blocks only; a marker
+    in a ``guardContent`` block of ``system`` counts too (plain system text is not assessed).
+    Without a guardrail the marker does nothing."""
+    s.guardrail = True
+
+
 def _parse_cache(s: Scenario, args: list[str]) -> None:
     """Usage reports ``cacheReadInputTokens`` ``<read>`` and ``cacheWriteInputTokens``
     ``<write>`` (a missing one 0) on top of the counted ``inputTokens``, ``totalTokens`` adding
@@ -257,6 +268,7 @@ SCENARIOS: dict[str, Marker] = {
     "stop-reason": Marker("[scenario:stop-reason:<value>]", BOTH, _parse_stop_reason),
     "tool": Marker("[scenario:tool] [scenario:tool:<name>]", BOTH, _parse_tool),
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
+    "guardrail": Marker("[scenario:guardrail]", BOTH, _parse_guardrail),
     "cache": Marker("[scenario:cache:<read>:<write>]", BOTH, _parse_cache),
     "redacted-thinking": Marker("[scenario:redacted-thinking]", BOTH, _parse_redacted_thinking),
     "server-tool": Marker("[scenario:server-tool]", BOTH, _parse_server_tool),

@@ -304,6 +304,7 @@ class Handler(BaseHTTPRequestHandler):
                 "stopReason": result.stop_reason,
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                **result.extras(),
             },
             {"x-amzn-RequestId": request_id},
         )
@@ -403,7 +404,7 @@ class Handler(BaseHTTPRequestHandler):
                     {
                         "usage": result.usage,
                         "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
-                        "serviceTier": {"type": "default"},
+                        **result.extras(),
                     },
                 )
             if pending:
@@ -518,7 +519,7 @@ class Handler(BaseHTTPRequestHandler):
             {
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
-                "serviceTier": {"type": "default"},
+                **result.extras(),
             },
         )
 

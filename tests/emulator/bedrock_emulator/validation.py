@@ -402,6 +402,53 @@ def validate_request(
     check_semantics(request)
     check_tool_semantics(request)
     check_reasoning(request)
+    check_guardrail(shape, request)
     check_cache_points(request, model_id)
     check_media(request, model_id)
+    # Last, so that the rules above with their own messages (a document's format) answer first.
+    check_enums(shape, request, "")
     return request
+
+
+def check_enums(shape, value: Any, path: str) -> None:
+    """String members against their shape's `enum` (serviceTier.type, performanceConfig.latency,
+    guardrailConfig.trace, ...), which Bedrock enforces and botocore's validator does not."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for key, child in value.items():
+            member = shape.members.get(key)
+            if member is not None:
+                check_enums(member, child, f"{path}.{key}" if path else key)
+    elif kind == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            check_enums(shape.member, item, f"{path}.{i + 1}.member")
+    elif kind == "map" and isinstance(value, dict):
+        for key, child in value.items():
+            check_enums(shape.value, child, f"{path}.{key}")
+    elif kind == "string" and isinstance(value, str) and shape.enum and value not in shape.enum:
+        raise validation_error(
+            f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+        )
+
+
+def check_guardrail(shape, body: dict) -> None:
+    """`guardrailConfig`: Bedrock needs both the identifier and the version, each matching its
+    shape's pattern (botocore checks neither), and refuses an empty identifier."""
+    config = body.get("guardrailConfig")
+    if config is None:
+        return
+    members = shape.members["guardrailConfig"].members
+    for name in ("guardrailIdentifier", "guardrailVersion"):
+        value = config.get(name)
+        if not value:
+            raise validation_error(
+                f"1 validation error detected: Value at 'guardrailConfig.{name}' failed to "
+                "satisfy constraint: Member must not be null or empty"
+            )
+        pattern = members[name].metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'guardrailConfig.{name}' "
+                f"failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
+            )

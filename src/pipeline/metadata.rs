@@ -10,7 +10,7 @@ use crate::auth::tenant::Tenant;
 use crate::catalog::models;
 use crate::catalog::{provider_of, Resolved};
 use crate::config::Config;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::openai::models::{
     BedrockModel, EmbeddingFacts, Mapping, MappingList, Model, ModelList, Provider,
     ProviderCapabilities, ProviderList, METADATA_VERSION,
@@ -19,17 +19,6 @@ use crate::upstream::Upstream;
 
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("serialising: {e}")))
-}
-
-/// 404 `model_not_found`, as OpenAI answers an unknown model.
-pub fn model_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        ErrorType::InvalidRequestError,
-        format!("The model `{id}` does not exist or you do not have access to it."),
-    )
-    .with_param("model")
-    .with_code("model_not_found")
 }
 
 fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
@@ -111,7 +100,7 @@ pub fn retrieve_model(cfg: &Config, tenant: &Tenant, raw_id: &str) -> Result<Vec
     let id = percent_decode_str(raw_id).decode_utf8_lossy();
     match cfg.catalog.lookup(&id) {
         Some(r) if visible(tenant, &r) => json(&model_object(cfg, &r)),
-        _ => Err(model_not_found(&id)),
+        _ => Err(ApiError::model_not_found(&id)),
     }
 }
 
@@ -254,6 +243,7 @@ mod tests {
             admin,
             limits: Default::default(),
             model_limits: Default::default(),
+            policy: Default::default(),
             prompt_caching: Default::default(),
             token_weights: Default::default(),
             s3: Default::default(),
