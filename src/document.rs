@@ -48,16 +48,16 @@ fn from_value_located<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
     show: &dyn Fn(&str) -> bool,
 ) -> Result<T, (String, String)> {
-    T::deserialize(value).map_err(|e| {
-        // Errors from a value carry no position: deserialize again from a rendering with one
-        // member per line, and turn the line of that error into the field path.
-        let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
-        match serde_json::from_str::<T>(&pretty) {
-            Err(located) if located.line() > 0 => {
-                let leaf = !located.to_string().starts_with("unknown field");
-                error_parts(&located, Some(path_at(&pretty, located.line(), leaf, show)))
-            }
-            _ => error_parts(&e, None),
+    // Read from a rendering with one member per line rather than from the value: errors
+    // from a value carry no position, and one deserializer per document type (not two) keeps
+    // the module small. The line of an error becomes the field path.
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+    serde_json::from_str::<T>(&pretty).map_err(|located| {
+        if located.line() > 0 {
+            let leaf = !located.to_string().starts_with("unknown field");
+            error_parts(&located, Some(path_at(&pretty, located.line(), leaf, show)))
+        } else {
+            error_parts(&located, None)
         }
     })
 }
