@@ -7,3 +7,4 @@ pub mod completion;
 pub mod embeddings;
 pub(crate) mod json;
 pub mod models;
+pub mod responses;

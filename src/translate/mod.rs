@@ -5,6 +5,7 @@ pub mod citations;
 pub mod embeddings;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod stop_reason;
 pub mod tools;
 pub mod usage;

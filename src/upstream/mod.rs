@@ -7,6 +7,7 @@
 
 pub mod credentials;
 pub mod embeddings;
+pub mod responses;
 pub mod side_call;
 pub mod sigv4;
 
@@ -245,6 +246,19 @@ pub fn chat_for(
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
+    converse_for(cfg, tenant, req, OutputFormat::Chat, now, live)
+}
+
+/// A parsed chat request (or the one a Responses request stands for) → signed Converse /
+/// ConverseStream call, answered in `format`.
+pub fn converse_for(
+    cfg: &Config,
+    tenant: Option<&Tenant>,
+    req: ChatRequest,
+    format: OutputFormat,
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
     // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
     let bedrock_model = match &req.bedrock_model {
         Some(id) => id.clone(),
@@ -294,7 +308,7 @@ pub fn chat_for(
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
-            format: OutputFormat::Chat,
+            format,
             estimated_input_tokens,
             ignored: translation.ignored,
             output: translation.output,

@@ -6,7 +6,7 @@ use super::media;
 use super::types::{Image, MediaSource};
 
 /// `data:image/png;base64,…` or `s3://bucket/key.png` → a Bedrock image.
-pub(super) fn parse_image_url(url: &str) -> Result<Image, String> {
+pub(crate) fn parse_image_url(url: &str) -> Result<Image, String> {
     if let Some(s3) = media::s3_url(url) {
         let object = s3?;
         let format = media::extension(&object.uri)
