@@ -278,3 +278,33 @@ def test_tenant_limits_usage_and_metrics(tapi, tenanted):
     while (value := requests_metric())[0] < 5 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert value[0] == 5, value[1]
+
+
+# --- the OpenAI Agents SDK --------------------------------------------------------------------
+
+
+def test_agents_sdk_runs_a_function_tool_loop(api, emulator, gateway):
+    """`openai-agents` (not pinned in tests/requirements.txt: it pulls in an MCP server stack;
+    install it beside the venv to run this) drives an agent whose tool the model calls, then
+    answers from the tool's result, all over /v1/responses."""
+    agents = pytest.importorskip("agents")
+    agents.set_tracing_disabled(True)
+    seen: list[str] = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city."""
+        seen.append(city)
+        return f"sunny in {city}"
+
+    client = openai.AsyncOpenAI(api_key="sk-local-demo", base_url=gateway.base_url, max_retries=0)
+    model = agents.OpenAIResponsesModel(model="gpt-4o", openai_client=client)
+    agent = agents.Agent(name="weather", instructions="Use the tool.", tools=[get_weather], model=model)
+    result = agents.Runner.run_sync(agent, "Weather in Paris? [scenario:tool]")
+    assert seen == ["city"]
+    assert result.final_output.startswith("Tool results: tooluse_")
+    assert result.final_output.endswith("=sunny in city")
+    turns = [r["body"]["messages"] for r in emulator.bedrock_requests()]
+    assert len(turns) == 2
+    assert [m["role"] for m in turns[1]] == ["user", "assistant", "user"]
+    assert "toolResult" in turns[1][2]["content"][0]
