@@ -29,8 +29,10 @@ wasm: ## build the filter (wasm32-wasip1, release)
 	cargo build --release --target $(TARGET)
 	@ls -l $(WASM)
 
-lint: ## cargo fmt --check and clippy (native and wasm)
+lint: ## cargo fmt --check, clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py)
 	cargo fmt --all -- --check
+	cd scripts && python3 -B -m unittest -q test_check_structure
+	python3 scripts/check_structure.py
 	cargo clippy --all-targets -- -D warnings
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cargo clippy --target $(TARGET) -- -D warnings

@@ -1,6 +1,6 @@
 //! Criterion benches of the pure core (`cargo bench`, or `make bench-core`):
 //!
-//! - `request/*`: OpenAI body → signed Converse request (`upstream::chat`), and its pieces
+//! - `request/*`: OpenAI body → signed Converse request (`pipeline::bedrock::chat`), and its pieces
 //!   (parse, translate + serialize, SigV4), for request bodies of about 1 KB, 16 KB and 256 KB.
 //! - `stream/*`: MB/s of Bedrock event-stream input through `StreamTranslator::feed`, for the
 //!   text + tool-use fixture (`tests/fixtures/eventstream`, laid out like a recorded answer)
@@ -17,9 +17,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_openai_filter::catalog::models::Provider;
 use bedrock_openai_filter::openai::chat::ChatRequest;
+use bedrock_openai_filter::pipeline::bedrock;
 use bedrock_openai_filter::stream::StreamTranslator;
 use bedrock_openai_filter::translate::request::{to_converse_request, Target};
-use bedrock_openai_filter::upstream;
 use bedrock_openai_filter::upstream::sigv4::{self, Credentials, SignRequest};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -34,9 +34,9 @@ fn request(c: &mut Criterion) {
         let body = support::chat_body(size, false);
         g.throughput(Throughput::Bytes(body.len() as u64));
         // Sanity: the body translates.
-        upstream::chat(&cfg, &body, now, None).unwrap();
+        bedrock::chat(&cfg, &body, now, None).unwrap();
         g.bench_with_input(BenchmarkId::new("chat", label), &body, |b, body| {
-            b.iter(|| upstream::chat(&cfg, black_box(body), now, None).unwrap())
+            b.iter(|| bedrock::chat(&cfg, black_box(body), now, None).unwrap())
         });
         g.bench_with_input(BenchmarkId::new("parse", label), &body, |b, body| {
             b.iter(|| ChatRequest::parse(black_box(body)).unwrap())
@@ -56,7 +56,7 @@ fn request(c: &mut Criterion) {
                 })
             },
         );
-        let (up, _) = upstream::chat(&cfg, &body, now, None).unwrap();
+        let (up, _) = bedrock::chat(&cfg, &body, now, None).unwrap();
         let creds = Credentials {
             access_key_id: "AKIDBENCH".into(),
             secret_access_key: "bench-secret".into(),

@@ -2,7 +2,10 @@
 //! `{"error":{"message","type","param","code"}}` (OpenAPI `ErrorResponse`).
 //!
 //! Bedrock's error names (`x-amzn-errortype`, or `:exception-type` in a stream) are mapped here
-//! and only here, so unary and streaming responses agree on status and `type`.
+//! and only here, so unary and streaming responses agree on status and `type`. The filter's
+//! own refusals are made here too: every layer picks a constructor (`invalid_param`,
+//! `service_unavailable`, …), never a status and a type of its own, so which status goes
+//! with which `type` is decided in this file alone.
 
 use serde::Serialize;
 
@@ -63,7 +66,7 @@ struct Inner<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: u16, kind: ErrorType, message: impl Into<String>) -> Self {
+    fn new(status: u16, kind: ErrorType, message: impl Into<String>) -> Self {
         Self {
             status,
             kind,
@@ -74,28 +77,28 @@ impl ApiError {
     }
 
     /// 400 `invalid_request_error` naming the offending request field.
-    pub fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_param(param: impl Into<String>, message: impl Into<String>) -> Self {
         Self::new(400, ErrorType::InvalidRequestError, message).with_param(param)
     }
 
-    pub fn invalid_request(message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(400, ErrorType::InvalidRequestError, message)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, ErrorType::AuthenticationError, message).with_code("invalid_api_key")
     }
 
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         Self::new(404, ErrorType::InvalidRequestError, message).with_code("unknown_url")
     }
 
-    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+    pub(crate) fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, ErrorType::InvalidRequestError, message).with_code("method_not_allowed")
     }
 
     /// 413: the request body is over `max_request_body_bytes`.
-    pub fn payload_too_large(limit: u64) -> Self {
+    pub(crate) fn payload_too_large(limit: u64) -> Self {
         Self::new(
             413,
             ErrorType::InvalidRequestError,
@@ -105,7 +108,7 @@ impl ApiError {
     }
 
     /// 415: a POST whose body is not JSON.
-    pub fn unsupported_media_type(content_type: &str) -> Self {
+    pub(crate) fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             415,
             ErrorType::InvalidRequestError,
@@ -119,7 +122,7 @@ impl ApiError {
 
     /// 415 for a `content-encoding` other than `identity`: the body must be read to be
     /// translated, and a compressed one is never forwarded.
-    pub fn unsupported_encoding() -> Self {
+    pub(crate) fn unsupported_encoding() -> Self {
         Self::new(
             415,
             ErrorType::InvalidRequestError,
@@ -130,7 +133,7 @@ impl ApiError {
     }
 
     /// 403: the caller's tenant may not use this model.
-    pub fn model_not_allowed(model: &str) -> Self {
+    pub(crate) fn model_not_allowed(model: &str) -> Self {
         Self::new(
             403,
             ErrorType::PermissionError,
@@ -140,13 +143,45 @@ impl ApiError {
         .with_code("model_not_allowed")
     }
 
+    /// 404 `model_not_found`, as OpenAI answers an unknown model.
+    pub(crate) fn model_not_found(id: &str) -> Self {
+        Self::new(
+            404,
+            ErrorType::InvalidRequestError,
+            format!("The model `{id}` does not exist or you do not have access to it."),
+        )
+        .with_param("model")
+        .with_code("model_not_found")
+    }
+
+    /// 404 `not_found_error` for a named thing that does not exist (a tenant).
+    pub(crate) fn no_such(message: impl Into<String>) -> Self {
+        Self::new(404, ErrorType::NotFoundError, message)
+    }
+
+    /// 403 `permission_error`: the caller is known but not allowed in.
+    pub(crate) fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(403, ErrorType::PermissionError, message)
+    }
+
+    /// 503 for a dependency the filter cannot reach yet (STS, the credentials source): the
+    /// client may retry.
+    pub(crate) fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, ErrorType::ServiceUnavailableError, message)
+    }
+
+    /// 504 `timeout_error`: a call to Bedrock got no answer in time (as Envoy's own 504).
+    pub fn upstream_timeout(message: impl Into<String>) -> Self {
+        Self::new(504, ErrorType::TimeoutError, message)
+    }
+
     /// 403 for an operation the tenant may not perform (another tenant's usage).
-    pub fn forbidden(message: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, ErrorType::PermissionError, message).with_code("forbidden")
     }
 
     /// 429 from the filter's own limiter.
-    pub fn rate_limited(what: &str, limit: u64, retry_after_secs: u64) -> Self {
+    pub(crate) fn rate_limited(what: &str, limit: u64, retry_after_secs: u64) -> Self {
         Self::new(
             429,
             ErrorType::RateLimitError,
@@ -162,16 +197,16 @@ impl ApiError {
     }
 
     /// 502 for an upstream answer we cannot make sense of (bad JSON, corrupt frame).
-    pub fn bad_upstream(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_upstream(message: impl Into<String>) -> Self {
         Self::new(502, ErrorType::UpstreamError, message).with_code("bad_upstream_response")
     }
 
-    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+    pub(crate) fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());
         self
     }
 
-    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+    pub(crate) fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
     }

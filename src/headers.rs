@@ -40,7 +40,7 @@ pub fn is_safe_value(value: &str) -> bool {
 
 /// Untrusted text made fit for a log line or an error message: control characters become
 /// `?` and it is cut after `max_chars` characters (marked with `…`).
-pub fn printable(text: &str, max_chars: usize) -> String {
+pub(crate) fn printable(text: &str, max_chars: usize) -> String {
     let mut out: String = text
         .chars()
         .take(max_chars)

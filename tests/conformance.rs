@@ -31,18 +31,7 @@ use support::openapi::{openapi, schema_errors};
 
 /// Recordings whose translation is wrong today (translator code is not changed here): name and
 /// what goes wrong. `recordings_translate_to_valid_openai_answers` fails if one of them passes.
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    (
-        "s_server_tool_code_exec",
-        "Bedrock's server-side tool (`nova_code_interpreter` toolUse) is streamed to the client \
-         as a function tool_call it never declared",
-    ),
-    (
-        "u_server_tool_code_exec",
-        "Bedrock's server-side tool (`nova_code_interpreter` toolUse, then its toolResult) \
-         becomes a function tool_call the client never declared",
-    ),
-];
+const KNOWN_FAILING: &[(&str, &str)] = &[];
 
 fn dir(var: &str) -> PathBuf {
     let d = std::env::var_os(var)
@@ -170,6 +159,30 @@ fn check_unary(spec: &Value, meta: &Value) -> Result<(), String> {
             }
         }
     }
+    let want_thinking: Vec<Value> = blocks
+        .iter()
+        .filter_map(|b| b.get("reasoningContent"))
+        .map(|r| match r.get("redactedContent") {
+            Some(d) => json!({"type": "redacted_thinking", "data": d}),
+            None => {
+                let t = &r["reasoningText"];
+                let mut b = json!({"type": "thinking", "thinking": t["text"]});
+                if let Some(sig) = t.get("signature") {
+                    b["signature"] = sig.clone();
+                }
+                b
+            }
+        })
+        .collect();
+    let thinking = msg["thinking_blocks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if thinking != want_thinking {
+        return Err(format!(
+            "thinking_blocks {thinking:?} for the recorded {want_thinking:?}"
+        ));
+    }
     let declared = tool_names(meta);
     let calls = msg["tool_calls"].as_array().cloned().unwrap_or_default();
     for c in &calls {
@@ -198,6 +211,7 @@ fn check_unary(spec: &Value, meta: &Value) -> Result<(), String> {
     if finish == "tool_calls" && calls.is_empty() {
         return Err("finish_reason tool_calls without tool_calls".into());
     }
+    tier_and_guardrail(meta, &out, fin.guardrail_action)?;
     check_usage(&out["usage"], &meta["body"]["usage"])
 }
 
@@ -223,6 +237,38 @@ fn check_usage(out: &Value, recorded: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// The tier Bedrock served is the answer's `service_tier` (`reserved` is OpenAI's `scale`);
+/// a guardrail intervention or trace is summarised in `bedrock_guardrail` and the header.
+fn tier_and_guardrail(meta: &Value, out: &Value, header: Option<&str>) -> Result<(), String> {
+    let tier = meta["body"]["serviceTier"]["type"].as_str();
+    let want_tier = tier.map(|t| if t == "reserved" { "scale" } else { t });
+    if out["service_tier"].as_str() != want_tier {
+        return Err(format!(
+            "service_tier {} for Bedrock's {tier:?}",
+            out["service_tier"]
+        ));
+    }
+    let stop = meta["body"]["stopReason"].as_str();
+    let intervened = matches!(stop, Some("guardrail_intervened" | "content_filtered"));
+    let traced = meta["body"]["trace"]["guardrail"].is_object();
+    let action = out["bedrock_guardrail"]["action"].as_str();
+    let ok = match (intervened, traced) {
+        (true, _) => action == Some("INTERVENED"),
+        (false, true) => action.is_some(),
+        (false, false) => action.is_none(),
+    };
+    if !ok || header != action {
+        return Err(format!(
+            "bedrock_guardrail {} / header {header:?} for stopReason {stop:?}",
+            out["bedrock_guardrail"]
+        ));
+    }
+    if intervened && out["choices"][0]["finish_reason"] != "content_filter" {
+        return Err("an intervention without finish_reason content_filter".into());
+    }
+    Ok(())
+}
+
 /// Stream: every chunk valid, one finish_reason, usage, `[DONE]`, chunking-independent.
 fn check_stream(spec: &Value, meta: &Value, body: &[u8]) -> Result<(), String> {
     let whole = translate_stream(body, body.len());
@@ -239,6 +285,7 @@ fn check_stream(spec: &Value, meta: &Value, body: &[u8]) -> Result<(), String> {
     let mut usage = 0;
     let mut text = String::new();
     let mut names = Vec::new();
+    let mut sent_opaque: Vec<String> = Vec::new();
     for e in &events[..events.len() - 1] {
         let c: Value = serde_json::from_str(e).map_err(|e| e.to_string())?;
         if c.get("error").is_some() {
@@ -251,8 +298,21 @@ fn check_stream(spec: &Value, meta: &Value, body: &[u8]) -> Result<(), String> {
         for ch in c["choices"].as_array().into_iter().flatten() {
             finishes += usize::from(!ch["finish_reason"].is_null());
             text += ch["delta"]["content"].as_str().unwrap_or("");
+            for f in ch["delta"]["thinking_blocks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if let Some(o) = f["signature"].as_str().or(f["data"].as_str()) {
+                    sent_opaque.push(o.to_string());
+                }
+            }
             for t in ch["delta"]["tool_calls"].as_array().into_iter().flatten() {
                 if let Some(n) = t["function"]["name"].as_str() {
+                    // A call's first chunk: indices run 0, 1, 2… over the client's calls.
+                    if t["index"].as_u64() != Some(names.len() as u64) {
+                        return Err(format!("tool call `{n}` has index {}", t["index"]));
+                    }
                     names.push(n.to_string());
                 }
             }
@@ -273,6 +333,23 @@ fn check_stream(spec: &Value, meta: &Value, body: &[u8]) -> Result<(), String> {
     let frames = frames_of(body);
     if frames.iter().any(|(k, _)| k == "metadata") && usage != 1 {
         return Err(format!("{usage} usage chunks (include_usage was asked)"));
+    }
+    // Every recorded signature and redacted block reaches the client, in order.
+    let opaque = |d: &Value| -> Option<String> {
+        let r = &d["reasoningContent"];
+        r["signature"]
+            .as_str()
+            .or(r["redactedContent"].as_str())
+            .map(str::to_string)
+    };
+    let recorded_opaque: Vec<String> = frames
+        .iter()
+        .filter_map(|(_, p)| opaque(&p["delta"]))
+        .collect();
+    if sent_opaque != recorded_opaque {
+        return Err(format!(
+            "signatures / redacted blocks {sent_opaque:?} vs recorded {recorded_opaque:?}"
+        ));
     }
     let recorded: String = frames
         .iter()

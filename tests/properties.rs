@@ -1,6 +1,7 @@
 //! Property tests (proptest), part of `cargo test` and kept quick (a few hundred cases each):
 //!
-//! - any chunking of a valid stream gives the same SSE as feeding it whole;
+//! - any chunking of a valid stream gives the same SSE as feeding it whole (and, for the
+//!   reasoning stream, the same signed and redacted `thinking_blocks` and no server tool call);
 //! - any single-byte flip, under any chunking, ends in exactly one error event (last, no
 //!   `[DONE]`), never a panic;
 //! - arbitrary bytes into the decoder and the translator never panic and always terminate;
@@ -18,8 +19,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::event_stream::Decoder;
+use bedrock_openai_filter::pipeline::bedrock;
 use bedrock_openai_filter::stream::StreamTranslator;
-use bedrock_openai_filter::upstream;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -89,8 +90,42 @@ fn valid_streams() -> Vec<Vec<u8>> {
         support::tooluse_stream(),
         support::long_stream(3),
         support::synthetic_stream(5, 700),
+        support::reasoning_stream(),
         support::citations_stream(),
     ]
+}
+
+/// The client's view of a translated stream: the `thinking_blocks` put together from their
+/// fragments (a block ends at its signature, a redacted one is whole), the tool calls' indices
+/// and names, and `usage.server_tool_use`.
+fn reassembled(sse: &[u8]) -> (Vec<Value>, Vec<(u64, String)>, Value) {
+    let text = std::str::from_utf8(sse).unwrap();
+    let (mut blocks, mut calls, mut server) = (Vec::new(), Vec::new(), Value::Null);
+    let mut open: Option<String> = None;
+    for data in text.split("\n\n").filter_map(|e| e.strip_prefix("data: ")) {
+        let Ok(c) = serde_json::from_str::<Value>(data) else {
+            continue;
+        };
+        if let Some(u) = c.get("usage") {
+            server = u["server_tool_use"].clone();
+        }
+        let delta = &c["choices"][0]["delta"];
+        for f in delta["thinking_blocks"].as_array().into_iter().flatten() {
+            match (f["type"].as_str(), f.get("signature")) {
+                (Some("redacted_thinking"), _) => blocks.push(json!({"type": "redacted_thinking", "data": f["data"]})),
+                (_, Some(sig)) => blocks.push(json!({"type": "thinking",
+                    "thinking": open.take().unwrap_or_default() + f["thinking"].as_str().unwrap(), "signature": sig})),
+                _ => open.get_or_insert_with(String::new).push_str(f["thinking"].as_str().unwrap()),
+            }
+        }
+        for t in delta["tool_calls"].as_array().into_iter().flatten() {
+            if let Some(name) = t["function"]["name"].as_str() {
+                calls.push((t["index"].as_u64().unwrap(), name.to_string()));
+            }
+        }
+    }
+    assert!(open.is_none(), "a thinking block without its signature");
+    (blocks, calls, server)
 }
 
 proptest! {
@@ -106,6 +141,18 @@ proptest! {
         let whole = support::translate(usage, [&body[..]]);
         let split = support::translate(usage, split_at_cuts(body, &cuts));
         prop_assert_eq!(&split, &whole);
+        if which == 3 {
+            // Signed and redacted reasoning come out whole; the server tool is no tool call.
+            let (blocks, calls, server) = reassembled(&split);
+            prop_assert_eq!(blocks, vec![
+                json!({"type": "thinking", "thinking": support::REASONING_DELTAS.concat(),
+                       "signature": support::REASONING_SIGNATURE}),
+                json!({"type": "redacted_thinking", "data": support::REDACTED_DATA}),
+            ]);
+            prop_assert_eq!(calls, vec![(0, "record".to_string())]);
+            let want = if usage { json!({"nova_code_interpreter": 1}) } else { Value::Null };
+            prop_assert_eq!(server, want);
+        }
         let ev = events(&whole);
         prop_assert_eq!(ev.last(), Some(&Event::Done));
         assert_terminated_once(&ev);
@@ -289,8 +336,27 @@ fn chat_like() -> impl Strategy<Value = Value> {
         40 => prop::sample::select(&["user", "system", "developer", "assistant"][..]),
         1 => prop::sample::select(&["tool", "x", ""][..]),
     ];
+    // Reasoning handed back: well-formed blocks mostly, odd ones too.
+    let thinking_block = prop_oneof![
+        4 => (".{0,20}", prop::sample::select(&["c2ln", "", "x y"][..]))
+            .prop_map(|(t, s)| json!({"type": "thinking", "thinking": t, "signature": s})),
+        2 => prop::sample::select(&["AAAA", "not base64", ""][..])
+            .prop_map(|d| json!({"type": "redacted_thinking", "data": d})),
+        1 => json_value(),
+    ];
+    let thinking = prop_oneof![
+        6 => Just(None),
+        2 => prop::collection::vec(thinking_block, 0..3).prop_map(|b| Some(Value::Array(b))),
+        1 => json_value().prop_map(Some),
+    ];
     let message = prop_oneof![
-        40 => (role, content).prop_map(|(role, content)| json!({"role": role, "content": content})),
+        40 => (role, content, thinking).prop_map(|(role, content, thinking)| {
+            let mut m = json!({"role": role, "content": content});
+            if let Some(t) = thinking {
+                m["thinking_blocks"] = t;
+            }
+            m
+        }),
         1 => json_value(),
     ];
     let model = prop_oneof![
@@ -330,7 +396,7 @@ fn chat_like() -> impl Strategy<Value = Value> {
 
 fn check_chat(body: &[u8]) -> Result<(), TestCaseError> {
     let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    match upstream::chat(&support::config(), body, now, None) {
+    match bedrock::chat(&support::config(), body, now, None) {
         Ok((up, ex)) => {
             prop_assert!(up.path.starts_with("/model/"));
             prop_assert!(!ex.bedrock_model.is_empty());
@@ -442,7 +508,7 @@ proptest! {
             Ok((request::Prepared::Forward(up), ex, _)) => {
                 let mut req = HeaderList::new(client.clone());
                 req.set("x-request-id", &id);
-                upstream::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);
+                bedrock::upstream_head(&mut req, &cfg, &tenant.name, &up, &ex);
                 assert_written_safe(&req)?;
                 let limits = vec![("x-ratelimit-limit-requests".to_string(), "3".to_string())];
                 let mut resp = HeaderList::new(client);

@@ -883,16 +883,89 @@ fn reasoning_and_escapes() {
     ]);
     let events = parse_sse(&run(false, [&body[..]]));
     let c = chunks_of(&events);
-    // Role, reasoning, text, finish: signature and redacted reasoning have no OpenAI field.
-    assert_eq!(c.len(), 4, "{events:?}");
+    // Role, reasoning, signature, redacted reasoning, text, finish: the reasoning comes as
+    // `reasoning_content` and as LiteLLM's `thinking_blocks` fragments.
+    assert_eq!(c.len(), 6, "{events:?}");
+    let deltas: Vec<&Value> = c[1..4].iter().map(|c| &c["choices"][0]["delta"]).collect();
     assert_eq!(
-        c[1]["choices"][0]["delta"],
-        json!({"reasoning_content": "think \"hard\"\n"})
+        deltas,
+        [
+            &json!({"reasoning_content": "think \"hard\"\n",
+                    "thinking_blocks": [{"type": "thinking", "thinking": "think \"hard\"\n"}]}),
+            &json!({"thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "c2ln"}]}),
+            &json!({"thinking_blocks": [{"type": "redacted_thinking", "data": "AAAA"}]}),
+        ]
     );
     assert_eq!(
-        c[2]["choices"][0]["delta"]["content"],
+        c[4]["choices"][0]["delta"]["content"],
         "line1\nline2 \u{e9}\u{1F600} </script>"
     );
+}
+
+/// Nova's code interpreter: a `server_tool_use` toolUse, its `toolResult`, then the answer.
+/// Bedrock ran the tool: no tool call reaches the client, the next real call is index 0, the
+/// use is counted in `usage.server_tool_use`, and a `tool_use` stop with no client call left
+/// is a normal stop.
+#[test]
+fn server_tools_never_reach_the_client() {
+    let server_start = event(
+        "contentBlockStart",
+        json!({"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": "tooluse_s",
+               "name": "nova_code_interpreter", "type": "server_tool_use"}}}),
+    );
+    let result_start = event(
+        "contentBlockStart",
+        json!({"contentBlockIndex": 1, "start": {"toolResult": {"toolUseId": "tooluse_s",
+               "type": "nova_code_interpreter_result", "status": "success"}}}),
+    );
+    let result_delta = event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 1, "delta": {"toolResult": [{"json": {"stdOut": "7006652"}}]}}),
+    );
+    let head = [
+        message_start(),
+        server_start,
+        tool_input(0, "{\"snippet\":\"1234 * 5678\"}"),
+        block_stop(0),
+        result_start,
+        result_delta,
+        block_stop(1),
+    ];
+    // Then the answer as text: a normal stop.
+    let mut events = head.to_vec();
+    events.extend([
+        text(2, "It is 7006652."),
+        block_stop(2),
+        stop("tool_use"),
+        metadata(3, 4),
+    ]);
+    let out = parse_sse(&run(true, [&stream(&events)[..]]));
+    assert!(tool_calls_of(&out).is_empty(), "{out:?}");
+    assert_eq!(content_of(&out), "It is 7006652.");
+    assert_eq!(finish_of(&out), "stop");
+    let usage = chunks_of(&out)
+        .into_iter()
+        .find_map(|c| c.get("usage").cloned())
+        .unwrap();
+    assert_eq!(
+        usage["server_tool_use"],
+        json!({"nova_code_interpreter": 1})
+    );
+    assert_eq!(usage["total_tokens"], 7);
+    // Then a client tool call: index 0, `tool_calls`.
+    let mut events = head.to_vec();
+    events.extend([
+        tool_start(2, "tooluse_c", "final_result"),
+        tool_input(2, "{\"result\":7006652}"),
+        block_stop(2),
+        stop("tool_use"),
+    ]);
+    let out = run_with(OutputMode::default(), &stream(&events));
+    let calls = tool_calls_of(&out);
+    assert_eq!(calls[0]["index"], 0);
+    assert_eq!(calls[0]["function"]["name"], "final_result");
+    assert!(calls.iter().all(|c| c["index"] == 0), "{calls:?}");
+    assert_eq!(finish_of(&out), "tool_calls");
 }
 
 #[test]
@@ -1254,6 +1327,62 @@ fn legacy_form_keeps_only_the_first_call() {
     );
     assert!(function_calls_of(&events).is_empty());
     assert_eq!(finish_of(&events), "stop");
+}
+
+#[test]
+fn the_tier_and_the_guardrail_of_metadata_reach_the_last_chunks() {
+    let trace = json!({"guardrail": {"actionReason": "Guardrail blocked.", "inputAssessment": {
+        "g1": {"topicPolicy": {"topics": [{"name": "Finance", "type": "DENY", "action": "BLOCKED"}]}}}}});
+    let body = stream(&[
+        message_start(),
+        text(0, "Sorry."),
+        stop("guardrail_intervened"),
+        event(
+            "metadata",
+            json!({"usage": {"inputTokens": 3, "outputTokens": 1, "totalTokens": 4},
+                   "metrics": {"latencyMs": 1}, "serviceTier": {"type": "flex"}, "trace": trace}),
+        ),
+    ]);
+    let mut t = StreamTranslator::new(opts(true));
+    let events = parse_sse(&[t.feed(&body), t.finish()].concat());
+    let c = chunks_of(&events);
+    assert_eq!(c.len(), 4);
+    // Content chunks were out before the metadata: they carry neither.
+    assert!(c[1].get("service_tier").is_none());
+    for last in &c[2..] {
+        assert_eq!(last["service_tier"], "flex");
+        assert_eq!(
+            last["bedrock_guardrail"],
+            json!({"action": "INTERVENED", "stop_reason": "guardrail_intervened",
+                   "action_reason": "Guardrail blocked.", "assessments": [
+                       {"source": "input", "policy": "topicPolicy", "name": "Finance", "action": "BLOCKED"}]})
+        );
+        let errors = schema_errors(&openapi(), "CreateChatCompletionStreamResponse", last);
+        assert!(errors.is_empty(), "{errors:?}\n{last}");
+    }
+    assert_eq!(c[2]["choices"][0]["finish_reason"], "content_filter");
+    assert_eq!(t.guardrail_action(), Some("INTERVENED"));
+
+    // No metadata at all: the finish chunk still comes, at the end of the body.
+    let body = stream(&[message_start(), text(0, "x"), stop("content_filtered")]);
+    let mut t = StreamTranslator::new(opts(true));
+    let events = parse_sse(&[t.feed(&body), t.finish()].concat());
+    let c = chunks_of(&events);
+    assert_eq!(c[2]["choices"][0]["finish_reason"], "content_filter");
+    assert_eq!(c[2]["bedrock_guardrail"]["stop_reason"], "content_filtered");
+    assert!(c[2].get("service_tier").is_none());
+    assert_eq!(events.last(), Some(&Sse::Done));
+
+    // A plain answer says nothing about guardrails.
+    let body = stream(&[
+        message_start(),
+        text(0, "x"),
+        stop("end_turn"),
+        metadata(1, 1),
+    ]);
+    let mut t = StreamTranslator::new(opts(true));
+    let out = String::from_utf8([t.feed(&body), t.finish()].concat()).unwrap();
+    assert!(!out.contains("bedrock_guardrail") && t.guardrail_action().is_none());
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! - `tests/fixtures/converse/{chat,completions}/*.json`: a unary Bedrock `answer` to a
 //!   `request` → the client's `chat.completion` / `text_completion` (`openai`) or `error`.
 //!
-//! Each case runs through the code the filter runs (`upstream::chat` / `completion`, then
+//! Each case runs through the code the filter runs (`pipeline::bedrock::chat` / `completion`, then
 //! `ResponseHandler`), with the configuration of [`config`]. Every Converse body produced is
 //! checked against botocore's model and Bedrock's conversation rules, every OpenAI answer and
 //! error against OpenAI's schema (the full OpenAPI document when present, else the
@@ -24,9 +24,10 @@ use std::time::{Duration, SystemTime};
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::headers::HeaderList;
+use bedrock_openai_filter::pipeline::bedrock;
 use bedrock_openai_filter::pipeline::response::{downstream_head, ResponseHandler, ResponseHead};
 use bedrock_openai_filter::translate::tools::OutputMode;
-use bedrock_openai_filter::upstream::{self, Exchange, UpstreamRequest};
+use bedrock_openai_filter::upstream::{Exchange, UpstreamRequest};
 use serde_json::{json, Map, Value};
 
 mod support;
@@ -84,8 +85,8 @@ impl Endpoint {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(CREATED);
         let cfg = config();
         match self {
-            Self::Chat => upstream::chat(&cfg, &body, now, None),
-            Self::Completions => upstream::completion(&cfg, &body, now, None),
+            Self::Chat => bedrock::chat(&cfg, &body, now, None),
+            Self::Completions => bedrock::completion(&cfg, &body, now, None),
         }
         .map_err(|e| error_json(e.status, &serde_json::from_slice(&e.to_body()).unwrap()))
     }

@@ -12,7 +12,7 @@ use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::headers::{is_safe_value, HeaderList};
 use bedrock_openai_filter::pipeline::request::{self, Endpoint};
 use bedrock_openai_filter::pipeline::response;
-use bedrock_openai_filter::upstream;
+use bedrock_openai_filter::pipeline::bedrock;
 use libfuzzer_sys::fuzz_target;
 
 static CFG: OnceLock<Config> = OnceLock::new();
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         Ok((request::Prepared::FanOut(_), ..)) => panic!("a chat request is forwarded"),
         Ok((request::Prepared::Forward(up), ex, _)) => {
             let mut req = HeaderList::default();
-            upstream::upstream_head(&mut req, cfg, &tenant.name, &up, &ex);
+            bedrock::upstream_head(&mut req, cfg, &tenant.name, &up, &ex);
             let mut resp = HeaderList::default();
             response::downstream_head(&mut resp, &ex, "fuzz-1", &[]);
             for h in [&req, &resp] {

@@ -5,7 +5,7 @@
 
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::upstream::sigv4::Credentials;
-use bedrock_openai_filter::upstream;
+use bedrock_openai_filter::pipeline::bedrock;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -42,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         session_token: Some("live-token".into()),
     };
     let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#;
-    if let Err(e) = upstream::chat(&c, body, fuzz::now(), Some(&live)) {
+    if let Err(e) = bedrock::chat(&c, body, fuzz::now(), Some(&live)) {
         assert_ne!(
             e.status,
             500,

@@ -14,6 +14,9 @@ enum Delta {
     Text(String),
     ToolInput(String),
     Reasoning(String),
+    Signature(String),
+    Redacted(String),
+    ToolResult(String),
     Empty,
 }
 
@@ -23,6 +26,8 @@ enum Ev {
     BlockStart {
         index: u32,
         tool: Option<(String, String)>,
+        /// A server tool (`type: server_tool_use`), or its `toolResult` start when no `tool`.
+        server: bool,
     },
     BlockDelta {
         index: u32,
@@ -94,16 +99,26 @@ fn build(events: &[Ev]) -> Vec<u8> {
     for ev in events.iter().take(64) {
         match ev {
             Ev::MessageStart(role) => json_event(&mut out, "messageStart", json!({"role": role})),
-            Ev::BlockStart { index, tool } => {
-                let start = match tool {
+            Ev::BlockStart {
+                index,
+                tool,
+                server,
+            } => {
+                let mut start = match tool {
                     // Short names are the ones the options know (JSON-answer tool, `cosine`).
                     Some((id, name)) if name.len() < 2 => {
                         let known = ["cosine", "json_response"][name.len()];
                         json!({"toolUse": {"toolUseId": id, "name": known}})
                     }
                     Some((id, name)) => json!({"toolUse": {"toolUseId": id, "name": name}}),
+                    None if *server => {
+                        json!({"toolResult": {"toolUseId": "t", "status": "success"}})
+                    }
                     None => json!({}),
                 };
+                if *server && tool.is_some() {
+                    start["toolUse"]["type"] = json!("server_tool_use");
+                }
                 json_event(
                     &mut out,
                     "contentBlockStart",
@@ -115,6 +130,9 @@ fn build(events: &[Ev]) -> Vec<u8> {
                     Delta::Text(t) => json!({"text": t}),
                     Delta::ToolInput(t) => json!({"toolUse": {"input": t}}),
                     Delta::Reasoning(t) => json!({"reasoningContent": {"text": t}}),
+                    Delta::Signature(t) => json!({"reasoningContent": {"signature": t}}),
+                    Delta::Redacted(t) => json!({"reasoningContent": {"redactedContent": t}}),
+                    Delta::ToolResult(t) => json!({"toolResult": [{"text": t}]}),
                     Delta::Empty => json!({}),
                 };
                 json_event(

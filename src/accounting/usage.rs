@@ -622,7 +622,8 @@ mod tests {
         ];
         for body in bodies {
             let (up, ex) =
-                crate::upstream::chat(&cfg, body.to_string().as_bytes(), now, None).unwrap();
+                crate::pipeline::bedrock::chat(&cfg, body.to_string().as_bytes(), now, None)
+                    .unwrap();
             assert_eq!(
                 ex.estimated_input_tokens,
                 estimate_via_value(&up.body),

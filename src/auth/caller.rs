@@ -3,36 +3,34 @@
 //! ([`crate::auth::iam`]). Every path ends in a configured tenant (its models and limits) or
 //! a 401.
 
-use crate::auth::key_source::KeyState;
+use crate::auth::key_source::{KeySource, KeyState};
 use crate::auth::keys::bearer;
-use crate::auth::tenant::Tenant;
-use crate::config::Config;
+use crate::auth::tenant::{Tenant, TenantTable};
 use crate::error::ApiError;
 
 fn incorrect() -> ApiError {
     ApiError::unauthorized("Incorrect API key provided.")
 }
 
-/// Decides the caller's tenant. `keys` is this worker's key table state (when
-/// `api_keys_source` is configured); `iam_tenant` the tenant of an identity the shell has
-/// verified with STS. Keys in the configuration (`api_keys`, `tenants.*.key_sha256`) are
-/// tried first, then the table kept in AWS.
+/// Decides the caller's tenant among the configured `tenants`. `key_source` is the
+/// configured `api_keys_source` and `keys` this worker's key table state; `iam_tenant` the
+/// tenant of an identity the shell has verified with STS. Keys in the configuration
+/// (`api_keys`, `tenants.*.key_sha256`) are tried first, then the table kept in AWS.
 pub fn authenticate<'c>(
-    cfg: &'c Config,
+    tenants: &'c TenantTable,
+    key_source: Option<&KeySource>,
     keys: Option<&KeyState>,
     iam_tenant: Option<&str>,
     authorization: Option<&str>,
 ) -> Result<&'c Tenant, ApiError> {
     if let Some(name) = iam_tenant {
         // The configuration guarantees every principal's tenant exists.
-        return cfg
-            .tenants
+        return tenants
             .get(name)
             .ok_or_else(|| ApiError::internal(format!("IAM tenant `{name}` is not configured")));
     }
-    let configured = cfg.tenants.authenticate(authorization);
-    let (Some(authorization), Err(_), Some(_)) = (authorization, &configured, &cfg.key_source)
-    else {
+    let configured = tenants.authenticate(authorization);
+    let (Some(authorization), Err(_), Some(_)) = (authorization, &configured, key_source) else {
         return configured;
     };
     let Some(table) = keys.and_then(KeyState::table) else {
@@ -42,7 +40,7 @@ pub fn authenticate<'c>(
     };
     table
         .lookup(bearer(authorization))
-        .and_then(|name| cfg.tenants.get(name))
+        .and_then(|name| tenants.get(name))
         .ok_or_else(incorrect)
 }
 
@@ -51,6 +49,7 @@ mod tests {
     use super::*;
     use crate::auth::key_source::KeyTable;
     use crate::auth::keys::digest;
+    use crate::config::Config;
 
     fn cfg(extra: &str) -> Config {
         Config::parse(
@@ -78,7 +77,7 @@ mod tests {
         );
         let st = loaded("sk-from-aws");
         let who = |keys: Option<&KeyState>, iam: Option<&str>, auth: Option<&str>| {
-            authenticate(&c, keys, iam, auth)
+            authenticate(&c.tenants, c.key_source.as_ref(), keys, iam, auth)
         };
         let name = |r: Result<&Tenant, ApiError>| r.map(|t| t.name.clone()).unwrap();
         assert_eq!(
@@ -112,6 +111,7 @@ mod tests {
         )
         .unwrap();
         let st = loaded("sk-from-aws");
-        assert!(authenticate(&c, Some(&st), None, Some("Bearer sk-from-aws")).is_err());
+        let auth = Some("Bearer sk-from-aws");
+        assert!(authenticate(&c.tenants, c.key_source.as_ref(), Some(&st), None, auth).is_err());
     }
 }

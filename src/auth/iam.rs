@@ -23,8 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Deserialize;
 
 use crate::auth::keys::{digest, KeyDigest};
-use crate::config::ConfigError;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::upstream::side_call::SideCall;
 
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
@@ -48,7 +47,7 @@ const ALLOWED_PARAMS: [&str; 9] = [
 /// `iam_auth` as written in the plugin configuration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawIamAuth {
+pub(crate) struct RawIamAuth {
     /// IAM role / user ARN (or an exact assumed-role session ARN) → tenant.
     pub principals: BTreeMap<String, String>,
     #[serde(default)]
@@ -63,6 +62,19 @@ pub struct RawIamAuth {
     pub timeout_ms: Option<u64>,
 }
 
+/// An invalid `iam_auth` setting: the message names the field, and repeats a principal only
+/// when it is an ARN (never a value pasted in the wrong place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IamConfigError(pub String);
+
+impl std::fmt::Display for IamConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for IamConfigError {}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamAuth {
     pub principals: BTreeMap<String, String>,
@@ -74,9 +86,11 @@ pub struct IamAuth {
 }
 
 impl IamAuth {
-    pub fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn from_raw(raw: RawIamAuth, region: &str) -> Result<Self, IamConfigError> {
         if raw.principals.is_empty() {
-            return Err("`iam_auth.principals` must map at least one ARN to a tenant".into());
+            return Err(IamConfigError(
+                "`iam_auth.principals` must map at least one ARN to a tenant".into(),
+            ));
         }
         if let Some((n, (arn, _))) = raw
             .principals
@@ -93,15 +107,16 @@ impl IamAuth {
             } else {
                 format!("#{} (in sorted order)", n + 1)
             };
-            return Err(format!(
+            return Err(IamConfigError(format!(
                 "`iam_auth.principals` entry {entry} needs an `arn:…` key and a tenant name"
-            )
-            .into());
+            )));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let cache = match raw.cache_seconds {
             Some(n) if n > 3600 => {
-                return Err("`iam_auth.cache_seconds` must be at most 3600".into())
+                return Err(IamConfigError(
+                    "`iam_auth.cache_seconds` must be at most 3600".into(),
+                ))
             }
             Some(n) => n,
             None => 60,
@@ -208,14 +223,17 @@ fn token_url(token: &str) -> Result<String, ApiError> {
     Ok(url)
 }
 
+/// A presigned URL's query parameters: name → decoded value.
+type QueryParams<'q> = BTreeMap<&'q str, String>;
+
 /// The query's parameters, decoded: only [`ALLOWED_PARAMS`], none twice.
-fn query_params(query: &str) -> Result<BTreeMap<&str, String>, ApiError> {
+fn query_params(query: &str) -> Result<QueryParams<'_>, ApiError> {
     if !is_presigned_query(query) {
         return Err(deny(
             "the query must be `name=value` pairs with percent-encoded values",
         ));
     }
-    let mut params: BTreeMap<&str, String> = BTreeMap::new();
+    let mut params = QueryParams::new();
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if !ALLOWED_PARAMS.contains(&k) {
@@ -333,11 +351,9 @@ pub fn verdict(cfg: &IamAuth, status: u16, body: &[u8]) -> Result<String, ApiErr
     match status {
         200 => {}
         0 | 500..=599 => {
-            return Err(ApiError::new(
-                503,
-                ErrorType::ServiceUnavailableError,
-                format!("The IAM token could not be verified: STS answered {status}."),
-            ))
+            return Err(ApiError::service_unavailable(format!(
+                "The IAM token could not be verified: STS answered {status}."
+            )))
         }
         _ => {
             let json_code = serde_json::from_slice::<serde_json::Value>(body)
@@ -358,18 +374,12 @@ pub fn verdict(cfg: &IamAuth, status: u16, body: &[u8]) -> Result<String, ApiErr
         })
         .or_else(|| between(&text, "<Arn>", "</Arn>").map(String::from))
         .ok_or_else(|| {
-            ApiError::new(
-                503,
-                ErrorType::ServiceUnavailableError,
-                "STS answered GetCallerIdentity without an Arn.",
-            )
+            ApiError::service_unavailable("STS answered GetCallerIdentity without an Arn.")
         })?;
     tenant_for(cfg, &arn).map(String::from).ok_or_else(|| {
-        ApiError::new(
-            403,
-            ErrorType::PermissionError,
-            format!("The AWS identity `{arn}` is not allowed to use this API."),
-        )
+        ApiError::permission_denied(format!(
+            "The AWS identity `{arn}` is not allowed to use this API."
+        ))
         .with_code("iam_principal_not_mapped")
     })
 }
@@ -818,7 +828,11 @@ mod tests {
             let e = validate(&c, &t, at(0)).unwrap_err();
             assert_eq!(
                 (e.status, e.kind, e.code.as_deref()),
-                (401, ErrorType::AuthenticationError, Some("invalid_api_key")),
+                (
+                    401,
+                    crate::error::ErrorType::AuthenticationError,
+                    Some("invalid_api_key")
+                ),
                 "{what}: {}",
                 e.message
             );
@@ -908,7 +922,7 @@ mod tests {
         assert_eq!(cache.get(&t, at(60)), None, "token expiry bounds the cache");
         assert_eq!(cache.get("other", at(1)), None);
         let mut cache = IamCache::default();
-        let outage = Err(ApiError::new(503, ErrorType::ServiceUnavailableError, "x"));
+        let outage = Err(ApiError::service_unavailable("x"));
         cache.put(&c, &t, &p, &outage, at(0));
         assert_eq!(cache.get(&t, at(1)), None);
         cache.put(&c, &t, &p, &Err(deny("no")), at(0));

@@ -22,8 +22,7 @@ use std::time::{Duration, SystemTime};
 use serde::Deserialize;
 
 use crate::auth::keys::{parse_digest, valid_tenant_name, DigestTable};
-use crate::config::json::parse_json;
-use crate::config::ConfigError;
+use crate::document::parse_json;
 use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
 
@@ -32,6 +31,38 @@ const DEFAULT_RETRY_SECONDS: u64 = 10;
 const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 /// Bounds on the secret, so a wrong secret id cannot fill the VM's memory.
 const MAX_KEYS: usize = 100_000;
+
+/// Why the key table could not be read or used. The text never holds a key or the secret:
+/// these errors are logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySourceError {
+    /// An `api_keys_source` setting is invalid; the text names the field.
+    Setting(String),
+    /// There are no AWS credentials yet to sign the read with.
+    NoCredentials,
+    /// The signed read could not be built.
+    Request(String),
+    /// Envoy could not dispatch the read to its cluster.
+    Dispatch { cluster: String },
+    /// The service's answer holds no secret text: its status and error name, or its shape.
+    Answer(String),
+    /// The secret is not a valid key table: where, never what.
+    Table(String),
+}
+
+impl std::fmt::Display for KeySourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Setting(m) | Self::Request(m) | Self::Answer(m) | Self::Table(m) => {
+                f.write_str(m)
+            }
+            Self::NoCredentials => f.write_str("no AWS credentials yet to sign the read with"),
+            Self::Dispatch { cluster } => write!(f, "could not call cluster `{cluster}`"),
+        }
+    }
+}
+
+impl std::error::Error for KeySourceError {}
 
 /// Where the table is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +76,10 @@ impl<'de> Deserialize<'de> for Service {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let names = &["secretsmanager", "ssm"];
         let tail = " must be `secretsmanager` or `ssm`";
-        Ok(
-            match crate::config::json::deserialize_one_of(d, names, tail)? {
-                0 => Service::SecretsManager,
-                _ => Service::Ssm,
-            },
-        )
+        Ok(match crate::document::deserialize_one_of(d, names, tail)? {
+            0 => Service::SecretsManager,
+            _ => Service::Ssm,
+        })
     }
 }
 
@@ -72,7 +101,7 @@ impl Service {
 /// `api_keys_source` as written in the plugin configuration.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawKeySource {
+pub(crate) struct RawKeySource {
     pub service: Service,
     /// The secret id / ARN, or the parameter name.
     pub id: String,
@@ -105,15 +134,18 @@ pub struct KeySource {
 }
 
 impl KeySource {
-    pub fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn from_raw(raw: RawKeySource, region: &str) -> Result<Self, KeySourceError> {
         let field = |f: &str| format!("`api_keys_source.{f}`");
         let service = raw.service;
         if raw.id.trim().is_empty() {
-            return Err(format!("{} is empty", field("id")).into());
+            return Err(KeySourceError::Setting(format!("{} is empty", field("id"))));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
         let seconds = |v: Option<u64>, default: u64, name: &str| match v {
-            Some(0) => Err(ConfigError(format!("{} must be at least 1", field(name)))),
+            Some(0) => Err(KeySourceError::Setting(format!(
+                "{} must be at least 1",
+                field(name)
+            ))),
             Some(n) => Ok(n),
             None => Ok(default),
         };
@@ -161,12 +193,12 @@ pub fn fetch_request(
     creds: &Credentials,
     region: &str,
     now: SystemTime,
-) -> Result<SideCall, String> {
+) -> Result<SideCall, KeySourceError> {
     let body = match src.service {
         Service::SecretsManager => serde_json::json!({ "SecretId": src.id }),
         Service::Ssm => serde_json::json!({ "Name": src.id, "WithDecryption": true }),
     };
-    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+    let body = serde_json::to_vec(&body).map_err(|e| KeySourceError::Request(e.to_string()))?;
     let content_type = "application/x-amz-json-1.1";
     let signed = [
         ("content-type", content_type),
@@ -185,7 +217,12 @@ pub fn fetch_request(
         },
         now,
     )
-    .map_err(|e| format!("signing the {} call failed: {e}", src.service.target()))?;
+    .map_err(|e| {
+        KeySourceError::Request(format!(
+            "signing the {} call failed: {e}",
+            src.service.target()
+        ))
+    })?;
     let mut call = SideCall::new(&src.cluster, "POST", &src.host, "/".into(), src.timeout);
     call.headers
         .extend(signed.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -195,12 +232,16 @@ pub fn fetch_request(
 }
 
 /// The secret text out of a `GetSecretValue` / `GetParameter` answer.
-pub fn secret_from_response(service: Service, status: u16, body: &[u8]) -> Result<String, String> {
+pub fn secret_from_response(
+    service: Service,
+    status: u16,
+    body: &[u8],
+) -> Result<String, KeySourceError> {
     let json: serde_json::Value = serde_json::from_slice(body).map_err(|_| {
-        format!(
+        KeySourceError::Answer(format!(
             "{} answered {status} with a body that is not JSON",
             service.target()
-        )
+        ))
     })?;
     if status != 200 {
         let kind = json
@@ -212,10 +253,10 @@ pub fn secret_from_response(service: Service, status: u16, body: &[u8]) -> Resul
             .or_else(|| json.get("Message"))
             .and_then(|m| m.as_str())
             .unwrap_or("");
-        return Err(format!(
+        return Err(KeySourceError::Answer(format!(
             "{} answered {status} {kind}: {message}",
             service.target()
-        ));
+        )));
     }
     let text = match service {
         Service::SecretsManager => json.get("SecretString"),
@@ -224,14 +265,14 @@ pub fn secret_from_response(service: Service, status: u16, body: &[u8]) -> Resul
     text.and_then(|t| t.as_str())
         .map(String::from)
         .ok_or_else(|| {
-            format!(
+            KeySourceError::Answer(format!(
                 "{} answered without {}",
                 service.target(),
                 match service {
                     Service::SecretsManager => "`SecretString` (binary secrets are not supported)",
                     Service::Ssm => "`Parameter.Value`",
                 }
-            )
+            ))
         })
 }
 
@@ -258,50 +299,55 @@ impl KeyTable {
     /// configuration's `tenants` (where its models and limits are). Errors say where, and
     /// never quote the table (a raw key stored by mistake must not reach the log): a tenant
     /// name is named only when it is one of the configuration's.
-    pub fn parse(text: &str, known: &dyn Fn(&str) -> bool) -> Result<Self, String> {
+    pub fn parse(text: &str, known: &dyn Fn(&str) -> bool) -> Result<Self, KeySourceError> {
         let show = |k: &str| k == "tenants" || k == "key_sha256" || known(k);
         let raw: RawTable = parse_json(text.as_bytes(), &show)
-            .map_err(|e| format!("the key table is not valid: {e}"))?;
+            .map_err(|e| KeySourceError::Table(format!("the key table is not valid: {e}")))?;
         let mut keys = DigestTable::default();
         for (n, (name, entry)) in raw.tenants.into_iter().enumerate() {
             if !valid_tenant_name(&name) {
-                return Err(format!(
+                return Err(KeySourceError::Table(format!(
                     "tenant name #{} (in sorted order) of the key table's `tenants` must be 1-64 letters, digits, `_` or `-`",
                     n + 1
-                ));
+                )));
             }
             if !known(&name) {
-                return Err(format!(
+                return Err(KeySourceError::Table(format!(
                     "tenant name #{} (in sorted order) of the key table's `tenants` is not in the plugin configuration's `tenants`",
                     n + 1
-                ));
+                )));
             }
             let mut digests = Vec::with_capacity(entry.key_sha256.len());
             for (i, hex_digest) in entry.key_sha256.iter().enumerate() {
                 digests.push(parse_digest(hex_digest).ok_or_else(|| {
-                    format!("`tenants.{name}.key_sha256[{i}]` is not a 64-digit hex SHA-256")
+                    KeySourceError::Table(format!(
+                        "`tenants.{name}.key_sha256[{i}]` is not a 64-digit hex SHA-256"
+                    ))
                 })?);
             }
             let at = |i: usize| format!("`tenants.{name}.key_sha256[{i}]`");
-            keys.push(name.clone(), digests)
-                .map_err(|dup| format!("{} is listed more than once", at(dup.position)))?;
+            keys.push(name.clone(), digests).map_err(|dup| {
+                KeySourceError::Table(format!("{} is listed more than once", at(dup.position)))
+            })?;
             if keys.key_count() > MAX_KEYS {
-                return Err(format!("the key table has more than {MAX_KEYS} keys"));
+                return Err(KeySourceError::Table(format!(
+                    "the key table has more than {MAX_KEYS} keys"
+                )));
             }
         }
         Ok(Self { keys })
     }
 
-    pub fn key_count(&self) -> usize {
+    pub(crate) fn key_count(&self) -> usize {
         self.keys.key_count()
     }
 
-    pub fn tenant_count(&self) -> usize {
+    pub(crate) fn tenant_count(&self) -> usize {
         self.keys.owners().len()
     }
 
     /// The tenant of a presented key ([`DigestTable::lookup`]: constant time).
-    pub fn lookup(&self, presented: &str) -> Option<&str> {
+    pub(crate) fn lookup(&self, presented: &str) -> Option<&str> {
         self.keys.lookup(presented).map(String::as_str)
     }
 }
@@ -315,11 +361,11 @@ pub enum Refresh {
     },
     /// The refresh failed; the previous table stays in use.
     KeptLastGood {
-        error: String,
+        error: KeySourceError,
     },
     /// The refresh failed and there is no table yet: every table key is refused.
     NothingLoaded {
-        error: String,
+        error: KeySourceError,
     },
 }
 
@@ -360,7 +406,7 @@ pub struct KeyState {
 }
 
 impl KeyState {
-    pub fn table(&self) -> Option<&KeyTable> {
+    pub(crate) fn table(&self) -> Option<&KeyTable> {
         self.table.as_ref()
     }
 
@@ -385,7 +431,7 @@ impl KeyState {
     }
 
     /// Records the outcome of a read (the parsed table, or why there is none).
-    pub fn finished(&mut self, result: Result<KeyTable, String>) -> Refresh {
+    pub fn finished(&mut self, result: Result<KeyTable, KeySourceError>) -> Refresh {
         self.in_flight = None;
         match result {
             Ok(table) => {
@@ -426,6 +472,7 @@ impl KeyState {
 mod tests {
     use super::*;
     use crate::auth::keys::digest;
+    use crate::document::DocumentError;
     use std::time::UNIX_EPOCH;
 
     fn src() -> KeySource {
@@ -498,8 +545,8 @@ mod tests {
             )
         );
         // The service is read by serde: anything but the two names fails there.
-        let service = |s: &str| -> Result<Service, String> {
-            crate::config::json::from_json_value(&serde_json::json!(s), &|_| true)
+        let service = |s: &str| -> Result<Service, DocumentError> {
+            crate::document::from_json_value(&serde_json::json!(s), &|_| true)
         };
         let raw = |service_name: &str, id: &str, refresh: Option<u64>| RawKeySource {
             service: service(service_name).unwrap(),
@@ -529,7 +576,7 @@ mod tests {
             (raw("ssm", " ", None), "id"),
             (raw("ssm", "p", Some(0)), "refresh_seconds"),
         ] {
-            let e = KeySource::from_raw(r, "r").unwrap_err().0;
+            let e = KeySource::from_raw(r, "r").unwrap_err().to_string();
             assert!(e.contains(&format!("api_keys_source.{field}")), "{e}");
         }
     }
@@ -553,7 +600,8 @@ mod tests {
             400,
             br#"{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("ResourceNotFoundException") && e.contains("400"),
             "{e}"
@@ -562,6 +610,7 @@ mod tests {
         assert!(
             secret_from_response(Service::SecretsManager, 200, br#"{"SecretBinary":"AA=="}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("binary")
         );
     }
@@ -574,7 +623,9 @@ mod tests {
         assert_eq!(t.lookup("sk-acme-2"), Some("acme"));
         assert_eq!(t.lookup("sk-acme-3"), None);
         assert_eq!(t.lookup(""), None);
-        let e = KeyTable::parse(&table_json("ghost", &["k"]), &|t| t == "acme").unwrap_err();
+        let e = KeyTable::parse(&table_json("ghost", &["k"]), &|t| t == "acme")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("#1") && e.contains("tenants") && !e.contains("ghost"),
             "{e}"
@@ -609,7 +660,7 @@ mod tests {
             ),
             (r#"{"keys":[]}"#.to_string(), "keys"),
         ] {
-            let e = KeyTable::parse(&bad, &|_| true).unwrap_err();
+            let e = KeyTable::parse(&bad, &|_| true).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");
         }
     }
@@ -672,7 +723,9 @@ mod tests {
             (format!(r#"{{"tenants": {SECRET}}}"#), "line 1, column"),
             (SECRET.to_string(), "not valid JSON"),
         ] {
-            let e = KeyTable::parse(&doc, &|t| t == "acme").unwrap_err();
+            let e = KeyTable::parse(&doc, &|t| t == "acme")
+                .unwrap_err()
+                .to_string();
             assert!(!e.contains("SECRET"), "{doc}: {e}");
             assert!(e.contains(says), "{doc}: {e}");
             let mut st = KeyState::default();

@@ -8,7 +8,7 @@
 
 use sha2::{Digest, Sha256};
 
-pub type KeyDigest = [u8; 32];
+pub(crate) type KeyDigest = [u8; 32];
 
 /// SHA-256 of a key.
 pub fn digest(key: &str) -> KeyDigest {
@@ -16,7 +16,7 @@ pub fn digest(key: &str) -> KeyDigest {
 }
 
 /// `"3f…"` (64 hex digits, any case, surrounding space ignored) → digest.
-pub fn parse_digest(hex_digest: &str) -> Option<KeyDigest> {
+pub(crate) fn parse_digest(hex_digest: &str) -> Option<KeyDigest> {
     let bytes = hex::decode(hex_digest.trim()).ok()?;
     bytes.try_into().ok()
 }
@@ -98,13 +98,13 @@ impl<T> DigestTable<T> {
         &self.owners
     }
 
-    pub fn key_count(&self) -> usize {
+    pub(crate) fn key_count(&self) -> usize {
         self.keys.len()
     }
 
     /// The owner of a presented key (`None` for the empty key, whatever is configured).
     /// Every digest is compared, in constant time, without stopping at a match.
-    pub fn lookup(&self, presented: &str) -> Option<&T> {
+    pub(crate) fn lookup(&self, presented: &str) -> Option<&T> {
         if presented.is_empty() {
             return None;
         }

@@ -28,6 +28,8 @@ pub struct Tenant {
     pub limits: Limits,
     /// Per-model overrides by canonical id, field by field over `limits`.
     pub model_limits: BTreeMap<String, Limits>,
+    /// Service tier default and ceiling, guardrails.
+    pub policy: crate::translate::policy::RequestPolicy,
     /// The cache points the gateway adds by itself (`prompt_caching`).
     pub prompt_caching: TenantCaching,
     /// What prompt-cache tokens weigh against `tokens_per_minute` (its own, else the top
@@ -64,12 +66,45 @@ impl Tenant {
     }
 
     /// The limits for the model with this canonical id: its entry over the default.
-    pub fn limits_for(&self, canonical_model: &str) -> Limits {
+    pub(crate) fn limits_for(&self, canonical_model: &str) -> Limits {
         self.model_limits
             .get(canonical_model)
             .map_or(self.limits, |m| m.or(self.limits))
     }
 }
+
+/// A key given twice in the tenant table: named by its digest (never the key), with the
+/// tenants it is given to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGivenTwice {
+    /// The SHA-256 hex digest.
+    pub sha256: String,
+    /// The tenant that already has the key, when it is another one.
+    pub other: Option<String>,
+    pub tenant: String,
+}
+
+impl std::fmt::Display for KeyGivenTwice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            sha256,
+            other,
+            tenant,
+        } = self;
+        match other {
+            Some(o) => write!(
+                f,
+                "the key with SHA-256 {sha256} is given to both `{o}` and `{tenant}`"
+            ),
+            None => write!(
+                f,
+                "the key with SHA-256 {sha256} is listed twice for `{tenant}`"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for KeyGivenTwice {}
 
 /// Key digests → tenants.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,19 +114,17 @@ pub struct TenantTable {
 
 impl TenantTable {
     /// Builds the table; a digest listed twice (for one tenant or two) is an error naming it.
-    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, String> {
+    pub fn new(entries: Vec<(Tenant, Vec<KeyDigest>)>) -> Result<Self, KeyGivenTwice> {
         let mut keys = DigestTable::default();
         for (tenant, digests) in entries {
             let name = tenant.name.clone();
-            keys.push(tenant, digests).map_err(|dup| {
-                let d = hex::encode(dup.digest);
-                match dup.other.and_then(|i| keys.owners().get(i)) {
-                    Some(o) => format!(
-                        "the key with SHA-256 {d} is given to both `{}` and `{name}`",
-                        o.name
-                    ),
-                    None => format!("the key with SHA-256 {d} is listed twice for `{name}`"),
-                }
+            keys.push(tenant, digests).map_err(|dup| KeyGivenTwice {
+                sha256: hex::encode(dup.digest),
+                other: dup
+                    .other
+                    .and_then(|i| keys.owners().get(i))
+                    .map(|o| o.name.clone()),
+                tenant: name,
             })?;
         }
         Ok(Self { keys })
@@ -110,7 +143,7 @@ impl TenantTable {
     }
 
     /// `Authorization: Bearer <key>` → the key's tenant, or 401.
-    pub fn authenticate(&self, authorization: Option<&str>) -> Result<&Tenant, ApiError> {
+    pub(crate) fn authenticate(&self, authorization: Option<&str>) -> Result<&Tenant, ApiError> {
         let Some(value) = authorization else {
             return Err(ApiError::unauthorized(
                 "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.",
@@ -135,6 +168,7 @@ mod tests {
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            policy: Default::default(),
             prompt_caching: TenantCaching::default(),
             token_weights: TokenWeights::default(),
             s3: S3Access::default(),
@@ -216,7 +250,8 @@ mod tests {
             (tenant("a"), vec![digest("sk-shared-key")]),
             (tenant("b"), vec![digest("sk-shared-key")]),
         ])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("`a`") && e.contains("`b`"), "{e}");
     }
 
@@ -228,7 +263,8 @@ mod tests {
             tenant("a"),
             vec![digest("sk-twice-key"), digest("sk-twice-key")],
         )])
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("listed twice for `a`"), "{e}");
         let e = crate::config::Config::parse(
             br#"{"api_keys":["sk-aaaaaaaa","sk-aaaaaaaa"],"region":"us-east-1",

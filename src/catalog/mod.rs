@@ -10,15 +10,16 @@
 pub mod caching;
 pub mod content;
 pub mod embedding;
-pub mod metadata;
 pub mod model_id;
 pub mod models;
+pub mod reasoning;
 
 use std::collections::BTreeMap;
 
 /// Geography prefixes of Bedrock's cross-region (system-defined) inference profiles:
 /// `us.anthropic.claude-…` routes within the US, `global.` anywhere.
-pub const PROFILE_PREFIXES: [&str; 8] = ["us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"];
+pub(crate) const PROFILE_PREFIXES: [&str; 8] =
+    ["us", "eu", "apac", "global", "us-gov", "jp", "au", "ca"];
 
 /// One model the gateway knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,17 +96,17 @@ impl Catalog {
         Self { entries, aliases }
     }
 
-    pub fn entries(&self) -> &[ModelEntry] {
+    pub(crate) fn entries(&self) -> &[ModelEntry] {
         &self.entries
     }
 
-    pub fn aliases(&self) -> &BTreeMap<String, String> {
+    pub(crate) fn aliases(&self) -> &BTreeMap<String, String> {
         &self.aliases
     }
 
     /// The entry for a Bedrock id: a base model id, an inference-profile id (`us.` + base id),
     /// or an ARN ending in either.
-    pub fn entry_for(&self, bedrock_id: &str) -> Option<&ModelEntry> {
+    pub(crate) fn entry_for(&self, bedrock_id: &str) -> Option<&ModelEntry> {
         let tail = bedrock_id
             .rsplit_once('/')
             .filter(|_| bedrock_id.starts_with("arn:"))
@@ -115,7 +116,7 @@ impl Catalog {
     }
 
     /// The Bedrock id a requested name calls: an alias target, else the name itself.
-    pub fn bedrock_id<'a>(&'a self, requested: &'a str) -> &'a str {
+    pub(crate) fn bedrock_id<'a>(&'a self, requested: &'a str) -> &'a str {
         self.aliases
             .get(requested)
             .map(String::as_str)
@@ -153,7 +154,7 @@ impl Catalog {
 }
 
 /// `us.anthropic.claude-…` → `anthropic.claude-…`; anything else unchanged.
-pub fn strip_profile_prefix(id: &str) -> &str {
+pub(crate) fn strip_profile_prefix(id: &str) -> &str {
     match id.split_once('.') {
         Some((prefix, rest)) if PROFILE_PREFIXES.contains(&prefix) && rest.contains('.') => rest,
         _ => id,
@@ -161,7 +162,7 @@ pub fn strip_profile_prefix(id: &str) -> &str {
 }
 
 /// The provider part of a Bedrock id (`anthropic` of `us.anthropic.claude-…`), if it has one.
-pub fn provider_of(bedrock_id: &str) -> Option<&str> {
+pub(crate) fn provider_of(bedrock_id: &str) -> Option<&str> {
     let tail = bedrock_id.rsplit('/').next().unwrap_or(bedrock_id);
     let base = strip_profile_prefix(tail);
     base.split_once('.')

@@ -8,14 +8,14 @@ use crate::catalog::strip_profile_prefix;
 use crate::error::ApiError;
 
 /// Longest `model` a client may send (OpenAI's own names are under 64 bytes).
-pub const MAX_CLIENT_MODEL_BYTES: usize = 256;
+pub(crate) const MAX_CLIENT_MODEL_BYTES: usize = 256;
 
 /// botocore `ConversationalModelId`: `min 1`, `max 2048`.
-pub const MAX_BEDROCK_ID_BYTES: usize = 2048;
+pub(crate) const MAX_BEDROCK_ID_BYTES: usize = 2048;
 
 /// A client's `model`: 1–256 bytes, no control characters. Echoed back in answers, so
 /// it is checked before anything else uses it.
-pub fn check_client_model(param: &str, model: &str) -> Result<(), ApiError> {
+pub(crate) fn check_client_model(param: &str, model: &str) -> Result<(), ApiError> {
     if model.trim().is_empty() {
         return Err(ApiError::invalid_param(
             param,
@@ -61,7 +61,7 @@ pub fn is_bedrock_id(id: &str) -> bool {
 }
 
 /// A Bedrock model id from any source, or 400 naming the field it came from.
-pub fn check_bedrock_id(param: &str, id: &str) -> Result<(), ApiError> {
+pub(crate) fn check_bedrock_id(param: &str, id: &str) -> Result<(), ApiError> {
     if is_bedrock_id(id) {
         return Ok(());
     }

@@ -16,7 +16,7 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// The Bedrock model id for a requested model: an alias from config, else the name itself
 /// (a Bedrock id or inference-profile id given directly).
-pub fn resolve<'a>(aliases: &'a BTreeMap<String, String>, requested: &'a str) -> &'a str {
+pub(crate) fn resolve<'a>(aliases: &'a BTreeMap<String, String>, requested: &'a str) -> &'a str {
     aliases
         .get(requested)
         .map(String::as_str)
@@ -39,7 +39,7 @@ pub enum Provider {
 
 impl Provider {
     /// The `model_provider` request extension: a provider name as in Bedrock model ids.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Some(match name.to_ascii_lowercase().as_str() {
             "anthropic" => Self::Anthropic,
             "amazon" | "nova" => Self::Amazon,
@@ -56,7 +56,7 @@ impl Provider {
     /// Inferred from the id: `anthropic.claude-…`, an inference profile `us.anthropic.…`,
     /// or the last path segment of an ARN. Provisioned or custom-model ARNs carry no
     /// provider: [`Provider::Other`] (the `model_provider` extension can say).
-    pub fn infer(model_id: &str) -> Self {
+    pub(crate) fn infer(model_id: &str) -> Self {
         crate::catalog::provider_of(model_id)
             .and_then(Self::from_name)
             .unwrap_or(Self::Other)
@@ -66,7 +66,7 @@ impl Provider {
 /// `(major, minor)` of an Anthropic Claude model id: `claude-3-5-sonnet-…` → (3, 5),
 /// `claude-sonnet-4-5-2025…` → (4, 5), `claude-opus-4-2025…` → (4, 0). Dates and
 /// version suffixes (`-v1:0`) are not read as a minor version.
-pub fn claude_version(model_id: &str) -> Option<(u32, u32)> {
+pub(crate) fn claude_version(model_id: &str) -> Option<(u32, u32)> {
     let rest = &model_id[model_id.find("claude-")? + "claude-".len()..];
     let small = |t: &str| -> Option<u32> {
         (!t.is_empty() && t.len() <= 2 && t.bytes().all(|b| b.is_ascii_digit()))
@@ -86,7 +86,7 @@ pub fn claude_version(model_id: &str) -> Option<(u32, u32)> {
 }
 
 /// `converse` or `converse-stream`.
-pub fn operation(stream: bool) -> &'static str {
+pub(crate) fn operation(stream: bool) -> &'static str {
     if stream {
         "converse-stream"
     } else {
@@ -95,7 +95,7 @@ pub fn operation(stream: bool) -> &'static str {
 }
 
 /// One path segment, percent-encoded once.
-pub fn encode_segment(segment: &str) -> String {
+pub(crate) fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
 

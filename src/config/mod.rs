@@ -33,8 +33,9 @@
 //!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
 //!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
 
-pub mod json;
 mod models;
+pub mod path_forms;
+mod policy;
 mod raw;
 mod s3;
 mod tenants;
@@ -46,7 +47,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use self::json::{from_json_value, json_error};
+use self::path_forms::PathForms;
 use self::raw::{
     RawAutoCache, RawCredentialSource, RawCredentials, RawGateway, RawModel, RawTenant,
     RawTokenWeights,
@@ -56,7 +57,7 @@ use crate::auth::iam::{IamAuth, RawIamAuth};
 use crate::auth::key_source::{KeySource, RawKeySource};
 use crate::auth::tenant::TenantTable;
 use crate::catalog::Catalog;
-use crate::pipeline::route::PathForms;
+use crate::document::{from_json_value, json_error};
 use crate::upstream::{AwsAuth, Upstream};
 
 /// The tenant `api_keys` belong to.
@@ -193,6 +194,22 @@ impl From<&str> for ConfigError {
     }
 }
 
+/// The errors of the sections other layers validate; their texts already name the field.
+macro_rules! section_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ConfigError {
+            fn from(e: $t) -> Self {
+                Self(e.to_string())
+            }
+        }
+    )*};
+}
+section_errors!(
+    crate::document::DocumentError,
+    crate::auth::key_source::KeySourceError,
+    crate::auth::iam::IamConfigError
+);
+
 fn err(msg: impl Into<String>) -> ConfigError {
     ConfigError(msg.into())
 }
@@ -219,34 +236,14 @@ impl Config {
     pub fn parse(bytes: &[u8], env: Env) -> Result<Self, ConfigError> {
         // Errors name the field, never its value: the configuration holds secrets.
         let value = serde_json::from_slice(bytes).map_err(|e| err(json_error(&e, None)))?;
-        let (value, warnings) = version::lower(value).map_err(err)?;
-        let raw: RawConfig = from_json_value(&value, &|_| true).map_err(err)?;
+        let (value, warnings) = version::lower(value)?;
+        let mut raw: RawConfig = from_json_value(&value, &|_| true)?;
 
         let keys_elsewhere = raw.api_keys_source.is_some() || raw.iam_auth.is_some();
         check_api_keys(&raw.api_keys, raw.tenants.is_empty(), keys_elsewhere)?;
         models::check_model_names(&raw.model_aliases, &raw.azure_deployments)?;
-        let prompt_caching = tenants::auto_cache("prompt_caching", raw.prompt_caching)?;
-        let token_weights =
-            tenants::token_weights("token_weights", raw.token_weights, TokenWeights::default())?;
-        let s3_owners = s3::bucket_owners(raw.s3_bucket_owners)?;
-        let s3 = s3::access(
-            "s3_buckets",
-            raw.s3_buckets,
-            &s3_owners,
-            &Default::default(),
-        )?;
-        let tenants = tenants::tenant_table(
-            &raw.api_keys,
-            raw.tenants,
-            &raw.model_aliases,
-            keys_elsewhere,
-            &tenants::Defaults {
-                caching: prompt_caching,
-                weights: token_weights,
-                s3: s3.clone(),
-                s3_owners,
-            },
-        )?;
+        let (tenants, prompt_caching, token_weights, s3) =
+            tenants_with_defaults(&mut raw, keys_elsewhere)?;
         let max_usage_models_per_tenant = at_least_1(
             "max_usage_models_per_tenant",
             raw.max_usage_models_per_tenant,
@@ -280,7 +277,7 @@ impl Config {
             .map(|(i, m)| models::parse_model(i, m))
             .collect::<Result<Vec<_>, _>>()?;
         let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
-        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments).map_err(err)?;
+        let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments)?;
         let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
         let iam = iam_auth(raw.iam_auth, &region, &tenants)?;
         let embeddings = upstream::embeddings(raw.embeddings)?;
@@ -453,6 +450,48 @@ impl Config {
         }
         keys
     }
+}
+
+/// The tenant table, and the top-level defaults every tenant inherits field by field
+/// (automatic prompt caching, token weights, S3 buckets).
+fn tenants_with_defaults(
+    raw: &mut RawConfig,
+    keys_elsewhere: bool,
+) -> Result<
+    (
+        TenantTable,
+        crate::translate::request::AutoCache,
+        TokenWeights,
+        crate::translate::request::S3Access,
+    ),
+    ConfigError,
+> {
+    let prompt_caching = tenants::auto_cache("prompt_caching", raw.prompt_caching.take())?;
+    let token_weights = tenants::token_weights(
+        "token_weights",
+        raw.token_weights.take(),
+        TokenWeights::default(),
+    )?;
+    let s3_owners = s3::bucket_owners(std::mem::take(&mut raw.s3_bucket_owners))?;
+    let s3 = s3::access(
+        "s3_buckets",
+        raw.s3_buckets.take(),
+        &s3_owners,
+        &Default::default(),
+    )?;
+    let tenants = tenants::tenant_table(
+        &raw.api_keys,
+        std::mem::take(&mut raw.tenants),
+        &raw.model_aliases,
+        keys_elsewhere,
+        &tenants::Defaults {
+            caching: prompt_caching,
+            weights: token_weights,
+            s3: s3.clone(),
+            s3_owners,
+        },
+    )?;
+    Ok((tenants, prompt_caching, token_weights, s3))
 }
 
 #[cfg(test)]

@@ -37,6 +37,26 @@ pub(super) fn check_model_names(
     Ok(())
 }
 
+/// `models[i].inference_profiles` and `models[i].region`: known geographies, a region name.
+fn check_placement(m: &RawModel, at: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+    if let Some(j) = m
+        .inference_profiles
+        .iter()
+        .flatten()
+        .position(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
+    {
+        return Err(err(format!(
+            "{} is not one of {}",
+            at(&format!("inference_profiles[{j}]")),
+            PROFILE_PREFIXES.join(", ")
+        )));
+    }
+    if m.region.as_deref().is_some_and(|r| !is_region(r)) {
+        return Err(err(format!("{} is not an AWS region name", at("region"))));
+    }
+    Ok(())
+}
+
 pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigError> {
     let at = |f: &str| format!("`models[{i}].{f}`");
     let id = m.id.trim().to_string();
@@ -55,6 +75,7 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
         .find(|e| e.id == id);
     let provider = m
         .provider
+        .clone()
         .filter(|p| !p.trim().is_empty())
         .or_else(|| base.as_ref().map(|b| b.provider.clone()))
         .or_else(|| crate::catalog::provider_of(&id).map(str::to_string))
@@ -64,34 +85,12 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
                 at("provider")
             ))
         })?;
-    if let Some(j) = m
-        .inference_profiles
-        .iter()
-        .flatten()
-        .position(|p| !PROFILE_PREFIXES.contains(&p.as_str()))
-    {
-        return Err(err(format!(
-            "{} is not one of {}",
-            at(&format!("inference_profiles[{j}]")),
-            PROFILE_PREFIXES.join(", ")
-        )));
-    }
-    if m.region.as_deref().is_some_and(|r| !is_region(r)) {
-        return Err(err(format!("{} is not an AWS region name", at("region"))));
-    }
+    check_placement(&m, &at)?;
+    let content = model_content(&m, base.as_ref().map(|b| b.content), &id);
     let inherited = base
         .as_ref()
         .map_or_else(|| caching::infer(&id), |b| b.prompt_caching);
     let prompt_caching = model_caching(&at("prompt_caching"), m.prompt_caching, inherited)?;
-    let known = base
-        .as_ref()
-        .map_or_else(|| content::infer(&id), |b| b.content);
-    let content = ContentSupport {
-        documents: m.documents.unwrap_or(known.documents),
-        citations: m.citations.unwrap_or(known.citations),
-        s3_sources: m.s3_sources.unwrap_or(known.s3_sources),
-        tool_result_images: m.tool_result_images.unwrap_or(known.tool_result_images),
-    };
     let entry = ModelEntry {
         name: m
             .name
@@ -130,6 +129,18 @@ pub(super) fn parse_model(i: usize, m: RawModel) -> Result<ModelEntry, ConfigErr
         provider,
     };
     Ok(entry)
+}
+
+/// `models[i]`'s content flags (documents, citations, S3 sources, tool-result images), each
+/// over the built-in entry's, else what the id says.
+fn model_content(m: &RawModel, builtin: Option<ContentSupport>, id: &str) -> ContentSupport {
+    let known = builtin.unwrap_or_else(|| content::infer(id));
+    ContentSupport {
+        documents: m.documents.unwrap_or(known.documents),
+        citations: m.citations.unwrap_or(known.citations),
+        s3_sources: m.s3_sources.unwrap_or(known.s3_sources),
+        tool_result_images: m.tool_result_images.unwrap_or(known.tool_result_images),
+    }
 }
 
 /// `models[i].prompt_caching` over what the model has without it (`inherited`: the built-in

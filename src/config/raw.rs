@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::config::json;
+use crate::document as json;
 
 /// `#[serde(default = "yes")]`.
 pub(super) fn yes() -> bool {
@@ -30,6 +30,14 @@ pub(super) struct RawTenant {
     pub limits: Option<RawLimits>,
     #[serde(default)]
     pub model_limits: BTreeMap<String, RawLimits>,
+    #[serde(default)]
+    pub service_tier: Option<super::policy::RawServiceTier>,
+    #[serde(default)]
+    pub guardrail: Option<super::policy::RawGuardrail>,
+    #[serde(default)]
+    pub model_guardrails: BTreeMap<String, super::policy::RawGuardrail>,
+    #[serde(default)]
+    pub allow_request_guardrail: bool,
     #[serde(default)]
     pub prompt_caching: Option<RawAutoCache>,
     #[serde(default)]

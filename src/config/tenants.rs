@@ -1,7 +1,7 @@
 //! `api_keys` and `tenants`: the key digests, models and limits of each tenant
 //! ([`crate::auth::tenant::TenantTable`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::raw::RawTokenWeights;
 use super::raw::{RawAutoCache, RawLimits, RawTenant};
@@ -46,6 +46,7 @@ pub(super) fn tenant_table(
             admin: false,
             limits: Limits::default(),
             model_limits: BTreeMap::new(),
+            policy: Default::default(),
             prompt_caching: TenantCaching {
                 default: defaults.caching,
                 models: BTreeMap::new(),
@@ -97,37 +98,25 @@ fn tenant(
             ))
         })?);
     }
-    if let Some(i) = t
-        .models
-        .as_ref()
-        .and_then(|m| m.iter().position(|m| m.trim().is_empty()))
-    {
-        return Err(err(format!("`{at}.models[{i}]` is empty")));
-    }
-    let models = match t.models {
-        None => None,
-        Some(names) => Some(
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, m)| canonical_name(aliases, &format!("{at}.models[{i}]"), m))
-                .collect::<Result<_, _>>()?,
-        ),
-    };
+    let models = allowed_models(&at, t.models, aliases)?;
     let model_limits = model_limits(&at, t.model_limits, aliases)?;
-    let default =
-        auto_cache(&format!("{at}.prompt_caching"), t.prompt_caching)?.or(defaults.caching);
-    let mut models_caching = BTreeMap::new();
-    for (model, raw) in t.model_prompt_caching {
-        let field = format!("{at}.model_prompt_caching.{model}");
-        let auto = auto_cache(&field, Some(raw))?;
-        let id = canonical_name(aliases, &field, &model)?;
-        if models_caching.insert(id, auto).is_some() {
-            return Err(err(format!(
-                "`{field}` names a model another `{at}.model_prompt_caching` entry already names"
-            )));
-        }
-    }
+    let policy = super::policy::request_policy(
+        &at,
+        super::policy::RawPolicy {
+            service_tier: t.service_tier,
+            guardrail: t.guardrail,
+            model_guardrails: t.model_guardrails,
+            allow_request_guardrail: t.allow_request_guardrail,
+        },
+        &|field, model| canonical_name(aliases, field, model),
+    )?;
+    let prompt_caching = tenant_caching(
+        &at,
+        t.prompt_caching,
+        t.model_prompt_caching,
+        aliases,
+        defaults.caching,
+    )?;
     let token_weights = token_weights(
         &format!("{at}.token_weights"),
         t.token_weights,
@@ -140,10 +129,8 @@ fn tenant(
         &defaults.s3,
     )?;
     let tenant = Tenant {
-        prompt_caching: TenantCaching {
-            default,
-            models: models_caching,
-        },
+        prompt_caching,
+        policy,
         token_weights,
         s3,
         limits: limits(&format!("{at}.limits"), t.limits)?,
@@ -154,6 +141,50 @@ fn tenant(
         admin: t.admin,
     };
     Ok((tenant, digests))
+}
+
+/// `tenants.*.models` as canonical ids (`None`: any model).
+fn allowed_models(
+    at: &str,
+    names: Option<Vec<String>>,
+    aliases: &BTreeMap<String, String>,
+) -> Result<Option<BTreeSet<String>>, ConfigError> {
+    let Some(names) = names else {
+        return Ok(None);
+    };
+    if let Some(i) = names.iter().position(|m| m.trim().is_empty()) {
+        return Err(err(format!("`{at}.models[{i}]` is empty")));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, m)| canonical_name(aliases, &format!("{at}.models[{i}]"), m))
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// `tenants.*.prompt_caching` over the top level's, and `model_prompt_caching` by canonical
+/// id over the tenant's; two names of one model are an error.
+fn tenant_caching(
+    at: &str,
+    own: Option<RawAutoCache>,
+    per_model: BTreeMap<String, RawAutoCache>,
+    aliases: &BTreeMap<String, String>,
+    top: AutoCache,
+) -> Result<TenantCaching, ConfigError> {
+    let default = auto_cache(&format!("{at}.prompt_caching"), own)?.or(top);
+    let mut models = BTreeMap::new();
+    for (model, raw) in per_model {
+        let field = format!("{at}.model_prompt_caching.{model}");
+        let auto = auto_cache(&field, Some(raw))?;
+        let id = canonical_name(aliases, &field, &model)?;
+        if models.insert(id, auto).is_some() {
+            return Err(err(format!(
+                "`{field}` names a model another `{at}.model_prompt_caching` entry already names"
+            )));
+        }
+    }
+    Ok(TenantCaching { default, models })
 }
 
 /// `tenants.*.model_limits`, by canonical id; two names of one model are an error.

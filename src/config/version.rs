@@ -12,6 +12,8 @@
 
 use serde_json::{Map, Value};
 
+use super::{err, ConfigError};
+
 /// The schema version this build writes and reads.
 pub const CURRENT: u64 = 1;
 
@@ -31,7 +33,7 @@ const SINGLE_KEY: (&str, &str) = ("api_key", "api_keys");
 
 /// Lowers a parsed configuration to the current shape: checks and removes
 /// `config_version`, renames deprecated fields. Returns the warnings to log.
-pub fn lower(value: Value) -> Result<(Value, Vec<String>), String> {
+pub fn lower(value: Value) -> Result<(Value, Vec<String>), ConfigError> {
     let Value::Object(mut obj) = value else {
         // Not an object: leave it for the parser to reject with its own message.
         return Ok((value, Vec::new()));
@@ -44,11 +46,11 @@ pub fn lower(value: Value) -> Result<(Value, Vec<String>), String> {
     let (old, new) = SINGLE_KEY;
     if let Some(v) = obj.remove(old) {
         let Value::String(key) = v else {
-            return Err(format!("`{old}` (deprecated) must be a string"));
+            return Err(err(format!("`{old}` (deprecated) must be a string")));
         };
         let keys = obj.entry(new).or_insert_with(|| Value::Array(Vec::new()));
         let Value::Array(keys) = keys else {
-            return Err(format!("`{new}` must be an array of strings"));
+            return Err(err(format!("`{new}` must be an array of strings")));
         };
         keys.push(Value::String(key));
         warnings.push(deprecation(old, &format!("`{new}: [\"…\"]`")));
@@ -56,7 +58,7 @@ pub fn lower(value: Value) -> Result<(Value, Vec<String>), String> {
     Ok((Value::Object(obj), warnings))
 }
 
-fn check_version(v: Option<Value>) -> Result<(), String> {
+fn check_version(v: Option<Value>) -> Result<(), ConfigError> {
     let version = match &v {
         None => return Ok(()),
         Some(Value::Number(n)) => n.as_u64(),
@@ -65,7 +67,7 @@ fn check_version(v: Option<Value>) -> Result<(), String> {
     };
     match version {
         Some(n) if SUPPORTED.contains(&n) => Ok(()),
-        _ => Err(format!(
+        _ => Err(err(format!(
             "`config_version` {} is not supported: this filter reads config_version {} (a newer \
              configuration needs a newer filter; see docs/compatibility.md)",
             // A number is safe to repeat; any other value is not echoed.
@@ -78,7 +80,7 @@ fn check_version(v: Option<Value>) -> Result<(), String> {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
-        )),
+        ))),
     }
 }
 
@@ -87,14 +89,14 @@ fn rename(
     old: &str,
     new: &str,
     warnings: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), ConfigError> {
     let Some(v) = obj.remove(old) else {
         return Ok(());
     };
     if obj.contains_key(new) {
-        return Err(format!(
+        return Err(err(format!(
             "`{old}` and `{new}` are both set: `{old}` is the deprecated name of `{new}`; keep only `{new}`"
-        ));
+        )));
     }
     obj.insert(new.to_string(), v);
     warnings.push(deprecation(old, &format!("`{new}`")));
@@ -130,7 +132,7 @@ mod tests {
             json!({"config_version": null}),
             json!({"config_version": [1]}),
         ] {
-            let e = lower(bad.clone()).unwrap_err();
+            let e = lower(bad.clone()).unwrap_err().0;
             assert!(
                 e.contains("config_version") && e.contains("reads config_version 1"),
                 "{bad}: {e}"
@@ -158,13 +160,17 @@ mod tests {
 
     #[test]
     fn both_names_or_bad_types_are_errors() {
-        let e = lower(json!({"aws_region": "a", "region": "b"})).unwrap_err();
+        let e = lower(json!({"aws_region": "a", "region": "b"}))
+            .unwrap_err()
+            .0;
         assert!(e.contains("`aws_region`") && e.contains("`region`"), "{e}");
         assert!(lower(json!({"api_key": 5}))
             .unwrap_err()
+            .0
             .contains("api_key"));
         assert!(lower(json!({"api_key": "k", "api_keys": "x"}))
             .unwrap_err()
+            .0
             .contains("api_keys"));
     }
 

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use super::guardrail::{GuardContent, GuardrailConfig};
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConverseRequest {
@@ -27,6 +29,12 @@ pub struct ConverseRequest {
     pub output_config: Option<OutputConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<ServiceTier>,
+    /// `PerformanceConfiguration`: latency-optimized inference on the models that offer it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance_config: Option<PerformanceConfig>,
+    /// `GuardrailConfiguration` (Converse) / `GuardrailStreamConfiguration` (ConverseStream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guardrail_config: Option<GuardrailConfig>,
 }
 
 /// `Message`: role is `user` or `assistant`; roles must alternate, starting with `user`.
@@ -53,7 +61,29 @@ pub enum ContentBlock {
     Document(DocumentBlock),
     ToolUse(ToolUseBlock),
     ToolResult(ToolResultBlock),
+    /// Text a guardrail assesses (a content part the client marked `guard`).
+    GuardContent(GuardContent),
     CachePoint(CachePointBlock),
+    ReasoningContent(ReasoningContentBlock),
+}
+
+/// `ReasoningContentBlock` union
+/// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ReasoningContentBlock.html>):
+/// the model's earlier reasoning handed back, first in its assistant turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasoningContentBlock {
+    ReasoningText(ReasoningTextBlock),
+    /// A `Blob`: base64 in the JSON body, as the model returned it.
+    RedactedContent(String),
+}
+
+/// `ReasoningTextBlock`: the text and the signature the model gave it, both unmodified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReasoningTextBlock {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// `CachePointBlock`: everything before it (tools, then system, then messages) is a prefix
@@ -147,11 +177,13 @@ pub enum ToolResultContentBlock {
     Image(ImageBlock),
 }
 
-/// `SystemContentBlock` union, `text` and `cachePoint` members.
+/// `SystemContentBlock` union: `text`, `guardContent` (system text the guardrail assesses)
+/// and `cachePoint`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SystemContentBlock {
     Text(String),
+    GuardContent(GuardContent),
     CachePoint(CachePointBlock),
 }
 
@@ -263,4 +295,10 @@ pub struct JsonSchemaDefinition {
 pub struct ServiceTier {
     #[serde(rename = "type")]
     pub kind: &'static str,
+}
+
+/// `PerformanceConfiguration`: `latency` is `standard` or `optimized`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerformanceConfig {
+    pub latency: &'static str,
 }

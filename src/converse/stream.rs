@@ -40,7 +40,8 @@ pub struct ContentBlockStartEvent<'a> {
     pub start: ContentBlockStart<'a>,
 }
 
-/// `ContentBlockStart` union; only `toolUse` is translated (`toolResult`, `image` are ignored).
+/// `ContentBlockStart` union; only `toolUse` is translated (`toolResult`, only ever a server
+/// tool's, and `image` are ignored).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ContentBlockStart<'a> {
@@ -56,6 +57,22 @@ pub struct ToolUseBlockStart<'a> {
     pub tool_use_id: Cow<'a, str>,
     #[serde(borrow)]
     pub name: Cow<'a, str>,
+    /// `ToolUseType`: `server_tool_use` for a tool Bedrock runs itself (its `toolResult`
+    /// block follows), absent or `tool_use` for the client's.
+    #[serde(
+        default,
+        rename = "type",
+        borrow,
+        deserialize_with = "borrow_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kind: Option<Cow<'a, str>>,
+}
+
+impl ToolUseBlockStart<'_> {
+    pub fn is_server_tool(&self) -> bool {
+        self.kind.as_deref() == Some(crate::converse::response::SERVER_TOOL_USE)
+    }
 }
 
 /// `contentBlockDelta` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlockDeltaEvent.html>).
@@ -142,12 +159,27 @@ pub struct MessageStopEvent<'a> {
 }
 
 /// `metadata` (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStreamMetadataEvent.html>).
-/// `trace`, `performanceConfig` and `serviceTier` are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetadataEvent {
     pub usage: TokenUsage,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<StreamMetrics>,
+    /// `ConverseStreamTrace`: the guardrail's assessment, when its `trace` is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<serde_json::Value>,
+    #[serde(
+        default,
+        rename = "performanceConfig",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub performance_config: Option<crate::converse::response::PerformanceOut>,
+    /// The tier that served the request.
+    #[serde(
+        default,
+        rename = "serviceTier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_tier: Option<crate::converse::response::ServiceTierOut>,
 }
 
 /// `ConverseStreamMetrics`.
@@ -300,14 +332,12 @@ mod tests {
     }
 
     /// Decodes one frame and routes it.
-    fn route(headers: &[(&str, &str)], payload: &[u8]) -> Result<String, String> {
+    fn route(headers: &[(&str, &str)], payload: &[u8]) -> Result<String, DecodeError> {
         let bytes = frame(headers, payload);
         let mut dec = Decoder::new();
         let mut frames = dec.feed(&bytes);
         let msg = frames.next_message().unwrap().unwrap();
-        decode_message(&msg)
-            .map(|m| format!("{m:?}"))
-            .map_err(|e| e.to_string())
+        decode_message(&msg).map(|m| format!("{m:?}"))
     }
 
     fn ev(t: &str) -> Vec<(&'static str, &str)> {
@@ -375,18 +405,26 @@ mod tests {
         assert_eq!(got, r#"Error { code: "InternalFailure", message: "boom" }"#);
 
         assert_eq!(
-            route(&[(":message-type", "weird")], b"").unwrap_err(),
+            route(&[(":message-type", "weird")], b"")
+                .unwrap_err()
+                .to_string(),
             r#"unknown message type "weird""#
         );
         assert_eq!(
-            route(&[(":event-type", "messageStart")], b"").unwrap_err(),
+            route(&[(":event-type", "messageStart")], b"")
+                .unwrap_err()
+                .to_string(),
             "missing string header :message-type"
         );
         assert_eq!(
-            route(&[(":message-type", "event")], b"").unwrap_err(),
+            route(&[(":message-type", "event")], b"")
+                .unwrap_err()
+                .to_string(),
             "missing string header :event-type"
         );
-        let e = route(&ev("messageStop"), br#"{"p":"x"}"#).unwrap_err();
+        let e = route(&ev("messageStop"), br#"{"p":"x"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("invalid messageStop payload: missing field `stopReason`"),
             "{e}"

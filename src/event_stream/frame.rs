@@ -16,11 +16,11 @@
 use super::error::{Error, ErrorKind};
 
 /// Prelude: total length, headers length, prelude CRC.
-pub const PRELUDE_LEN: usize = 12;
+pub(crate) const PRELUDE_LEN: usize = 12;
 /// Trailing message CRC.
-pub const MESSAGE_CRC_LEN: usize = 4;
+pub(crate) const MESSAGE_CRC_LEN: usize = 4;
 /// The smallest frame: a prelude and a message CRC, no headers, no payload.
-pub const MIN_FRAME_LEN: u32 = (PRELUDE_LEN + MESSAGE_CRC_LEN) as u32;
+pub(crate) const MIN_FRAME_LEN: u32 = (PRELUDE_LEN + MESSAGE_CRC_LEN) as u32;
 
 const TYPE_BOOL_TRUE: u8 = 0;
 const TYPE_BOOL_FALSE: u8 = 1;
@@ -155,7 +155,7 @@ pub struct Message<'a> {
 
 /// The two lengths a valid prelude announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Prelude {
+pub(crate) struct Prelude {
     pub total_len: u32,
     pub headers_len: u32,
 }
@@ -167,7 +167,10 @@ fn be_u32(b: [u8; 4]) -> u32 {
 /// Checks a prelude on its own, so a corrupt or oversized frame is refused before any of
 /// its body is buffered. Order: CRC first (lengths from a corrupt prelude mean nothing),
 /// then minimum length, cap, and headers fitting inside the frame.
-pub fn check_prelude(prelude: &[u8; PRELUDE_LEN], max_frame_len: u32) -> Result<Prelude, Error> {
+pub(crate) fn check_prelude(
+    prelude: &[u8; PRELUDE_LEN],
+    max_frame_len: u32,
+) -> Result<Prelude, Error> {
     let [t0, t1, t2, t3, h0, h1, h2, h3, c0, c1, c2, c3] = *prelude;
     let expected = be_u32([c0, c1, c2, c3]);
     let actual = crc32fast::hash(&[t0, t1, t2, t3, h0, h1, h2, h3]);

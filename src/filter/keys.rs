@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::host;
-use crate::auth::key_source::{self, KeyState};
+use crate::auth::key_source::{self, KeySourceError, KeyState};
 use crate::config::Config;
 use crate::upstream::sigv4::Credentials;
 
@@ -33,8 +33,7 @@ impl Refresher {
         }
         keys.started(now);
         let Some(creds) = key_source::signing_credentials(&cfg.upstream, live) else {
-            let e = "no AWS credentials yet to sign the read with".to_string();
-            log::warn!("{}", keys.finished(Err(e)));
+            log::warn!("{}", keys.finished(Err(KeySourceError::NoCredentials)));
             return;
         };
         let call = match key_source::fetch_request(src, creds, &cfg.region, now) {
@@ -47,7 +46,9 @@ impl Refresher {
         match host::dispatch(&call) {
             Some(token) => self.pending = Some(token),
             None => {
-                let e = format!("could not call cluster `{}`", call.cluster);
+                let e = KeySourceError::Dispatch {
+                    cluster: call.cluster,
+                };
                 log::warn!("{}", keys.finished(Err(e)));
             }
         }

@@ -7,11 +7,12 @@
 //! and `logprobs` (always `null`, as OpenAI sends it).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 /// The `object` value of every chunk.
-pub const CHUNK_OBJECT: &str = "chat.completion.chunk";
+pub(crate) const CHUNK_OBJECT: &str = "chat.completion.chunk";
 
 /// One streamed chunk (OpenAPI `CreateChatCompletionStreamResponse`,
 /// <https://platform.openai.com/docs/api-reference/chat-streaming/streaming>).
@@ -86,9 +87,62 @@ pub struct Delta<'a> {
     /// fragment, then `arguments` fragments.
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub function_call: Option<FunctionChunk<'a>>,
+    /// Not in OpenAI's schema: fragments of the message's `thinking_blocks`, as LiteLLM
+    /// streams them (see [`ThinkingFragment`]).
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingFragment<'a>>>,
     /// Extension: citations of documents ([`crate::translate::citations`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub citations: Option<Vec<serde_json::Value>>,
+}
+
+/// One streamed piece of a thinking block, LiteLLM's shape: `{"type": "thinking", "thinking":
+/// <text fragment>}` for each piece of reasoning text, `{"type": "thinking", "thinking": "",
+/// "signature"}` when the block's signature arrives (which closes the block), and
+/// `{"type": "redacted_thinking", "data"}` for a whole redacted block. Concatenating the
+/// fragments of one block, up to its signature, gives the block of the unary answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThinkingFragment<'a> {
+    #[serde(rename = "type", borrow)]
+    pub kind: Cow<'a, str>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Cow<'a, str>>,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Cow<'a, str>>,
+}
+
+impl<'a> ThinkingFragment<'a> {
+    /// The pieces of one `reasoningContent` delta: text, signature, redacted data (Bedrock
+    /// sends one member per delta; all three are kept if it ever sends more).
+    pub fn from_bedrock(
+        text: Option<Cow<'a, str>>,
+        signature: Option<Cow<'a, str>>,
+        redacted: Option<Cow<'a, str>>,
+    ) -> Vec<Self> {
+        let thinking = |text, signature| Self {
+            kind: Cow::Borrowed("thinking"),
+            thinking: Some(text),
+            signature,
+            data: None,
+        };
+        let mut out = Vec::new();
+        if let Some(t) = text {
+            out.push(thinking(t, None));
+        }
+        if let Some(s) = signature {
+            out.push(thinking(Cow::Borrowed(""), Some(s)));
+        }
+        if let Some(d) = redacted {
+            out.push(Self {
+                kind: Cow::Borrowed("redacted_thinking"),
+                data: Some(d),
+                ..Self::default()
+            });
+        }
+        out
+    }
 }
 
 /// OpenAPI `ChatCompletionMessageToolCallChunk`: `id`, `type` and `function.name` only on the
@@ -128,6 +182,10 @@ pub struct Usage {
     pub total_tokens: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
+    /// Not in OpenAI's schema: calls of tools Bedrock ran itself (Nova's code interpreter),
+    /// by tool name; absent when there were none (see `docs/parameters.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_tool_use: Option<BTreeMap<String, u64>>,
 }
 
 /// OpenAPI `CompletionUsage.prompt_tokens_details`: parts of `prompt_tokens`.
@@ -186,6 +244,7 @@ mod tests {
             completion_tokens: 2,
             total_tokens: 3,
             prompt_tokens_details: None,
+            server_tool_use: None,
         });
         let json = serde_json::to_string(&c).unwrap();
         assert!(json.contains(r#""delta":{"tool_calls":[{"index":1,"function":{"arguments":"{}"}}]},"finish_reason":"tool_calls""#), "{json}");

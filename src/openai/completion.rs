@@ -20,10 +20,10 @@ use crate::openai::json::{
 };
 
 /// `object` of unary and streamed legacy completions alike.
-pub const TEXT_COMPLETION_OBJECT: &str = "text_completion";
+pub(crate) const TEXT_COMPLETION_OBJECT: &str = "text_completion";
 
 /// OpenAI's documented default for `max_tokens` on this endpoint.
-pub const DEFAULT_MAX_TOKENS: u32 = 16;
+pub(crate) const DEFAULT_MAX_TOKENS: u32 = 16;
 
 /// The fields of a legacy completion request that the translation uses.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod chunk;
 pub mod completion;
 pub mod embeddings;
+pub mod guardrail;
 pub(crate) mod json;
 pub mod models;
 pub mod responses;

@@ -47,6 +47,10 @@ pub struct BedrockModel {
     pub streaming: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tools: Option<bool>,
+    /// The model reasons when asked (`reasoning_effort` / `thinking`): its answers carry
+    /// `reasoning_content` and `thinking_blocks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<bool>,
     /// Documents, citations, S3 sources and tool-result images the model takes.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub content: Option<crate::catalog::content::ContentSupport>,

@@ -2,7 +2,10 @@
 //! ([`route`]), what to do with the head and the body ([`request`]), and Bedrock's answer in
 //! the client's terms ([`response`]); the shell only carries out its [`step`]s and effects.
 
+pub mod bedrock;
+pub mod embeddings;
 pub mod flow;
+pub mod metadata;
 pub mod request;
 pub mod response;
 pub mod route;

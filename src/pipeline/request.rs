@@ -4,12 +4,12 @@
 
 use crate::accounting::ratelimit::{Decision, Limits};
 use crate::auth::tenant::Tenant;
-use crate::catalog::metadata;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::upstream::embeddings::EmbeddingJob;
+use crate::pipeline::embeddings::EmbeddingJob;
+use crate::pipeline::{bedrock, embeddings, metadata};
 use crate::upstream::sigv4::Credentials;
-use crate::upstream::{self, Exchange, UpstreamRequest};
+use crate::upstream::{Exchange, UpstreamRequest};
 
 /// The parts of the request head the decision needs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,7 +116,8 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
     let route = crate::pipeline::route::normalise(&cfg.path_forms, head.path);
     let authorization = route.authorization(head.authorization, head.api_key);
     let authenticated = crate::auth::caller::authenticate(
-        cfg,
+        &cfg.tenants,
+        cfg.key_source.as_ref(),
         head.keys,
         head.iam_tenant,
         authorization.as_deref(),
@@ -227,11 +228,7 @@ fn usage_request(cfg: &Config, tenant: &Tenant, query: &str) -> HeadDecision {
             Some(t) => HeadDecision::Usage {
                 tenants: vec![t.name.clone()],
             },
-            None => reply(ApiError::new(
-                404,
-                crate::error::ErrorType::NotFoundError,
-                format!("No tenant `{name}`."),
-            )),
+            None => reply(ApiError::no_such(format!("No tenant `{name}`."))),
         },
     }
 }
@@ -271,13 +268,15 @@ pub fn on_body(
     let forward = |(up, ex)| (Prepared::Forward(up), ex);
     let (up, ex) = match endpoint {
         Endpoint::ChatCompletions => {
-            upstream::chat_for(cfg, Some(tenant), body, now, live).map(forward)?
+            bedrock::chat_for(cfg, Some(tenant), body, now, live).map(forward)?
         }
-        Endpoint::Completions => upstream::completion(cfg, body, now, live).map(forward)?,
+        Endpoint::Completions => {
+            bedrock::completion_for(cfg, Some(tenant), body, now, live).map(forward)?
+        }
         Endpoint::Responses => {
-            upstream::responses::responses(cfg, Some(tenant), body, now, live).map(forward)?
+            bedrock::responses_for(cfg, Some(tenant), body, now, live).map(forward)?
         }
-        Endpoint::Embeddings => upstream::embeddings::embeddings(cfg, body, now, live)
+        Endpoint::Embeddings => embeddings::embeddings(cfg, body, now, live)
             .map(|(job, ex)| (Prepared::FanOut(job), ex))?,
     };
     // Decided on the model actually called, after every override.

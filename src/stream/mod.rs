@@ -35,7 +35,7 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// `object` of streamed chunks.
-    pub fn chunk_object(&self) -> &'static str {
+    pub(crate) fn chunk_object(&self) -> &'static str {
         match self {
             Self::Chat => CHUNK_OBJECT,
             Self::Completion { .. } => TEXT_COMPLETION_OBJECT,
@@ -97,6 +97,15 @@ impl Streamer {
         match self {
             Self::Chat(t) => t.error_type(),
             Self::Responses(t) => t.error_type(),
+        }
+    }
+
+    /// The guardrail's action, when one intervened (chat only: a Responses stream has no place
+    /// for the extension).
+    pub fn guardrail_action(&self) -> Option<&'static str> {
+        match self {
+            Self::Chat(t) => t.guardrail_action(),
+            Self::Responses(_) => None,
         }
     }
 

@@ -38,6 +38,8 @@ pub fn write_chunk(
 pub struct ChunkWriter {
     /// `{"id":…,"object":…,"created":…,"model":…,"choices":[`
     prefix: Vec<u8>,
+    /// Members after `usage`, learnt late in the stream (`,"service_tier":…`).
+    suffix: Vec<u8>,
 }
 
 impl ChunkWriter {
@@ -58,7 +60,22 @@ impl ChunkWriter {
         );
         Self {
             prefix: prefix.into_bytes(),
+            suffix: Vec::new(),
         }
+    }
+
+    /// Adds a top-level member to every chunk written from now on.
+    pub fn add_member<T: Serialize>(
+        &mut self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), serde_json::Error> {
+        let mut member = serde_json::to_vec(name)?;
+        member.push(b':');
+        serde_json::to_writer(&mut member, value)?;
+        self.suffix.push(b',');
+        self.suffix.extend_from_slice(&member);
+        Ok(())
     }
 
     /// Appends one chunk event; `choices` are the endpoint's choice objects. On error `out`
@@ -96,6 +113,7 @@ impl ChunkWriter {
             out.extend_from_slice(br#","usage":"#);
             serde_json::to_writer(&mut *out, usage)?;
         }
+        out.extend_from_slice(&self.suffix);
         out.push(b'}');
         out.extend_from_slice(END);
         Ok(())
@@ -103,13 +121,13 @@ impl ChunkWriter {
 }
 
 /// Appends `data: {"error":{...}}`, the event OpenAI SDKs raise as an API error mid-stream.
-pub fn write_error(out: &mut Vec<u8>, error: &ApiError) {
+pub(crate) fn write_error(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(DATA);
     out.extend_from_slice(&error.to_body());
     out.extend_from_slice(END);
 }
 
-pub fn write_done(out: &mut Vec<u8>) {
+pub(crate) fn write_done(out: &mut Vec<u8>) {
     out.extend_from_slice(DONE);
 }
 
@@ -131,6 +149,7 @@ mod tests {
                 cache_write_tokens: 0,
                 cache_creation_tokens: 0,
             }),
+            server_tool_use: None,
         };
         for (choices, u) in [
             (vec![TextChoice::first("a\n\"b".into(), None)], None),
@@ -188,6 +207,7 @@ mod tests {
                 cache_write_tokens: 0,
                 cache_creation_tokens: 0,
             }),
+            server_tool_use: None,
         };
         for (id, model) in [("chatcmpl-1", "m"), ("we\"ird\\id\u{1}", "modèle/📦:v1")] {
             let w = ChunkWriter::new(id, 1_700_000_000, model);

@@ -1,27 +1,30 @@
 //! The per-response state machine: ConverseStream events → `chat.completion.chunk`s.
 //!
-//! Order on the wire, as OpenAI sends it: a role chunk, content / reasoning / tool-call
-//! deltas, one chunk with an empty delta and `finish_reason` (at `messageStop`), the usage
-//! chunk with `choices: []` (at `metadata`, held until after the finish chunk), `[DONE]`
-//! (at end of body). Anything that goes wrong (exception message, corrupt frame, bad
-//! JSON, truncated body) becomes one error event, after which the stream is over: no
-//! `[DONE]`, later bytes dropped. Memory is the decoder's partial frame plus a few flags.
+//! Order on the wire, as OpenAI sends it: a role chunk, content / reasoning (text and
+//! `thinking_blocks` fragments) / tool-call deltas, one chunk with an empty delta and
+//! `finish_reason`, the usage chunk with `choices: []`, `[DONE]` (at end of body). The finish
+//! chunk waits from `messageStop` for the `metadata` event right after it (or the end of the
+//! body), so that it can carry the `service_tier` and the guardrail summary
+//! (`bedrock_guardrail`) that event brings. Anything that goes wrong (exception message,
+//! corrupt frame, bad JSON, truncated body) becomes one error event, after which the stream is
+//! over: no `[DONE]`, later bytes dropped. Memory is the decoder's partial frame plus a few
+//! flags.
 
 use std::borrow::Cow;
 
 use crate::converse::stream::{
-    decode_message, ContentBlockDeltaEvent, ContentBlockStartEvent, MessageStopEvent, StreamEvent,
-    StreamMessage,
+    decode_message, ContentBlockDeltaEvent, ContentBlockStartEvent, MessageStopEvent,
+    MetadataEvent, StreamEvent, StreamMessage,
 };
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
-use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ToolCallChunk};
+use crate::openai::chunk::{ChunkChoice, Delta, FunctionChunk, ThinkingFragment, ToolCallChunk};
 use crate::openai::completion::TextChoice;
 use crate::stream::sse::{self, ChunkWriter};
 use crate::stream::OutputFormat;
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::TokenCounts;
+use crate::translate::usage::{ServerToolUse, TokenCounts};
 
 /// What every chunk of one response carries, and whether the client asked for usage
 /// (`stream_options.include_usage`).
@@ -55,11 +58,18 @@ struct State {
     tools: Vec<(u32, u32)>,
     /// Content blocks whose tool input is the JSON answer: streamed as `content`.
     json_blocks: Vec<u32>,
-    /// Content blocks of tool calls the client must not see (`tool_choice: "none"`).
+    /// Content blocks of tool calls the client must not see (`tool_choice: "none"`, or a
+    /// tool Bedrock runs itself).
     dropped_blocks: Vec<u32>,
+    /// Tools Bedrock ran itself: `usage.server_tool_use`.
+    server_tools: ServerToolUse,
     output: OutputMode,
     stop_reason: Option<String>,
+    /// The `finish_reason` decided at `messageStop`, until its chunk is sent.
+    finish: Option<&'static str>,
     finish_sent: bool,
+    /// The guardrail summary, once the finish chunk is out.
+    guardrail: Option<&'static str>,
     usage: Option<TokenCounts>,
     usage_sent: bool,
     finished: bool,
@@ -84,9 +94,12 @@ impl StreamTranslator {
                 tools: Vec::new(),
                 json_blocks: Vec::new(),
                 dropped_blocks: Vec::new(),
+                server_tools: ServerToolUse::default(),
                 output: opts.output,
                 stop_reason: None,
+                finish: None,
                 finish_sent: false,
+                guardrail: None,
                 usage: None,
                 usage_sent: false,
                 finished: false,
@@ -139,13 +152,17 @@ impl StreamTranslator {
                 )),
                 &mut out,
             );
-        } else if !self.state.finish_sent {
+        } else if self.state.finish.is_none() {
             self.state.fail(
                 &ApiError::bad_upstream("Bedrock's event stream ended before messageStop"),
                 &mut out,
             );
         } else {
-            match self.state.emit_usage(&mut out) {
+            let flushed = self
+                .state
+                .emit_finish(None, &mut out)
+                .and_then(|()| self.state.emit_usage(&mut out));
+            match flushed {
                 Ok(()) => sse::write_done(&mut out),
                 Err(e) => self.state.fail(&e, &mut out),
             }
@@ -164,6 +181,12 @@ impl StreamTranslator {
     /// Token usage seen in the `metadata` event, if any.
     pub fn usage(&self) -> Option<TokenCounts> {
         self.state.usage
+    }
+
+    /// `x-bedrock-guardrail-action` (`INTERVENED` / `NONE`), when a guardrail was traced or
+    /// intervened.
+    pub fn guardrail_action(&self) -> Option<&'static str> {
+        self.state.guardrail
     }
 
     /// Bedrock `stopReason` seen, if any.
@@ -240,7 +263,8 @@ impl State {
             StreamEvent::MessageStop(e) => self.on_message_stop(e, out),
             StreamEvent::Metadata(m) => {
                 self.usage = Some(TokenCounts::from_bedrock(&m.usage));
-                if self.finish_sent {
+                if self.finish.is_some() {
+                    self.emit_finish(Some(&m), out)?;
                     self.emit_usage(out)
                 } else {
                     Ok(())
@@ -260,6 +284,12 @@ impl State {
             return Ok(());
         };
         self.ensure_role(out)?;
+        if tool.is_server_tool() {
+            // Bedrock runs it (its result block follows): counted, never a client call.
+            self.server_tools.add(&tool.name);
+            self.dropped_blocks.push(e.content_block_index);
+            return Ok(());
+        }
         if self.output.is_json_tool(&tool.name) {
             self.json_blocks.push(e.content_block_index);
             return Ok(());
@@ -336,31 +366,40 @@ impl State {
                 }]);
             }
         }
+        let (reasoning_content, thinking_blocks) = match d.reasoning_content {
+            Some(r) => {
+                let fragments =
+                    ThinkingFragment::from_bedrock(r.text.clone(), r.signature, r.redacted_content);
+                (r.text, (!fragments.is_empty()).then_some(fragments))
+            }
+            None => (None, None),
+        };
         let delta = Delta {
             role: None,
             content,
-            reasoning_content: d.reasoning_content.and_then(|r| r.text),
+            reasoning_content,
             tool_calls,
             function_call,
+            thinking_blocks,
             citations: d
                 .citation
                 .map(|c| vec![crate::translate::citations::from_delta(&c)]),
         };
         if delta == Delta::default() {
-            // Signatures, redacted reasoning: nothing OpenAI can carry.
+            // A server tool's result: nothing for the client.
             return Ok(());
         }
         self.ensure_role(out)?;
         self.emit_delta(delta, None, out)
     }
 
-    /// The finish chunk (then the usage chunk, if already known), once.
+    /// The `finish_reason`, once; its chunk waits for `metadata` (see [`State::emit_finish`]).
     fn on_message_stop(
         &mut self,
         e: MessageStopEvent<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
-        if self.finish_sent {
+        if self.finish.is_some() {
             return Ok(());
         }
         let stop = e.stop_reason;
@@ -376,15 +415,54 @@ impl State {
                     reason
                 };
                 self.ensure_role(out)?;
-                self.emit_delta(Delta::default(), Some(reason), out)?;
-                self.finish_sent = true;
-                self.emit_usage(out)
+                self.finish = Some(reason);
+                Ok(())
             }
             Finish::Error => Err(ApiError::bad_upstream(format!(
                 "the model stopped with `{stop}`"
             ))
             .with_code(stop)),
         }
+    }
+
+    /// The finish chunk, once, with what `metadata` (if it came) says about the tier and the
+    /// guardrail as top-level members of it and of the chunks after it.
+    fn emit_finish(
+        &mut self,
+        metadata: Option<&MetadataEvent>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        let Some(reason) = self.finish.filter(|_| !self.finish_sent) else {
+            return Ok(());
+        };
+        let guardrail = crate::translate::guardrail::summarise(
+            self.stop_reason.as_deref(),
+            metadata.and_then(|m| m.trace.as_ref()),
+        );
+        self.guardrail = guardrail.as_ref().map(|g| g.action);
+        if self.format == OutputFormat::Chat {
+            let tier = metadata.and_then(|m| {
+                crate::translate::service_tier::from_response(
+                    m.service_tier.as_ref().map(|t| t.kind.as_str()),
+                    m.performance_config
+                        .as_ref()
+                        .and_then(|p| p.latency.as_deref()),
+                )
+            });
+            if let Some(tier) = tier {
+                self.writer
+                    .add_member("service_tier", &tier)
+                    .map_err(serialize_failed)?;
+            }
+            if let Some(g) = &guardrail {
+                self.writer
+                    .add_member("bedrock_guardrail", g)
+                    .map_err(serialize_failed)?;
+            }
+        }
+        self.emit_delta(Delta::default(), Some(reason), out)?;
+        self.finish_sent = true;
+        Ok(())
     }
 
     fn tool_index(&self, block: u32) -> Option<u32> {
@@ -449,9 +527,10 @@ impl State {
         if !self.include_usage || self.usage_sent || !self.finish_sent {
             return Ok(());
         }
-        let Some(usage) = self.usage.map(|u| u.to_openai()) else {
+        let Some(mut usage) = self.usage.map(|u| u.to_openai()) else {
             return Ok(());
         };
+        usage.server_tool_use = self.server_tools.to_openai();
         self.writer
             .write::<ChunkChoice<'_>>(out, &[], Some(&usage))
             .map_err(serialize_failed)?;

@@ -11,25 +11,9 @@
 //! (unary answers only) is the part of `content` the citation supports. In a stream the
 //! citation arrives in its own chunk next to the content it supports.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// `CitationsContentBlock` as returned in a unary answer.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CitationsContent {
-    #[serde(default)]
-    pub content: Vec<TextMember>,
-    #[serde(default)]
-    pub citations: Vec<Value>,
-}
-
-/// `CitationGeneratedContent` / `CitationSourceContent`: unions whose one member we read is
-/// `text`.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct TextMember {
-    #[serde(default)]
-    pub text: Option<String>,
-}
+pub use crate::converse::response::CitationsContent;
 
 /// A unary block: the generated text (part of the answer's content) and its citations.
 pub fn from_block(block: &CitationsContent) -> (String, Vec<Value>) {

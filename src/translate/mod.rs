@@ -3,9 +3,12 @@
 
 pub mod citations;
 pub mod embeddings;
+pub mod guardrail;
+pub mod policy;
 pub mod request;
 pub mod response;
 pub mod responses;
+pub mod service_tier;
 pub mod stop_reason;
 pub mod tools;
 pub mod usage;

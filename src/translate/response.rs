@@ -1,14 +1,14 @@
 //! Unary Converse response → OpenAI `chat.completion`, or the legacy `text_completion`.
 
-use crate::converse::response::{ConverseResponse, OutputContentBlock};
+use crate::converse::response::{ConverseResponse, OutputContentBlock, ToolUse};
 use crate::error::ApiError;
 use crate::openai::chat::{
-    ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall,
+    ChatCompletion, Choice, ResponseFunction, ResponseMessage, ResponseToolCall, ThinkingBlock,
 };
 use crate::openai::completion::{TextChoice, TextCompletion, TEXT_COMPLETION_OBJECT};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
-use crate::translate::usage::TokenCounts;
+use crate::translate::usage::{ServerToolUse, TokenCounts};
 
 /// Who the answer is addressed as: the id, time and model name the client sees.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct ResponseMeta {
 
 /// Parses a 200 Converse body and builds the completion. A body that is not Converse JSON,
 /// lacks `output`, or ends in a `malformed_*` stop reason is a 502, never an empty answer.
-pub fn to_chat_completion(
+pub(crate) fn to_chat_completion(
     body: &[u8],
     meta: &ResponseMeta,
 ) -> Result<(ChatCompletion, TokenCounts), ApiError> {
@@ -40,21 +40,61 @@ pub fn to_chat_completion(
             )
         }
     };
+    let mut answer = collect_answer(&message.content, &meta.output);
+    let server_tools = std::mem::take(&mut answer.server_tools);
+    let (message, finish) = response_message(answer, finish, &meta.output);
+    let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
+    let mut usage = counts.to_openai();
+    usage.server_tool_use = server_tools.to_openai();
+    let completion = ChatCompletion {
+        id: meta.id.clone(),
+        object: "chat.completion",
+        created: meta.created,
+        model: meta.model.clone(),
+        choices: vec![Choice {
+            index: 0,
+            message,
+            finish_reason: finish,
+            logprobs: None,
+        }],
+        usage,
+        service_tier: crate::translate::service_tier::from_response(
+            resp.service_tier.as_ref().map(|t| t.kind.as_str()),
+            resp.performance_config
+                .as_ref()
+                .and_then(|p| p.latency.as_deref()),
+        ),
+        bedrock_guardrail: crate::translate::guardrail::summarise(
+            resp.stop_reason.as_deref(),
+            resp.trace.as_ref(),
+        ),
+    };
+    Ok((completion, counts))
+}
+
+/// The assistant message of an answer and its `finish_reason` (a `tool_use` stop whose calls
+/// were all answers, dropped or Bedrock's own is a normal stop).
+fn response_message(
+    a: Answer,
+    finish: &'static str,
+    output: &OutputMode,
+) -> (ResponseMessage, &'static str) {
     let Answer {
         text,
         reasoning,
+        thinking_blocks,
         mut tool_calls,
         converted,
         json_answer,
+        server_tools: _,
         citations,
-    } = collect_answer(&message.content, &meta.output);
-    // A `tool_use` stop whose calls were all answers or dropped is a normal stop.
+    } = a;
     let finish = if converted || !tool_calls.is_empty() {
-        meta.output.tool_finish(finish, !tool_calls.is_empty())
+        output.tool_finish(finish, !tool_calls.is_empty())
     } else {
         finish
     };
-    let function_call = if meta.output.legacy_functions {
+    let function_call = if output.legacy_functions {
         tool_calls.pop().map(|c| c.function)
     } else {
         None
@@ -66,106 +106,102 @@ pub fn to_chat_completion(
         }
         None => None,
     };
-    let counts = TokenCounts::from_bedrock(&resp.usage.unwrap_or_default());
-    let completion = ChatCompletion {
-        id: meta.id.clone(),
-        object: "chat.completion",
-        created: meta.created,
-        model: meta.model.clone(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                role: "assistant",
-                content,
-                refusal: None,
-                tool_calls,
-                function_call,
-                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-                citations,
-            },
-            finish_reason: finish,
-            logprobs: None,
-        }],
-        usage: counts.to_openai(),
+    let message = ResponseMessage {
+        role: "assistant",
+        content,
+        refusal: None,
+        tool_calls,
+        function_call,
+        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+        thinking_blocks,
+        citations,
     };
-    Ok((completion, counts))
+    (message, finish)
 }
 
 /// What the content blocks of a Converse answer hold, sorted for the client.
+#[derive(Default)]
 struct Answer {
     text: String,
     reasoning: String,
+    /// Every reasoning block, signed or redacted, for the client to hand back.
+    thinking_blocks: Vec<ThinkingBlock>,
     tool_calls: Vec<ResponseToolCall>,
-    /// Some tool call was the JSON answer or was dropped: not a tool call for the client.
+    /// Some tool call was the JSON answer, was dropped or was Bedrock's own: not a tool call
+    /// for the client.
     converted: bool,
     /// The input of the forced JSON-answer tool, as JSON text.
     json_answer: Option<String>,
+    /// Tools Bedrock ran itself; their `toolUse` and `toolResult` blocks are not shown.
+    server_tools: ServerToolUse,
     /// The citations of text written from documents.
     citations: Vec<serde_json::Value>,
 }
 
-/// Text and reasoning concatenated, tool calls sorted into the client's, the JSON answer and
-/// the dropped ones.
+/// Text (cited text included) and reasoning concatenated, reasoning blocks and citations
+/// kept, tool calls sorted into the client's, the JSON answer, the dropped ones and Bedrock's
+/// own.
 fn collect_answer(content: &[OutputContentBlock], output: &OutputMode) -> Answer {
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
-    let mut converted = false;
-    let mut json_answer: Option<String> = None;
-    let mut citations = Vec::new();
+    let mut a = Answer::default();
     for block in content {
         if let Some(t) = &block.text {
-            text.push_str(t);
+            a.text.push_str(t);
         }
         if let Some(c) = &block.citations_content {
             let (cited, entries) = crate::translate::citations::from_block(c);
-            text.push_str(&cited);
-            citations.extend(entries);
+            a.text.push_str(&cited);
+            a.citations.extend(entries);
         }
-        if let Some(r) = block
-            .reasoning_content
-            .as_ref()
-            .and_then(|r| r.reasoning_text.as_ref())
-        {
-            reasoning.push_str(&r.text);
-        }
-        if let Some(t) = &block.tool_use {
-            if output.is_json_tool(&t.name) {
-                // The forced-tool JSON answer: its input is the content, replacing any
-                // preamble the model wrote around it.
-                json_answer = Some(t.input.to_string());
-                converted = true;
-            } else if !output.is_client_tool(&t.name)
-                || (output.legacy_functions && !tool_calls.is_empty())
-            {
-                // Dropped (`tool_choice: "none"`), or a second call the legacy
-                // `function_call` form cannot hold.
-                converted = true;
-            } else {
-                tool_calls.push(ResponseToolCall {
-                    id: t.tool_use_id.clone(),
-                    kind: "function",
-                    function: ResponseFunction {
-                        name: t.name.clone(),
-                        arguments: t.input.to_string(),
-                    },
+        if let Some(r) = &block.reasoning_content {
+            if let Some(t) = &r.reasoning_text {
+                a.reasoning.push_str(&t.text);
+                a.thinking_blocks.push(ThinkingBlock::Thinking {
+                    thinking: t.text.clone(),
+                    signature: t.signature.clone(),
                 });
+            } else if let Some(data) = &r.redacted_content {
+                a.thinking_blocks
+                    .push(ThinkingBlock::RedactedThinking { data: data.clone() });
             }
         }
+        if let Some(t) = &block.tool_use {
+            sort_tool_use(t, output, &mut a);
+        }
     }
-    Answer {
-        text,
-        reasoning,
-        tool_calls,
-        converted,
-        json_answer,
-        citations,
+    a
+}
+
+/// One `toolUse`: Bedrock's own (counted), the JSON answer, dropped, or a client tool call.
+fn sort_tool_use(t: &ToolUse, output: &OutputMode, a: &mut Answer) {
+    let (tool_calls, json_answer) = (&mut a.tool_calls, &mut a.json_answer);
+    if t.is_server_tool() {
+        a.server_tools.add(&t.name);
+        a.converted = true;
+    } else if output.is_json_tool(&t.name) {
+        // The forced-tool JSON answer: its input is the content, replacing any preamble the
+        // model wrote around it.
+        *json_answer = Some(t.input.to_string());
+        a.converted = true;
+    } else if !output.is_client_tool(&t.name) || (output.legacy_functions && !tool_calls.is_empty())
+    {
+        // Dropped (`tool_choice: "none"`), or a second call the legacy `function_call` form
+        // cannot hold.
+        a.converted = true;
+    } else {
+        tool_calls.push(ResponseToolCall {
+            id: t.tool_use_id.clone(),
+            kind: "function",
+            function: ResponseFunction {
+                name: t.name.clone(),
+                arguments: t.input.to_string(),
+            },
+        });
     }
 }
 
 /// Parses a 200 Converse body into a legacy `text_completion`; `echo` is the prompt to put
 /// in front of the text when the client asked for `echo`.
-pub fn to_text_completion(
+pub(crate) fn to_text_completion(
     body: &[u8],
     meta: &ResponseMeta,
     echo: Option<&str>,
@@ -233,6 +269,31 @@ mod tests {
             model: "gpt-4o".into(),
             output: OutputMode::default(),
         }
+    }
+
+    #[test]
+    fn the_served_tier_and_the_guardrail_come_back() {
+        // Shapes of the recorded `u_service_tier_flex` and `u_guardrail_trace` answers.
+        let body = json!({"output": {"message": {"role": "assistant", "content": [{"text": "Sorry."}]}},
+            "stopReason": "guardrail_intervened", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+            "metrics": {"latencyMs": 1}, "serviceTier": {"type": "flex"},
+            "trace": {"guardrail": {"actionReason": "Guardrail blocked.", "inputAssessment": {"g": {
+                "contentPolicy": {"filters": [{"type": "VIOLENCE", "confidence": "HIGH", "action": "BLOCKED"}]}}}}}});
+        let (c, _) = to_chat_completion(body.to_string().as_bytes(), &meta()).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["service_tier"], "flex");
+        assert_eq!(v["choices"][0]["finish_reason"], "content_filter");
+        assert_eq!(
+            v["bedrock_guardrail"],
+            json!({"action": "INTERVENED", "stop_reason": "guardrail_intervened", "action_reason": "Guardrail blocked.",
+                   "assessments": [{"source": "input", "policy": "contentPolicy", "name": "VIOLENCE", "action": "BLOCKED"}]})
+        );
+        let plain = json!({"output": {"message": {"role": "assistant", "content": [{"text": "hi"}]}},
+            "stopReason": "end_turn", "performanceConfig": {"latency": "optimized"}});
+        let (c, _) = to_chat_completion(plain.to_string().as_bytes(), &meta()).unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["service_tier"], "priority");
+        assert!(v.get("bedrock_guardrail").is_none());
     }
 
     #[test]

@@ -23,18 +23,18 @@ pub struct OutputMode {
 
 impl OutputMode {
     /// Whether a `toolUse` named `name` is forwarded to the client as a tool call.
-    pub fn is_client_tool(&self, name: &str) -> bool {
+    pub(crate) fn is_client_tool(&self, name: &str) -> bool {
         !self.drop_tool_calls && !self.is_json_tool(name)
     }
 
-    pub fn is_json_tool(&self, name: &str) -> bool {
+    pub(crate) fn is_json_tool(&self, name: &str) -> bool {
         self.json_tool.as_deref() == Some(name)
     }
 
     /// The client's `finish_reason` for a `tool_use` stop (`tool_calls`), given whether a
     /// tool call reached the client: `stop` when every call was the JSON answer or dropped,
     /// `function_call` in the legacy form.
-    pub fn tool_finish(&self, reason: &'static str, client_calls: bool) -> &'static str {
+    pub(crate) fn tool_finish(&self, reason: &'static str, client_calls: bool) -> &'static str {
         match reason {
             "tool_calls" if !client_calls => "stop",
             "tool_calls" if self.legacy_functions => "function_call",

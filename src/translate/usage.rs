@@ -8,6 +8,8 @@
 //! `total_tokens` is `prompt_tokens + completion_tokens`, always, whatever Bedrock's
 //! `totalTokens` says. The counts are upstream's: every sum saturates.
 
+use std::collections::BTreeMap;
+
 use crate::converse::usage::TokenUsage;
 use crate::openai::chunk::{PromptTokensDetails, Usage};
 use crate::openai::responses::{InputTokensDetails, OutputTokensDetails, ResponseUsage};
@@ -55,6 +57,7 @@ impl TokenCounts {
                 cache_write_tokens: self.cache_write,
                 cache_creation_tokens: self.cache_write,
             }),
+            server_tool_use: None,
         }
     }
 
@@ -83,6 +86,44 @@ impl TokenCounts {
             ("x-token-usage-cache-read", self.cache_read.to_string()),
             ("x-token-usage-cache-write", self.cache_write.to_string()),
         ]
+    }
+}
+
+/// Most distinct server tools counted by name; any further one counts as `other`, so a
+/// stream's state stays a few words whatever the model does.
+const MAX_SERVER_TOOLS: usize = 8;
+
+/// Calls of tools Bedrock ran itself (`toolUse` of type `server_tool_use`), by tool name:
+/// `usage.server_tool_use`. Names outside Bedrock's tool-name pattern count as `other`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerToolUse(Vec<(String, u64)>);
+
+impl ServerToolUse {
+    pub fn add(&mut self, name: &str) {
+        let plain = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let full = self.0.iter().filter(|(n, _)| n != "other").count() >= MAX_SERVER_TOOLS;
+        let name = if plain && (!full || self.0.iter().any(|(n, _)| n == name)) {
+            name
+        } else {
+            "other"
+        };
+        match self.0.iter_mut().find(|(n, _)| n == name) {
+            Some((_, count)) => *count = count.saturating_add(1),
+            None => self.0.push((name.to_string(), 1)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `usage.server_tool_use`, `None` when no server tool ran.
+    pub fn to_openai(&self) -> Option<BTreeMap<String, u64>> {
+        (!self.0.is_empty()).then(|| self.0.iter().cloned().collect())
     }
 }
 
@@ -144,6 +185,23 @@ mod tests {
             let d = u.prompt_tokens_details.unwrap();
             assert!(d.cached_tokens.saturating_add(d.cache_write_tokens) <= u.prompt_tokens);
         }
+    }
+
+    #[test]
+    fn server_tools_are_counted_by_name_within_bounds() {
+        let mut s = ServerToolUse::default();
+        assert_eq!(s.to_openai(), None);
+        s.add("nova_code_interpreter");
+        s.add("nova_code_interpreter");
+        s.add("bad name\r\n");
+        for n in 0..20 {
+            s.add(&format!("tool{n}"));
+        }
+        let got = s.to_openai().unwrap();
+        assert_eq!(got["nova_code_interpreter"], 2);
+        assert_eq!(got.len(), MAX_SERVER_TOOLS + 1, "{got:?}");
+        assert_eq!(got["other"], 1 + 20 - (MAX_SERVER_TOOLS as u64 - 1));
+        assert!(got.keys().all(|k| k.bytes().all(|b| b.is_ascii_graphic())));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use crate::document::DocumentError;
 use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::Credentials;
 
@@ -62,6 +63,70 @@ enum Step {
     Credentials,
 }
 
+impl Step {
+    fn name(&self) -> &'static str {
+        match self {
+            Step::Idle => "Idle",
+            Step::Token => "Token",
+            Step::Role => "Role",
+            Step::Credentials => "Credentials",
+        }
+    }
+}
+
+/// Why a credentials refresh failed. Safe to log: it never holds a value of the answers,
+/// which carry the secret key and the session token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsError {
+    /// The shell could not dispatch the call to its cluster.
+    Dispatch {
+        cluster: String,
+    },
+    /// A call of the chain (`Token`, `Role`, `Credentials`) got no answer.
+    NoAnswer {
+        step: &'static str,
+    },
+    /// A call of the chain answered another status than 200.
+    Status {
+        step: &'static str,
+        status: u16,
+    },
+    /// An answer arrived while no call was in flight.
+    Unexpected,
+    EmptyToken,
+    NoRole,
+    /// The credential JSON cannot be read: where, never what.
+    Unreadable(DocumentError),
+    NotSuccess,
+    EmptyKey,
+    BadExpiration,
+    Expired,
+}
+
+impl std::fmt::Display for CredentialsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dispatch { cluster } => write!(f, "could not dispatch to cluster `{cluster}`"),
+            Self::NoAnswer { step } => write!(f, "{step} call failed (no answer)"),
+            Self::Status { step, status } => write!(f, "{step} call answered HTTP {status}"),
+            Self::Unexpected => f.write_str("unexpected answer"),
+            Self::EmptyToken => f.write_str("IMDS returned an empty session token"),
+            Self::NoRole => f.write_str("IMDS lists no instance role"),
+            Self::Unreadable(e) => write!(f, "credential JSON is unreadable: {e}"),
+            Self::NotSuccess => {
+                f.write_str("credential endpoint answered a `Code` other than `Success`")
+            }
+            Self::EmptyKey => {
+                f.write_str("credential JSON has an empty AccessKeyId or SecretAccessKey")
+            }
+            Self::BadExpiration => f.write_str("`Expiration` is not an RFC 3339 time"),
+            Self::Expired => f.write_str("the credential endpoint returned expired credentials"),
+        }
+    }
+}
+
+impl std::error::Error for CredentialsError {}
+
 /// Valid credentials and when they stop being valid (`None`: never, as for static keys).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {
@@ -80,8 +145,8 @@ pub struct Refresher {
     role: Option<String>,
     failures: u32,
     retry_at: Option<SystemTime>,
-    /// A short description of the last failure, for logs.
-    last_error: Option<String>,
+    /// The last failure, for logs.
+    last_error: Option<CredentialsError>,
 }
 
 /// What happened to a fetch chain after an answer.
@@ -91,8 +156,8 @@ pub enum Progress {
     Next(SideCall),
     /// New credentials are in place.
     Refreshed { access_key_id: String },
-    /// The chain failed; retried after a backoff. The message is safe to log.
-    Failed(String),
+    /// The chain failed; retried after a backoff. Safe to log.
+    Failed(CredentialsError),
 }
 
 #[derive(Deserialize)]
@@ -143,8 +208,8 @@ impl Refresher {
         }
     }
 
-    pub fn last_error(&self) -> Option<&str> {
-        self.last_error.as_deref()
+    pub fn last_error(&self) -> Option<&CredentialsError> {
+        self.last_error.as_ref()
     }
 
     /// When the current credentials should be replaced.
@@ -236,21 +301,23 @@ impl Refresher {
     pub fn on_response(&mut self, now: SystemTime, status: Option<u16>, body: &[u8]) -> Progress {
         let step = std::mem::replace(&mut self.step, Step::Idle);
         let Some(status) = status else {
-            return self.fail(now, format!("{step:?} call failed (no answer)"));
+            let step = step.name();
+            return self.fail(now, CredentialsError::NoAnswer { step });
         };
         if status != 200 {
             if status == 401 && step != Step::Token {
                 // The IMDS session token is no longer accepted: get a new one next time.
                 self.imds_token = None;
             }
-            return self.fail(now, format!("{step:?} call answered HTTP {status}"));
+            let step = step.name();
+            return self.fail(now, CredentialsError::Status { step, status });
         }
         match step {
-            Step::Idle => Progress::Failed("unexpected answer".to_string()),
+            Step::Idle => Progress::Failed(CredentialsError::Unexpected),
             Step::Token => {
                 let token = String::from_utf8_lossy(body).trim().to_string();
                 if token.is_empty() {
-                    return self.fail(now, "IMDS returned an empty session token".to_string());
+                    return self.fail(now, CredentialsError::EmptyToken);
                 }
                 self.imds_token = Some((
                     token.clone(),
@@ -261,7 +328,7 @@ impl Refresher {
             Step::Role => {
                 let text = String::from_utf8_lossy(body);
                 let Some(role) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
-                    return self.fail(now, "IMDS lists no instance role".to_string());
+                    return self.fail(now, CredentialsError::NoRole);
                 };
                 self.role = Some(role.to_string());
                 let token = self
@@ -288,43 +355,39 @@ impl Refresher {
     /// The shell could not dispatch the call at all.
     pub fn on_dispatch_failed(&mut self, now: SystemTime) -> Progress {
         self.step = Step::Idle;
-        self.fail(
-            now,
-            format!("could not dispatch to cluster `{}`", self.source.cluster),
-        )
+        let cluster = self.source.cluster.clone();
+        self.fail(now, CredentialsError::Dispatch { cluster })
     }
 
-    fn fail(&mut self, now: SystemTime, message: String) -> Progress {
+    fn fail(&mut self, now: SystemTime, error: CredentialsError) -> Progress {
         self.failures = self.failures.saturating_add(1);
         let backoff = 1u64
             .checked_shl(self.failures.saturating_sub(1))
             .unwrap_or(MAX_BACKOFF_SECONDS)
             .min(MAX_BACKOFF_SECONDS);
         self.retry_at = Some(now + Duration::from_secs(backoff));
-        self.last_error = Some(message.clone());
-        Progress::Failed(message)
+        self.last_error = Some(error.clone());
+        Progress::Failed(error)
     }
 }
 
 /// Parses the credential JSON of either endpoint.
-pub fn parse_credentials(body: &[u8], now: SystemTime) -> Result<Live, String> {
+pub fn parse_credentials(body: &[u8], now: SystemTime) -> Result<Live, CredentialsError> {
     // Errors never repeat a value of the answer: it holds the secret key and token.
-    let c: CredentialJson = crate::config::json::parse_json(body, &|_| true)
-        .map_err(|e| format!("credential JSON is unreadable: {e}"))?;
+    let c: CredentialJson =
+        crate::document::parse_json(body, &|_| true).map_err(CredentialsError::Unreadable)?;
     if c.code.as_deref().is_some_and(|c| c != "Success") {
-        return Err("credential endpoint answered a `Code` other than `Success`".to_string());
+        return Err(CredentialsError::NotSuccess);
     }
     if c.access_key_id.trim().is_empty() || c.secret_access_key.is_empty() {
-        return Err("credential JSON has an empty AccessKeyId or SecretAccessKey".to_string());
+        return Err(CredentialsError::EmptyKey);
     }
     let expires = match c.expiration.as_deref() {
         None => None,
-        Some(s) => Some(
-            parse_rfc3339(s).ok_or_else(|| "`Expiration` is not an RFC 3339 time".to_string())?,
-        ),
+        Some(s) => Some(parse_rfc3339(s).ok_or(CredentialsError::BadExpiration)?),
     };
     if expires.is_some_and(|e| e <= now) {
-        return Err("the credential endpoint returned expired credentials".to_string());
+        return Err(CredentialsError::Expired);
     }
     Ok(Live {
         credentials: Credentials {
@@ -535,7 +598,7 @@ mod tests {
         assert_eq!(r.poll(at(t0 + 3)).unwrap().path, IMDS_TOKEN_PATH);
         r.on_dispatch_failed(at(t0 + 3));
         assert!(r.current(at(t0 + 3)).is_none());
-        assert!(r.last_error().unwrap().contains("imds"));
+        assert!(r.last_error().unwrap().to_string().contains("imds"));
         for bad in [
             &b"not json"[..],
             br#"{"Code":"Failure","AccessKeyId":"a","SecretAccessKey":"s"}"#,
@@ -570,7 +633,9 @@ mod tests {
                 "`Expiration` is not",
             ),
         ] {
-            let e = parse_credentials(bad.as_bytes(), at(t0)).unwrap_err();
+            let e = parse_credentials(bad.as_bytes(), at(t0))
+                .unwrap_err()
+                .to_string();
             assert!(!e.contains("SECRET") && e.contains(says), "{bad}: {e}");
         }
         let never =

@@ -48,7 +48,7 @@ impl SideCall {
     }
 
     /// Every header as sent: `:method`, `:path`, `:authority`, then the rest.
-    pub fn all_headers(&self) -> Vec<(&str, &str)> {
+    pub(crate) fn all_headers(&self) -> Vec<(&str, &str)> {
         let mut all = vec![
             (":method", self.method),
             (":path", self.path.as_str()),

@@ -421,7 +421,7 @@ fn require_non_empty(name: &'static str, value: &str) -> Result<(), SignError> {
 /// `host[:port]` only: no userinfo, path, query or fragment can hide in it.
 /// Whether `host` is a `host[:port]` authority that can be signed; the configuration
 /// checks `bedrock_host` with it at start, so that a bad one is not found per request.
-pub fn check_host(host: &str) -> Result<(), SignError> {
+pub(crate) fn check_host(host: &str) -> Result<(), SignError> {
     let invalid = || SignError::InvalidHost(host.to_owned());
     let authority = http::uri::Authority::from_str(host).map_err(|_| invalid())?;
     if host.is_empty() || host.contains('@') || authority.as_str() != host {

@@ -13,7 +13,9 @@ functions validate through the `openai` SDK's pydantic models (`ChatCompletion`,
 `ChatCompletionChunk`, `Completion`, `Model`, `ErrorObject`), strictly: `strict=True` (no type
 coercion, so `"1"` is not an integer), every field that is not declared by the SDK model is an
 error (the SDK models accept extra fields by default; here they do not) except the filter's
-documented extensions (`reasoning_content`, a model's `bedrock` / `provider`), and the keys the
+documented extensions (`reasoning_content`, `thinking_blocks` and `citations` of a message or
+delta, `usage.server_tool_use`, a model's `bedrock` / `provider`, a completion's
+`bedrock_guardrail`, usage's `prompt_tokens_details.cache_creation_tokens`), and the keys the
 document requires but the SDK types as optional-with-default (`finish_reason`, `logprobs`,
 `message.refusal`, `error.param`, ...) must be present. `make conformance` sets
 `$OPENAI_OPENAPI_JSON`, so there the document is required.
@@ -298,9 +300,12 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 
 # The filter's documented extension fields (docs/parameters.md, docs/errors.md): the only undeclared keys allowed.
 EXTENSIONS = (
-    re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.reasoning_content$"),
+    re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.(reasoning_content|citations)$"),
     re.compile(r"^\$(\.data\[\d+\])?\.(bedrock|provider)$"),
+    re.compile(r"^\$\.bedrock_guardrail$"),
     re.compile(r"^\$\.usage\.prompt_tokens_details\.cache_creation_tokens$"),
+    re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.thinking_blocks$"),
+    re.compile(r"^\$\.usage\.server_tool_use$"),
     # A `response` says `store: false` (OpenAI's own answers carry `store`; the SDK model omits it).
     re.compile(r"^\$(\.response)?\.store$"),
 )

@@ -30,6 +30,10 @@ def test_models_list_has_aliases_and_the_builtin_catalog(api, emulator):
     assert alias["bedrock"]["context_window"] == 200000
     assert f"us.{SONNET_BASE}" in by_id[SONNET_BASE]["bedrock"]["inference_profiles"]
     assert by_id["amazon.nova-pro-v1:0"]["bedrock"]["input_modalities"] == ["text", "image", "video"]
+    # Which models reason (answer reasoning_content / thinking_blocks when asked).
+    assert alias["bedrock"]["reasoning"] is False
+    assert by_id["deepseek.r1-v1:0"]["bedrock"]["reasoning"] is True
+    assert by_id["amazon.nova-pro-v1:0"]["bedrock"]["reasoning"] is False
     assert emulator.requests() == [], "the catalog needs no Bedrock call"
 
 

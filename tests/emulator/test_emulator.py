@@ -5,6 +5,7 @@ Runs without Envoy or the filter: `.venv/bin/pytest -q tests/emulator`.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import http.client
 import json
@@ -366,6 +367,19 @@ INVALID_BODIES = {
     "topP below 0": {"messages": user("hi"), "inferenceConfig": {"topP": -0.1}},
     "maxTokens 0": {"messages": user("hi"), "inferenceConfig": {"maxTokens": 0}},
     "empty stop sequence": {"messages": user("hi"), "inferenceConfig": {"stopSequences": [""]}},
+    "unknown service tier": {"messages": user("hi"), "serviceTier": {"type": "turbo"}},
+    "unknown latency": {"messages": user("hi"), "performanceConfig": {"latency": "fastest"}},
+    "guardrail without version": {"messages": user("hi"), "guardrailConfig": {"guardrailIdentifier": "abc"}},
+    "guardrail id off pattern": {
+        "messages": user("hi"), "guardrailConfig": {"guardrailIdentifier": "Not An Id", "guardrailVersion": "1"}
+    },
+    "guardrail version off pattern": {
+        "messages": user("hi"), "guardrailConfig": {"guardrailIdentifier": "abc", "guardrailVersion": "v1"}
+    },
+    "unknown guardrail trace": {
+        "messages": user("hi"),
+        "guardrailConfig": {"guardrailIdentifier": "abc", "guardrailVersion": "1", "trace": "on"},
+    },
 }
 
 
@@ -665,6 +679,73 @@ def test_stop_reason_override(client):
     assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
 
 
+def test_service_tiers_and_latency_are_echoed(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("hi"), serviceTier={"type": "flex"})
+    assert out["serviceTier"] == {"type": "flex"}
+    out = client.converse(modelId=MODEL_ID, messages=user("hi"))
+    assert out["serviceTier"] == {"type": "default"}
+    out = client.converse(modelId=MODEL_ID, messages=user("hi"), performanceConfig={"latency": "optimized"})
+    assert out["performanceConfig"] == {"latency": "optimized"}
+    events = list(
+        client.converse_stream(modelId=MODEL_ID, messages=user("hi"), serviceTier={"type": "reserved"})["stream"]
+    )
+    assert events[-1]["metadata"]["serviceTier"] == {"type": "reserved"}
+
+
+GUARDRAIL = {"guardrailIdentifier": "emu1guard", "guardrailVersion": "DRAFT", "trace": "enabled"}
+
+
+def test_guardrail_scenario_intervenes_with_a_trace(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:guardrail] bad"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    assert out["output"]["message"]["content"] == [{"text": emu.answers.GUARDRAIL_BLOCKED}]
+    topics = out["trace"]["guardrail"]["inputAssessment"]["emu1guard"]["topicPolicy"]["topics"]
+    assert topics[0]["action"] == "BLOCKED"
+    stream_config = dict(GUARDRAIL, streamProcessingMode="sync")
+    events = list(
+        client.converse_stream(
+            modelId=MODEL_ID, messages=user("[scenario:guardrail] bad"), guardrailConfig=stream_config
+        )["stream"]
+    )
+    assert events[-2]["messageStop"]["stopReason"] == "guardrail_intervened"
+    assert events[-1]["metadata"]["trace"]["guardrail"]["actionReason"] == "Guardrail blocked."
+    # Traced without intervening; without a trace no trace; without a guardrail nothing.
+    out = client.converse(modelId=MODEL_ID, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert (out["stopReason"], out["trace"]["guardrail"]["actionReason"]) == ("end_turn", "No action.")
+    out = client.converse(
+        modelId=MODEL_ID, messages=user("[scenario:guardrail] x"),
+        guardrailConfig={"guardrailIdentifier": "emu1guard", "guardrailVersion": "1"},
+    )
+    assert out["stopReason"] == "guardrail_intervened" and "trace" not in out
+    out = client.converse(modelId=MODEL_ID, messages=user("[scenario:guardrail] x"))
+    assert out["stopReason"] == "end_turn"
+
+
+def test_guard_content_blocks_are_what_the_guardrail_assesses(client):
+    def guarded(text):
+        return {"guardContent": {"text": {"text": text, "qualifiers": ["guard_content"]}}}
+
+    # The marker outside the guarded block: not assessed, so no intervention; echoed all the same.
+    messages = [{"role": "user", "content": [{"text": "[scenario:guardrail] loose"}, guarded("checked")]}]
+    out = client.converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "end_turn"
+    assert out["output"]["message"]["content"][0]["text"] == "Echo: loose checked"
+    assert out["usage"]["inputTokens"] == 3
+    messages = [{"role": "user", "content": [{"text": "loose"}, guarded("[scenario:guardrail] checked")]}]
+    out = client.converse(modelId=MODEL_ID, messages=messages, guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    # System text is assessed only inside a guardContent block.
+    plain = [{"text": "[scenario:guardrail] rules"}]
+    out = client.converse(modelId=MODEL_ID, system=plain, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "end_turn"
+    system = [guarded("[scenario:guardrail] rules")]
+    out = client.converse(modelId=MODEL_ID, system=system, messages=user("fine"), guardrailConfig=GUARDRAIL)
+    assert out["stopReason"] == "guardrail_intervened"
+    assert out["usage"]["inputTokens"] == 3
+    out = client.converse(modelId=MODEL_ID, system=system, messages=user("fine"))
+    assert out["stopReason"] == "end_turn"
+
+
 # --- tools, images, reasoning, structured output ----------------------------------------------
 
 WEATHER = {
@@ -763,6 +844,93 @@ def test_images_reasoning_and_structured_output(client):
         outputConfig={"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema": json.dumps(schema), "name": "x"}}}},
     )
     assert json.loads(out["output"]["message"]["content"][0]["text"]) == {"name": "name", "n": 3}
+
+
+THINKING = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+
+
+def _stream_events(client, **kwargs):
+    return list(client.converse_stream(modelId=MODEL_ID, **kwargs)["stream"])
+
+
+def test_reasoning_is_signed_and_the_signature_is_checked_when_handed_back(client, emulator):
+    """Three turns with thinking and a tool: the signed reasoning (and redacted bytes) handed
+    back unchanged is accepted; changed, missing or left out, Bedrock's (Anthropic's) 400."""
+    tools = {"tools": [WEATHER]}
+    first = client.converse(
+        modelId=MODEL_ID, messages=user("weather? [scenario:tool] [scenario:redacted-thinking]"),
+        toolConfig=tools, additionalModelRequestFields=THINKING, inferenceConfig={"maxTokens": 2048},
+    )
+    content = first["output"]["message"]["content"]
+    text = content[0]["reasoningContent"]["reasoningText"]
+    assert text["text"] == "Reasoning about: weather?"
+    assert text["signature"] == emu.answers.sign("Reasoning about: weather?")
+    assert isinstance(content[1]["reasoningContent"]["redactedContent"], bytes)
+    use = next(b["toolUse"] for b in content if "toolUse" in b)
+
+    def turn(assistant_content):
+        messages = user("weather? [scenario:tool]") + [
+            {"role": "assistant", "content": assistant_content},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"text": "sunny"}]}}]},
+        ]
+        body = {"messages": messages, "toolConfig": tools, "additionalModelRequestFields": THINKING,
+                "inferenceConfig": {"maxTokens": 2048}}
+        # Raw JSON: the redacted bytes travel as base64, as the filter sends them.
+        return signed_post(emulator, f"/model/{MODEL_PATH}/converse",
+                           json.dumps(body, default=lambda b: base64.b64encode(b).decode()).encode())
+
+    ok = turn(content)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["output"]["message"]["content"][1]["text"].startswith("Tool results: ")
+    tampered = json.loads(json.dumps(content, default=lambda b: base64.b64encode(b).decode()))
+    tampered[0]["reasoningContent"]["reasoningText"]["text"] += " (edited)"
+    unsigned = json.loads(json.dumps(tampered))
+    del unsigned[0]["reasoningContent"]["reasoningText"]["signature"]
+    forged = json.loads(json.dumps(content, default=lambda b: base64.b64encode(b).decode()))
+    forged[1]["reasoningContent"]["redactedContent"] = base64.b64encode(b"forged").decode()
+    for bad, fragment in [
+        (tampered, "Invalid `signature` in `thinking` block"),
+        (unsigned, "thinking.signature: Field required"),
+        (forged, "Invalid `data` in `redacted_thinking` block"),
+        ([b for b in content if "toolUse" in b], "Expected `thinking` or `redacted_thinking`, but found `tool_use`"),
+    ]:
+        r = turn(bad)
+        assert r.status_code == 400, r.text
+        assert r.headers["x-amzn-ErrorType"].startswith("ValidationException")
+        assert fragment in r.json()["message"], r.json()
+
+
+def test_reasoning_stream_sends_signature_and_redacted_deltas(client):
+    events = _stream_events(client, messages=user("go [scenario:redacted-thinking]"),
+                            additionalModelRequestFields=THINKING, inferenceConfig={"maxTokens": 2048})
+    reasoning = [e["contentBlockDelta"] for e in events
+                 if "contentBlockDelta" in e and "reasoningContent" in e["contentBlockDelta"]["delta"]]
+    text = "".join(d["delta"]["reasoningContent"].get("text", "") for d in reasoning)
+    assert text == "Reasoning about: go"
+    assert reasoning[-2]["delta"]["reasoningContent"] == {"signature": emu.answers.sign(text)}
+    assert reasoning[-1]["contentBlockIndex"] == 1
+    assert emu.answers.redacted_is_ours(reasoning[-1]["delta"]["reasoningContent"]["redactedContent"])
+
+
+def test_server_tool_scenario_unary_and_stream(client):
+    out = client.converse(modelId=MODEL_ID, messages=user("six times seven [scenario:server-tool]"))
+    content = out["output"]["message"]["content"]
+    assert content[0]["toolUse"] == {"toolUseId": "tooluse_1_server", "name": "nova_code_interpreter",
+                                     "type": "server_tool_use", "input": {"snippet": "six times seven"}}
+    assert content[1]["toolResult"]["type"] == "nova_code_interpreter_result"
+    assert content[1]["toolResult"]["content"][0]["json"]["stdOut"] == "3"
+    assert content[2] == {"text": "Echo: six times seven"}
+    assert out["stopReason"] == "end_turn"
+    events = _stream_events(client, messages=user("six times seven [scenario:server-tool]"))
+    starts = [e["contentBlockStart"] for e in events if "contentBlockStart" in e]
+    assert starts[0]["start"]["toolUse"]["type"] == "server_tool_use"
+    assert starts[1]["start"]["toolResult"]["toolUseId"] == "tooluse_1_server"
+    result = next(e["contentBlockDelta"]["delta"]["toolResult"] for e in events
+                  if "contentBlockDelta" in e and "toolResult" in e["contentBlockDelta"]["delta"])
+    assert result[0]["json"]["stdOut"] == "3"
+    text = "".join(e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e)
+    assert text == "Echo: six times seven"
+    assert events[-2]["messageStop"]["stopReason"] == "end_turn"
 
 
 # -- the package: its command line, its scenario table, its README ------------------------------

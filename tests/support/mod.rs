@@ -258,6 +258,71 @@ pub fn synthetic_stream(deltas: usize, text_len: usize) -> Vec<u8> {
     out
 }
 
+/// Reasoning text (two deltas, with escapes), its signature and a redacted block, then Nova's
+/// server tool (a `server_tool_use` toolUse and its `toolResult`), the answer text and a call
+/// of the client's tool: every delta kind the thinking and server-tool translation reads.
+pub fn reasoning_stream() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut ev = |t: &str, v: serde_json::Value| event_frame(t, &v, &mut out);
+    ev("messageStart", json!({"role": "assistant", "p": "ab"}));
+    for text in REASONING_DELTAS {
+        ev(
+            "contentBlockDelta",
+            json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": text}}, "p": "a"}),
+        );
+    }
+    ev(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": REASONING_SIGNATURE}}}),
+    );
+    ev("contentBlockStop", json!({"contentBlockIndex": 0}));
+    ev(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 1, "delta": {"reasoningContent": {"redactedContent": REDACTED_DATA}}}),
+    );
+    ev("contentBlockStop", json!({"contentBlockIndex": 1}));
+    ev(
+        "contentBlockStart",
+        json!({"contentBlockIndex": 2, "start": {"toolUse": {"toolUseId": "tooluse_s",
+               "name": "nova_code_interpreter", "type": "server_tool_use"}}}),
+    );
+    ev(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 2, "delta": {"toolUse": {"input": "{\"snippet\":\"6*7\"}"}}}),
+    );
+    ev("contentBlockStop", json!({"contentBlockIndex": 2}));
+    ev(
+        "contentBlockStart",
+        json!({"contentBlockIndex": 3, "start": {"toolResult": {"toolUseId": "tooluse_s",
+               "type": "nova_code_interpreter_result", "status": "success"}}}),
+    );
+    ev(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 3, "delta": {"toolResult": [{"json": {"stdOut": "42"}}]}}),
+    );
+    ev("contentBlockStop", json!({"contentBlockIndex": 3}));
+    ev(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 4, "delta": {"text": "It is 42."}}),
+    );
+    ev("contentBlockStop", json!({"contentBlockIndex": 4}));
+    ev(
+        "contentBlockStart",
+        json!({"contentBlockIndex": 5, "start": {"toolUse": {"toolUseId": "tooluse_c", "name": "record"}}}),
+    );
+    ev(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 5, "delta": {"toolUse": {"input": "{\"n\":42}"}}}),
+    );
+    ev("contentBlockStop", json!({"contentBlockIndex": 5}));
+    ev("messageStop", json!({"stopReason": "tool_use"}));
+    ev(
+        "metadata",
+        json!({"usage": {"inputTokens": 5, "outputTokens": 9, "totalTokens": 14}, "metrics": {"latencyMs": 3}}),
+    );
+    out
+}
+
 /// A stream answering from a document with citations (ConverseStream's `citation` deltas):
 /// text, then a cited block (its citation, then its text), then text again.
 pub fn citations_stream() -> Vec<u8> {
@@ -306,6 +371,11 @@ pub fn citations_stream() -> Vec<u8> {
     );
     out
 }
+
+/// The reasoning deltas of [`reasoning_stream`], its signature and its redacted block.
+pub const REASONING_DELTAS: [&str; 2] = ["Six \"times\"\n", "seven. \u{e9}"];
+pub const REASONING_SIGNATURE: &str = "c2lnbmF0dXJl";
+pub const REDACTED_DATA: &str = "cmVkYWN0ZWQ=";
 
 pub fn opts(include_usage: bool) -> StreamOptions {
     StreamOptions {

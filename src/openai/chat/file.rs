@@ -68,7 +68,7 @@ fn source(
         )
     };
     if let Some(s3) = media::s3_url(data) {
-        let object = s3.map_err(|e| ("file.file_data", e))?;
+        let object = s3.map_err(|e| ("file.file_data", e.to_string()))?;
         let format = media::extension(&object.uri)
             .and_then(|e| format_of_extension(&e))
             .or(from_name)
@@ -102,7 +102,8 @@ fn source(
             "file.filename"
         })
     })?;
-    let bytes = media::decode(payload, "document").map_err(|e| ("file.file_data", e))?;
+    let bytes =
+        media::decode(payload, "document").map_err(|e| ("file.file_data", e.to_string()))?;
     if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err((
             "file.file_data",

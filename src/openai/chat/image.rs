@@ -2,16 +2,57 @@
 //! canonically with the format taken from the bytes when they say, or `s3://` URLs with the
 //! format from the key's extension. The filter never fetches: `http(s)` URLs are refused.
 
-use super::media;
+use super::media::{self, MediaError};
 use super::types::{Image, MediaSource};
 
+/// Why an `image_url` cannot be sent to Bedrock; the 400's message (`param` is the part).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ImageError {
+    /// An `http(s)` URL: the filter does not fetch.
+    Remote,
+    NotDataOrS3Url,
+    NoComma,
+    NotBase64Url,
+    /// The declared type, when it is not one Bedrock takes.
+    UnsupportedType(String),
+    S3KeyWithoutImageExtension,
+    Media(MediaError),
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Remote => f.write_str("image URLs are not fetched: send the image inline as a base64 `data:` URL (png, jpeg, gif or webp)"),
+            Self::NotDataOrS3Url => f.write_str("`image_url.url` must be a base64 `data:` URL or an `s3://` URL"),
+            Self::NoComma => f.write_str("malformed data URL: no `,`"),
+            Self::NotBase64Url => f.write_str("the data URL must be base64-encoded (`;base64,`)"),
+            Self::UnsupportedType(t) => write!(
+                f,
+                "unsupported image type `{t}`: Bedrock takes png, jpeg, gif or webp"
+            ),
+            Self::S3KeyWithoutImageExtension => f.write_str(
+                "an S3 image needs a key ending in .png, .jpg, .jpeg, .gif or .webp",
+            ),
+            Self::Media(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {}
+
+impl From<MediaError> for ImageError {
+    fn from(e: MediaError) -> Self {
+        Self::Media(e)
+    }
+}
+
 /// `data:image/png;base64,…` or `s3://bucket/key.png` → a Bedrock image.
-pub(crate) fn parse_image_url(url: &str) -> Result<Image, String> {
+pub(crate) fn parse_image_url(url: &str) -> Result<Image, ImageError> {
     if let Some(s3) = media::s3_url(url) {
         let object = s3?;
         let format = media::extension(&object.uri)
             .and_then(|e| image_format(&e))
-            .ok_or("an S3 image needs a key ending in .png, .jpg, .jpeg, .gif or .webp")?;
+            .ok_or(ImageError::S3KeyWithoutImageExtension)?;
         return Ok(Image {
             format,
             source: MediaSource::S3(object),
@@ -19,23 +60,21 @@ pub(crate) fn parse_image_url(url: &str) -> Result<Image, String> {
     }
     let Some(rest) = url.strip_prefix("data:") else {
         if url.starts_with("http://") || url.starts_with("https://") {
-            return Err("image URLs are not fetched: send the image inline as a base64 `data:` URL (png, jpeg, gif or webp)".into());
+            return Err(ImageError::Remote);
         }
-        return Err("`image_url.url` must be a base64 `data:` URL or an `s3://` URL".into());
+        return Err(ImageError::NotDataOrS3Url);
     };
     let Some((meta, data)) = rest.split_once(',') else {
-        return Err("malformed data URL: no `,`".into());
+        return Err(ImageError::NoComma);
     };
     let Some(mime) = meta.strip_suffix(";base64") else {
-        return Err("the data URL must be base64-encoded (`;base64,`)".into());
+        return Err(ImageError::NotBase64Url);
     };
     let declared = mime
         .to_ascii_lowercase()
         .strip_prefix("image/")
         .and_then(image_format)
-        .ok_or_else(|| {
-            format!("unsupported image type `{mime}`: Bedrock takes png, jpeg, gif or webp")
-        })?;
+        .ok_or_else(|| ImageError::UnsupportedType(mime.to_string()))?;
     let bytes = media::decode(data, "data URL")?;
     // The bytes decide when they are recognisable: a mislabelled data URL still works.
     let format = sniff_image(&bytes).unwrap_or(declared);

@@ -17,13 +17,41 @@ const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
 /// botocore's `S3Uri` is at most 1024 characters.
 const MAX_S3_URI: usize = 1024;
 
+/// Why inline data or an `s3://` URL cannot be sent; the 400's message (the caller names the
+/// field). `&'static str`s name what was read (`data URL`, `document`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MediaError {
+    InvalidBase64(&'static str, base64::DecodeError),
+    Empty(&'static str),
+    BadBucket,
+    NoObject,
+    S3UriTooLong,
+}
+
+impl std::fmt::Display for MediaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InvalidBase64(what, e) => write!(f, "the {what} is not valid base64: {e}"),
+            Self::Empty(what) => write!(f, "the {what} is empty"),
+            Self::BadBucket => f.write_str("not an S3 bucket name: 3-63 characters of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit"),
+            Self::NoObject => f.write_str("the S3 URL names no object: `s3://bucket/key`"),
+            Self::S3UriTooLong => write!(
+                f,
+                "the S3 URL must be at most {MAX_S3_URI} characters, without control characters"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MediaError {}
+
 /// Decodes base64 (white space around it ignored); empty is an error (`what` names it).
-pub(super) fn decode(data: &str, what: &str) -> Result<Vec<u8>, String> {
+pub(super) fn decode(data: &str, what: &'static str) -> Result<Vec<u8>, MediaError> {
     let bytes = BASE64_LENIENT
         .decode(data.trim())
-        .map_err(|e| format!("the {what} is not valid base64: {e}"))?;
+        .map_err(|e| MediaError::InvalidBase64(what, e))?;
     if bytes.is_empty() {
-        return Err(format!("the {what} is empty"));
+        return Err(MediaError::Empty(what));
     }
     Ok(bytes)
 }
@@ -36,23 +64,21 @@ pub(super) fn encode(bytes: &[u8]) -> String {
 /// `s3://bucket/key` → the object, if `url` is one: the bucket as S3 names them (3-63
 /// characters of `[a-z0-9.-]`, starting and ending with a letter or digit), a non-empty key
 /// of printable characters, at most 1024 characters in all. `None` if `url` is not `s3://`.
-pub(super) fn s3_url(url: &str) -> Option<Result<S3Object, String>> {
+pub(super) fn s3_url(url: &str) -> Option<Result<S3Object, MediaError>> {
     let rest = url.strip_prefix("s3://")?;
     Some(s3_object(url, rest))
 }
 
-fn s3_object(url: &str, rest: &str) -> Result<S3Object, String> {
+fn s3_object(url: &str, rest: &str) -> Result<S3Object, MediaError> {
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if !valid_bucket(bucket) {
-        return Err("not an S3 bucket name: 3-63 characters of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit".into());
+        return Err(MediaError::BadBucket);
     }
     if key.is_empty() {
-        return Err("the S3 URL names no object: `s3://bucket/key`".into());
+        return Err(MediaError::NoObject);
     }
     if url.len() > MAX_S3_URI || key.chars().any(char::is_control) {
-        return Err(format!(
-            "the S3 URL must be at most {MAX_S3_URI} characters, without control characters"
-        ));
+        return Err(MediaError::S3UriTooLong);
     }
     Ok(S3Object {
         bucket: bucket.to_string(),

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::cache;
 use super::file::parse_file_part;
 use super::image::parse_image_url;
+use super::thinking;
 use super::types::{CacheMark, ContentPart, Message, Role, ToolCall};
 use crate::error::ApiError;
 
@@ -133,6 +134,7 @@ fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiE
         tool_call_id,
         legacy,
         cache: cache_marks(i, m)?,
+        thinking: thinking::parse_blocks(i, role == Role::Assistant, m)?,
     })
 }
 
@@ -328,6 +330,7 @@ fn parse_function_message(
         tool_call_id: Some(answered_call_id(i, &name, prior)?),
         legacy: true,
         cache: cache_marks(i, m)?,
+        thinking: thinking::parse_blocks(i, false, m)?,
     })
 }
 
@@ -335,7 +338,7 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
     let kind = p.get("type").and_then(Value::as_str);
     match kind {
         Some("text") => match p.get("text") {
-            Some(Value::String(t)) => Ok(ContentPart::Text(t.clone())),
+            Some(Value::String(t)) => super::guardrail::text_part(param, role, p, t),
             _ => Err(ApiError::invalid_param(
                 format!("{param}.text"),
                 "a text part needs a string `text`",
@@ -364,7 +367,7 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
             };
             parse_image_url(url)
                 .map(ContentPart::Image)
-                .map_err(|msg| ApiError::invalid_param(format!("{param}.image_url"), msg))
+                .map_err(|e| ApiError::invalid_param(format!("{param}.image_url"), e.to_string()))
         }
         Some("file") if role == Role::User => parse_file_part(param, p).map(ContentPart::Document),
         Some(other @ ("image_url" | "input_audio" | "file")) => Err(ApiError::invalid_param(

@@ -10,10 +10,12 @@
 
 mod cache;
 mod file;
+mod guardrail;
 mod image;
 mod media;
 mod messages;
 mod params;
+mod thinking;
 mod tools;
 mod types;
 
@@ -29,8 +31,8 @@ pub(crate) use tools::parse_function_def;
 pub use tools::valid_tool_name;
 pub use types::{
     CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Document,
-    Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
-    ResponseMessage, ResponseToolCall, Role, S3Object, Tool, ToolCall, ToolChoice,
+    Guarded, Image, MediaSource, Message, ReasoningEffort, ResponseFormat, ResponseFunction,
+    ResponseMessage, ResponseToolCall, Role, S3Object, ThinkingBlock, Tool, ToolCall, ToolChoice,
 };
 
 use crate::catalog::models::Provider;
@@ -74,6 +76,7 @@ impl ChatRequest {
         let user = opt_string(&obj, "user")?;
         let metadata = params::parse_metadata(&obj)?;
         let service_tier = opt_string(&obj, "service_tier")?;
+        let guardrail_config = guardrail::parse_guardrail_config(&obj)?;
         let prompt_cache = cache::request(&obj)?;
         params::refuse_unsupported_outputs(&obj)?;
         let ignored = params::ignored_params(&obj);
@@ -97,6 +100,7 @@ impl ChatRequest {
             user,
             metadata,
             service_tier,
+            guardrail_config,
             prompt_cache,
             ignored,
         })
@@ -122,7 +126,7 @@ mod tests {
     }
 
     /// A 1×1 transparent PNG.
-    pub const PNG_1X1: &str =
+    pub(crate) const PNG_1X1: &str =
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
     #[test]
@@ -143,6 +147,7 @@ mod tests {
                 tool_calls: vec![],
                 tool_call_id: None,
                 legacy: false,
+                thinking: Vec::new(),
                 cache: vec![],
             }
         );

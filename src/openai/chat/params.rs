@@ -30,6 +30,7 @@ const HANDLED: &[&str] = &[
     "user",
     "metadata",
     "service_tier",
+    "guardrailConfig",
     "prompt_cache_retention",
     "prompt_cache_options",
     "n",

@@ -8,6 +8,8 @@ use serde_json::Value;
 use crate::catalog::models::Provider;
 use crate::openai::chunk::Usage;
 
+pub use super::thinking::ThinkingBlock;
+
 /// Who wrote a message. `developer` is OpenAI's newer name for `system`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -26,6 +28,15 @@ pub enum ContentPart {
     Image(Image),
     /// A `file` part (user messages only).
     Document(Document),
+    /// A user, system or developer text part marked `guard`: a Converse `guardContent` block.
+    Guarded(Guarded),
+}
+
+/// A text the guardrail assesses, and what it is to the guardrail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guarded {
+    pub text: String,
+    pub qualifier: crate::converse::guardrail::GuardQualifier,
 }
 
 /// An `image_url` part: the format Bedrock names and where the bytes are.
@@ -114,6 +125,8 @@ pub struct Message {
     pub legacy: bool,
     /// Cache points the client placed in or after this message.
     pub cache: Vec<CacheMark>,
+    /// Assistant messages only: the reasoning handed back (`thinking_blocks`).
+    pub thinking: Vec<ThinkingBlock>,
 }
 
 /// A `tools[]` entry of type `function`.
@@ -191,6 +204,8 @@ pub struct ChatRequest {
     pub user: Option<String>,
     pub metadata: Vec<(String, String)>,
     pub service_tier: Option<String>,
+    /// The `guardrailConfig` extension: a guardrail the caller chose.
+    pub guardrail_config: Option<crate::converse::request::GuardrailConfig>,
     /// `prompt_cache_retention`, `prompt_cache_options`.
     pub prompt_cache: CacheRequest,
     /// Parameters accepted but not honoured, in request order (the
@@ -207,6 +222,13 @@ pub struct ChatCompletion {
     pub model: String,
     pub choices: Vec<Choice>,
     pub usage: Usage,
+    /// The tier Bedrock served the request in, when it said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<&'static str>,
+    /// Extension: what a guardrail (or the model's filter) did, when one was traced or
+    /// intervened.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bedrock_guardrail: Option<crate::openai::guardrail::GuardrailSummary>,
 }
 
 #[derive(Debug, Serialize)]
@@ -232,6 +254,10 @@ pub struct ResponseMessage {
     /// Not in OpenAI's schema; the de-facto field (DeepSeek, vLLM, LiteLLM) for thinking text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Not in OpenAI's schema; LiteLLM's field: the reasoning blocks (with signatures, or
+    /// redacted) a client hands back in the next turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub thinking_blocks: Vec<ThinkingBlock>,
     /// Extension: the citations of a model answering from documents
     /// ([`crate::translate::citations`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]

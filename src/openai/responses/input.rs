@@ -204,7 +204,7 @@ fn parse_image(param: &str, p: &Value) -> Result<ContentPart, ApiError> {
     };
     parse_image_url(url)
         .map(ContentPart::Image)
-        .map_err(|msg| ApiError::invalid_param(format!("{param}.image_url"), msg))
+        .map_err(|e| ApiError::invalid_param(format!("{param}.image_url"), e.to_string()))
 }
 
 /// `input_file`: the fields of chat's `file` object, flat on the part; read by the chat

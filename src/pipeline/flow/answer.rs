@@ -142,6 +142,9 @@ impl Flow {
             for (k, v) in usage.headers() {
                 trailers.set(k, &v);
             }
+            if let Some(action) = translator.guardrail_action() {
+                trailers.set("x-bedrock-guardrail-action", action);
+            }
             out = out.with(Effect::Trailers(trailers));
         }
         out
@@ -162,6 +165,9 @@ impl Flow {
         }
         for (k, v) in f.usage.iter().flat_map(|u| u.headers()) {
             h.set(k, &v);
+        }
+        if let Some(action) = f.guardrail_action {
+            h.set("x-bedrock-guardrail-action", action);
         }
         self.outcome.tokens = f.usage;
         self.outcome.stop_reason = f.stop_reason;

@@ -7,13 +7,13 @@
 use std::collections::VecDeque;
 
 use super::{Env, Flow, Phase};
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::headers::HeaderList;
+use crate::pipeline::embeddings::EmbeddingJob;
 use crate::pipeline::response::upstream_error;
 use crate::pipeline::step::{Output, Reply, Step};
 use crate::translate::embeddings::response;
 use crate::translate::usage::TokenCounts;
-use crate::upstream::embeddings::EmbeddingJob;
 use crate::upstream::Exchange;
 
 /// Bedrock's count of the input tokens of an `InvokeModel` call.
@@ -71,14 +71,10 @@ impl Flow {
             };
             let call = &fan.job.calls[i].call;
             let Some(token) = env.host.dispatch(call) else {
-                return Err(ApiError::new(
-                    503,
-                    ErrorType::ServiceUnavailableError,
-                    format!(
-                        "Bedrock could not be called: cluster `{}` is not reachable.",
-                        call.cluster
-                    ),
-                ));
+                return Err(ApiError::service_unavailable(format!(
+                    "Bedrock could not be called: cluster `{}` is not reachable.",
+                    call.cluster
+                )));
             };
             fan.in_flight.push((token, i));
         }
@@ -178,9 +174,7 @@ impl FanOut {
             Some(200) => {}
             Some(s) => return Err(upstream_error(s, headers.get("x-amzn-errortype"), body)),
             None => {
-                return Err(ApiError::new(
-                    504,
-                    ErrorType::ServiceUnavailableError,
+                return Err(ApiError::upstream_timeout(
                     "An embedding call to Bedrock failed or timed out.",
                 ))
             }

@@ -21,7 +21,7 @@ use crate::accounting::usage;
 use crate::auth::iam::{self, IamCache, Presigned};
 use crate::auth::key_source::KeyState;
 use crate::config::Config;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::pipeline::request::{self, Endpoint, HeadDecision, LocalReply, Prepared, RequestHead};
 use crate::pipeline::response::ResponseHandler;
@@ -359,7 +359,7 @@ impl Flow {
             }
         };
         let tenant = self.tenant.as_deref().unwrap_or_default();
-        upstream::upstream_head(&mut self.req, cfg, tenant, &up, &exchange);
+        crate::pipeline::bedrock::upstream_head(&mut self.req, cfg, tenant, &up, &exchange);
         log::debug!("#{} → {} {}", self.id, up.authority, up.path);
         self.phase = Phase::Upstream(Box::new(exchange));
         let mut out = Output::new(Step::Continue)
@@ -476,14 +476,10 @@ impl Flow {
         }
         let call = iam::sts_call(iam_cfg, &presigned);
         let Some(token) = env.host.dispatch(&call) else {
-            return IamStep::Refused(ApiError::new(
-                503,
-                ErrorType::ServiceUnavailableError,
-                format!(
-                    "The IAM token could not be verified: cluster `{}` is not reachable.",
-                    call.cluster
-                ),
-            ));
+            return IamStep::Refused(ApiError::service_unavailable(format!(
+                "The IAM token could not be verified: cluster `{}` is not reachable.",
+                call.cluster
+            )));
         };
         log::debug!(
             "#{} verifying IAM caller {} with STS",

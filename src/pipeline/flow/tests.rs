@@ -295,6 +295,7 @@ fn a_stream_goes_out_chunk_by_chunk_with_usage_trailers() {
                 panic!("no trailers: {:?}", out.effects)
             };
             assert_eq!(t.get("x-token-usage-input"), Some("4"));
+            assert_eq!(t.get("x-bedrock-guardrail-action"), None);
         }
     }
     let text = String::from_utf8(sse).unwrap();
@@ -305,6 +306,29 @@ fn a_stream_goes_out_chunk_by_chunk_with_usage_trailers() {
     let log = h.log();
     assert_eq!(field(&log, "bedrock_stop_reason"), Some("end_turn"));
     assert_eq!(field(&log, "bedrock_error_type"), Some("-"));
+}
+
+#[test]
+fn a_guardrail_intervention_in_a_stream_is_a_trailer() {
+    let mut h = Harness::new(config(json!({})));
+    send(&mut h, true);
+    h.response(&STREAM_HEAD, false);
+    let mut events = stream_events();
+    events[3] = frame("messageStop", json!({"stopReason": "guardrail_intervened"}));
+    let mut trailers = None;
+    for (i, f) in events.iter().enumerate() {
+        let out = h.response_body(f, i + 1 == events.len());
+        trailers = trailers.or(out.effects.into_iter().find_map(|e| match e {
+            Effect::Trailers(t) => Some(t),
+            _ => None,
+        }));
+    }
+    let t = trailers.expect("trailers at the end of the stream");
+    assert_eq!(t.get("x-bedrock-guardrail-action"), Some("INTERVENED"));
+    assert_eq!(
+        field(&h.log(), "bedrock_stop_reason"),
+        Some("guardrail_intervened")
+    );
 }
 
 #[test]

@@ -173,7 +173,7 @@ fn take_points(body: &mut ConverseRequest) -> Vec<Point> {
             points.push(client_point(List::System, after, ttl(b)));
             false
         }
-        SystemContentBlock::Text(_) => {
+        SystemContentBlock::Text(_) | SystemContentBlock::GuardContent(_) => {
             after += 1;
             true
         }
@@ -317,6 +317,7 @@ impl Sizes {
                 .iter()
                 .map(|s| match s {
                     SystemContentBlock::Text(t) => t.len() as u64,
+                    SystemContentBlock::GuardContent(g) => g.text.text.len() as u64,
                     SystemContentBlock::CachePoint(_) => 0,
                 })
                 .collect(),

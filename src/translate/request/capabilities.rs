@@ -3,6 +3,7 @@
 
 use super::Target;
 use crate::catalog::models::{claude_version, Provider};
+use crate::catalog::reasoning;
 
 /// Whether Bedrock's native structured output (`outputConfig.textFormat`) is used for
 /// `json_schema`: Anthropic Claude 4.5 and later. Other models get the forced-tool fallback.
@@ -22,12 +23,10 @@ pub(super) fn rejects_temperature_with_top_p(t: Target<'_>) -> bool {
 
 /// Whether `reasoning_effort` maps onto Anthropic extended thinking (Claude 3.7 and later).
 pub(super) fn anthropic_thinks(t: Target<'_>) -> bool {
-    claude_version(t.model_id).is_none_or(|v| v >= (3, 7))
+    reasoning::claude_thinks(t.model_id)
 }
 
 /// Amazon Nova first-generation models have no reasoning config.
 pub(super) fn nova_reasons(t: Target<'_>) -> bool {
-    !["nova-micro", "nova-lite", "nova-pro", "nova-premier"]
-        .iter()
-        .any(|m| t.model_id.contains(m))
+    reasoning::nova_reasons(t.model_id)
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::cache::{marked, point};
 use super::document::{Media, MAX_DOCUMENTS_PER_MESSAGE};
+use super::thinking;
 use crate::converse::request::{
     ContentBlock, ConversationRole, Message, SystemContentBlock, ToolResultBlock,
     ToolResultContentBlock, ToolUseBlock,
@@ -29,9 +30,12 @@ pub const EMPTY_TOOL_RESULT: &str = "(empty)";
 /// must pair up as OpenAI requires: each tool message answers a call of the assistant message
 /// before it, and each call is answered before the conversation moves on. The client's cache
 /// marks become cache points after the blocks they follow (`cache::settle` decides later which
-/// Bedrock gets). Images and documents go through `media`.
+/// Bedrock gets). Images and documents go through `media`. Assistant messages'
+/// `thinking_blocks` lead their turn when the model takes them back (`reasoning`), else they
+/// are left out.
 pub(super) fn to_messages(
     req: &ChatRequest,
+    reasoning: bool,
     media: &mut Media<'_>,
 ) -> Result<(Vec<SystemContentBlock>, Vec<Message>), ApiError> {
     let mut system = Vec::new();
@@ -52,7 +56,7 @@ pub(super) fn to_messages(
             Role::User => (ConversationRole::User, user_blocks(i, m, media)?),
             Role::Assistant => (
                 ConversationRole::Assistant,
-                assistant_blocks(i, m, &mut pending),
+                assistant_blocks(i, m, reasoning, &mut pending),
             ),
             Role::Tool => (
                 ConversationRole::User,
@@ -76,10 +80,11 @@ pub(super) fn to_messages(
     if let Some((at, id)) = pending.first() {
         return Err(unanswered(req, *at, id));
     }
-    // Bedrock wants a turn's tool results before anything else in it.
+    // Bedrock wants a turn's tool results, or its reasoning, before anything else in it.
     for m in &mut messages {
-        if m.role == ConversationRole::User {
-            tool_results_first(&mut m.content);
+        match m.role {
+            ConversationRole::User => tool_results_first(&mut m.content),
+            ConversationRole::Assistant => thinking::reasoning_first(&mut m.content),
         }
     }
     if messages.is_empty() {
@@ -106,15 +111,19 @@ fn unanswered(req: &ChatRequest, at: usize, id: &str) -> ApiError {
     }
 }
 
-/// A system or developer message: its non-blank texts, each followed by the cache point its
-/// part asks for, and the message's own cache point after the last.
+/// A system or developer message: its non-blank texts (guarded or not), each followed by the
+/// cache point its part asks for, and the message's own cache point after the last.
 fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
     let start = system.len();
     for (j, p) in m.content.iter().enumerate() {
-        if let ContentPart::Text(t) = p {
-            if !is_blank(t) {
+        match p {
+            ContentPart::Text(t) if !is_blank(t) => {
                 system.push(SystemContentBlock::Text(t.clone()));
             }
+            ContentPart::Guarded(g) if !is_blank(&g.text) => {
+                system.push(SystemContentBlock::GuardContent(g.to_block()));
+            }
+            _ => {}
         }
         if let Some(ttl) = marked(m, Some(j)).filter(|_| system.len() > start) {
             system.push(SystemContentBlock::CachePoint(point(ttl)));
@@ -125,8 +134,8 @@ fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
     }
 }
 
-/// A user message (number `i`): its non-blank texts, images and documents, in order, with the
-/// cache points its parts and itself ask for.
+/// A user message (number `i`): its non-blank texts (guarded or not), images and documents, in
+/// order, with the cache points its parts and itself ask for.
 fn user_blocks(
     i: usize,
     m: &ChatMessage,
@@ -138,6 +147,8 @@ fn user_blocks(
         match p {
             ContentPart::Text(t) if is_blank(t) => {}
             ContentPart::Text(t) => blocks.push(ContentBlock::Text(t.clone())),
+            ContentPart::Guarded(g) if is_blank(&g.text) => {}
+            ContentPart::Guarded(g) => blocks.push(ContentBlock::GuardContent(g.to_block())),
             ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at, img)?)),
             ContentPart::Document(doc) => blocks.push(media.document(&at, doc)?),
         }
@@ -197,13 +208,18 @@ fn tool_results_first(content: &mut Vec<ContentBlock>) {
     content.extend(groups.into_iter().flatten());
 }
 
-/// An assistant message (number `i`): its texts, then its tool calls, each now `pending`.
+/// An assistant message (number `i`): its reasoning (if `reasoning`), its texts, then its tool
+/// calls, each now `pending`.
 fn assistant_blocks(
     i: usize,
     m: &ChatMessage,
+    reasoning: bool,
     pending: &mut Vec<(usize, String)>,
 ) -> Vec<ContentBlock> {
     let mut blocks = Vec::new();
+    if reasoning {
+        blocks.extend(thinking::blocks(m));
+    }
     for (j, p) in m.content.iter().enumerate() {
         if let ContentPart::Text(t) = p {
             if !is_blank(t) {
@@ -295,7 +311,7 @@ pub(super) fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlo
         .iter()
         .filter_map(|p| match p {
             ContentPart::Text(t) => Some(t.as_str()),
-            ContentPart::Image(_) | ContentPart::Document(_) => None,
+            ContentPart::Image(_) | ContentPart::Guarded(_) | ContentPart::Document(_) => None,
         })
         .collect::<Vec<_>>()
         .join("\n");

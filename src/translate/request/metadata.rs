@@ -1,10 +1,9 @@
-//! `user` and `metadata` → `requestMetadata` (Bedrock's charset and limits, else ignored),
-//! `service_tier` → `serviceTier`.
+//! `user` and `metadata` → `requestMetadata` (Bedrock's charset and limits, else ignored).
+//! `service_tier` is in [`crate::translate::service_tier`].
 
 use std::collections::BTreeMap;
 
 use super::Ignored;
-use crate::converse::request::ServiceTier;
 use crate::openai::chat::ChatRequest;
 
 /// `requestMetadata`: `user`, then the `metadata` pairs (at most 16 entries) that Bedrock
@@ -31,25 +30,6 @@ pub(super) fn request_metadata(
         }
     }
     request_metadata
-}
-
-/// `service_tier`: `auto` is Bedrock's default; `default`, `flex` and `priority` map as
-/// named; anything else is ignored.
-pub(super) fn service_tier(req: &ChatRequest, ignored: &mut Ignored) -> Option<ServiceTier> {
-    match req.service_tier.as_deref() {
-        None | Some("auto") => None,
-        Some(t @ ("default" | "flex" | "priority")) => Some(ServiceTier {
-            kind: match t {
-                "default" => "default",
-                "flex" => "flex",
-                _ => "priority",
-            },
-        }),
-        Some(_) => {
-            ignored.add("service_tier");
-            None
-        }
-    }
 }
 
 /// `RequestMetadata` keys and values: `[a-zA-Z0-9\s:_@$#=/+,-.]`, up to 256 characters.

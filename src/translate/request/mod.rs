@@ -8,7 +8,8 @@
 //!
 //! [`to_converse_request`] runs the parts in order, each in its own module: the
 //! conversation (`messages`), reasoning, sampling (`inferenceConfig`), tools
-//! (`tool_config`), JSON mode (`response_format`), then metadata and service tier; what each
+//! (`tool_config`), JSON mode (`response_format`), then metadata and service tier; reasoning
+//! handed back (`thinking`) leads its assistant turn; what each
 //! model family accepts is decided in `capabilities`.
 
 mod cache;
@@ -19,6 +20,7 @@ mod metadata;
 mod reasoning;
 mod response_format;
 mod sampling;
+mod thinking;
 mod tool_config;
 
 pub use cache::{AutoCache, CachePositions};
@@ -95,8 +97,12 @@ impl Ignored {
 /// Builds the Converse body for `req` sent to `target`.
 pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Translation, ApiError> {
     let mut ignored = Ignored(req.ignored.clone());
+    let reasoning_back = thinking::taken_back(target);
+    if !reasoning_back && thinking::any(req) {
+        ignored.add("thinking_blocks");
+    }
     let mut media = document::Media::new(target.content, target.s3);
-    let (mut system, mut messages) = messages::to_messages(req, &mut media)?;
+    let (mut system, mut messages) = messages::to_messages(req, reasoning_back, &mut media)?;
     let reasoning = reasoning::reasoning(req, target, &mut ignored);
     let anthropic_thinking =
         reasoning.budget_tokens.is_some() && target.provider == Provider::Anthropic;
@@ -119,7 +125,12 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
         &mut ignored,
     );
     let request_metadata = metadata::request_metadata(req, &mut ignored);
-    let service_tier = metadata::service_tier(req, &mut ignored);
+    // Without a tenant's policy; `translate::policy::apply` decides again with it.
+    let tier = crate::translate::service_tier::choose(
+        req.service_tier.as_deref(),
+        &Default::default(),
+        target.model_id,
+    )?;
     messages::ensure_user_first(&mut messages);
     let additional = reasoning.additional;
     let mut body = ConverseRequest {
@@ -131,7 +142,9 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
             .then_some(Value::Object(additional)),
         request_metadata,
         output_config,
-        service_tier,
+        service_tier: tier.service_tier,
+        performance_config: tier.performance_config,
+        guardrail_config: None,
     };
     cache::settle(&mut body, target, &req.prompt_cache, &mut ignored);
     Ok(Translation {
@@ -161,6 +174,8 @@ pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest
         request_metadata: Default::default(),
         output_config: None,
         service_tier: None,
+        performance_config: None,
+        guardrail_config: None,
     })
 }
 
@@ -202,6 +217,87 @@ mod tests {
             tool_result_content(&[ContentPart::Text("\u{1c}".into())]),
             ToolResultContentBlock::Text(EMPTY_TOOL_RESULT.into())
         );
+    }
+
+    #[test]
+    fn tenant_tiers_and_guardrails_validate_against_botocore() {
+        use crate::converse::guardrail::{GuardrailTrace, StreamProcessingMode};
+        use crate::converse::request::GuardrailConfig;
+        use crate::test_support::{botocore_model, check_shape};
+        use crate::translate::policy::{apply, Asked, RequestPolicy};
+        use crate::translate::service_tier::{Tier, TierPolicy};
+        let guardrail = GuardrailConfig {
+            guardrail_identifier: "arn:aws:bedrock:us-east-1:123456789012:guardrail/abc123".into(),
+            guardrail_version: "DRAFT".into(),
+            trace: Some(GuardrailTrace::EnabledFull),
+            stream_processing_mode: Some(StreamProcessingMode::Async),
+        };
+        let mut policy = RequestPolicy {
+            service_tier: TierPolicy {
+                default: Some(Tier::Flex),
+                max: Some(Tier::Priority),
+            },
+            ..RequestPolicy::default()
+        };
+        policy.guardrails.default = Some(guardrail);
+        let body = json!({"model": "m", "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "be kind", "guard": true}]},
+            {"role": "user", "content": [
+            {"type": "text", "text": "context", "guard": "grounding_source"},
+            {"type": "text", "text": "question", "guard": "query"},
+            {"type": "text", "text": "check me", "guard": true}]}], "service_tier": "scale"});
+        let model_json = botocore_model();
+        let shapes = &model_json["shapes"];
+        for (model, stream) in [
+            (NOVA_PRO, false),
+            (NOVA_PRO, true),
+            ("us.anthropic.claude-3-5-haiku-20241022-v1:0", true),
+        ] {
+            let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+            let mut t =
+                to_converse_request(&req, Target::new(model, Provider::infer(model))).unwrap();
+            let asked = Asked {
+                service_tier: if model == NOVA_PRO {
+                    req.service_tier.as_deref()
+                } else {
+                    Some("priority")
+                },
+                guardrail: None,
+            };
+            apply(&policy, asked, &mut t.body, model, stream, &mut t.ignored).unwrap();
+            let v = serde_json::to_value(&t.body).unwrap();
+            let shape = if stream {
+                "ConverseStreamRequest"
+            } else {
+                "ConverseRequest"
+            };
+            check_shape(shapes, shape, &v, "$").unwrap_or_else(|e| panic!("{e}: {v}"));
+            assert_eq!(v["guardrailConfig"]["trace"], "enabled_full");
+            assert_eq!(
+                v["guardrailConfig"].get("streamProcessingMode").is_some(),
+                stream
+            );
+            assert_eq!(
+                v["messages"][0]["content"][2],
+                json!({"guardContent": {"text": {"text": "check me", "qualifiers": ["guard_content"]}}})
+            );
+            assert_eq!(
+                v["system"],
+                json!([{"guardContent": {"text": {"text": "be kind", "qualifiers": ["guard_content"]}}}])
+            );
+            if model == NOVA_PRO {
+                // `scale` is above the ceiling: lowered to `priority` and reported.
+                assert_eq!(v["serviceTier"], json!({"type": "priority"}));
+                assert_eq!(t.ignored, ["service_tier"]);
+            } else {
+                assert_eq!(v["performanceConfig"], json!({"latency": "optimized"}));
+                assert!(v.get("serviceTier").is_none());
+            }
+        }
+        // Unary `GuardrailConfiguration` has no `streamProcessingMode`: the check knows it.
+        let bad = json!({"messages": [{"role": "user", "content": [{"text": "x"}]}],
+            "guardrailConfig": {"guardrailIdentifier": "a", "guardrailVersion": "1", "streamProcessingMode": "sync"}});
+        assert!(check_shape(shapes, "ConverseRequest", &bad, "$").is_err());
     }
 
     #[test]

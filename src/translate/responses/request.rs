@@ -28,6 +28,7 @@ pub fn to_chat_request(req: &ResponsesRequest) -> ChatRequest {
         user: req.user.clone(),
         metadata: req.metadata.clone(),
         service_tier: req.service_tier.clone(),
+        guardrail_config: None,
         prompt_cache: CacheRequest::default(),
         ignored: req.ignored.clone(),
     }
@@ -41,6 +42,7 @@ fn message(role: Role, content: Vec<crate::openai::chat::ContentPart>) -> Messag
         tool_call_id: None,
         legacy: false,
         cache: Vec::new(),
+        thinking: Vec::new(),
     }
 }
 

@@ -42,14 +42,23 @@ Tools, images, reasoning, JSON (``enrich``, applied on top of the echo, in this 
   ``example_for(schema)`` as compact JSON, ``stopReason`` ``end_turn``.
 * Reasoning: with ``additionalModelRequestFields`` ``thinking.type: enabled``,
   ``reasoningConfig.type: enabled`` or ``reasoning_effort``, a ``reasoningContent`` block
-  ``Reasoning about: <words of the last user text>`` (signature ``emulated-signature``) comes
-  first.
+  ``Reasoning about: <words of the last user text>`` comes first, signed with ``sign(text)``
+  (a keyed hash the emulator checks when the block comes back, see validation.py);
+  ``[scenario:redacted-thinking]`` adds a ``redactedContent`` block after it
+  (``redacted_blob(turn)``, also checked when it comes back).
+* Server tool (``[scenario:server-tool]``): before the text, Nova's code interpreter as
+  Bedrock runs it: a ``toolUse`` of type ``server_tool_use`` (``nova_code_interpreter``,
+  ``{"snippet": <words>}``), then its ``toolResult`` (type ``nova_code_interpreter_result``,
+  status ``success``, ``json`` ``{"stdOut": "<word count>", ...}``). It is no client call: the
+  stop reason stays what the rest of the answer makes it.
 * ``outputTokens`` counts the words of the text, the reasoning and each tool input's JSON.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, field
@@ -57,12 +66,53 @@ from typing import Any
 
 from .scenarios import Scenario, parse_scenario, strip_markers
 
-REASONING_SIGNATURE = "emulated-signature"
 JSON_TOOL = "json_response"
+SERVER_TOOL = "nova_code_interpreter"
+# The key of the emulator's reasoning signatures: fixed, so answers stay deterministic.
+_SIGNING_KEY = b"bedrock-emulator-reasoning-key"
+_REDACTED_PREFIX = b"emulated-redacted:"
+
+
+def sign(text: str) -> str:
+    """The signature of reasoning text: what the emulator answers with and checks back."""
+    digest = hmac.new(_SIGNING_KEY, text.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def redacted_blob(turn: int) -> bytes:
+    """The bytes of a redacted reasoning block: a marker, the turn, and a keyed hash of both."""
+    body = _REDACTED_PREFIX + str(turn).encode()
+    return body + hmac.new(_SIGNING_KEY, body, hashlib.sha256).digest()[:16]
+
+
+def redacted_is_ours(blob: bytes) -> bool:
+    body, tag = blob[:-16], blob[-16:]
+    good = hmac.new(_SIGNING_KEY, body, hashlib.sha256).digest()[:16]
+    return body.startswith(_REDACTED_PREFIX) and hmac.compare_digest(tag, good)
 
 
 def _texts(blocks: list | None) -> list[str]:
-    return [b["text"] for b in blocks or [] if isinstance(b, dict) and isinstance(b.get("text"), str)]
+    """The texts of `text` blocks and of `guardContent` text blocks, in order."""
+    out = []
+    for b in blocks or []:
+        if not isinstance(b, dict):
+            continue
+        if isinstance(b.get("text"), str):
+            out.append(b["text"])
+        elif isinstance(((b.get("guardContent") or {}).get("text") or {}).get("text"), str):
+            out.append(b["guardContent"]["text"]["text"])
+    return out
+
+
+def _guarded_texts(blocks: list) -> list[str]:
+    """The `guardContent` texts of `blocks` a guardrail assesses (qualifier `guard_content`, or
+    none)."""
+    out = []
+    for b in blocks:
+        text = (b.get("guardContent") or {}).get("text") if isinstance(b, dict) else None
+        if text and "guard_content" in (text.get("qualifiers") or ["guard_content"]):
+            out.append(text["text"])
+    return out
 
 
 def last_user_text(body: dict) -> str:
@@ -84,23 +134,46 @@ class Answer:
     output_tokens: int
     # Set by enrich() for tools, reasoning and structured output; empty means a text answer.
     reasoning: str | None = None
+    # Base64 of a redactedContent block after the reasoning ([scenario:redacted-thinking]).
+    redacted: str | None = None
+    # Nova's code interpreter: (toolUse, toolResult) before the text ([scenario:server-tool]).
+    server_tool: tuple[dict, dict] | None = None
     tool_uses: list = field(default_factory=list)
+    # Echoed from the request: `serviceTier` (Bedrock's default when absent), `performanceConfig`.
+    service_tier: dict = field(default_factory=lambda: {"type": "default"})
+    performance: dict | None = None
+    # `trace` of the answer (the guardrail's assessment), when the guardrail's trace is on.
+    trace: dict | None = None
     # (cache read, cache write), reported when the request used the prompt cache.
     cache: tuple[int, int] | None = None
     # Citations of the text ([scenario:citations]): the text comes as a citationsContent block.
     citations: list = field(default_factory=list)
 
+    def extras(self) -> dict:
+        """The members a Converse answer and the stream's `metadata` event share."""
+        out: dict = {"serviceTier": self.service_tier}
+        if self.performance is not None:
+            out["performanceConfig"] = self.performance
+        if self.trace is not None:
+            out["trace"] = self.trace
+        return out
+
     @property
     def plain(self) -> bool:
-        return self.reasoning is None and not self.tool_uses and not self.citations
+        return self.reasoning is None and not self.tool_uses and self.server_tool is None and not self.citations
 
     def content_blocks(self) -> list[dict]:
         """The Converse `output.message.content` of this answer."""
         blocks: list[dict] = []
         if self.reasoning is not None:
             blocks.append(
-                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": REASONING_SIGNATURE}}}
+                {"reasoningContent": {"reasoningText": {"text": self.reasoning, "signature": sign(self.reasoning)}}}
             )
+        if self.redacted is not None:
+            blocks.append({"reasoningContent": {"redactedContent": self.redacted}})
+        if self.server_tool is not None:
+            use, result = self.server_tool
+            blocks += [{"toolUse": use}, {"toolResult": result}]
         if self.citations:
             blocks.append(
                 {"citationsContent": {"content": [{"text": self.text}], "citations": self.citations}}
@@ -297,14 +370,39 @@ def enrich(body: dict, base: Answer, scenario: Scenario | None = None) -> Answer
     extra = body.get("additionalModelRequestFields") or {}
     thinking = (extra.get("thinking") or {}).get("type") == "enabled"
     nova = (extra.get("reasoningConfig") or {}).get("type") == "enabled"
+    turn = len(body.get("messages") or [])
     if thinking or nova or extra.get("reasoning_effort"):
         result.reasoning = "Reasoning about: " + " ".join(text.split())
+        if scenario.redacted_thinking:
+            result.redacted = base64.b64encode(redacted_blob(turn)).decode()
+    if scenario.server_tool:
+        result.server_tool = server_tool_blocks(turn, text)
     result.output_tokens = (
         count_words(result.text)
         + sum(count_words(json.dumps(t["input"])) for t in result.tool_uses)
         + count_words(result.reasoning or "")
+        + (count_words(json.dumps(result.server_tool[0]["input"])) if result.server_tool else 0)
     )
     return result
+
+
+def server_tool_blocks(turn: int, text: str) -> tuple[dict, dict]:
+    """Nova's code interpreter run on the words of the last user text: its ``toolUse`` (type
+    ``server_tool_use``) and the ``toolResult`` Bedrock adds (stdOut: the word count)."""
+    tool_use_id = f"tooluse_{turn}_server"
+    use = {
+        "toolUseId": tool_use_id,
+        "name": SERVER_TOOL,
+        "type": "server_tool_use",
+        "input": {"snippet": " ".join(text.split())},
+    }
+    result = {
+        "toolUseId": tool_use_id,
+        "type": f"{SERVER_TOOL}_result",
+        "status": "success",
+        "content": [{"json": {"stdOut": str(count_words(text)), "stdErr": "", "exitCode": 0, "isError": False}}],
+    }
+    return use, result
 
 
 def answer_for(body: dict, scenario: Scenario | None = None) -> Answer:
@@ -315,4 +413,61 @@ def answer_for(body: dict, scenario: Scenario | None = None) -> Answer:
     result = enrich(body, answer(body), scenario)
     if scenario.stop_reason:
         result.stop_reason = scenario.stop_reason
+    if body.get("serviceTier"):
+        result.service_tier = {"type": body["serviceTier"]["type"]}
+    if body.get("performanceConfig"):
+        result.performance = {"latency": body["performanceConfig"].get("latency", "standard")}
+    guardrail(body, result, scenario)
     return result
+
+
+GUARDRAIL_BLOCKED = "Sorry, the model cannot answer this question."
+
+
+def guardrail(body: dict, result: Answer, scenario: Scenario) -> None:
+    """A configured guardrail: intervenes on `[scenario:guardrail]` in the messages (inside a
+    `guardContent` block when they have any) or in a `guardContent` block of `system` (plain
+    system text is not assessed), and traces its assessment when `trace` is on."""
+    config = body.get("guardrailConfig")
+    if not config:
+        return
+    guarded = _guarded_texts([b for m in body.get("messages") or [] for b in m.get("content") or []])
+    system = _guarded_texts(body.get("system") or [])
+    intervened = any(parse_scenario(t).guardrail for t in system) or (
+        scenario.guardrail and (not guarded or any(parse_scenario(t).guardrail for t in guarded))
+    )
+    if intervened:
+        result.text = GUARDRAIL_BLOCKED
+        result.tool_uses = []
+        result.reasoning = None
+        result.stop_reason = "guardrail_intervened"
+        result.output_tokens = count_words(result.text)
+    if config.get("trace") not in ("enabled", "enabled_full"):
+        return
+    gid = config["guardrailIdentifier"].rsplit("/", 1)[-1]
+    assessment: dict = {
+        "invocationMetrics": {
+            "guardrailProcessingLatency": 1,
+            "usage": {
+                "topicPolicyUnits": 1,
+                "contentPolicyUnits": 0,
+                "wordPolicyUnits": 0,
+                "sensitiveInformationPolicyUnits": 0,
+                "sensitiveInformationPolicyFreeUnits": 0,
+                "contextualGroundingPolicyUnits": 0,
+            },
+        },
+        "appliedGuardrailDetails": {"guardrailId": gid, "guardrailVersion": config["guardrailVersion"],
+                                    "guardrailOrigin": ["REQUEST"]},
+    }
+    if intervened:
+        assessment["topicPolicy"] = {
+            "topics": [{"name": "Emulated topic", "type": "DENY", "action": "BLOCKED", "detected": True}]
+        }
+    result.trace = {
+        "guardrail": {
+            "actionReason": "Guardrail blocked." if intervened else "No action.",
+            "inputAssessment": {gid: assessment},
+            "modelOutput": [],
+        }
+    }

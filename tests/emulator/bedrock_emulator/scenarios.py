@@ -59,7 +59,10 @@ class Scenario:
     tool: str | None = None  # [scenario:tool:<name>]
     first_tool: bool = False  # [scenario:tool]
     parallel_tools: bool = False
+    guardrail: bool = False  # [scenario:guardrail]
     cache: tuple[int, int] | None = None  # [scenario:cache:<read>:<write>]
+    redacted_thinking: bool = False
+    server_tool: bool = False
     citations: bool = False
 
     def error_before_answer(self, status_of: Callable[[str], int | None]) -> BedrockError | None:
@@ -193,11 +196,38 @@ def _parse_parallel_tools(s: Scenario, args: list[str]) -> None:
     s.parallel_tools = True
 
 
+def _parse_guardrail(s: Scenario, args: list[str]) -> None:
+    """With a ``guardrailConfig``: the guardrail intervenes (``stopReason``
+    ``guardrail_intervened``, text ``Sorry, the model cannot answer this question.``, a trace
+    with a BLOCKED topic when ``trace`` is on). When the messages have ``guardContent`` blocks,
+    only a marker inside one of them counts, as Bedrock then assesses those blocks only; a marker
+    in a ``guardContent`` block of ``system`` counts too (plain system text is not assessed).
+    Without a guardrail the marker does nothing."""
+    s.guardrail = True
+
+
 def _parse_cache(s: Scenario, args: list[str]) -> None:
     """Usage reports ``cacheReadInputTokens`` ``<read>`` and ``cacheWriteInputTokens``
     ``<write>`` (a missing one 0) on top of the counted ``inputTokens``, ``totalTokens`` adding
     all four, whatever the request's ``cachePoint`` blocks (which then are not recorded)."""
     s.cache = (_digits(args, 0) or 0, _digits(args, 1) or 0)
+
+
+def _parse_redacted_thinking(s: Scenario, args: list[str]) -> None:
+    """With reasoning asked for: a ``redactedContent`` block after the reasoning text (one
+    ``reasoningContent.redactedContent`` delta in a stream), bytes the emulator recognises when
+    they come back in a later turn."""
+    s.redacted_thinking = True
+
+
+def _parse_server_tool(s: Scenario, args: list[str]) -> None:
+    """Nova's code interpreter, as Bedrock runs it: before the text, a ``toolUse`` of type
+    ``server_tool_use`` named ``nova_code_interpreter`` (input ``{"snippet": <words>}``) and its
+    ``toolResult`` (type ``nova_code_interpreter_result``, status ``success``, ``json`` with
+    ``stdOut`` the word count). Streamed: ``contentBlockStart`` (toolUse with its type), one
+    input delta, then ``contentBlockStart`` (toolResult) and one ``toolResult`` delta. The stop
+    reason is what the rest of the answer makes it (``end_turn`` for text)."""
+    s.server_tool = True
 
 
 @dataclass(frozen=True)
@@ -238,7 +268,10 @@ SCENARIOS: dict[str, Marker] = {
     "stop-reason": Marker("[scenario:stop-reason:<value>]", BOTH, _parse_stop_reason),
     "tool": Marker("[scenario:tool] [scenario:tool:<name>]", BOTH, _parse_tool),
     "parallel-tools": Marker("[scenario:parallel-tools]", BOTH, _parse_parallel_tools),
+    "guardrail": Marker("[scenario:guardrail]", BOTH, _parse_guardrail),
     "cache": Marker("[scenario:cache:<read>:<write>]", BOTH, _parse_cache),
+    "redacted-thinking": Marker("[scenario:redacted-thinking]", BOTH, _parse_redacted_thinking),
+    "server-tool": Marker("[scenario:server-tool]", BOTH, _parse_server_tool),
     "citations": Marker("[scenario:citations]", BOTH, _parse_citations),
 }
 

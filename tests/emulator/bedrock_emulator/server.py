@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 import botocore.validate
 
 from . import aws_services, embeddings, prompt_cache
-from .answers import REASONING_SIGNATURE, Answer, answer_for, last_user_text
+from .answers import Answer, answer_for, last_user_text, sign
 from .config import EmulatorConfig, config_from_env
 from .embeddings import is_embedding_model, validate_call
 from .credentials import IMDS_ROLE, issue_credentials, verify_auth, verify_gateway
@@ -304,6 +304,7 @@ class Handler(BaseHTTPRequestHandler):
                 "stopReason": result.stop_reason,
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                **result.extras(),
             },
             {"x-amzn-RequestId": request_id},
         )
@@ -403,7 +404,7 @@ class Handler(BaseHTTPRequestHandler):
                     {
                         "usage": result.usage,
                         "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
-                        "serviceTier": {"type": "default"},
+                        **result.extras(),
                     },
                 )
             if pending:
@@ -457,18 +458,40 @@ class Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _stream_blocks(result: Answer, event, started: float) -> None:
-        """Reasoning, text and toolUse blocks, each with its own contentBlockIndex, as
-        ConverseStream sends them: reasoning and text as word deltas (reasoning then its
-        signature; a cited text's citation deltas before its words), a toolUse as
-        contentBlockStart plus its input JSON in two fragments."""
+        """Reasoning, redacted reasoning, a server tool's use and result, text and toolUse
+        blocks, each with its own contentBlockIndex, as ConverseStream sends them: reasoning and
+        text as word deltas (reasoning then its signature; a cited text's citation deltas before
+        its words), redacted reasoning in one delta, a toolUse as contentBlockStart plus its
+        input JSON in two fragments (a server tool's in one, its result as a toolResult start
+        and delta)."""
         index = 0
         if result.reasoning is not None:
             for piece in re.findall(r"\S+\s*", result.reasoning):
                 event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"reasoningContent": {"text": piece}}})
             event(
                 "contentBlockDelta",
-                {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": REASONING_SIGNATURE}}},
+                {"contentBlockIndex": index, "delta": {"reasoningContent": {"signature": sign(result.reasoning)}}},
             )
+            event("contentBlockStop", {"contentBlockIndex": index})
+            index += 1
+        if result.redacted is not None:
+            event(
+                "contentBlockDelta",
+                {"contentBlockIndex": index, "delta": {"reasoningContent": {"redactedContent": result.redacted}}},
+            )
+            event("contentBlockStop", {"contentBlockIndex": index})
+            index += 1
+        if result.server_tool is not None:
+            use, tool_result = result.server_tool
+            start = {k: use[k] for k in ("toolUseId", "name", "type")}
+            event("contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": start}})
+            raw = json.dumps(use["input"], separators=(",", ":"))
+            event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": raw}}})
+            event("contentBlockStop", {"contentBlockIndex": index})
+            index += 1
+            start = {k: tool_result[k] for k in ("toolUseId", "type", "status")}
+            event("contentBlockStart", {"contentBlockIndex": index, "start": {"toolResult": start}})
+            event("contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolResult": tool_result["content"]}})
             event("contentBlockStop", {"contentBlockIndex": index})
             index += 1
         if result.text or not result.tool_uses:
@@ -496,7 +519,7 @@ class Handler(BaseHTTPRequestHandler):
             {
                 "usage": result.usage,
                 "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
-                "serviceTier": {"type": "default"},
+                **result.extras(),
             },
         )
 

@@ -17,6 +17,13 @@
   with ``additionalModelRequestFields.thinking`` enabled (Anthropic's rules)
   ``budget_tokens >= 1024``, ``maxTokens > budget_tokens``, no ``temperature``/``topP`` and no
   forced ``toolChoice``.
+* Reasoning handed back (``check_reasoning``), Anthropic's rules: ``reasoningContent`` only in
+  assistant turns; a ``reasoningText`` signature must be the one the emulator issued for that
+  text (``answers.sign``: a changed text or signature is "Invalid `signature` in `thinking`
+  block"), and with thinking enabled it must be there; ``redactedContent`` must be bytes the
+  emulator issued; with thinking enabled, the assistant turn whose tool calls the last user turn
+  answers must start with a reasoning block (Anthropic's "Expected `thinking` or
+  `redacted_thinking`, but found `tool_use`").
 * Image, document and S3-source rules (``documents.check_media``).
 * Prompt-cache rules (``check_cache_points``), with Bedrock's own messages: ``cachePoint``
   blocks only for models with prompt caching (``cache_support``: Claude 3.7 Sonnet and later,
@@ -37,6 +44,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Any
+
+from .answers import redacted_is_ours, sign
 
 import botocore.loaders
 import botocore.model
@@ -231,6 +240,53 @@ def check_tool_semantics(body: dict) -> None:
 
 
 
+def _reasoning_block(i: int, j: int, r: dict, thinking_on: bool) -> None:
+    """One handed-back reasoning block: signed by the emulator, or redacted bytes it issued."""
+    if "reasoningText" in r:
+        text = r["reasoningText"].get("text", "")
+        signature = r["reasoningText"].get("signature")
+        if signature is None:
+            if thinking_on:
+                raise validation_error(f"messages.{i}.content.{j}.thinking.signature: Field required")
+        elif signature != sign(text):
+            raise validation_error(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` block")
+    elif "redactedContent" in r:
+        try:
+            blob = base64.b64decode(r["redactedContent"], validate=True)
+        except (ValueError, TypeError):
+            blob = b""
+        if not redacted_is_ours(blob):
+            raise validation_error(f"messages.{i}.content.{j}: Invalid `data` in `redacted_thinking` block")
+
+
+def check_reasoning(body: dict) -> None:
+    """Anthropic's rules for reasoning handed back (see the module docstring)."""
+    messages = body.get("messages") or []
+    thinking = (body.get("additionalModelRequestFields") or {}).get("thinking") or {}
+    thinking_on = thinking.get("type") == "enabled"
+    for i, message in enumerate(messages):
+        for j, block in enumerate(message.get("content") or []):
+            r = block.get("reasoningContent") if isinstance(block, dict) else None
+            if r is None:
+                continue
+            if message.get("role") != "assistant":
+                raise validation_error(f"messages.{i}.content.{j}: reasoning content is only allowed in assistant messages.")
+            _reasoning_block(i, j, r, thinking_on)
+    if not thinking_on or len(messages) < 2:
+        return
+    last, caller = messages[-1], messages[-2]
+    answers_tools = any("toolResult" in b for b in last.get("content") or [])
+    content = caller.get("content") or []
+    if answers_tools and caller.get("role") == "assistant" and content and "reasoningContent" not in content[0]:
+        found = next(iter(content[0]), "?")
+        raise validation_error(
+            f"messages.{len(messages) - 2}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+            f"`{'tool_use' if found == 'toolUse' else found}`. When `thinking` is enabled, a final `assistant` "
+            "message must start with a thinking block (preceeding the lastmost set of `tool_use` and "
+            "`tool_result` blocks). We recommend you include thinking blocks from previous turns."
+        )
+
+
 CACHE_UNSUPPORTED = (
     "You invoked an unsupported model or your request did not allow prompt caching. "
     "See the documentation for more information."
@@ -345,6 +401,54 @@ def validate_request(
         raise validation_error(report.generate_report())
     check_semantics(request)
     check_tool_semantics(request)
+    check_reasoning(request)
+    check_guardrail(shape, request)
     check_cache_points(request, model_id)
     check_media(request, model_id)
+    # Last, so that the rules above with their own messages (a document's format) answer first.
+    check_enums(shape, request, "")
     return request
+
+
+def check_enums(shape, value: Any, path: str) -> None:
+    """String members against their shape's `enum` (serviceTier.type, performanceConfig.latency,
+    guardrailConfig.trace, ...), which Bedrock enforces and botocore's validator does not."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, dict):
+        for key, child in value.items():
+            member = shape.members.get(key)
+            if member is not None:
+                check_enums(member, child, f"{path}.{key}" if path else key)
+    elif kind == "list" and isinstance(value, list):
+        for i, item in enumerate(value):
+            check_enums(shape.member, item, f"{path}.{i + 1}.member")
+    elif kind == "map" and isinstance(value, dict):
+        for key, child in value.items():
+            check_enums(shape.value, child, f"{path}.{key}")
+    elif kind == "string" and isinstance(value, str) and shape.enum and value not in shape.enum:
+        raise validation_error(
+            f"1 validation error detected: Value '{value}' at '{path}' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(shape.enum)}]"
+        )
+
+
+def check_guardrail(shape, body: dict) -> None:
+    """`guardrailConfig`: Bedrock needs both the identifier and the version, each matching its
+    shape's pattern (botocore checks neither), and refuses an empty identifier."""
+    config = body.get("guardrailConfig")
+    if config is None:
+        return
+    members = shape.members["guardrailConfig"].members
+    for name in ("guardrailIdentifier", "guardrailVersion"):
+        value = config.get(name)
+        if not value:
+            raise validation_error(
+                f"1 validation error detected: Value at 'guardrailConfig.{name}' failed to "
+                "satisfy constraint: Member must not be null or empty"
+            )
+        pattern = members[name].metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise validation_error(
+                f"1 validation error detected: Value '{value}' at 'guardrailConfig.{name}' "
+                f"failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
+            )

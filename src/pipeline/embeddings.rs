@@ -5,15 +5,16 @@
 
 use std::time::SystemTime;
 
-use super::side_call::SideCall;
-use super::sigv4::Credentials;
-use super::{request_for, Exchange};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::openai::embeddings::{EmbeddingsRequest, EncodingFormat};
+use crate::pipeline::bedrock::request_for;
 use crate::stream::OutputFormat;
 use crate::translate::embeddings::{self, request, response, EmbeddingModel};
 use crate::translate::tools::OutputMode;
+use crate::upstream::side_call::SideCall;
+use crate::upstream::sigv4::Credentials;
+use crate::upstream::Exchange;
 
 /// Everything the fan-out needs: the calls in input order and how to read their answers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use crate::auth::tenant::Tenant;
 use crate::catalog::models;
 use crate::catalog::{provider_of, Resolved};
 use crate::config::Config;
-use crate::error::{ApiError, ErrorType};
+use crate::error::ApiError;
 use crate::openai::models::{
     BedrockModel, EmbeddingFacts, Mapping, MappingList, Model, ModelList, Provider,
     ProviderCapabilities, ProviderList, METADATA_VERSION,
@@ -19,17 +19,6 @@ use crate::upstream::Upstream;
 
 fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("serialising: {e}")))
-}
-
-/// 404 `model_not_found`, as OpenAI answers an unknown model.
-pub fn model_not_found(id: &str) -> ApiError {
-    ApiError::new(
-        404,
-        ErrorType::InvalidRequestError,
-        format!("The model `{id}` does not exist or you do not have access to it."),
-    )
-    .with_param("model")
-    .with_code("model_not_found")
 }
 
 fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
@@ -60,6 +49,7 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             max_output_tokens: entry.map(|e| e.max_output_tokens),
             streaming: entry.map(|e| e.streaming),
             tools: entry.map(|e| e.tools),
+            reasoning: entry.map(|e| crate::catalog::reasoning::reasons(&e.id)),
             content: entry.map(|e| e.content),
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
@@ -110,7 +100,7 @@ pub fn retrieve_model(cfg: &Config, tenant: &Tenant, raw_id: &str) -> Result<Vec
     let id = percent_decode_str(raw_id).decode_utf8_lossy();
     match cfg.catalog.lookup(&id) {
         Some(r) if visible(tenant, &r) => json(&model_object(cfg, &r)),
-        _ => Err(model_not_found(&id)),
+        _ => Err(ApiError::model_not_found(&id)),
     }
 }
 
@@ -253,6 +243,7 @@ mod tests {
             admin,
             limits: Default::default(),
             model_limits: Default::default(),
+            policy: Default::default(),
             prompt_caching: Default::default(),
             token_weights: Default::default(),
             s3: Default::default(),
@@ -312,6 +303,12 @@ mod tests {
         assert_eq!(data[0]["owned_by"], "anthropic");
         assert_eq!(data[0]["bedrock"]["alias"], true);
         assert_eq!(data[0]["bedrock"]["context_window"], 200_000);
+        // gpt-4o is Claude 3.5 Sonnet v2 here: no extended thinking.
+        assert_eq!(data[0]["bedrock"]["reasoning"], false);
+        let reasoning =
+            |id: &str| data.iter().find(|m| m["id"] == id).unwrap()["bedrock"]["reasoning"].clone();
+        assert_eq!(reasoning("anthropic.claude-3-7-sonnet-20250219-v1:0"), true);
+        assert_eq!(reasoning("amazon.nova-pro-v1:0"), false);
         assert_eq!(data[1]["id"], "mine");
         assert_eq!(data[1]["provider"], "bedrock");
         assert!(data[1]["bedrock"].get("context_window").is_none());

@@ -2,6 +2,20 @@
 //! credential answers — deserialized with errors that say what is wrong and where (the field
 //! path, or the line and column of broken JSON), never repeating a value of the document:
 //! these documents hold secrets, and their errors are logged.
+//!
+//! A leaf: `config`, `auth` and `upstream` all read such documents, so it belongs to none.
+
+/// What is wrong with a document and where, without any of its values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError(String);
+
+impl std::fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DocumentError {}
 
 /// Deserializes a JSON document read from outside (the key table, the plugin configuration,
 /// credential answers). An error says what is wrong and where — the field path, or the line
@@ -15,18 +29,18 @@
 pub fn parse_json<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     show: &dyn Fn(&str) -> bool,
-) -> Result<T, String> {
+) -> Result<T, DocumentError> {
     let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| json_error(&e, None))?;
+        serde_json::from_slice(bytes).map_err(|e| DocumentError(json_error(&e, None)))?;
     from_json_value(&value, show)
 }
 
 /// [`parse_json`] for a document already parsed to a value.
-pub fn from_json_value<T: serde::de::DeserializeOwned>(
+pub(crate) fn from_json_value<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
     show: &dyn Fn(&str) -> bool,
-) -> Result<T, String> {
-    from_value_located(value, show).map_err(|(path, rest)| render(&path, &rest))
+) -> Result<T, DocumentError> {
+    from_value_located(value, show).map_err(|(path, rest)| DocumentError(render(&path, &rest)))
 }
 
 /// [`from_json_value`], the error as its field path and the text after it (see [`render`]).
@@ -65,7 +79,7 @@ const OWN: char = '\u{1}';
 /// An error for a `Deserialize` impl of this crate: `field` is the path below the value being
 /// read (`""`: the value itself), `tail` follows the full quoted path (`" is not …"`, or
 /// `": …"`). The text must not repeat a document value.
-pub fn field_error<E: serde::de::Error>(field: &str, tail: &str) -> E {
+pub(crate) fn field_error<E: serde::de::Error>(field: &str, tail: &str) -> E {
     E::custom(format!("{OWN}{field}{OWN}{tail}"))
 }
 
@@ -81,7 +95,7 @@ fn join(path: &str, field: &str) -> String {
 /// "type")]` does, but serde's derived version buffers the object, and an error inside it
 /// loses its field path). `variant(tag, rest)` reads the other members for a known tag and
 /// is `None` for an unknown one, which is an error `` `….type`{unknown} ``.
-pub fn deserialize_tagged<'de, D, T, F>(
+pub(crate) fn deserialize_tagged<'de, D, T, F>(
     d: D,
     unknown: &'static str,
     variant: F,
@@ -121,7 +135,7 @@ where
 }
 
 /// One variant's members of a [`deserialize_tagged`] object.
-pub fn variant<T: serde::de::DeserializeOwned>(
+pub(crate) fn variant<T: serde::de::DeserializeOwned>(
     rest: &serde_json::Value,
 ) -> Result<T, (String, String)> {
     from_value_located(rest, &|_| true)
@@ -129,7 +143,7 @@ pub fn variant<T: serde::de::DeserializeOwned>(
 
 /// A string that must be one of `names` → its index; anything else is an error
 /// `` `…`{tail} ``.
-pub fn deserialize_one_of<'de, D: serde::Deserializer<'de>>(
+pub(crate) fn deserialize_one_of<'de, D: serde::Deserializer<'de>>(
     d: D,
     names: &'static [&'static str],
     tail: &'static str,
@@ -173,7 +187,7 @@ const FOUND_KINDS: [&str; 17] = [
 
 /// A serde_json error as the kind of error and its location, without document values.
 /// `path` is the field path of a value error (`None` when unknown; `""` for the top level).
-pub fn json_error(e: &serde_json::Error, path: Option<String>) -> String {
+pub(crate) fn json_error(e: &serde_json::Error, path: Option<String>) -> String {
     let (path, rest) = error_parts(e, path);
     render(&path, &rest)
 }
@@ -440,7 +454,7 @@ mod tests {
                 "`n`: invalid type: string, expected u64",
             ),
         ] {
-            assert_eq!(e(doc), want, "{doc}");
+            assert_eq!(e(doc).to_string(), want, "{doc}");
         }
         assert!(parse_json::<Doc>(br#"{"map": {"k": {"need": "v"}}, "n": 3}"#, &|_| true).is_ok());
     }
