@@ -8,3 +8,4 @@ pub mod embeddings;
 pub mod guardrail;
 pub(crate) mod json;
 pub mod models;
+pub mod responses;

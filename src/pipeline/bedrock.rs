@@ -16,10 +16,12 @@ use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
+use crate::openai::responses::ResponsesRequest;
 use crate::pipeline::embeddings;
 use crate::stream::OutputFormat;
 use crate::translate::policy::{self, Asked, RequestPolicy};
 use crate::translate::request::{completion_to_converse, to_converse_request, Target};
+use crate::translate::responses::to_chat_request;
 use crate::translate::tools::OutputMode;
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
 use crate::upstream::{
@@ -73,6 +75,40 @@ pub fn chat_for(
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
+    converse_for(cfg, tenant, req, OutputFormat::Chat, now, live)
+}
+
+/// `POST /v1/responses` → the Converse call of the chat request it stands for, answered as a
+/// `response` object ([`OutputFormat::Responses`]).
+pub fn responses_for(
+    cfg: &Config,
+    tenant: Option<&Tenant>,
+    body: &[u8],
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
+    let req = ResponsesRequest::parse(body)?;
+    let chat = to_chat_request(&req);
+    converse_for(
+        cfg,
+        tenant,
+        chat,
+        OutputFormat::Responses(req.echo),
+        now,
+        live,
+    )
+}
+
+/// A parsed chat request (or the one a Responses request stands for) → signed Converse /
+/// ConverseStream call, answered in `format`.
+fn converse_for(
+    cfg: &Config,
+    tenant: Option<&Tenant>,
+    req: ChatRequest,
+    format: OutputFormat,
+    now: SystemTime,
+    live: Option<&Credentials>,
+) -> Result<(UpstreamRequest, Exchange), ApiError> {
     // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
     let bedrock_model = match &req.bedrock_model {
         Some(id) => id.clone(),
@@ -135,7 +171,7 @@ pub fn chat_for(
             bedrock_model,
             stream: req.stream,
             include_usage: req.include_usage,
-            format: OutputFormat::Chat,
+            format,
             estimated_input_tokens,
             ignored: translation.ignored,
             output: translation.output,

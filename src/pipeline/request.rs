@@ -38,6 +38,8 @@ pub enum Endpoint {
     Completions,
     /// `POST /v1/embeddings`: answered from side calls ([`Prepared::FanOut`]).
     Embeddings,
+    /// `POST /v1/responses`: the Responses API, on the same Converse call as chat.
+    Responses,
 }
 
 /// What a buffered body becomes.
@@ -165,11 +167,14 @@ pub fn on_headers<'c>(cfg: &'c Config, head: &RequestHead<'_>) -> Head<'c> {
         ("/v1/chat/completions", "POST") => read_body(Endpoint::ChatCompletions),
         ("/v1/completions", "POST") => read_body(Endpoint::Completions),
         ("/v1/embeddings", "POST") => read_body(Endpoint::Embeddings),
+        ("/v1/responses", "POST") => read_body(Endpoint::Responses),
         ("/v1/usage", "GET") => usage_request(cfg, tenant, query),
         ("/v1/models", "GET") => json(metadata::list_models(cfg, tenant)),
         ("/v1/providers", "GET") => json(metadata::providers(cfg, tenant)),
         ("/v1/mappings", "GET") => json(metadata::mappings(cfg, tenant)),
-        ("/v1/chat/completions" | "/v1/completions" | "/v1/embeddings", _) => wrong_method("POST"),
+        ("/v1/chat/completions" | "/v1/completions" | "/v1/embeddings" | "/v1/responses", _) => {
+            wrong_method("POST")
+        }
         ("/v1/usage" | "/v1/models" | "/v1/providers" | "/v1/mappings", _) => wrong_method("GET"),
         _ => match (model_id, head.method) {
             (Some(id), "GET") => json(metadata::retrieve_model(cfg, tenant, id)),
@@ -267,6 +272,9 @@ pub fn on_body(
         }
         Endpoint::Completions => {
             bedrock::completion_for(cfg, Some(tenant), body, now, live).map(forward)?
+        }
+        Endpoint::Responses => {
+            bedrock::responses_for(cfg, Some(tenant), body, now, live).map(forward)?
         }
         Endpoint::Embeddings => embeddings::embeddings(cfg, body, now, live)
             .map(|(job, ex)| (Prepared::FanOut(job), ex))?,

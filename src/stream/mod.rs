@@ -5,10 +5,16 @@
 //! [`crate::converse::stream`]. One state machine serves both streaming endpoints; the
 //! [`OutputFormat`] decides what each chunk looks like.
 
+pub mod responses;
 pub mod sse;
 pub mod state;
 
+pub use responses::ResponsesStream;
 pub use state::{StreamOptions, StreamTranslator};
+
+use crate::error::ErrorType;
+use crate::openai::responses::Echo;
+use crate::translate::usage::TokenCounts;
 
 use crate::openai::chunk::CHUNK_OBJECT;
 use crate::openai::completion::TEXT_COMPLETION_OBJECT;
@@ -22,6 +28,9 @@ pub enum OutputFormat {
     /// `text_completion` (legacy `/v1/completions`): text only, no role, reasoning or tool
     /// deltas. `echo` is the prompt, sent before the generated text when the client asked.
     Completion { echo: Option<String> },
+    /// A `response` object (`/v1/responses`), repeating these request fields; streamed as
+    /// the Responses events by [`ResponsesStream`].
+    Responses(Echo),
 }
 
 impl OutputFormat {
@@ -30,6 +39,8 @@ impl OutputFormat {
         match self {
             Self::Chat => CHUNK_OBJECT,
             Self::Completion { .. } => TEXT_COMPLETION_OBJECT,
+            // Not chunked: its events are written by `ResponsesStream`.
+            Self::Responses(_) => crate::openai::responses::RESPONSE_OBJECT,
         }
     }
 
@@ -38,6 +49,77 @@ impl OutputFormat {
         match self {
             Self::Chat => "chatcmpl-",
             Self::Completion { .. } => "cmpl-",
+            Self::Responses(_) => "resp_",
+        }
+    }
+}
+
+/// The translator of one streamed answer: chat and legacy completions share one state
+/// machine, the Responses API has its own event sequence.
+#[derive(Debug)]
+pub enum Streamer {
+    Chat(StreamTranslator),
+    Responses(ResponsesStream),
+}
+
+impl Streamer {
+    /// Upstream body bytes in (any split); SSE bytes to send to the client now.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<u8> {
+        match self {
+            Self::Chat(t) => t.feed(bytes),
+            Self::Responses(t) => t.feed(bytes),
+        }
+    }
+
+    /// Upstream body ended: the remaining SSE bytes.
+    pub fn finish(&mut self) -> Vec<u8> {
+        match self {
+            Self::Chat(t) => t.finish(),
+            Self::Responses(t) => t.finish(),
+        }
+    }
+
+    pub fn usage(&self) -> Option<TokenCounts> {
+        match self {
+            Self::Chat(t) => t.usage(),
+            Self::Responses(t) => t.usage(),
+        }
+    }
+
+    pub fn stop_reason(&self) -> Option<&str> {
+        match self {
+            Self::Chat(t) => t.stop_reason(),
+            Self::Responses(t) => t.stop_reason(),
+        }
+    }
+
+    pub fn error_type(&self) -> Option<ErrorType> {
+        match self {
+            Self::Chat(t) => t.error_type(),
+            Self::Responses(t) => t.error_type(),
+        }
+    }
+
+    /// The guardrail's action, when one intervened (chat only: a Responses stream has no place
+    /// for the extension).
+    pub fn guardrail_action(&self) -> Option<&'static str> {
+        match self {
+            Self::Chat(t) => t.guardrail_action(),
+            Self::Responses(_) => None,
+        }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        match self {
+            Self::Chat(t) => t.is_finished(),
+            Self::Responses(t) => t.is_finished(),
+        }
+    }
+
+    pub fn buffered_len(&self) -> usize {
+        match self {
+            Self::Chat(t) => t.buffered_len(),
+            Self::Responses(t) => t.buffered_len(),
         }
     }
 }

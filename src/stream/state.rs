@@ -219,29 +219,38 @@ fn exception_name(t: &str) -> Cow<'_, str> {
     }
 }
 
+/// One event-stream message → its ConverseStream event (`None`: an event type we do not
+/// know, skipped), or the error it carries: an exception, or a frame we cannot read.
+pub(crate) fn read_event<'a>(msg: &Message<'a>) -> Result<Option<StreamEvent<'a>>, ApiError> {
+    match decode_message(msg) {
+        Ok(StreamMessage::Event(event)) => Ok(Some(event)),
+        Ok(StreamMessage::UnknownEvent(_)) => Ok(None),
+        Ok(StreamMessage::Exception {
+            exception_type,
+            message,
+        }) => Err(ApiError::from_bedrock(
+            &exception_name(exception_type),
+            &message,
+            500,
+        )),
+        Ok(StreamMessage::Error { code, message }) => {
+            Err(ApiError::from_bedrock(&exception_name(code), message, 500))
+        }
+        Err(e) => Err(ApiError::bad_upstream(format!(
+            "Bedrock sent an unreadable stream event: {e}"
+        ))),
+    }
+}
+
 fn serialize_failed(e: serde_json::Error) -> ApiError {
     ApiError::internal(format!("could not serialize a stream chunk: {e}"))
 }
 
 impl State {
     fn on_message(&mut self, msg: &Message<'_>, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        match decode_message(msg) {
-            Ok(StreamMessage::Event(event)) => self.on_event(event, out),
-            Ok(StreamMessage::UnknownEvent(_)) => Ok(()),
-            Ok(StreamMessage::Exception {
-                exception_type,
-                message,
-            }) => Err(ApiError::from_bedrock(
-                &exception_name(exception_type),
-                &message,
-                500,
-            )),
-            Ok(StreamMessage::Error { code, message }) => {
-                Err(ApiError::from_bedrock(&exception_name(code), message, 500))
-            }
-            Err(e) => Err(ApiError::bad_upstream(format!(
-                "Bedrock sent an unreadable stream event: {e}"
-            ))),
+        match read_event(msg)? {
+            Some(event) => self.on_event(event, out),
+            None => Ok(()),
         }
     }
 
@@ -495,7 +504,8 @@ impl State {
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
         let written = match self.format {
-            OutputFormat::Chat => {
+            // `ResponsesStream` writes those; a chat chunk if it ever came here.
+            OutputFormat::Chat | OutputFormat::Responses(_) => {
                 self.writer
                     .write(out, &[ChunkChoice::first(delta, finish)], None)
             }

@@ -7,6 +7,7 @@ pub mod guardrail;
 pub mod policy;
 pub mod request;
 pub mod response;
+pub mod responses;
 pub mod service_tier;
 pub mod stop_reason;
 pub mod tools;

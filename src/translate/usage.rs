@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use crate::converse::usage::TokenUsage;
 use crate::openai::chunk::{PromptTokensDetails, Usage};
+use crate::openai::responses::{InputTokensDetails, OutputTokensDetails, ResponseUsage};
 
 /// One answer's token counts, as Bedrock reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,6 +58,22 @@ impl TokenCounts {
                 cache_creation_tokens: self.cache_write,
             }),
             server_tool_use: None,
+        }
+    }
+
+    /// The Responses API's `usage`: the same totals under its names.
+    pub fn to_responses(&self) -> ResponseUsage {
+        ResponseUsage {
+            input_tokens: self.prompt(),
+            input_tokens_details: InputTokensDetails {
+                cached_tokens: self.cache_read,
+                cache_write_tokens: self.cache_write,
+            },
+            output_tokens: self.output,
+            output_tokens_details: OutputTokensDetails {
+                reasoning_tokens: 0,
+            },
+            total_tokens: self.total(),
         }
     }
 

@@ -408,6 +408,12 @@ def validate_exchange(exchange: Exchange) -> None:
     if exchange.status >= 400:
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_error(exchange.json())
+    elif exchange.content_type == "text/event-stream" and _is_responses(exchange.url):
+        for data in exchange.sse_events():
+            openai_schema.validate_response_event(json.loads(data))
+    elif _is_responses(exchange.url):
+        assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
+        openai_schema.validate_response(exchange.json())
     elif exchange.content_type == "text/event-stream":
         legacy = _is_legacy_completions(exchange.url)
         for data in exchange.sse_events():
@@ -432,6 +438,10 @@ def validate_exchange(exchange: Exchange) -> None:
     elif exchange.url.endswith("/chat/completions"):
         assert exchange.content_type == "application/json", f"{where}: content-type {exchange.content_type!r}"
         openai_schema.validate_completion(exchange.json())
+
+
+def _is_responses(url: str) -> bool:
+    return url.split("?")[0].rstrip("/").endswith("/responses")
 
 
 def _is_legacy_completions(url: str) -> bool:

@@ -197,6 +197,36 @@ def validate_error(body: Any) -> Any:
     return validate(body, "ErrorResponse")
 
 
+def check_response_usage(body: Any) -> None:
+    """A `response` object's usage adds up: input + output = total, cached within input."""
+    usage = body.get("usage") if isinstance(body, dict) else None
+    if not isinstance(usage, dict):
+        return
+    inp, out, total = usage.get("input_tokens"), usage.get("output_tokens"), usage.get("total_tokens")
+    cached = (usage.get("input_tokens_details") or {}).get("cached_tokens", 0)
+    if inp + out != total or cached > inp:
+        raise AssertionError(f"response usage does not add up: {json.dumps(usage)}")
+
+
+def validate_response(body: Any) -> Any:
+    """A `response` object (`/v1/responses`)."""
+    validate(body, "Response")
+    check_response_usage(body)
+    return body
+
+
+def validate_response_event(body: Any) -> Any:
+    """One event of a Responses stream; a lifecycle event's `response` as a `Response`."""
+    checked = body
+    if not using_openapi_document() and isinstance(body, dict) and body.get("type") == "response.function_call_arguments.done":
+        # The document requires `name` here; the pinned SDK's model does not declare it.
+        checked = {k: v for k, v in body.items() if k != "name"}
+    validate(checked, "ResponseStreamEvent")
+    if isinstance(body, dict) and isinstance(body.get("response"), dict):
+        check_response_usage(body["response"])
+    return body
+
+
 def deep_copy_spec() -> dict:
     """The rewritten spec (for tests of the helper itself)."""
     return copy.deepcopy(_registry().contents(SPEC_URI))
@@ -214,6 +244,16 @@ def _sdk_models() -> dict:
     import pydantic
     from openai.types import Completion, CreateEmbeddingResponse, ErrorObject, Model
     from openai.types.chat import ChatCompletion, ChatCompletionChunk
+    from openai.types.responses import Response, ResponseStreamEvent
+
+    class Adapter:
+        """A union (the stream events) validated like a model."""
+
+        def __init__(self, tp):
+            self.adapter = pydantic.TypeAdapter(tp)
+
+        def model_validate(self, instance, strict):
+            return self.adapter.validate_python(instance, strict=strict)
 
     class ErrorResponse(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -232,6 +272,8 @@ def _sdk_models() -> dict:
         "Model": Model,
         "ListModelsResponse": ListModelsResponse,
         "ErrorResponse": ErrorResponse,
+        "Response": Response,
+        "ResponseStreamEvent": Adapter(ResponseStreamEvent),
     }
 
 
@@ -248,6 +290,11 @@ REQUIRED_KEYS: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "Model": [("", ("id", "object", "created", "owned_by"))],
     "CreateEmbeddingResponse": [("", ("object", "data", "model", "usage")), ("data.*", ("object", "index", "embedding"))],
     "ListModelsResponse": [("", ("object", "data"))],
+    "Response": [
+        ("", ("id", "object", "created_at", "error", "incomplete_details", "instructions", "model", "tools",
+              "output", "parallel_tool_calls", "metadata", "tool_choice", "temperature", "top_p")),
+        ("output.*.content.*", ("type", "text", "annotations", "logprobs")),
+    ],
 }
 
 
@@ -259,6 +306,8 @@ EXTENSIONS = (
     re.compile(r"^\$\.usage\.prompt_tokens_details\.cache_creation_tokens$"),
     re.compile(r"^\$\.choices\[\d+\]\.(delta|message)\.thinking_blocks$"),
     re.compile(r"^\$\.usage\.server_tool_use$"),
+    # A `response` says `store: false` (OpenAI's own answers carry `store`; the SDK model omits it).
+    re.compile(r"^\$(\.response)?\.store$"),
 )
 
 

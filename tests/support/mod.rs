@@ -445,3 +445,25 @@ pub fn chat_body(target: usize, stream: bool) -> Vec<u8> {
         }
     }
 }
+
+/// Deterministic random chunkings (xorshift64*, no rand dependency): pieces of 1 to
+/// `max_chunk` bytes.
+#[allow(dead_code)]
+pub fn random_chunks(bytes: &[u8], seed: u64, max_chunk: u64) -> Vec<&[u8]> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = ((next() % max_chunk) as usize + 1).min(rest.len());
+        let (a, b) = rest.split_at(n);
+        out.push(a);
+        rest = b;
+    }
+    out
+}

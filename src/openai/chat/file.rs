@@ -16,7 +16,7 @@ pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024 + 512 * 1024;
 const MAX_FILENAME: usize = 1024;
 
 /// A `file` part (`param` names it) → a document.
-pub(super) fn parse_file_part(param: &str, p: &Value) -> Result<Document, ApiError> {
+pub(crate) fn parse_file_part(param: &str, p: &Value) -> Result<Document, ApiError> {
     let bad = |field: &str, msg: String| ApiError::invalid_param(format!("{param}.{field}"), msg);
     let Some(Value::Object(file)) = p.get("file") else {
         return Err(bad("file", "a file part needs a `file` object".into()));

@@ -47,7 +47,7 @@ impl From<MediaError> for ImageError {
 }
 
 /// `data:image/png;base64,…` or `s3://bucket/key.png` → a Bedrock image.
-pub(super) fn parse_image_url(url: &str) -> Result<Image, ImageError> {
+pub(crate) fn parse_image_url(url: &str) -> Result<Image, ImageError> {
     if let Some(s3) = media::s3_url(url) {
         let object = s3?;
         let format = media::extension(&object.uri)

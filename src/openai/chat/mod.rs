@@ -19,8 +19,15 @@ mod thinking;
 mod tools;
 mod types;
 
+/// The chat parsers `/v1/responses` reuses for the same parts in another envelope.
+pub(crate) use file::parse_file_part;
+pub(crate) use image::parse_image_url;
 pub use media::valid_bucket;
 pub use messages::legacy_call_id;
+pub(crate) use params::{
+    parse_metadata, parse_reasoning_effort, parse_response_format, reportable as reportable_ignored,
+};
+pub(crate) use tools::parse_function_def;
 pub use tools::valid_tool_name;
 pub use types::{
     CacheMark, CacheRequest, CacheTtl, ChatCompletion, ChatRequest, Choice, ContentPart, Document,

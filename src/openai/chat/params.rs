@@ -74,7 +74,7 @@ pub(super) const MAX_IGNORED_REPORTED: usize = 16;
 /// The names fit for the header: field names of up to 64 characters of `[A-Za-z0-9_.-]`,
 /// at most [`MAX_IGNORED_REPORTED`]; the rest are counted as `(N more)`. Unknown keys are
 /// the client's to choose, so they are never echoed as they came.
-fn reportable(names: Vec<String>) -> Vec<String> {
+pub(crate) fn reportable(names: Vec<String>) -> Vec<String> {
     let plain = |n: &str| {
         !n.is_empty()
             && n.len() <= 64
@@ -93,7 +93,7 @@ fn reportable(names: Vec<String>) -> Vec<String> {
     out
 }
 
-pub(super) fn parse_response_format(obj: &Map<String, Value>) -> Result<ResponseFormat, ApiError> {
+pub(crate) fn parse_response_format(obj: &Map<String, Value>) -> Result<ResponseFormat, ApiError> {
     let rf = match obj.get("response_format") {
         None | Some(Value::Null) => return Ok(ResponseFormat::Text),
         Some(Value::Object(o)) => o,
@@ -188,7 +188,7 @@ pub(super) fn parse_stop(obj: &Map<String, Value>) -> Result<Vec<String>, ApiErr
 }
 
 /// `reasoning_effort`, one of OpenAI's levels.
-pub(super) fn parse_reasoning_effort(
+pub(crate) fn parse_reasoning_effort(
     obj: &Map<String, Value>,
 ) -> Result<Option<ReasoningEffort>, ApiError> {
     Ok(match opt_string(obj, "reasoning_effort")?.as_deref() {
@@ -223,7 +223,7 @@ pub(super) fn parse_thinking(obj: &Map<String, Value>) -> Result<Option<Value>, 
 }
 
 /// `metadata`: an object of strings, as `(key, value)` pairs in request order.
-pub(super) fn parse_metadata(obj: &Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+pub(crate) fn parse_metadata(obj: &Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
     match obj.get("metadata") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(m)) => m

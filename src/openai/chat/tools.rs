@@ -87,7 +87,7 @@ fn parse_tools(obj: &Map<String, Value>) -> Result<Vec<Tool>, ApiError> {
 
 /// A function definition (`tools[i].function`, or a legacy `functions[i]`; `param` names it),
 /// checked against the ones before it for duplicate names.
-fn parse_function_def(
+pub(crate) fn parse_function_def(
     param: &str,
     f: &Map<String, Value>,
     before: &[Tool],

@@ -1,0 +1,310 @@
+"""The Responses API (`/v1/responses`) end to end: the official `openai` SDK's
+`responses.create`, `responses.stream` and `responses.parse`, a function-tool loop, the
+stateless refusals, and tenants, limits, usage and metrics as for chat, through real Envoy and
+the Bedrock emulator. Every answer and every stream event is validated against OpenAI's
+`Response` / `ResponseStreamEvent` schema (or, without the document, the SDK's models,
+strictly) by the `api` fixture."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import httpx2
+import openai
+import pytest
+
+from e2e_support import HAIKU, SONNET, Api, demo_plugin_config, validate_exchange
+
+SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather for a city",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+    "strict": True,
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_create_text(api, emulator, stream):
+    kwargs = dict(model="gpt-4o", input="Say hello to me", instructions="Be brief", max_output_tokens=50)
+    if stream:
+        events = list(api.client.responses.create(stream=True, **kwargs))
+        types = [e.type for e in events]
+        assert types[:2] == ["response.created", "response.in_progress"]
+        assert types[-1] == "response.completed"
+        assert [e.sequence_number for e in events] == list(range(len(events)))
+        deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        r = events[-1].response
+        assert deltas == r.output_text
+    else:
+        r = api.client.responses.create(**kwargs)
+    assert r.status == "completed" and r.object == "response"
+    assert r.output_text == "Echo: Say hello to me"
+    assert r.id.startswith("resp_")
+    assert r.instructions == "Be brief" and r.max_output_tokens == 50
+    assert r.usage.input_tokens + r.usage.output_tokens == r.usage.total_tokens
+    sent = emulator.last()["body"]
+    assert sent["system"] == [{"text": "Be brief"}]
+    assert sent["inferenceConfig"]["maxTokens"] == 50
+
+
+def test_stream_helper_and_headers(api):
+    with api.client.responses.stream(model="gpt-4o", input="stream me please") as stream:
+        text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert text == final.output_text == "Echo: stream me please"
+    exchange = api.last()
+    assert exchange.content_type == "text/event-stream"
+
+
+def test_unary_headers_usage_and_store(api):
+    raw = api.client.responses.with_raw_response.create(model="gpt-4o", input="count these four words", store=True)
+    r = raw.parse()
+    h = raw.http_response.headers
+    assert h["x-bedrock-model"] and h["x-request-id"]
+    assert h["x-token-usage-input"] == str(r.usage.input_tokens) == "4"
+    assert h["x-token-usage-output"] == str(r.usage.output_tokens)
+    assert r.store is False
+    assert "store" in h["x-bedrock-ignored-params"]
+
+
+def test_parse_with_pydantic(api, emulator):
+    pydantic = pytest.importorskip("pydantic")
+
+    class City(pydantic.BaseModel):
+        name: str
+        population: int
+
+    r = api.client.responses.parse(model=SONNET_45, input="A city", text_format=City)
+    assert isinstance(r.output_parsed, City)
+    assert r.output_parsed.name == "name"
+    assert "outputConfig" in emulator.last()["body"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_function_tool_loop(api, emulator, stream):
+    conversation: list = [{"role": "user", "content": "Weather in Paris? [scenario:tool]"}]
+    first = api.client.responses.create(model="gpt-4o", input=conversation, tools=[WEATHER])
+    calls = [i for i in first.output if i.type == "function_call"]
+    assert len(calls) == 1 and calls[0].name == "get_weather"
+    assert json.loads(calls[0].arguments) == {"city": "city"}
+    conversation += [i.model_dump(exclude_none=True) for i in first.output]
+    conversation.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": '{"temp_c": 21}'})
+    if stream:
+        events = list(api.client.responses.create(model="gpt-4o", input=conversation, tools=[WEATHER], stream=True))
+        second = events[-1].response
+    else:
+        second = api.client.responses.create(model="gpt-4o", input=conversation, tools=[WEATHER])
+    assert second.output_text == f'Tool results: {calls[0].call_id}={{"temp_c":21}}'
+    sent = emulator.last()["body"]["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[1]["content"][-1]["toolUse"]["toolUseId"] == calls[0].call_id
+
+
+def test_streamed_function_call_events(api):
+    events = list(
+        api.client.responses.create(
+            model="gpt-4o", input="Weather? [scenario:tool]", tools=[WEATHER], tool_choice="required", stream=True
+        )
+    )
+    types = [e.type for e in events]
+    assert "response.function_call_arguments.delta" in types
+    done = next(e for e in events if e.type == "response.function_call_arguments.done")
+    assert json.loads(done.arguments) == {"city": "city"}
+    assert events[-1].response.output[-1].type == "function_call"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_summary(api, stream):
+    kwargs = dict(model=SONNET_45, input="Think about it", reasoning={"effort": "medium", "summary": "auto"})
+    if stream:
+        events = list(api.client.responses.create(stream=True, **kwargs))
+        assert any(e.type == "response.reasoning_summary_text.delta" for e in events)
+        r = events[-1].response
+    else:
+        r = api.client.responses.create(**kwargs)
+    assert r.output[0].type == "reasoning"
+    assert r.output[0].summary[0].text == "Reasoning about: Think about it"
+    assert r.output_text == "Echo: Think about it"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_max_output_tokens_is_incomplete(api, stream):
+    kwargs = dict(model="gpt-4o", input="one two three four five six", max_output_tokens=2)
+    if stream:
+        events = list(api.client.responses.create(stream=True, **kwargs))
+        assert events[-1].type == "response.incomplete"
+        r = events[-1].response
+    else:
+        r = api.client.responses.create(**kwargs)
+    assert r.status == "incomplete"
+    assert r.incomplete_details.reason == "max_output_tokens"
+
+
+def test_images_and_files_are_read(api, emulator):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+    r = api.client.responses.create(
+        model=SONNET,
+        input=[{"role": "user", "content": [
+            {"type": "input_text", "text": "what is this"},
+            {"type": "input_image", "image_url": f"data:image/png;base64,{png}", "detail": "auto"},
+            {"type": "input_file", "filename": "notes.txt", "file_data": "data:text/plain;base64,aGVsbG8="},
+        ]}],
+    )
+    assert r.output_text == "Echo: what is this [1 image] [1 document]"
+
+
+@pytest.mark.parametrize(
+    "extra,param",
+    [
+        ({"previous_response_id": "resp_123"}, "previous_response_id"),
+        ({"conversation": "conv_123"}, "conversation"),
+        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
+        ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
+        ({"tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}, "tools[0].type"),
+        ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "https://x"}]}, "tools[0].type"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0].type"),
+    ],
+)
+def test_stateful_fields_and_built_in_tools_are_refused(api, extra, param):
+    body = {"model": "gpt-4o", "input": "hi", **extra}
+    with pytest.raises(openai.BadRequestError) as e:
+        api.client.responses.create(**body)
+    assert e.value.status_code == 400
+    assert e.value.body["param"] == param
+    if param in ("previous_response_id", "conversation"):
+        assert "full conversation" in e.value.body["message"]
+    if param == "tools[0].type":
+        assert f"`{extra['tools'][0]['type']}`" in e.value.body["message"]
+
+
+def test_bedrock_errors_and_mid_stream_errors(api):
+    with pytest.raises(openai.RateLimitError):
+        api.client.responses.create(model="gpt-4o", input="[scenario:throttle] x")
+    events = list(api.client.responses.create(model="gpt-4o", input="[scenario:stream-error] x y z", stream=True))
+    types = [e.type for e in events]
+    assert types[0] == "response.created"
+    assert types[-2:] == ["error", "response.failed"]
+    assert events[-1].response.status == "failed"
+
+
+def test_path_forms_and_method(api, gateway):
+    r = httpx2.get(f"{gateway.base_url}/responses", headers={"authorization": "Bearer sk-local-demo"}, timeout=10)
+    assert r.status_code == 405
+    ok = api.post("/responses/", {"model": "gpt-4o", "input": "hi"})
+    assert ok.status_code == 200 and ok.json()["object"] == "response"
+
+
+# --- tenants, limits, usage and metrics, as for chat -----------------------------------------
+
+KEY = "sk-responses-tenant-1"
+
+
+@pytest.fixture(scope="module")
+def tenanted(start_gateway):
+    config = demo_plugin_config()
+    config.pop("api_keys", None)
+    config["tenants"] = {
+        "resp": {
+            "key_sha256": [hashlib.sha256(KEY.encode()).hexdigest()],
+            "models": ["gpt-4o"],
+            "limits": {"requests_per_minute": 4, "tokens_per_minute": 100000},
+        }
+    }
+    return start_gateway("responses", plugin_config=config)
+
+
+@pytest.fixture
+def tapi(tenanted, emulator):
+    emulator.reset()
+    api = Api(tenanted)
+    yield api
+    api.close()
+    for exchange in api.exchanges:
+        validate_exchange(exchange)
+
+
+def test_tenant_limits_usage_and_metrics(tapi, tenanted):
+    client = tapi.openai(KEY)
+    raw = client.responses.with_raw_response.create(model="gpt-4o", input="count these four words")
+    assert raw.http_response.headers["x-ratelimit-limit-requests"] == "4"
+    assert raw.http_response.headers["x-ratelimit-remaining-requests"] == "3"
+    first = raw.parse()
+    streamed = list(client.responses.create(model="gpt-4o", input="stream me", stream=True))[-1].response
+    with pytest.raises(openai.PermissionDeniedError):
+        client.responses.create(model=HAIKU, input="not allowed")
+    client.responses.create(model="gpt-4o", input="third")
+    client.responses.create(model="gpt-4o", input="fourth")
+    with pytest.raises(openai.RateLimitError) as e:
+        client.responses.create(model="gpt-4o", input="fifth")
+    assert e.value.body["code"] == "rate_limit_exceeded_requests"
+    # The emulator counts words: "third" is 1 in, "Echo: third" 2 out; "fourth" the same.
+    want = (
+        first.usage.input_tokens + streamed.usage.input_tokens + 2,
+        first.usage.output_tokens + streamed.usage.output_tokens + 4,
+    )
+    assert want == (4 + 2 + 2, 5 + 3 + 4)
+    deadline = time.monotonic() + 5
+    while True:
+        data = httpx2.get(
+            f"{tenanted.base_url}/usage", headers={"authorization": f"Bearer {KEY}"}, timeout=5
+        ).json()["data"][0]
+        if data["requests"] >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert data["requests"] == 4
+    assert (data["input_tokens"], data["output_tokens"]) == want
+
+    def requests_metric():
+        """Requests of tenant `resp` on the model its alias calls, summed over workers' lines."""
+        text = httpx2.get(f"{tenanted.admin_url}/stats/prometheus", timeout=5).text
+        lines = [
+            line for line in text.splitlines()
+            if line.startswith("bedrock_openai_requests{") and 'bedrock_tenant="resp"' in line
+            and "claude-3-5-sonnet" in line
+        ]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines), lines
+
+    deadline = time.monotonic() + 8
+    # Four answered and the limiter's 429 (the model was known); the 403 names another model.
+    while (value := requests_metric())[0] < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert value[0] == 5, value[1]
+
+
+# --- the OpenAI Agents SDK --------------------------------------------------------------------
+
+
+def test_agents_sdk_runs_a_function_tool_loop(api, emulator, gateway):
+    """`openai-agents` (not pinned in tests/requirements.txt: it pulls in an MCP server stack;
+    install it beside the venv to run this) drives an agent whose tool the model calls, then
+    answers from the tool's result, all over /v1/responses."""
+    agents = pytest.importorskip("agents")
+    agents.set_tracing_disabled(True)
+    seen: list[str] = []
+
+    @agents.function_tool
+    def get_weather(city: str) -> str:
+        """Current weather for a city."""
+        seen.append(city)
+        return f"sunny in {city}"
+
+    client = openai.AsyncOpenAI(api_key="sk-local-demo", base_url=gateway.base_url, max_retries=0)
+    model = agents.OpenAIResponsesModel(model="gpt-4o", openai_client=client)
+    agent = agents.Agent(name="weather", instructions="Use the tool.", tools=[get_weather], model=model)
+    result = agents.Runner.run_sync(agent, "Weather in Paris? [scenario:tool]")
+    assert seen == ["city"]
+    assert result.final_output.startswith("Tool results: tooluse_")
+    assert result.final_output.endswith("=sunny in city")
+    turns = [r["body"]["messages"] for r in emulator.bedrock_requests()]
+    assert len(turns) == 2
+    assert [m["role"] for m in turns[1]] == ["user", "assistant", "user"]
+    assert "toolResult" in turns[1][2]["content"][0]
