@@ -284,10 +284,10 @@ def test_tenant_limits_usage_and_metrics(tapi, tenanted):
 
 
 def test_agents_sdk_runs_a_function_tool_loop(api, emulator, gateway):
-    """`openai-agents` (not pinned in tests/requirements.txt: it pulls in an MCP server stack;
-    install it beside the venv to run this) drives an agent whose tool the model calls, then
-    answers from the tool's result, all over /v1/responses."""
-    agents = pytest.importorskip("agents")
+    """`openai-agents` (pinned in tests/requirements.txt, so a missing package fails, never
+    skips) drives an agent whose tool the model calls, then answers from the tool's result,
+    all over /v1/responses."""
+    import agents
     agents.set_tracing_disabled(True)
     seen: list[str] = []
 
