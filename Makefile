@@ -12,7 +12,7 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,8 +48,15 @@ validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envo
 	@for c in envoy/*.yaml bench/canned-upstream.yaml; do echo "validate $$c"; AWS_ACCESS_KEY_ID=AKIDVALIDATE AWS_SECRET_ACCESS_KEY=validate AWS_REGION=us-east-1 BEDROCK_GATEWAY_TOKEN=validate $(VENV)/bin/envoy --mode validate -c $$c --log-level error || exit 1; done
 	$(PY) tests/deploy/check_deploy.py validate-envoy
 
-e2e: venv wasm ## end-to-end: openai SDK → real Envoy + filter → Bedrock emulator
+e2e: venv wasm node-clients ## end-to-end: openai SDKs (Python, Node) → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/emulator tests/e2e
+
+NODE_CLIENTS := tests/clients/node
+node-clients: $(NODE_CLIENTS)/node_modules/.installed ## the OpenAI Node SDK for the e2e suite (npm ci from the lock file)
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package-lock.json
+	@command -v npm >/dev/null || { echo "node-clients: npm not found (install Node.js 20+)"; exit 1; }
+	cd $(NODE_CLIENTS) && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 # Third-party references beside the repository (never copied into it): `make conformance`.
 SHARED_REF := $(abspath $(CURDIR)/../shared/reference)
@@ -158,4 +165,4 @@ soak: venv wasm ## SOAK_REQUESTS (10000) mixed requests, concurrency 32, through
 
 clean: ## remove build outputs and the venv
 	cargo clean
-	rm -rf $(VENV) $(BENCH_VENV) .run dist
+	rm -rf $(VENV) $(BENCH_VENV) .run dist $(NODE_CLIENTS)/node_modules
