@@ -15,7 +15,7 @@ OCI_DIGEST ?=
 .PHONY: help venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-embeddings bench-ab bench-phases phases-wasm soak
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
