@@ -12,10 +12,10 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-ab bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-embeddings bench-ab bench-phases phases-wasm soak
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -158,6 +158,10 @@ bench-phases: venv noop-wasm phases-wasm ## mean µs per request in each filter 
 	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_WASM) | tail -4 || exit 1; \
 	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
 	done
+
+bench-embeddings: venv wasm noop-wasm $(BENCH_VENV)/.installed ## the embeddings row alone (16 inputs, filter vs LiteLLM, ~1 min), spliced into docs/benchmarks.md
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	BENCH_ONLY=embeddings $(PY) bench/run.py
 
 SOAK_REQUESTS ?= 10000
 soak: venv wasm ## SOAK_REQUESTS (10000) mixed requests, concurrency 32, through Envoy + filter to the emulator; fails on any loss or leak

@@ -12,10 +12,16 @@ in-flight stream (proxy RSS and heap with N streams held open by a slow upstream
 idle), and the time per callback of the `phase-timing` build. Writes docs/benchmarks.md.
 Loopback only; bounded in time (about 8 minutes).
 
+The embeddings row: a batch of EMBED_INPUTS short texts to `/v1/embeddings` (Titan Text
+Embeddings v2, which takes one text per call: the filter fans out 16 InvokeModel calls, and
+LiteLLM makes 16 too), through the filter and through LiteLLM. `BENCH_ONLY=embeddings` runs
+that row alone (a short run, about a minute) and replaces only its section of the report.
+
 Environment: BENCH_SECONDS (one throughput burst, default 2), BENCH_ROUNDS (default 3),
 BENCH_LAT_SECONDS (default 3), BENCH_CONNECTIONS (default 16), BENCH_STREAMS (default 500),
 BENCH_SKIP_LITELLM=1, BENCH_SIZES_KB (default 1,4,16,256), BENCH_WASM (another build of the
-filter, for A/B runs), BENCH_DOC (where to write the report, default docs/benchmarks.md).
+filter, for A/B runs), BENCH_DOC (where to write the report, default docs/benchmarks.md),
+BENCH_ONLY=embeddings (the embeddings row alone).
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ EXPECTED_TEXT = (
     'To calculate the cosine of 7, we can use the "cosine" function that is available to us.'
     " Let's use this function to get the result."
 )
+
+EMBED_MODEL = "amazon.titan-embed-text-v2:0"
+EMBED_INPUTS = 16
+EMBED_ANSWER = ROOT / "bench" / "titan-embedding-response.json"
+EMBED_HEADING = "## Embeddings"
+ONLY = os.environ.get("BENCH_ONLY", "")
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -391,6 +403,125 @@ async def memory_per_stream(pid: int, port: int, path: str, auth: bool, n: int) 
 
 
 # ------------------------------------------------------------------------------------------
+# Embeddings: one batch of short texts, fanned out to the canned InvokeModel answer.
+
+
+def embeddings_body() -> bytes:
+    texts = [f"short input number {i} for the embeddings row" for i in range(EMBED_INPUTS)]
+    return json.dumps({"model": EMBED_MODEL, "input": texts, "dimensions": 256,
+                       "encoding_format": "float"}, separators=(",", ":")).encode()
+
+
+def check_embeddings(kind: str, status: int, body: bytes, ctype: str) -> None:
+    """Every input's vector, in order, is the canned one (the answer really went upstream
+    once per input); the filter's usage adds up the canned counts."""
+    if status != 200:
+        raise SystemExit(f"{kind} embeddings: status {status}: {body[:300]!r}")
+    want = json.loads(EMBED_ANSWER.read_bytes())
+    v = json.loads(body)
+    assert v["object"] == "list", v
+    assert [d["index"] for d in v["data"]] == list(range(EMBED_INPUTS)), v["data"][:2]
+    for d in v["data"]:
+        assert len(d["embedding"]) == len(want["embedding"]), len(d["embedding"])
+        assert all(abs(a - b) < 1e-6 for a, b in zip(d["embedding"], want["embedding"]))
+    if kind == "filter":
+        assert v["usage"]["prompt_tokens"] == EMBED_INPUTS * want["inputTextTokenCount"], v["usage"]
+
+
+def measure_embeddings(kind: str, pid: int, port: int, auth: bool) -> dict:
+    body_file = RUN / "body-embeddings.json"
+    body_file.write_bytes(embeddings_body())
+    check_embeddings(kind, *post(port, "/v1/embeddings", body_file.read_bytes(), auth))
+    return measure(f"{kind} embeddings {EMBED_INPUTS} inputs", pid, port, "/v1/embeddings",
+                   body_file, auth)
+
+
+def embeddings_section(emb: dict, note: str) -> list[str]:
+    """The report's embeddings section: the filter's row and LiteLLM's."""
+    L = [EMBED_HEADING, ""]
+    if ONLY == "embeddings":
+        L += [f"**Short run** (`make bench-embeddings`, "
+              f"{dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}): one "
+              f"{SECONDS * ROUNDS} s burst and one {LAT_SECONDS} s latency run per proxy, with no "
+              "interleaving; the rest of this report is from another run. Read it as an order "
+              "of magnitude.", ""]
+    L += [f"`POST /v1/embeddings` with a batch of {EMBED_INPUTS} short texts (about 45 bytes "
+          f"each) for `{EMBED_MODEL}` at 256 dimensions, floats. Titan takes one text per call, "
+          f"so each request is {EMBED_INPUTS} `InvokeModel` calls to the canned upstream, which "
+          "answers every one with `bench/titan-embedding-response.json`: the filter makes them "
+          "as side calls (8 in flight) and assembles the list; LiteLLM (`bedrock/amazon.titan-"
+          "embed-text-v2:0`) makes its own. Each proxy's answer is checked once (16 vectors in "
+          "order, the filter's usage) before it is measured. CPU per request counts the proxy "
+          "only, as above.", ""]
+    L += ["| proxy | inputs | req/s | p50 ms | p99 ms | c=1 p50 ms | c=1 p99 ms | CPU µs/req | vs LiteLLM |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lt = emb.get("litellm")
+    for kind, name in (("filter", "**Envoy + filter**"), ("litellm", "LiteLLM")):
+        r = emb.get(kind)
+        if not r:
+            continue
+        vs = f"{r['rps'] / lt['rps']:.1f}×" if kind == "filter" and lt and lt["rps"] else ""
+        L.append(f"| {name} | {EMBED_INPUTS} | {r['rps']:,.0f} | {fmt_ms(r['p50'])} | "
+                 f"{fmt_ms(r['p99'])} | {r['lat_p50'] / 1000:.3f} | {r['lat_p99'] / 1000:.3f} | "
+                 f"{r['cpu_us']:,.0f} | {vs} |")
+    errors = sum(r["errors"] for r in emb.values())
+    L += ["", f"Errors or non-200 answers: {errors}."]
+    if note:
+        L += ["", f"LiteLLM: {note}"]
+    return L + [""]
+
+
+def start_litellm() -> subprocess.Popen | None:
+    if os.environ.get("BENCH_SKIP_LITELLM") == "1" or not LITELLM.exists():
+        return None
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR",
+               LITELLM_TELEMETRY="False", NO_PROXY="*", no_proxy="*")
+    return start("litellm", [str(LITELLM), "--config", "bench/litellm.yaml", "--host", "127.0.0.1",
+                             "--port", str(LITE), "--num_workers", "1"], env)
+
+
+def embeddings_only() -> None:
+    """`BENCH_ONLY=embeddings`: the embeddings row alone, spliced into the existing report
+    in place of its embeddings section (or before the memory section)."""
+    RUN.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    emb, note = {}, ""
+    try:
+        canned = start("canned", [str(ENVOY), "-c", "bench/canned-upstream.yaml", "--concurrency", "1",
+                                  "--log-level", "warn", "--base-id", "71"])
+        write_proxy_config()
+        proxy = start("proxy", [str(ENVOY), "-c", str(RUN / "envoy-bench.yaml"), "--concurrency", "1",
+                                "--log-level", "warn", "--base-id", "72"])
+        wait_http("http://127.0.0.1:18901/ready", canned)
+        wait_http("http://127.0.0.1:18900/ready", proxy)
+        emb["filter"] = measure_embeddings("filter", proxy.pid, FILTER, True)
+        os.killpg(proxy.pid, signal.SIGTERM)
+        lite = start_litellm()
+        if lite is None:
+            note = "skipped (BENCH_SKIP_LITELLM=1 or .venv-bench missing)."
+        else:
+            try:
+                wait_http(f"http://127.0.0.1:{LITE}/health/liveliness", lite, 120)
+                emb["litellm"] = measure_embeddings("litellm", lite.pid, LITE, False)
+            except (SystemExit, AssertionError, OSError) as e:
+                note = f"failed during the run: {e}"
+                log(note)
+    finally:
+        stop_all()
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    section = "\n".join(embeddings_section(emb, note)) + "\n"
+    m = re.search(rf"(?ms)^{EMBED_HEADING}\n.*?(?=^## )", text)
+    if m:
+        text = text[:m.start()] + section + text[m.end():]
+    elif "\n## Memory per in-flight stream" in text:
+        text = text.replace("\n## Memory per in-flight stream", "\n" + section + "## Memory per in-flight stream", 1)
+    else:
+        text += "\n" + section
+    DOC.write_text(text)
+    log(f"wrote the embeddings section of {DOC}")
+
+
+# ------------------------------------------------------------------------------------------
 
 
 def version(cmd: list[str]) -> str:
@@ -441,14 +572,10 @@ def main() -> None:
                 ], bf)
                 for key, res in measured.items():
                     results[(key, label, mode)] = res
+        emb = {"filter": measure_embeddings("filter", proxy.pid, FILTER, True)}
         # LiteLLM starts only now: its start-up (seconds of Python imports) must not overlap
         # the Envoy measurements.
-        lite = None
-        if os.environ.get("BENCH_SKIP_LITELLM") != "1" and LITELLM.exists():
-            env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", LITELLM_LOG="ERROR",
-                       LITELLM_TELEMETRY="False", NO_PROXY="*", no_proxy="*")
-            lite = start("litellm", [str(LITELLM), "--config", "bench/litellm.yaml", "--host", "127.0.0.1",
-                                     "--port", str(LITE), "--num_workers", "1"], env)
+        lite = start_litellm()
         lite_note = ""
         if lite is not None:
             try:
@@ -460,6 +587,7 @@ def main() -> None:
                         check("litellm", stream, *post(LITE, "/v1/chat/completions", bf.read_bytes(), False))
                         results[("litellm", label, mode)] = measure(
                             f"litellm {label} {mode}", lite.pid, LITE, "/v1/chat/completions", bf, False)
+                emb["litellm"] = measure_embeddings("litellm", lite.pid, LITE, False)
             except (SystemExit, AssertionError, OSError) as e:
                 lite_note = f"LiteLLM failed during the run: {e}"
                 log(lite_note)
@@ -489,7 +617,7 @@ def main() -> None:
         phases = phase_breakdown(bodies)
     finally:
         stop_all()
-    write_doc(results, mem, lite_note, proxy_rss, time.time() - t_start, phases)
+    write_doc(results, mem, lite_note, proxy_rss, time.time() - t_start, phases, emb)
     log(f"wrote {DOC} in {time.time() - t_start:.0f}s")
 
 
@@ -586,7 +714,7 @@ PHASE_NAMES = {
 
 
 def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed: float,
-              phases: dict) -> None:
+              phases: dict, emb: dict) -> None:
     cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     envoy_v = version([str(ENVOY), "--version"])
     envoy_v = re.sub(r"^.*version: ", "", envoy_v)
@@ -757,6 +885,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
         w("| **all callbacks** | " + " | ".join(
             f"**{sum(phases[c][1].get(k, 0) for k in tops):.1f}**" for c in cols) + " |")
         w("")
+    L.extend(embeddings_section(emb, lite_note))
     w("## Memory per in-flight stream")
     w("")
     w(f"A slow upstream (in `bench/run.py`) sends the first 3 frames of the capture and then holds "
@@ -818,6 +947,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("make bench                 # this report (installs wrk and .venv-bench with LiteLLM if missing)")
     w("make bench-core            # criterion: request and stream translation")
     w("make bench-phases          # µs per request in each filter callback (--features phase-timing)")
+    w("make bench-embeddings      # the embeddings row alone (short run), spliced into this report")
     w('make bench-ab AB_WASMS="a.wasm b.wasm"   # two builds side by side, interleaved bursts')
     w("BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_STREAMS=800 make bench   # longer runs")
     w("```")
@@ -829,4 +959,4 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
 
 
 if __name__ == "__main__":
-    main()
+    embeddings_only() if ONLY == "embeddings" else main()

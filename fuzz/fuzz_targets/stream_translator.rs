@@ -1,5 +1,6 @@
 //! ConverseStream → SSE with arbitrary chunkings: a sequence of plausible Bedrock events
-//! (any order, any strings, exceptions, unknown events, raw payloads), optionally one
+//! (any order, any strings, reasoning and citation deltas, exceptions, unknown events, raw
+//! payloads), optionally one
 //! corrupted byte, fed whole and in arbitrary chunks. The output must be identical, valid
 //! SSE, with exactly one terminator.
 #![no_main]
@@ -17,7 +18,53 @@ enum Delta {
     Signature(String),
     Redacted(String),
     ToolResult(String),
+    Citation(Citation),
     Empty,
+}
+
+/// A `citation` delta (botocore's `CitationsDelta`): any strings, any numbers, a location of
+/// a known kind, an unknown one, or one of the wrong shape.
+#[derive(Debug, Arbitrary)]
+struct Citation {
+    title: Option<String>,
+    source: Option<String>,
+    cited: Option<Vec<String>>,
+    location: Option<(u8, String, u32, u32, u32)>,
+}
+
+const LOCATIONS: [&str; 5] = [
+    "documentChar",
+    "documentPage",
+    "documentChunk",
+    "searchResultLocation",
+    "web",
+];
+
+fn citation(c: &Citation) -> Value {
+    let mut v = json!({});
+    if let Some(t) = &c.title {
+        v["title"] = json!(t);
+    }
+    if let Some(s) = &c.source {
+        v["source"] = json!(s);
+    }
+    if let Some(parts) = &c.cited {
+        v["sourceContent"] = parts.iter().take(4).map(|t| json!({"text": t})).collect();
+    }
+    if let Some((kind, name, a, b, d)) = &c.location {
+        let k = usize::from(*kind);
+        v["location"] = match LOCATIONS.get(k % 8) {
+            Some(&"web") => json!({"web": {"url": name, "domain": name}}),
+            Some(&"searchResultLocation") => {
+                json!({"searchResultLocation": {"searchResultIndex": a, "start": b, "end": d}})
+            }
+            Some(kind) => json!({ *kind: {"documentIndex": a, "start": b, "end": d} }),
+            None if k % 8 == 5 => json!({ name.as_str(): {"x": a} }),
+            None if k % 8 == 6 => json!(name),
+            None => json!({"documentChar": {"documentIndex": a}, "web": {}}),
+        };
+    }
+    v
 }
 
 #[derive(Debug, Arbitrary)]
@@ -133,6 +180,7 @@ fn build(events: &[Ev]) -> Vec<u8> {
                     Delta::Signature(t) => json!({"reasoningContent": {"signature": t}}),
                     Delta::Redacted(t) => json!({"reasoningContent": {"redactedContent": t}}),
                     Delta::ToolResult(t) => json!({"toolResult": [{"text": t}]}),
+                    Delta::Citation(c) => json!({"citation": citation(c)}),
                     Delta::Empty => json!({}),
                 };
                 json_event(

@@ -51,6 +51,10 @@ pub struct BedrockModel {
     /// `reasoning_content` and `thinking_blocks`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<bool>,
+    /// Where the model takes prompt-cache points (`cache_control`, automatic caching), or
+    /// `false`: the gateway drops cache markers for a model without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_caching: Option<PromptCachingFacts>,
     /// Documents, citations, S3 sources and tool-result images the model takes.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub content: Option<crate::catalog::content::ContentSupport>,
@@ -65,6 +69,36 @@ pub struct BedrockModel {
     /// Set on embedding models only (served on `/v1/embeddings`, refused on chat).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embedding: Option<EmbeddingFacts>,
+}
+
+/// `bedrock.prompt_caching`: `false`, or where cache points go. Every caching model caches
+/// the system prompt and messages; `tools` and the 1-hour TTL depend on the model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptCachingFacts {
+    Unsupported,
+    Supported(CachePoints),
+}
+
+/// Where a caching model takes cache points, and how long a prefix must be to be cached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CachePoints {
+    pub system: bool,
+    pub messages: bool,
+    pub tools: bool,
+    pub ttl_1h: bool,
+    /// The fewest tokens a cached prefix needs.
+    pub min_tokens: u32,
+    /// Most cache points one request takes.
+    pub max_cache_points: usize,
+}
+
+impl Serialize for PromptCachingFacts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Unsupported => s.serialize_bool(false),
+            Self::Supported(points) => points.serialize(s),
+        }
+    }
 }
 
 /// What `/v1/embeddings` does with an embedding model.

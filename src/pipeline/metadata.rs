@@ -7,13 +7,14 @@ use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
 use crate::auth::tenant::Tenant;
+use crate::catalog::caching::{PromptCaching, MAX_CACHE_POINTS};
 use crate::catalog::models;
 use crate::catalog::{provider_of, Resolved};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::openai::models::{
-    BedrockModel, EmbeddingFacts, Mapping, MappingList, Model, ModelList, Provider,
-    ProviderCapabilities, ProviderList, METADATA_VERSION,
+    BedrockModel, CachePoints, EmbeddingFacts, Mapping, MappingList, Model, ModelList,
+    PromptCachingFacts, Provider, ProviderCapabilities, ProviderList, METADATA_VERSION,
 };
 use crate::upstream::Upstream;
 
@@ -50,6 +51,7 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
             streaming: entry.map(|e| e.streaming),
             tools: entry.map(|e| e.tools),
             reasoning: entry.map(|e| crate::catalog::reasoning::reasons(&e.id)),
+            prompt_caching: entry.map(|e| caching_facts(e.prompt_caching)),
             content: entry.map(|e| e.content),
             inference_profiles: entry.map(|e| e.profile_ids()),
             region: region.to_string(),
@@ -64,6 +66,22 @@ fn model_object(cfg: &Config, r: &Resolved<'_>) -> Model {
                 }
             }),
         },
+    }
+}
+
+/// A catalog entry's prompt caching as `/v1/models` shows it: what the translation lets
+/// through to Bedrock (`pipeline/bedrock.rs` reads the same entry).
+fn caching_facts(caching: Option<PromptCaching>) -> PromptCachingFacts {
+    match caching {
+        None => PromptCachingFacts::Unsupported,
+        Some(c) => PromptCachingFacts::Supported(CachePoints {
+            system: true,
+            messages: true,
+            tools: c.tools,
+            ttl_1h: c.ttl_1h,
+            min_tokens: c.min_tokens,
+            max_cache_points: MAX_CACHE_POINTS,
+        }),
     }
 }
 
@@ -359,6 +377,45 @@ mod tests {
         // Names without a catalog entry say nothing.
         let mine = data.iter().find(|m| m["id"] == "mine").unwrap();
         assert!(mine["bedrock"].get("documents").is_none());
+    }
+
+    #[test]
+    fn models_say_where_they_take_cache_points() {
+        let v = parse(list_models(
+            &cfg(
+                r#""models":[{"id":"amazon.nova-micro-v1:0","prompt_caching":{"enabled":false}},{"id":"acme.m-v1:0","prompt_caching":{"min_tokens":2048}}]"#,
+            ),
+            &anyone(),
+        ));
+        let data = v["data"].as_array().unwrap();
+        let caching = |id: &str| {
+            data.iter().find(|m| m["id"] == id).unwrap()["bedrock"]["prompt_caching"].clone()
+        };
+        let points = |tools: bool, ttl_1h: bool, min_tokens: u32| {
+            serde_json::json!({"system": true, "messages": true, "tools": tools,
+                "ttl_1h": ttl_1h, "min_tokens": min_tokens, "max_cache_points": 4})
+        };
+        // gpt-4o is Claude 3.5 Sonnet v2 here: caching was a preview only.
+        assert_eq!(caching("gpt-4o"), Value::Bool(false));
+        assert_eq!(
+            caching("anthropic.claude-3-7-sonnet-20250219-v1:0"),
+            points(true, false, 1024)
+        );
+        assert_eq!(
+            caching("anthropic.claude-sonnet-4-5-20250929-v1:0"),
+            points(true, true, 1024)
+        );
+        assert_eq!(caching("amazon.nova-pro-v1:0"), points(false, false, 1000));
+        assert_eq!(
+            caching("meta.llama3-3-70b-instruct-v1:0"),
+            Value::Bool(false)
+        );
+        // A `models` entry overrides what the built-in one says, or says it for a new id.
+        assert_eq!(caching("amazon.nova-micro-v1:0"), Value::Bool(false));
+        assert_eq!(caching("acme.m-v1:0"), points(false, false, 2048));
+        // Names without a catalog entry say nothing.
+        let mine = data.iter().find(|m| m["id"] == "mine").unwrap();
+        assert!(mine["bedrock"].get("prompt_caching").is_none());
     }
 
     #[test]

@@ -122,19 +122,46 @@ def test_usage_and_models_list(api, emulator):
     assert "embedding" not in models["gpt-4o"]["bedrock"]
 
 
-def test_langchain_openai_embeddings(gateway, emulator):
-    langchain_openai = pytest.importorskip("langchain_openai")
-    emulator.reset()
-    emb = langchain_openai.OpenAIEmbeddings(
+def test_langchain_openai_embeddings(api, emulator):
+    """LangChain's `OpenAIEmbeddings` (pinned in tests/requirements.txt, so an import error
+    fails): a batch through `embed_documents`, one text through `embed_query`."""
+    from langchain_openai import OpenAIEmbeddings
+
+    emb = OpenAIEmbeddings(
         model="text-embedding-3-small",
-        base_url=gateway.base_url,
+        base_url=api.gateway.base_url,
         api_key=DEMO_API_KEY,
         check_embedding_ctx_length=False,
         max_retries=0,
+        http_client=api._http_client(),
     )
-    docs = emb.embed_documents(["first document", "second document"])
-    assert close(docs[1], vector_for("second document", 1024))
+    texts = ["first document", "second document", "third document"]
+    docs = emb.embed_documents(texts)
+    assert len(docs) == 3
+    for text, vector in zip(texts, docs):
+        assert close(vector, vector_for(text, 1024)), text
     assert close(emb.embed_query("a query"), vector_for("a query", 1024))
+    assert sorted(s["body"]["inputText"] for s in invokes(emulator)) == sorted(texts + ["a query"])
+    assert {s["model_id"] for s in invokes(emulator)} == {TITAN}
+
+
+def test_langchain_chat_openai(api, emulator):
+    """LangChain's `ChatOpenAI`: one unary call and one stream through the filter."""
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        model="gpt-4o",
+        base_url=api.gateway.base_url,
+        api_key=DEMO_API_KEY,
+        max_retries=0,
+        http_client=api._http_client(),
+    )
+    reply = chat.invoke("Hi LangChain")
+    assert reply.content == "Echo: Hi LangChain"
+    assert reply.usage_metadata["input_tokens"] > 0
+    streamed = "".join(chunk.content for chunk in chat.stream("Hi again"))
+    assert streamed == "Echo: Hi again"
+    assert [r["operation"] for r in emulator.bedrock_requests()] == ["Converse", "ConverseStream"]
 
 
 def test_azure_client_without_configured_deployments(api, gateway, emulator):

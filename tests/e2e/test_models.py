@@ -34,7 +34,35 @@ def test_models_list_has_aliases_and_the_builtin_catalog(api, emulator):
     assert alias["bedrock"]["reasoning"] is False
     assert by_id["deepseek.r1-v1:0"]["bedrock"]["reasoning"] is True
     assert by_id["amazon.nova-pro-v1:0"]["bedrock"]["reasoning"] is False
+    # Which models take prompt-cache points, and where.
+    assert alias["bedrock"]["prompt_caching"] is False
+    assert by_id["anthropic.claude-sonnet-4-5-20250929-v1:0"]["bedrock"]["prompt_caching"] == {
+        "system": True, "messages": True, "tools": True, "ttl_1h": True, "min_tokens": 1024,
+        "max_cache_points": 4}
+    assert by_id["amazon.nova-pro-v1:0"]["bedrock"]["prompt_caching"]["tools"] is False
+    assert by_id["meta.llama3-3-70b-instruct-v1:0"]["bedrock"]["prompt_caching"] is False
     assert emulator.requests() == [], "the catalog needs no Bedrock call"
+
+
+@pytest.mark.parametrize("model_id", ["gpt-4o", "anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                      "amazon.nova-pro-v1:0", "meta.llama3-3-70b-instruct-v1:0"])
+def test_prompt_caching_says_what_a_chat_request_does(api, emulator, model_id):
+    """`bedrock.prompt_caching` is what the translation does with `cache_control`: cache
+    points where it says, none for `false`."""
+    caching = api.client.models.retrieve(model_id).model_dump()["bedrock"]["prompt_caching"]
+    long = "lorem " * 300
+    tool = {"type": "function", "cache_control": {"type": "ephemeral"},
+            "function": {"name": "lookup", "description": long, "parameters": {"type": "object", "properties": {}}}}
+    api.client.chat.completions.create(
+        model=model_id,
+        messages=[{"role": "system", "content": [{"type": "text", "text": long, "cache_control": {"type": "ephemeral"}}]},
+                  {"role": "user", "content": "q"}],
+        tools=[tool],
+    )
+    body = emulator.last()["body"]
+    point = {"cachePoint": {"type": "default"}}
+    assert (point in body["system"]) == bool(caching), body["system"]
+    assert (point in body["toolConfig"]["tools"]) == bool(caching and caching["tools"]), body["toolConfig"]
 
 
 @pytest.mark.parametrize("model_id", ["gpt-4o-mini", SONNET_BASE, SONNET, "amazon.nova-micro-v1:0"])
