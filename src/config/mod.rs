@@ -32,6 +32,9 @@
 //! - the Envoy process environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
 //!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
+//!
+//! `signing: "envoy"` leaves SigV4 of the Converse calls to Envoy's `aws_request_signing`
+//! filter after this one (then the filter's own credentials, if any, sign only its side calls).
 
 mod models;
 pub mod path_forms;
