@@ -8,10 +8,13 @@ to each build in turn, ROUNDS times, so that drift falls on all of them alike. E
 measures the first Envoy's plain passthrough listener and its buffering no-op Wasm listener
 (the floor of a body-rewriting filter), and each burst is reported as CPU µs
 per request of that proxy process, and as a ratio to the passthrough burst of its round.
+With AB_ENVOY_SIGNING=1 each build is also measured on its `signing: envoy` listener (Envoy's
+aws_request_signing signs instead of the filter), as `<build> +envoy-signing`.
 Not a test; prints only.
 
     python3 bench/ab.py A.wasm B.wasm [...]
-    env: BENCH_SIZES_KB (1), AB_MODES (unary,stream), AB_ROUNDS (8), AB_SECONDS (2)
+    env: BENCH_SIZES_KB (1), AB_MODES (unary,stream), AB_ROUNDS (8), AB_SECONDS (2),
+         AB_ENVOY_SIGNING (0)
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ ROUNDS = int(os.environ.get("AB_ROUNDS", "8"))
 SECONDS = int(os.environ.get("AB_SECONDS", "2"))
 MODES = os.environ.get("AB_MODES", "unary,stream").split(",")
 SIZES = [(f"{k} KB", k * 1024) for k in map(int, os.environ.get("BENCH_SIZES_KB", "1").split(","))]
-PORTS = ("18000", "18001", "18003", "18004", "18900")  # passthrough, filter, no-op, buffer, admin
+ENVOY_SIGNING = os.environ.get("AB_ENVOY_SIGNING", "0") == "1"
+# passthrough, filter, no-op, buffer, filter with `signing: envoy`, admin
+PORTS = ("18000", "18001", "18003", "18004", "18005", "18900")
 
 
 def config_for(i: int, wasm: Path) -> Path:
@@ -58,6 +63,10 @@ def main() -> None:
     if not wasms:
         raise SystemExit(__doc__)
     names = [w.name if len({x.name for x in wasms}) == len(wasms) else str(w) for w in wasms]
+    # (name, proxy index, listener port offset): each build in-filter, then with Envoy signing.
+    targets = [(n, i, 1) for i, n in enumerate(names)]
+    if ENVOY_SIGNING:
+        targets += [(f"{n} +envoy-signing", i, 5) for i, n in enumerate(names)]
     run.RUN.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     cpu: dict[tuple, list] = {}
@@ -79,22 +88,22 @@ def main() -> None:
                 body = run.RUN / f"body-{size}-{mode}.json"
                 body.write_bytes(run.chat_body(size, stream))
                 up = run.MODEL_PATH + ("/converse-stream" if stream else "/converse")
-                for i, p in enumerate(proxies):
-                    run.check("filter", stream, *run.post(18001 + 100 * i, "/v1/chat/completions",
+                for _, i, port in targets:
+                    run.check("filter", stream, *run.post(18000 + port + 100 * i, "/v1/chat/completions",
                                                           body.read_bytes(), True))
-                    run.wrk(18001 + 100 * i, "/v1/chat/completions", body, True, run.CONNECTIONS, 1)
+                    run.wrk(18000 + port + 100 * i, "/v1/chat/completions", body, True, run.CONNECTIONS, 1)
                 for rnd in range(ROUNDS):
                     base = burst(proxies[0].pid, 18000, up, body, False)
                     cpu.setdefault(("passthrough", label, mode), []).append(base)
                     floor = burst(proxies[0].pid, 18004, up, body, False)
                     cpu.setdefault(("buffering Wasm (floor)", label, mode), []).append(floor)
                     ratio.setdefault(("buffering Wasm (floor)", label, mode), []).append(floor / base)
-                    for i, p in enumerate(proxies):
-                        us = burst(p.pid, 18001 + 100 * i, "/v1/chat/completions", body, True)
-                        cpu.setdefault((names[i], label, mode), []).append(us)
-                        ratio.setdefault((names[i], label, mode), []).append(us / base)
+                    for name, i, port in targets:
+                        us = burst(proxies[i].pid, 18000 + port + 100 * i, "/v1/chat/completions", body, True)
+                        cpu.setdefault((name, label, mode), []).append(us)
+                        ratio.setdefault((name, label, mode), []).append(us / base)
                     run.log(f"round {rnd} {label} {mode}: passthrough {base:.0f} µs, floor {floor:.0f}, " + ", ".join(
-                        f"{n} {cpu[(n, label, mode)][-1]:.0f}" for n in names))
+                        f"{n} {cpu[(n, label, mode)][-1]:.0f}" for n, _, _ in targets))
     finally:
         run.stop_all()
     print(f"\nmedians of {ROUNDS} rounds of {SECONDS} s bursts, {run.CONNECTIONS} connections:")

@@ -941,6 +941,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     else:
         w("Not run: `make bench-core` prints the criterion numbers.")
     w("")
+    L.extend(kept_sections())
     w("## Reproduce")
     w("")
     w("```sh")
@@ -949,6 +950,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("make bench-phases          # µs per request in each filter callback (--features phase-timing)")
     w("make bench-embeddings      # the embeddings row alone (short run), spliced into this report")
     w('make bench-ab AB_WASMS="a.wasm b.wasm"   # two builds side by side, interleaved bursts')
+    w('AB_ENVOY_SIGNING=1 make bench-ab AB_WASMS=a.wasm   # plus each build with `signing: envoy`')
     w("BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_STREAMS=800 make bench   # longer runs")
     w("```")
     w("")
@@ -956,6 +958,16 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
       "`BENCH_BODY=<body file>` and `BENCH_AUTH=<key>`.")
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text("\n".join(L) + "\n")
+
+
+KEPT = re.compile(r"(?ms)^<!-- kept: .*?^<!-- /kept -->\n")
+
+
+def kept_sections() -> list[str]:
+    """Hand-written sections of the current report (A/B runs of `make bench-ab`, between
+    `<!-- kept: … -->` and `<!-- /kept -->`), carried over into the new one."""
+    old = DOC.read_text() if DOC.exists() else ""
+    return [line for block in KEPT.findall(old) for line in block.splitlines()] + ([""] if KEPT.search(old) else [])
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@
 //! - the Envoy process environment: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //!   `AWS_SESSION_TOKEN`, else `AWS_BEARER_TOKEN_BEDROCK` (passed to the VM through
 //!   `vm_config.environment_variables.host_env_keys`). `region` falls back to `AWS_REGION`.
+//!
+//! `signing: "envoy"` leaves SigV4 of the Converse calls to Envoy's `aws_request_signing`
+//! filter after this one (then the filter's own credentials, if any, sign only its side calls).
 
 mod models;
 pub mod path_forms;
@@ -58,7 +61,7 @@ use crate::auth::key_source::{KeySource, RawKeySource};
 use crate::auth::tenant::TenantTable;
 use crate::catalog::Catalog;
 use crate::document::{from_json_value, json_error};
-use crate::upstream::{AwsAuth, Upstream};
+use crate::upstream::{AwsAuth, Signing, Upstream};
 
 /// The tenant `api_keys` belong to.
 pub const DEFAULT_TENANT: &str = "default";
@@ -92,6 +95,8 @@ struct RawConfig {
     bedrock_api_key: Option<String>,
     #[serde(default)]
     gateway: Option<RawGateway>,
+    #[serde(default)]
+    signing: Option<String>,
     #[serde(default)]
     model_aliases: BTreeMap<String, String>,
     #[serde(default)]
@@ -139,6 +144,8 @@ pub struct Config {
     pub bedrock_host_explicit: bool,
     /// How requests reach Bedrock and authenticate.
     pub upstream: Upstream,
+    /// Who signs the Converse calls: the filter, or Envoy's `aws_request_signing` after it.
+    pub signing: Signing,
     pub model_aliases: BTreeMap<String, String>,
     /// Models for `/v1/models`, with aliases.
     pub catalog: Catalog,
@@ -261,12 +268,13 @@ impl Config {
         )?;
         let (region, bedrock_host) =
             region_and_host(raw.region, raw.bedrock_host, raw.gateway.is_some(), env)?;
-        let upstream = upstream::upstream(
+        let (upstream, signing) = upstream::upstream(
             upstream::RawUpstream {
                 gateway: raw.gateway,
                 credentials: raw.credentials,
                 credentials_source: raw.credentials_source,
                 bedrock_api_key: raw.bedrock_api_key,
+                signing: raw.signing,
             },
             env,
         )?;
@@ -276,6 +284,7 @@ impl Config {
             .enumerate()
             .map(|(i, m)| models::parse_model(i, m))
             .collect::<Result<Vec<_>, _>>()?;
+        upstream::envoy_region(signing, &models, &region, bedrock_host.is_some())?;
         let catalog = Catalog::new(raw.builtin_models, models, raw.model_aliases.clone());
         let path_forms = PathForms::new(raw.path_prefix, raw.azure_deployments)?;
         let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
@@ -291,6 +300,7 @@ impl Config {
             bedrock_host: bedrock_host.unwrap_or_else(|| default_host(&region)),
             region,
             upstream,
+            signing,
             model_aliases: raw.model_aliases,
             catalog,
             path_forms,

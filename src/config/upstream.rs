@@ -5,19 +5,22 @@ use std::time::Duration;
 
 use super::raw::{RawCredentialSource, RawCredentials, RawEmbeddings, RawGateway};
 use super::{err, nonempty, ConfigError, Env};
+use crate::catalog::ModelEntry;
 use crate::upstream::credentials::{CredentialSource, SourceKind};
 use crate::upstream::sigv4::Credentials;
-use crate::upstream::{AwsAuth, GatewayUpstream, Upstream};
+use crate::upstream::{AwsAuth, GatewayUpstream, Signing, Upstream};
 
-/// The configuration's ways to reach Bedrock, at most one of them set.
+/// The configuration's ways to reach Bedrock, at most one of them set, and who signs.
 pub(super) struct RawUpstream {
     pub gateway: Option<RawGateway>,
     pub credentials: Option<RawCredentials>,
     pub credentials_source: Option<RawCredentialSource>,
     pub bedrock_api_key: Option<String>,
+    pub signing: Option<String>,
 }
 
-pub(super) fn upstream(raw: RawUpstream, env: Env) -> Result<Upstream, ConfigError> {
+pub(super) fn upstream(raw: RawUpstream, env: Env) -> Result<(Upstream, Signing), ConfigError> {
+    let signing = signing(&raw)?;
     let set = [
         (raw.credentials.is_some(), "credentials"),
         (raw.credentials_source.is_some(), "credentials_source"),
@@ -29,7 +32,7 @@ pub(super) fn upstream(raw: RawUpstream, env: Env) -> Result<Upstream, ConfigErr
                 "`gateway` and `{name}` are exclusive: a gateway is called with its token, not AWS credentials"
             )));
         }
-        return gateway(g, env).map(Upstream::Gateway);
+        return Ok((Upstream::Gateway(gateway(g, env)?), signing));
     }
     if set.iter().filter(|(set, _)| *set).count() > 1 {
         return Err(err(
@@ -47,9 +50,64 @@ pub(super) fn upstream(raw: RawUpstream, env: Env) -> Result<Upstream, ConfigErr
         header_safe("`bedrock_api_key`", k.trim())?;
         AwsAuth::ApiKey(k.trim().to_string())
     } else {
-        from_environment(env)?
+        from_environment(env, signing)?
     };
-    Ok(Upstream::Aws(auth))
+    Ok((Upstream::Aws(auth), signing))
+}
+
+/// `signing`, and the modes `envoy` cannot serve: Envoy's `aws_request_signing` signs with
+/// SigV4 from its own credential providers, so there is nothing for it to do for a gateway
+/// token or a Bedrock API key, and credentials written in the plugin configuration would
+/// never reach it.
+fn signing(raw: &RawUpstream) -> Result<Signing, ConfigError> {
+    let signing = match raw.signing.as_deref() {
+        None | Some("filter") => return Ok(Signing::Filter),
+        Some("envoy") => Signing::Envoy,
+        Some(_) => return Err(err("`signing` is not `filter` or `envoy`")),
+    };
+    let refused = [
+        (
+            raw.gateway.is_some(),
+            "gateway",
+            "a gateway takes its token, not SigV4",
+        ),
+        (
+            raw.bedrock_api_key.is_some(),
+            "bedrock_api_key",
+            "an API key is a bearer token, not SigV4",
+        ),
+        (
+            raw.credentials.is_some(),
+            "credentials",
+            "give them to Envoy's aws_request_signing filter instead",
+        ),
+    ];
+    match refused.iter().find(|(set, _, _)| *set) {
+        Some((_, name, why)) => Err(err(format!(
+            "`signing: envoy` and `{name}` are exclusive: {why}"
+        ))),
+        None => Ok(signing),
+    }
+}
+
+/// With `signing: envoy`, Envoy signs every call in the one region of its
+/// `aws_request_signing` filter: a model called in another region would fail its signature.
+pub(super) fn envoy_region(
+    signing: Signing,
+    models: &[ModelEntry],
+    region: &str,
+    host_explicit: bool,
+) -> Result<(), ConfigError> {
+    if signing != Signing::Envoy || host_explicit {
+        return Ok(());
+    }
+    let other = |m: &ModelEntry| m.region.as_deref().is_some_and(|r| r != region);
+    match models.iter().position(other) {
+        Some(i) => Err(err(format!(
+            "`models[{i}].region` differs from `region`: with `signing: envoy`, Envoy signs every call in one region"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn static_credentials(c: RawCredentials) -> Result<AwsAuth, ConfigError> {
@@ -73,8 +131,10 @@ fn static_credentials(c: RawCredentials) -> Result<AwsAuth, ConfigError> {
 }
 
 /// `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`), else
-/// `AWS_BEARER_TOKEN_BEDROCK`.
-fn from_environment(env: Env) -> Result<AwsAuth, ConfigError> {
+/// `AWS_BEARER_TOKEN_BEDROCK`. With `signing: envoy` the filter needs credentials only for
+/// the calls it signs itself (embeddings), so none is fine; a bearer token alone is refused.
+fn from_environment(env: Env, signing: Signing) -> Result<AwsAuth, ConfigError> {
+    let by_envoy = signing == Signing::Envoy;
     match (
         nonempty(env("AWS_ACCESS_KEY_ID")),
         nonempty(env("AWS_SECRET_ACCESS_KEY")),
@@ -90,6 +150,10 @@ fn from_environment(env: Env) -> Result<AwsAuth, ConfigError> {
                 session_token,
             }))
         }
+        (None, None, None) if by_envoy => Ok(AwsAuth::Absent),
+        (None, None, Some(_)) if by_envoy => Err(err(
+            "`signing: envoy` signs with SigV4, but the environment has only AWS_BEARER_TOKEN_BEDROCK",
+        )),
         (None, None, Some(k)) => {
             header_safe("AWS_BEARER_TOKEN_BEDROCK", k.trim())?;
             Ok(AwsAuth::ApiKey(k.trim().to_string()))
@@ -289,4 +353,121 @@ pub(super) fn embeddings(raw: Option<RawEmbeddings>) -> Result<EmbeddingsConfig,
         max_in_flight,
         timeout: Duration::from_millis(timeout_ms),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+    use crate::upstream::{AwsAuth, Signing, Upstream};
+    use serde_json::json;
+
+    fn demo_env(k: &str) -> Option<String> {
+        match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKID".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("secret".into()),
+            "AWS_REGION" => Some("us-east-1".into()),
+            _ => None,
+        }
+    }
+
+    fn region_only(k: &str) -> Option<String> {
+        (k == "AWS_REGION").then(|| "us-east-1".into())
+    }
+
+    fn parse(
+        extra: serde_json::Value,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, String> {
+        let mut cfg = json!({"api_keys": ["sk-local-demo"]});
+        for (k, v) in extra.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        Config::parse(cfg.to_string().as_bytes(), env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn signing_defaults_to_the_filter() {
+        let c = parse(json!({}), &demo_env).unwrap();
+        assert_eq!(c.signing, Signing::Filter);
+        let c = parse(json!({"signing": "filter"}), &demo_env).unwrap();
+        assert_eq!(c.signing, Signing::Filter);
+    }
+
+    #[test]
+    fn envoy_signing_keeps_environment_credentials_for_side_calls() {
+        let c = parse(json!({"signing": "envoy"}), &demo_env).unwrap();
+        assert_eq!(c.signing, Signing::Envoy);
+        assert!(matches!(c.upstream, Upstream::Aws(AwsAuth::SigV4(_))));
+        let c = parse(
+            json!({"signing": "envoy", "credentials_source": {"type": "imds", "cluster": "imds"}}),
+            &demo_env,
+        )
+        .unwrap();
+        assert!(matches!(c.upstream, Upstream::Aws(AwsAuth::Refreshed(_))));
+    }
+
+    #[test]
+    fn envoy_signing_needs_no_credentials_in_the_filter() {
+        let c = parse(json!({"signing": "envoy"}), &region_only).unwrap();
+        assert_eq!(c.upstream, Upstream::Aws(AwsAuth::Absent));
+        // Without `signing: envoy` the same environment is refused.
+        let e = parse(json!({}), &region_only).unwrap_err();
+        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+    }
+
+    #[test]
+    fn envoy_signing_refuses_what_it_cannot_sign() {
+        let cases = [
+            (
+                json!({"signing": "envoy", "gateway": {"host": "gw.example", "token": "t"}}),
+                "`signing: envoy` and `gateway`",
+            ),
+            (
+                json!({"signing": "envoy", "bedrock_api_key": "k"}),
+                "`signing: envoy` and `bedrock_api_key`",
+            ),
+            (
+                json!({"signing": "envoy", "credentials": {"access_key_id": "A", "secret_access_key": "s"}}),
+                "`signing: envoy` and `credentials`",
+            ),
+            (
+                json!({"signing": "Envoy"}),
+                "`signing` is not `filter` or `envoy`",
+            ),
+            (json!({"signing": 1}), "signing"),
+            (
+                json!({"signing": "envoy", "models": [{"id": "acme.m-v1:0", "provider": "acme", "region": "eu-west-1"}]}),
+                "`models[0].region` differs from `region`",
+            ),
+        ];
+        for (cfg, want) in cases {
+            let e = parse(cfg.clone(), &demo_env).unwrap_err();
+            assert!(e.contains(want), "{cfg}: {e}");
+            // The secret-looking values are never repeated.
+            assert!(!e.contains("gw.example") && !e.contains("\"k\""), "{e}");
+        }
+        let bearer_only = |k: &str| match k {
+            "AWS_BEARER_TOKEN_BEDROCK" => Some("bedrock-key".into()),
+            _ => region_only(k),
+        };
+        let e = parse(json!({"signing": "envoy"}), &bearer_only).unwrap_err();
+        assert!(
+            e.contains("AWS_BEARER_TOKEN_BEDROCK") && !e.contains("bedrock-key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn envoy_signing_allows_a_model_region_under_an_explicit_host() {
+        // With `bedrock_host` every model is called (and signed) in `region`.
+        let models = json!([{"id": "acme.m-v1:0", "provider": "acme", "region": "eu-west-1"}]);
+        let c = parse(
+            json!({"signing": "envoy", "models": models, "bedrock_host": "bedrock.internal"}),
+            &demo_env,
+        )
+        .unwrap();
+        assert_eq!(c.region_for("acme.m-v1:0").0, "us-east-1");
+        let models = json!([{"id": "acme.m-v1:0", "provider": "acme", "region": "us-east-1"}]);
+        assert!(parse(json!({"signing": "envoy", "models": models}), &demo_env).is_ok());
+    }
 }

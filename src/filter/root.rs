@@ -94,6 +94,10 @@ impl RootContext for Root {
                 for warning in &cfg.warnings {
                     log::warn!("{warning}");
                 }
+                if cfg.signing == crate::upstream::Signing::Envoy {
+                    // Says why an unsigned request would fail: the Envoy filter is missing.
+                    log::info!("signing: envoy: Converse calls go out unsigned, for Envoy's aws_request_signing filter after this one to sign");
+                }
                 if let Upstream::Aws(AwsAuth::Refreshed(source)) = &cfg.upstream {
                     self.refresher = Some(Rc::new(RefCell::new(Refresher::new(source.clone()))));
                     host::set_tick_period(TICK);

@@ -25,9 +25,17 @@ use crate::translate::responses::to_chat_request;
 use crate::translate::tools::OutputMode;
 use crate::upstream::sigv4::{self, Credentials, SignRequest};
 use crate::upstream::{
-    allowed_upstream, descriptor_headers, no_credentials, AwsAuth, Exchange, Upstream,
-    UpstreamRequest,
+    allowed_upstream, descriptor_headers, no_credentials, no_filter_credentials, AwsAuth, Exchange,
+    Signing, Upstream, UpstreamRequest,
 };
+
+/// Who signs one upstream call: the filter (with the live refreshed credentials, when the
+/// configuration has a credentials source), or Envoy's `aws_request_signing` after it.
+#[derive(Debug, Clone, Copy)]
+pub enum SignWith<'a> {
+    Filter(Option<&'a Credentials>),
+    Envoy,
+}
 
 /// The request head as it goes upstream: the client's headers cut to [`UPSTREAM_ALLOWED`],
 /// then path, authority, length, the mode's headers (SigV4 or token) and, if configured,
@@ -259,12 +267,17 @@ pub fn call(
     } else {
         "application/json"
     };
-    request_for(cfg, body, bedrock_model, operation, accept, now, live)
+    // The client's request passes through the rest of the filter chain: Envoy may sign it.
+    let sign = match cfg.signing {
+        Signing::Envoy => SignWith::Envoy,
+        Signing::Filter => SignWith::Filter(live),
+    };
+    request_for(cfg, body, bedrock_model, operation, accept, now, sign)
 }
 
 /// The upstream request for a JSON body to `/model/{id}/{operation}` (`converse`,
-/// `converse-stream`, `invoke`), in the configured mode: signed with SigV4, with the Bedrock
-/// API key, or with the gateway's token on its path template.
+/// `converse-stream`, `invoke`), in the configured mode: signed with SigV4 (here, or left to
+/// Envoy), with the Bedrock API key, or with the gateway's token on its path template.
 pub fn request_for(
     cfg: &Config,
     body: Vec<u8>,
@@ -272,7 +285,7 @@ pub fn request_for(
     operation: &str,
     accept: &str,
     now: SystemTime,
-    live: Option<&Credentials>,
+    sign: SignWith<'_>,
 ) -> Result<UpstreamRequest, ApiError> {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     match &cfg.upstream {
@@ -291,13 +304,18 @@ pub fn request_for(
             let path = models::model_path(bedrock_model, operation);
             headers.push(("accept".to_string(), accept.to_string()));
             let (region, host) = cfg.region_for(bedrock_model);
-            let credentials = match auth {
-                AwsAuth::ApiKey(key) => {
+            let credentials = match (auth, sign) {
+                // `signing: envoy` refuses an API key, so Envoy never signs over a bearer.
+                (AwsAuth::ApiKey(key), _) => {
                     headers.push(("authorization".to_string(), format!("Bearer {key}")));
                     None
                 }
-                AwsAuth::SigV4(c) => Some(c),
-                AwsAuth::Refreshed(_) => Some(live.ok_or_else(no_credentials)?),
+                (_, SignWith::Envoy) => None,
+                (AwsAuth::SigV4(c), SignWith::Filter(_)) => Some(c),
+                (AwsAuth::Refreshed(_), SignWith::Filter(live)) => {
+                    Some(live.ok_or_else(no_credentials)?)
+                }
+                (AwsAuth::Absent, SignWith::Filter(_)) => return Err(no_filter_credentials()),
             };
             if let Some(credentials) = credentials {
                 let signed = [("content-type", "application/json")];
@@ -500,5 +518,93 @@ mod tests {
             Some("anthropic.claude-3-5-sonnet-20241022-v2:0")
         );
         assert!(h.get("x-bedrock-token-estimate").is_some());
+    }
+
+    fn envoy_signing_cfg(env: &dyn Fn(&str) -> Option<String>) -> Config {
+        Config::parse(
+            br#"{"api_keys":["sk-local-demo"],"region":"us-east-1","signing":"envoy",
+                 "model_aliases":{"gpt-4o":"us.anthropic.claude-3-5-sonnet-20241022-v2:0"}}"#,
+            env,
+        )
+        .unwrap()
+    }
+
+    fn keys_in_env(k: &str) -> Option<String> {
+        match k {
+            "AWS_ACCESS_KEY_ID" => Some("AKID".into()),
+            "AWS_SECRET_ACCESS_KEY" => Some("s".into()),
+            "AWS_SESSION_TOKEN" => Some("tok".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn envoy_signing_prepares_the_call_without_signing_it() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let body =
+            br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+        let (signed, _) = chat(&cfg(), body, now, None).unwrap();
+        for c in [
+            envoy_signing_cfg(&keys_in_env),
+            envoy_signing_cfg(&|_| None),
+        ] {
+            let (up, ex) = chat(&c, body, now, None).unwrap();
+            // Everything but the SigV4 headers is what the filter's own signer gets.
+            assert_eq!(
+                (&up.path, &up.authority, &up.body),
+                (&signed.path, &signed.authority, &signed.body)
+            );
+            let names: Vec<&str> = up.headers.iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(names, ["content-type", "accept"]);
+            // A client's own authorization or x-amz-* never reaches Envoy's signer.
+            let mut h = HeaderList::from_pairs([
+                (":path", "/v1/chat/completions"),
+                ("authorization", "Bearer sk-local-demo"),
+                ("x-amz-date", "20200101T000000Z"),
+                ("x-amz-content-sha256", "forged"),
+                ("x-amz-security-token", "forged"),
+            ]);
+            upstream_head(&mut h, &c, "default", &up, &ex);
+            for n in [
+                "authorization",
+                "x-amz-date",
+                "x-amz-content-sha256",
+                "x-amz-security-token",
+            ] {
+                assert_eq!(h.get(n), None, "{n}");
+            }
+            assert_eq!(
+                h.get("content-length"),
+                Some(up.body.len().to_string().as_str())
+            );
+        }
+        let (up, _) = completion(
+            &envoy_signing_cfg(&keys_in_env),
+            br#"{"model":"gpt-4o","prompt":"hi"}"#,
+            now,
+            None,
+        )
+        .unwrap();
+        assert!(up.headers.iter().all(|(k, _)| k != "authorization"));
+    }
+
+    #[test]
+    fn envoy_signing_still_signs_the_filters_own_side_calls() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let body = br#"{"model":"amazon.titan-embed-text-v2:0","input":"hi"}"#;
+        let (job, _) =
+            embeddings::embeddings(&envoy_signing_cfg(&keys_in_env), body, now, None).unwrap();
+        let auth = job.calls[0]
+            .call
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization");
+        assert!(auth
+            .unwrap()
+            .1
+            .starts_with("AWS4-HMAC-SHA256 Credential=AKID/"));
+        // No credentials in the filter: the side call is refused, never sent unsigned.
+        let e = embeddings::embeddings(&envoy_signing_cfg(&|_| None), body, now, None).unwrap_err();
+        assert_eq!(e.status, 503);
     }
 }

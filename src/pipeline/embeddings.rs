@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::openai::embeddings::{EmbeddingsRequest, EncodingFormat};
-use crate::pipeline::bedrock::request_for;
+use crate::pipeline::bedrock::{request_for, SignWith};
 use crate::stream::OutputFormat;
 use crate::translate::embeddings::{self, request, response, EmbeddingModel};
 use crate::translate::tools::OutputMode;
@@ -88,7 +88,8 @@ pub fn embeddings(
             "invoke",
             "application/json",
             now,
-            live,
+            // Side calls skip Envoy's filter chain: the filter signs them whatever `signing`.
+            SignWith::Filter(live),
         )?;
         let mut call = SideCall::new(
             &settings.cluster,

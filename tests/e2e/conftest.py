@@ -101,7 +101,9 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
     (default: the main one; anything with a `url` will do, e.g. a closed port); the timeouts
     replace the shipped 15 minutes (request_timeout / request_headers_timeout the shipped
     slow-client bounds); `clusters` adds STATIC clusters by name → Emulator (e.g. an
-    IMDS endpoint for `credentials_source`). The access log goes to `gateway.access_log`."""
+    IMDS endpoint for `credentials_source`); `envoy_yaml` starts another shipped bootstrap of
+    envoy.yaml's shape (e.g. envoy/envoy-native-signing.yaml). The access log goes to
+    `gateway.access_log`."""
     if not WASM.is_file():
         pytest.fail(
             f"the filter is not built: {WASM} is missing. Build it with `make wasm` "
@@ -121,6 +123,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
         clusters: dict[str, Emulator] | None = None,
         request_timeout: str | None = None,
         request_headers_timeout: str | None = None,
+        envoy_yaml: Path | None = None,
     ) -> Gateway:
         upstream_port = int((upstream or emulator).url.rsplit(":", 1)[1])
         listener_port, admin_port = free_port(), free_port()
@@ -136,6 +139,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             request_timeout=request_timeout,
             request_headers_timeout=request_headers_timeout,
             extra_clusters={k: int(v.url.rsplit(":", 1)[1]) for k, v in (clusters or {}).items()},
+            **({"envoy_yaml": envoy_yaml} if envoy_yaml else {}),
         )
         config_path = workdir / f"envoy-{name}.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))

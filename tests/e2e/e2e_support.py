@@ -148,11 +148,12 @@ def render_envoy_config(
     request_timeout: str | None = None,
     request_headers_timeout: str | None = None,
     extra_clusters: dict[str, int] | None = None,
+    envoy_yaml: Path = ENVOY_YAML,
 ) -> dict:
-    """envoy.yaml on the given ports; optionally the access log written to `access_log` and
-    shorter route / stream-idle / request / request-headers timeouts (to exercise Envoy's
-    timeouts quickly)."""
-    config = yaml.safe_load(ENVOY_YAML.read_text())
+    """envoy.yaml (or another shipped bootstrap of the same shape, `envoy_yaml`) on the given
+    ports; optionally the access log written to `access_log` and shorter route / stream-idle /
+    request / request-headers timeouts (to exercise Envoy's timeouts quickly)."""
+    config = yaml.safe_load(envoy_yaml.read_text())
     hcm = _connection_manager(config)
     if access_log is not None:
         for log in hcm.get("access_log", []):
