@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
-use crate::openai::responses::ResponsesRequest;
+use crate::openai::responses::{ResponsesRequest, DROPPED_REASONING};
 use crate::pipeline::embeddings;
 use crate::stream::OutputFormat;
 use crate::translate::policy::{self, Asked, RequestPolicy};
@@ -89,14 +89,19 @@ pub fn responses_for(
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ResponsesRequest::parse(body)?;
     let chat = to_chat_request(&req);
-    converse_for(
-        cfg,
-        tenant,
-        chat,
-        OutputFormat::Responses(req.echo),
-        now,
-        live,
-    )
+    let format = OutputFormat::Responses {
+        echo: req.echo,
+        encrypted_reasoning: req.encrypted_reasoning,
+    };
+    let (up, mut ex) = converse_for(cfg, tenant, chat, format, now, live)?;
+    // Reasoning the model does not take back is reported under the Responses name.
+    if let Some(at) = ex.ignored.iter().position(|n| n == "thinking_blocks") {
+        ex.ignored.remove(at);
+        if !ex.ignored.iter().any(|n| n == DROPPED_REASONING) {
+            ex.ignored.insert(at, DROPPED_REASONING.into());
+        }
+    }
+    Ok((up, ex))
 }
 
 /// A parsed chat request (or the one a Responses request stands for) → signed Converse /
