@@ -385,6 +385,26 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_a_model_does_not_take_back_is_reported_under_its_responses_name() {
+        use crate::openai::chat::ThinkingBlock;
+        let sealed = crate::openai::responses::seal_reasoning(&ThinkingBlock::Thinking {
+            thinking: "t".into(),
+            signature: Some("c2ln".into()),
+        });
+        let body = serde_json::json!({"model": "x", "bedrock_model": "amazon.nova-pro-v1:0",
+            "input": [{"role": "user", "content": "a"},
+                      {"type": "reasoning", "summary": [], "encrypted_content": sealed},
+                      {"type": "reasoning", "summary": []},
+                      {"role": "assistant", "content": "b"},
+                      {"role": "user", "content": "c"}]});
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let (up, ex) = responses_for(&cfg(), None, body.to_string().as_bytes(), now, None).unwrap();
+        assert_eq!(ex.ignored, vec![DROPPED_REASONING]);
+        let sent: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+        assert!(!sent.to_string().contains("reasoningContent"));
+    }
+
+    #[test]
     fn bedrock_model_wins_over_alias_and_model_provider_over_inference() {
         let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let call = |body: &str| chat(&cfg(), body.as_bytes(), now, None).unwrap();
