@@ -20,6 +20,11 @@ use serde_json::{json, Value};
 mod support;
 
 fn ctx(output: OutputMode) -> ResponseContext {
+    ctx_with(output, false)
+}
+
+/// `encrypted`: the request had `include: ["reasoning.encrypted_content"]`.
+fn ctx_with(output: OutputMode, encrypted: bool) -> ResponseContext {
     let mut echo = serde_json::Map::new();
     echo.insert("instructions".into(), Value::Null);
     echo.insert("tools".into(), json!([]));
@@ -35,11 +40,24 @@ fn ctx(output: OutputMode) -> ResponseContext {
         model: "anthropic.claude-3-5-sonnet".into(),
         output,
         echo: Echo(echo),
+        encrypted_reasoning: encrypted,
     }
 }
 
 fn run_chunks<'a>(output: OutputMode, chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut t = ResponsesStream::new(ctx(output));
+    let mut out = Vec::new();
+    for c in chunks {
+        out.extend(t.feed(c));
+    }
+    out.extend(t.finish());
+    assert!(t.is_finished());
+    out
+}
+
+/// [`run_chunks`] for a request that asked for `encrypted_content`.
+fn run_encrypted<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut t = ResponsesStream::new(ctx_with(OutputMode::default(), true));
     let mut out = Vec::new();
     for c in chunks {
         out.extend(t.feed(c));
@@ -233,6 +251,7 @@ fn every_event_matches_the_openapi_schema() {
     }
     let mut bodies = vec![support::tooluse_stream()];
     bodies.push(reasoning_body());
+    bodies.push(encrypted_body());
     bodies.push(
         [
             message_start(),
@@ -250,8 +269,12 @@ fn every_event_matches_the_openapi_schema() {
         ]
         .concat(),
     );
-    for body in bodies {
-        for e in parse(&run(&body)) {
+    let runs = bodies
+        .iter()
+        .map(|b| run(b))
+        .chain([run_encrypted([&encrypted_body()[..]])]);
+    for out in runs {
+        for e in parse(&out) {
             let kind = e["type"].as_str().unwrap();
             let name = event_schema(&spec, kind).unwrap_or_else(|| panic!("no schema for {kind}"));
             let errors = support::openapi::schema_errors(&spec, name, &e);
@@ -539,5 +562,170 @@ fn random_chunkings_of_every_case_give_the_same_output() {
                 "seed {seed}"
             );
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `include: ["reasoning.encrypted_content"]`: signatures and redacted reasoning collected.
+
+fn signature_piece(block: u32, sig: &str) -> Vec<u8> {
+    event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": block, "delta": {"reasoningContent": {"signature": sig}}}),
+    )
+}
+
+fn redacted(block: u32, data: &str) -> Vec<u8> {
+    event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": block, "delta": {"reasoningContent": {"redactedContent": data}}}),
+    )
+}
+
+/// Reasoning signed in two signature deltas, a redacted block in two pieces, then a call.
+fn encrypted_body() -> Vec<u8> {
+    [
+        message_start(),
+        reasoning(0, "think "),
+        reasoning(0, "hard"),
+        signature_piece(0, "c2ln"),
+        signature_piece(0, "bmF0dXJl"),
+        block_stop(0),
+        redacted(1, "AAEC"),
+        redacted(1, "AwQ="),
+        block_stop(1),
+        tool_start(2, "t1", "f"),
+        tool_input(2, "{}"),
+        block_stop(2),
+        stop("tool_use"),
+        metadata(5, 7),
+    ]
+    .concat()
+}
+
+fn unseal(v: &Value) -> Value {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().expect("encrypted_content"))
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn include_puts_the_signed_block_on_the_done_item_and_the_response() {
+    let events = parse(&run_encrypted([&encrypted_body()[..]]));
+    check_grammar(&events);
+    let done: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done")
+        .map(|e| &e["item"])
+        .collect();
+    assert_eq!(done.len(), 3);
+    let signed = json!({"type": "thinking", "thinking": "think hard", "signature": "c2lnbmF0dXJl"});
+    assert_eq!(unseal(&done[0]["encrypted_content"]), signed);
+    assert_eq!(done[0]["summary"][0]["text"], "think hard");
+    // The redacted pieces' bytes, joined (each piece is base64 of its own).
+    let redacted = json!({"type": "redacted_thinking", "data": "AAECAwQ="});
+    assert_eq!(unseal(&done[1]["encrypted_content"]), redacted);
+    assert_eq!(
+        (done[1]["type"].as_str(), done[1]["summary"].clone()),
+        (Some("reasoning"), json!([]))
+    );
+    assert!(done[2].get("encrypted_content").is_none());
+    // Announced without it (it is not known yet); the redacted item has no summary events.
+    for e in events
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.added")
+    {
+        assert!(e["item"].get("encrypted_content").is_none(), "{e}");
+    }
+    let summary_parts = events
+        .iter()
+        .filter(|e| e["type"] == "response.reasoning_summary_part.added")
+        .count();
+    assert_eq!(summary_parts, 1);
+    let r = &events.last().unwrap()["response"];
+    assert_eq!(unseal(&r["output"][0]["encrypted_content"]), signed);
+    assert_eq!(unseal(&r["output"][1]["encrypted_content"]), redacted);
+    assert_eq!(r["output"][2]["type"], "function_call");
+}
+
+#[test]
+fn without_include_there_is_no_encrypted_content_nor_redacted_item() {
+    let events = parse(&run(&encrypted_body()));
+    check_grammar(&events);
+    let r = &events.last().unwrap()["response"];
+    let kinds: Vec<&str> = r["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reasoning", "function_call"]);
+    assert!(!String::from_utf8(run(&encrypted_body()))
+        .unwrap()
+        .contains("encrypted_content"));
+}
+
+#[test]
+fn signatures_survive_every_chunking() {
+    let body = encrypted_body();
+    let whole = run_encrypted([&body[..]]);
+    for at in 0..=body.len() {
+        let (a, b) = body.split_at(at);
+        assert_eq!(run_encrypted([a, b]), whole, "split at {at}");
+    }
+    for seed in 0..200 {
+        let chunks = support::random_chunks(&body, seed, 19);
+        assert_eq!(run_encrypted(chunks), whole, "seed {seed}");
+    }
+}
+
+#[test]
+fn bad_redacted_bytes_fail_the_stream() {
+    let body = [message_start(), redacted(0, "not base64!")].concat();
+    let events = parse(&run_encrypted([&body[..]]));
+    check_grammar(&events);
+    assert_eq!(events.last().unwrap()["type"], "response.failed");
+}
+
+#[test]
+fn the_guardrail_action_is_kept_for_the_trailer() {
+    let traced = event(
+        "metadata",
+        json!({"usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+               "trace": {"guardrail": {"outputAssessments": {"g": [{"contentPolicy": {"filters": [
+                   {"type": "VIOLENCE", "confidence": "HIGH", "action": "BLOCKED"}]}}]}}}}),
+    );
+    for (body, want) in [
+        (
+            [
+                message_start(),
+                text(0, "x"),
+                stop("end_turn"),
+                metadata(1, 1),
+            ]
+            .concat(),
+            None,
+        ),
+        (
+            [
+                message_start(),
+                text(0, "x"),
+                stop("guardrail_intervened"),
+                traced,
+            ]
+            .concat(),
+            Some("INTERVENED"),
+        ),
+        (
+            [message_start(), text(0, "x"), stop("guardrail_intervened")].concat(),
+            Some("INTERVENED"),
+        ),
+    ] {
+        let mut t = ResponsesStream::new(ctx(OutputMode::default()));
+        t.feed(&body);
+        t.finish();
+        assert_eq!(t.guardrail_action(), want);
     }
 }

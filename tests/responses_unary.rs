@@ -18,6 +18,7 @@ fn answer(converse: Value, request: Value) -> Value {
         model: "m".into(),
         output: OutputMode::default(),
         echo: req.echo,
+        encrypted_reasoning: req.encrypted_reasoning,
     };
     let (bytes, counts) = to_response(converse.to_string().as_bytes(), &ctx).unwrap();
     let v: Value = serde_json::from_slice(&bytes).unwrap();
@@ -59,6 +60,8 @@ fn text_reasoning_and_calls_become_output_items() {
         .collect();
     assert_eq!(types, ["reasoning", "message", "function_call"]);
     assert_eq!(v["output"][0]["summary"][0]["text"], "hmm");
+    // Not asked for: no `encrypted_content`, as OpenAI.
+    assert!(v["output"][0].get("encrypted_content").is_none());
     assert_eq!(v["output"][1]["content"][0]["text"], "Let me check.");
     assert_eq!(v["output"][2]["call_id"], "t1");
     assert_eq!(v["output"][2]["arguments"], "{\"city\":\"Paris\"}");
@@ -70,6 +73,61 @@ fn text_reasoning_and_calls_become_output_items() {
     );
     assert_eq!(v["metadata"], json!({"a": "b"}));
     assert_eq!(v["tools"][0]["name"], "w");
+}
+
+/// Decodes an `encrypted_content` (opaque to clients; base64 of the block's JSON here).
+fn unseal(v: &Value) -> Value {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn include_seals_each_reasoning_block_in_its_item() {
+    let converse = json!({"output": {"message": {"role": "assistant", "content": [
+        {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "c2ln"}}},
+        {"reasoningContent": {"redactedContent": "AAEC"}},
+        {"toolUse": {"toolUseId": "t1", "name": "w", "input": {}}}
+    ]}}, "stopReason": "tool_use",
+    "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}});
+    let tools = json!([{"type": "function", "name": "w", "parameters": {"type": "object"}}]);
+    let v = answer(
+        converse.clone(),
+        json!({"model": "m", "input": "hi", "tools": tools,
+               "include": ["reasoning.encrypted_content"]}),
+    );
+    check_schema(&v);
+    let out = v["output"].as_array().unwrap();
+    let kinds: Vec<&str> = out.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reasoning", "reasoning", "function_call"]);
+    assert_ne!(out[0]["id"], out[1]["id"]);
+    assert_eq!(
+        out[0]["summary"],
+        json!([{"type": "summary_text", "text": "hmm"}])
+    );
+    assert_eq!(
+        unseal(&out[0]["encrypted_content"]),
+        json!({"type": "thinking", "thinking": "hmm", "signature": "c2ln"})
+    );
+    assert_eq!(out[1]["summary"], json!([]));
+    assert_eq!(
+        unseal(&out[1]["encrypted_content"]),
+        json!({"type": "redacted_thinking", "data": "AAEC"})
+    );
+    // Without `include` the redacted block has nothing to show.
+    let v = answer(
+        converse,
+        json!({"model": "m", "input": "hi", "tools": tools}),
+    );
+    let kinds: Vec<&str> = v["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["reasoning", "function_call"]);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::openai::chat::ChatRequest;
 use crate::openai::completion::CompletionRequest;
-use crate::openai::responses::ResponsesRequest;
+use crate::openai::responses::{ResponsesRequest, DROPPED_REASONING};
 use crate::pipeline::embeddings;
 use crate::stream::OutputFormat;
 use crate::translate::policy::{self, Asked, RequestPolicy};
@@ -97,14 +97,19 @@ pub fn responses_for(
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ResponsesRequest::parse(body)?;
     let chat = to_chat_request(&req);
-    converse_for(
-        cfg,
-        tenant,
-        chat,
-        OutputFormat::Responses(req.echo),
-        now,
-        live,
-    )
+    let format = OutputFormat::Responses {
+        echo: req.echo,
+        encrypted_reasoning: req.encrypted_reasoning,
+    };
+    let (up, mut ex) = converse_for(cfg, tenant, chat, format, now, live)?;
+    // Reasoning the model does not take back is reported under the Responses name.
+    if let Some(at) = ex.ignored.iter().position(|n| n == "thinking_blocks") {
+        ex.ignored.remove(at);
+        if !ex.ignored.iter().any(|n| n == DROPPED_REASONING) {
+            ex.ignored.insert(at, DROPPED_REASONING.into());
+        }
+    }
+    Ok((up, ex))
 }
 
 /// A parsed chat request (or the one a Responses request stands for) → signed Converse /
@@ -395,6 +400,26 @@ mod tests {
         assert!(ex.stream);
         let body: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
         assert_eq!(body["messages"][0]["content"][0]["text"], "hi");
+    }
+
+    #[test]
+    fn reasoning_a_model_does_not_take_back_is_reported_under_its_responses_name() {
+        use crate::openai::chat::ThinkingBlock;
+        let sealed = crate::openai::responses::seal_reasoning(&ThinkingBlock::Thinking {
+            thinking: "t".into(),
+            signature: Some("c2ln".into()),
+        });
+        let body = serde_json::json!({"model": "x", "bedrock_model": "amazon.nova-pro-v1:0",
+            "input": [{"role": "user", "content": "a"},
+                      {"type": "reasoning", "summary": [], "encrypted_content": sealed},
+                      {"type": "reasoning", "summary": []},
+                      {"role": "assistant", "content": "b"},
+                      {"role": "user", "content": "c"}]});
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let (up, ex) = responses_for(&cfg(), None, body.to_string().as_bytes(), now, None).unwrap();
+        assert_eq!(ex.ignored, vec![DROPPED_REASONING]);
+        let sent: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+        assert!(!sent.to_string().contains("reasoningContent"));
     }
 
     #[test]

@@ -28,9 +28,13 @@ pub enum OutputFormat {
     /// `text_completion` (legacy `/v1/completions`): text only, no role, reasoning or tool
     /// deltas. `echo` is the prompt, sent before the generated text when the client asked.
     Completion { echo: Option<String> },
-    /// A `response` object (`/v1/responses`), repeating these request fields; streamed as
-    /// the Responses events by [`ResponsesStream`].
-    Responses(Echo),
+    /// A `response` object (`/v1/responses`), repeating the request fields in `echo`, its
+    /// reasoning items with `encrypted_content` when `encrypted_reasoning`; streamed as the
+    /// Responses events by [`ResponsesStream`].
+    Responses {
+        echo: Echo,
+        encrypted_reasoning: bool,
+    },
 }
 
 impl OutputFormat {
@@ -40,7 +44,7 @@ impl OutputFormat {
             Self::Chat => CHUNK_OBJECT,
             Self::Completion { .. } => TEXT_COMPLETION_OBJECT,
             // Not chunked: its events are written by `ResponsesStream`.
-            Self::Responses(_) => crate::openai::responses::RESPONSE_OBJECT,
+            Self::Responses { .. } => crate::openai::responses::RESPONSE_OBJECT,
         }
     }
 
@@ -49,7 +53,7 @@ impl OutputFormat {
         match self {
             Self::Chat => "chatcmpl-",
             Self::Completion { .. } => "cmpl-",
-            Self::Responses(_) => "resp_",
+            Self::Responses { .. } => "resp_",
         }
     }
 }
@@ -100,12 +104,12 @@ impl Streamer {
         }
     }
 
-    /// The guardrail's action, when one intervened (chat only: a Responses stream has no place
-    /// for the extension).
+    /// The guardrail's action, when one was traced or intervened (the
+    /// `x-bedrock-guardrail-action` trailer).
     pub fn guardrail_action(&self) -> Option<&'static str> {
         match self {
             Self::Chat(t) => t.guardrail_action(),
-            Self::Responses(_) => None,
+            Self::Responses(t) => t.guardrail_action(),
         }
     }
 

@@ -505,7 +505,7 @@ impl State {
     ) -> Result<(), ApiError> {
         let written = match self.format {
             // `ResponsesStream` writes those; a chat chunk if it ever came here.
-            OutputFormat::Chat | OutputFormat::Responses(_) => {
+            OutputFormat::Chat | OutputFormat::Responses { .. } => {
                 self.writer
                     .write(out, &[ChunkChoice::first(delta, finish)], None)
             }

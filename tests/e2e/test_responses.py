@@ -7,7 +7,9 @@ strictly) by the `api` fixture."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import time
 
@@ -308,3 +310,120 @@ def test_agents_sdk_runs_a_function_tool_loop(api, emulator, gateway):
     assert len(turns) == 2
     assert [m["role"] for m in turns[1]] == ["user", "assistant", "user"]
     assert "toolResult" in turns[1][2]["content"][0]
+
+
+# --- reasoning handed back statelessly (`include: ["reasoning.encrypted_content"]`) -----------
+
+INCLUDE = ["reasoning.encrypted_content"]
+
+
+def emulator_signature(text: str) -> str:
+    """What the emulator signs reasoning with (its README): stated here, not imported."""
+    key = b"bedrock-emulator-reasoning-key"
+    return base64.b64encode(hmac.new(key, text.encode(), hashlib.sha256).digest()).decode()
+
+
+def unseal(item) -> dict:
+    """An `encrypted_content` as this gateway makes it (opaque to clients: base64 of the
+    block's JSON); decoded here only to check it."""
+    return json.loads(base64.b64decode(item.encrypted_content))
+
+
+def reasoning_turn(api, conversation, stream, **kwargs):
+    """One turn with reasoning and the weather tool; the items to hand back. Streamed, the items
+    of `response.output_item.done` are the final response's, `encrypted_content` included."""
+    kwargs = dict(model=SONNET_45, input=conversation, tools=[WEATHER], reasoning={"effort": "low"}, **kwargs)
+    if stream:
+        events = list(api.client.responses.create(stream=True, **kwargs))
+        r = events[-1].response
+        done = [e.item.model_dump(exclude_none=True) for e in events if e.type == "response.output_item.done"]
+        assert done == [i.model_dump(exclude_none=True) for i in r.output]
+        added = [e.item for e in events if e.type == "response.output_item.added"]
+        assert all(getattr(i, "encrypted_content", None) is None for i in added)
+    else:
+        r = api.client.responses.create(**kwargs)
+    assert r.status == "completed"
+    return r
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_reasoning_and_tools_over_three_turns_statelessly(api, emulator, stream):
+    """Codex's way: every turn sends the whole conversation with the reasoning items as they
+    came (their `encrypted_content`); the emulator, checking signatures like Anthropic, accepts
+    each turn, and gets the reasoning back first in its assistant turn, before the `toolUse`."""
+    conversation: list = [{"role": "user", "content": "Weather in Paris? [scenario:tool] [scenario:redacted-thinking]"}]
+    first = reasoning_turn(api, conversation, stream, include=INCLUDE)
+    assert [i.type for i in first.output][:2] == ["reasoning", "reasoning"]
+    assert first.output[-1].type == "function_call"
+    text = first.output[0].summary[0].text
+    assert unseal(first.output[0]) == {"type": "thinking", "thinking": text, "signature": emulator_signature(text)}
+    redacted = unseal(first.output[1])
+    assert redacted["type"] == "redacted_thinking" and first.output[1].summary == []
+    call = first.output[-1]
+    conversation += [i.model_dump(exclude_none=True) for i in first.output]
+    conversation.append({"type": "function_call_output", "call_id": call.call_id, "output": "sunny"})
+    second = reasoning_turn(api, conversation, stream, include=INCLUDE)
+    assert second.output_text == f"Tool results: {call.call_id}=sunny"
+    conversation += [i.model_dump(exclude_none=True) for i in second.output]
+    conversation.append({"role": "user", "content": "And Rome? [scenario:tool]"})
+    third = reasoning_turn(api, conversation, stream, include=INCLUDE)
+    calls = [i for i in third.output if i.type == "function_call"]
+    assert len(calls) == 1
+    conversation += [i.model_dump(exclude_none=True) for i in third.output]
+    conversation.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": "rain"})
+    last = reasoning_turn(api, conversation, stream, include=INCLUDE)
+    assert last.output_text.startswith("Tool results: ")
+    raw = api.last()
+    assert "x-bedrock-ignored-params" not in raw.headers
+    sent = emulator.last()["body"]["messages"]
+    assistant = [m["content"] for m in sent if m["role"] == "assistant"]
+    assert len(assistant) == 3
+    assert [next(iter(b)) for b in assistant[0]][:2] == ["reasoningContent", "reasoningContent"]
+    assert assistant[0][1]["reasoningContent"]["redactedContent"] == redacted["data"]
+    assert assistant[0][-1]["toolUse"]["toolUseId"] == call.call_id
+    assert all(next(iter(turn[0])) == "reasoningContent" for turn in assistant)
+    assert next(iter(assistant[2][-1])) == "toolUse"
+
+
+def test_without_include_reasoning_has_no_encrypted_content_and_is_dropped(api, emulator):
+    first = reasoning_turn(api, [{"role": "user", "content": "Weather? [scenario:tool] [scenario:redacted-thinking]"}], False)
+    # As OpenAI: nothing encrypted unless asked; the redacted block has nothing else to show.
+    assert [i.type for i in first.output][0] == "reasoning"
+    assert [i.type for i in first.output].count("reasoning") == 1
+    assert first.output[0].encrypted_content is None
+    conversation = [{"role": "user", "content": "Weather?"}] + [i.model_dump(exclude_none=True) for i in first.output]
+    conversation.append({"type": "function_call_output", "call_id": first.output[-1].call_id, "output": "sunny"})
+    # Handed back without its signed block, the reasoning is dropped and reported; Bedrock
+    # (Anthropic's rule with thinking and tools) refuses the turn.
+    with pytest.raises(openai.BadRequestError) as e:
+        reasoning_turn(api, conversation, False)
+    assert "Expected `thinking`" in e.value.body["message"]
+    assert "input.reasoning" in e.value.response.headers["x-bedrock-ignored-params"]
+    # Without tools in the turn it is only reported.
+    raw = api.client.responses.with_raw_response.create(
+        model=SONNET_45,
+        input=[{"role": "user", "content": "a"}, {"type": "reasoning", "id": "rs_1", "summary": []},
+               {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+    )
+    assert raw.headers["x-bedrock-ignored-params"] == "input.reasoning"
+    assert raw.parse().output_text == "Echo: c"
+
+
+def test_changed_encrypted_content_is_bedrocks_400_and_malformed_is_ours(api, emulator):
+    conversation: list = [{"role": "user", "content": "Weather? [scenario:tool]"}]
+    first = reasoning_turn(api, conversation, False, include=INCLUDE)
+    items = [i.model_dump(exclude_none=True) for i in first.output]
+    block = unseal(first.output[0])
+    block["thinking"] += " (edited)"
+    items[0]["encrypted_content"] = base64.b64encode(json.dumps(block).encode()).decode()
+    result = {"type": "function_call_output", "call_id": first.output[-1].call_id, "output": "sunny"}
+    with pytest.raises(openai.BadRequestError) as e:
+        reasoning_turn(api, conversation + items + [result], False, include=INCLUDE)
+    assert "Invalid `signature`" in e.value.body["message"]
+    assert e.value.body["type"] == "invalid_request_error"
+    emulator.reset()
+    items[0]["encrypted_content"] = "not what we sent!"
+    with pytest.raises(openai.BadRequestError) as e:
+        reasoning_turn(api, conversation + items + [result], False, include=INCLUDE)
+    assert e.value.body["param"] == "input[1].encrypted_content"
+    assert emulator.bedrock_requests() == []

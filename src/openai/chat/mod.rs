@@ -27,6 +27,7 @@ pub use messages::legacy_call_id;
 pub(crate) use params::{
     parse_metadata, parse_reasoning_effort, parse_response_format, reportable as reportable_ignored,
 };
+pub(crate) use thinking::parse_block as parse_thinking_block;
 pub(crate) use tools::parse_function_def;
 pub use tools::valid_tool_name;
 pub use types::{

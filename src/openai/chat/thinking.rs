@@ -57,7 +57,8 @@ pub(super) fn parse_blocks(
     }
 }
 
-fn parse_block(at: &str, b: &Value) -> Result<ThinkingBlock, ApiError> {
+/// One block, `at` naming it in errors (also what a Responses `encrypted_content` holds).
+pub(crate) fn parse_block(at: &str, b: &Value) -> Result<ThinkingBlock, ApiError> {
     let bad = |field: &str, msg: &str| ApiError::invalid_param(format!("{at}{field}"), msg);
     let Value::Object(b) = b else {
         return Err(bad("", "each thinking block must be an object"));

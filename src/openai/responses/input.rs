@@ -1,6 +1,7 @@
 //! `input`: a string (one user message) or an array of items: messages with `input_text`,
 //! `input_image` and `input_file` parts (and `output_text` / `refusal` in assistant
-//! messages), `function_call`, `function_call_output` and `reasoning`. Images and files are
+//! messages), `function_call`, `function_call_output` and `reasoning` (its
+//! `encrypted_content` read by [`super::reasoning`]). Images and files are
 //! read by the chat parsers, so they follow the same rules (data and `s3://` URLs, formats,
 //! sizes). Items that point at server-side state (`item_reference`) or at built-in tools are
 //! 400s naming the item.
@@ -66,7 +67,13 @@ fn parse_item(at: &str, item: &Value) -> Result<InputItem, ApiError> {
             call_id: required_str(at, m, "call_id")?,
             output: parse_output(at, m)?,
         }),
-        "reasoning" => Ok(InputItem::Reasoning),
+        "reasoning" => Ok(InputItem::Reasoning(match m.get("encrypted_content") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(super::reasoning::open(
+                &format!("{at}.encrypted_content"),
+                v,
+            )?),
+        })),
         "item_reference" => Err(ApiError::invalid_param(
             format!("{at}.type"),
             "`item_reference` is not supported: this gateway stores no responses; send the item itself",

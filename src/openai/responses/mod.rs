@@ -10,7 +10,10 @@
 
 mod input;
 mod options;
+mod reasoning;
 mod types;
+
+pub use reasoning::{seal as seal_reasoning, ENCRYPTED_CONTENT};
 
 pub use types::{
     Echo, IncompleteDetails, InputItem, InputTokensDetails, OutputItem, OutputText,
@@ -51,6 +54,9 @@ const HANDLED: &[&str] = &[
     "prompt",
 ];
 
+/// How reasoning items that cannot be sent back are reported in `x-bedrock-ignored-params`.
+pub const DROPPED_REASONING: &str = "input.reasoning";
+
 /// Fields that need state kept between calls: refused, as the gateway keeps none.
 const STATEFUL: &[(&str, &str)] = &[
     ("previous_response_id", "`previous_response_id` is not supported: this gateway stores no responses; send the full conversation in `input`"),
@@ -80,11 +86,11 @@ impl ResponsesRequest {
         }
         let tools = options::parse_tools(&obj)?;
         let tool_choice = options::parse_tool_choice(&obj, &tools)?;
+        let input = input::parse_input(&obj)?;
         let req = Self {
             model,
             bedrock_model,
             instructions: opt_string(&obj, "instructions")?,
-            input: input::parse_input(&obj)?,
             stream: opt_bool(&obj, "stream")?.unwrap_or(false),
             max_output_tokens: opt_u32(&obj, "max_output_tokens")?,
             temperature: opt_number(&obj, "temperature", 0.0, 2.0)?,
@@ -96,16 +102,19 @@ impl ResponsesRequest {
             user: opt_string(&obj, "user")?,
             metadata: crate::openai::chat::parse_metadata(&obj)?,
             service_tier: opt_string(&obj, "service_tier")?,
-            ignored: ignored_params(&obj)?,
+            ignored: ignored_params(&obj, &input)?,
             echo: Echo::default(),
+            encrypted_reasoning: reasoning::parse_include(&obj)?,
+            input,
         };
         let echo = options::echo(&obj, &req);
         Ok(Self { echo, ..req })
     }
 }
 
-/// Parameters present with a value Bedrock cannot honour, then unknown fields.
-fn ignored_params(obj: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
+/// Parameters present with a value Bedrock cannot honour, then unknown fields, then
+/// `input.reasoning` when a reasoning item came without `encrypted_content` (dropped).
+fn ignored_params(obj: &Map<String, Value>, input: &[InputItem]) -> Result<Vec<String>, ApiError> {
     // `store` is checked for its type only: nothing is stored either way.
     opt_bool(obj, "store")?;
     let mut out = Vec::new();
@@ -120,6 +129,9 @@ fn ignored_params(obj: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
         if ignored {
             out.push(key.clone());
         }
+    }
+    if input.contains(&InputItem::Reasoning(None)) {
+        out.push(DROPPED_REASONING.into());
     }
     Ok(crate::openai::chat::reportable_ignored(out))
 }

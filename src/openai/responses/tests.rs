@@ -198,6 +198,17 @@ fn bad_input_names_the_field() {
             json!({"model": "m", "input": "hi", "store": "yes"}),
             "store",
         ),
+        (
+            json!({"model": "m", "input": "hi", "include": "reasoning.encrypted_content"}),
+            "include",
+        ),
+        (
+            json!({"model": "m", "input": [
+                {"role": "user", "content": "hi"},
+                {"type": "reasoning", "summary": [], "encrypted_content": "tampered!"}
+            ]}),
+            "input[1].encrypted_content",
+        ),
     ];
     for (body, param) in cases {
         let e = err(body.clone());
@@ -207,4 +218,27 @@ fn bad_input_names_the_field() {
             "{body}: {e}"
         );
     }
+}
+
+#[test]
+fn reasoning_items_carry_their_sealed_block_or_are_reported_dropped() {
+    use crate::openai::chat::ThinkingBlock;
+    let block = ThinkingBlock::Thinking {
+        thinking: "hm".into(),
+        signature: Some("c2ln".into()),
+    };
+    let r = parse(
+        json!({"model": "m", "include": ["reasoning.encrypted_content"], "input": [
+            {"role": "user", "content": "hi"},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "hm"}],
+             "encrypted_content": seal_reasoning(&block)},
+            {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": null}
+        ]}),
+    );
+    assert!(r.encrypted_reasoning);
+    assert_eq!(r.input[1], InputItem::Reasoning(Some(block)));
+    assert_eq!(r.input[2], InputItem::Reasoning(None));
+    assert_eq!(r.ignored, [DROPPED_REASONING]);
+    let r = parse(json!({"model": "m", "input": "hi"}));
+    assert!(!r.encrypted_reasoning && r.ignored.is_empty());
 }

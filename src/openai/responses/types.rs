@@ -6,7 +6,9 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::openai::chat::{ContentPart, ReasoningEffort, ResponseFormat, Role, Tool, ToolChoice};
+use crate::openai::chat::{
+    ContentPart, ReasoningEffort, ResponseFormat, Role, ThinkingBlock, Tool, ToolChoice,
+};
 
 /// One `input` item, in request order.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,9 +29,10 @@ pub enum InputItem {
         call_id: String,
         output: Vec<ContentPart>,
     },
-    /// A reasoning item from an earlier turn: its summary is the model's own text, which
-    /// Bedrock takes back only with its signature, so it is not sent.
-    Reasoning,
+    /// A reasoning item from an earlier turn: the block its `encrypted_content` holds, which
+    /// leads the next assistant turn; `None` without it (its summary alone Bedrock does not
+    /// take back: the item is dropped and reported).
+    Reasoning(Option<ThinkingBlock>),
 }
 
 /// The fields of a Responses request that the translation uses.
@@ -57,6 +60,8 @@ pub struct ResponsesRequest {
     pub ignored: Vec<String>,
     /// What the `response` object repeats of the request.
     pub echo: Echo,
+    /// `include: ["reasoning.encrypted_content"]`: reasoning items carry `encrypted_content`.
+    pub encrypted_reasoning: bool,
 }
 
 /// The request fields a `response` object repeats (`instructions`, `tools`, `tool_choice`,
@@ -121,6 +126,9 @@ pub enum OutputItem {
     Reasoning {
         id: String,
         summary: Vec<SummaryText>,
+        /// What Bedrock needs back ([`super::reasoning`]), when `include` asked for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<String>,
         status: &'static str,
     },
 }

@@ -1,18 +1,25 @@
 //! Responses request → the equivalent [`ChatRequest`], which the chat translator turns into
 //! the Converse body. `instructions` is the first system message; consecutive
 //! `function_call` items (and the assistant message before them) form one assistant turn;
-//! each `function_call_output` is a tool message. Reasoning items are not sent back.
+//! each `function_call_output` is a tool message. A reasoning item's block (from its
+//! `encrypted_content`) becomes the `thinking` of the assistant turn that the next message or
+//! call opens or joins, so Bedrock gets its signed reasoning back before the `toolUse`.
 
-use crate::openai::chat::{CacheRequest, ChatRequest, Message, Role, ToolCall};
-use crate::openai::responses::{InputItem, ResponsesRequest};
+use crate::openai::chat::{CacheRequest, ChatRequest, Message, Role, ThinkingBlock, ToolCall};
+use crate::openai::responses::{InputItem, ResponsesRequest, DROPPED_REASONING};
 
 /// The chat request a Responses request stands for.
 pub fn to_chat_request(req: &ResponsesRequest) -> ChatRequest {
+    let mut ignored = req.ignored.clone();
+    let (messages, stray_reasoning) = to_messages(req);
+    if stray_reasoning && !ignored.iter().any(|n| n == DROPPED_REASONING) {
+        ignored.push(DROPPED_REASONING.into());
+    }
     ChatRequest {
         model: req.model.clone(),
         bedrock_model: req.bedrock_model.clone(),
         model_provider: None,
-        messages: to_messages(req),
+        messages,
         stream: req.stream,
         include_usage: true,
         max_tokens: req.max_output_tokens,
@@ -30,7 +37,7 @@ pub fn to_chat_request(req: &ResponsesRequest) -> ChatRequest {
         service_tier: req.service_tier.clone(),
         guardrail_config: None,
         prompt_cache: CacheRequest::default(),
-        ignored: req.ignored.clone(),
+        ignored,
     }
 }
 
@@ -46,8 +53,12 @@ fn message(role: Role, content: Vec<crate::openai::chat::ContentPart>) -> Messag
     }
 }
 
-fn to_messages(req: &ResponsesRequest) -> Vec<Message> {
+/// The messages, and whether some reasoning had no assistant turn after it to lead (dropped).
+fn to_messages(req: &ResponsesRequest) -> (Vec<Message>, bool) {
     let mut out = Vec::with_capacity(req.input.len() + 1);
+    // Reasoning waiting for the assistant turn it belongs to.
+    let mut pending: Vec<ThinkingBlock> = Vec::new();
+    let mut stray = false;
     if let Some(text) = req.instructions.as_ref().filter(|t| !t.trim().is_empty()) {
         out.push(message(
             Role::System,
@@ -59,8 +70,14 @@ fn to_messages(req: &ResponsesRequest) -> Vec<Message> {
     for item in &req.input {
         match item {
             InputItem::Message { role, content } => {
-                out.push(message(*role, content.clone()));
+                let mut m = message(*role, content.clone());
                 open_assistant = *role == Role::Assistant;
+                if open_assistant {
+                    m.thinking = std::mem::take(&mut pending);
+                } else {
+                    stray |= !std::mem::take(&mut pending).is_empty();
+                }
+                out.push(m);
             }
             InputItem::FunctionCall {
                 call_id,
@@ -72,6 +89,7 @@ fn to_messages(req: &ResponsesRequest) -> Vec<Message> {
                     open_assistant = true;
                 }
                 if let Some(turn) = out.last_mut() {
+                    turn.thinking.append(&mut pending);
                     turn.tool_calls.push(ToolCall {
                         id: call_id.clone(),
                         name: name.clone(),
@@ -80,15 +98,16 @@ fn to_messages(req: &ResponsesRequest) -> Vec<Message> {
                 }
             }
             InputItem::FunctionCallOutput { call_id, output } => {
+                stray |= !std::mem::take(&mut pending).is_empty();
                 let mut m = message(Role::Tool, output.clone());
                 m.tool_call_id = Some(call_id.clone());
                 out.push(m);
                 open_assistant = false;
             }
-            InputItem::Reasoning => {}
+            InputItem::Reasoning(block) => pending.extend(block.clone()),
         }
     }
-    out
+    (out, stray || !pending.is_empty())
 }
 
 #[cfg(test)]
@@ -147,5 +166,65 @@ mod tests {
         assert_eq!(chat.messages[4].tool_call_id.as_deref(), Some("c2"));
         assert_eq!(chat.messages[5].tool_calls[0].id, "c3");
         assert!(chat.include_usage && !chat.legacy_functions);
+    }
+
+    fn sealed(text: &str) -> String {
+        crate::openai::responses::seal_reasoning(&ThinkingBlock::Thinking {
+            thinking: text.into(),
+            signature: Some("c2ln".into()),
+        })
+    }
+
+    #[test]
+    fn reasoning_leads_the_assistant_turn_that_follows_it() {
+        let body = serde_json::json!({"model": "m", "input": [
+            {"role": "user", "content": "weather?"},
+            {"type": "reasoning", "summary": [], "encrypted_content": sealed("one")},
+            {"type": "function_call", "call_id": "c1", "name": "w", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+            {"type": "reasoning", "summary": [], "encrypted_content": sealed("two")},
+            {"type": "message", "role": "assistant", "content": "It is sunny."},
+            {"type": "function_call", "call_id": "c2", "name": "w", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c2", "output": "rain"}
+        ]});
+        let req = ResponsesRequest::parse(body.to_string().as_bytes()).unwrap();
+        let chat = to_chat_request(&req);
+        let thinking: Vec<Vec<&str>> = chat
+            .messages
+            .iter()
+            .map(|m| {
+                m.thinking
+                    .iter()
+                    .map(|b| match b {
+                        ThinkingBlock::Thinking { thinking, .. } => thinking.as_str(),
+                        ThinkingBlock::RedactedThinking { data } => data.as_str(),
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(thinking, [vec![], vec!["one"], vec![], vec!["two"], vec![]]);
+        assert_eq!(chat.messages[3].tool_calls[0].id, "c2");
+        assert!(chat.ignored.is_empty());
+    }
+
+    #[test]
+    fn reasoning_with_no_assistant_turn_after_it_is_reported() {
+        for input in [
+            serde_json::json!([
+                {"role": "user", "content": "a"},
+                {"type": "reasoning", "summary": [], "encrypted_content": sealed("x")},
+                {"role": "user", "content": "b"}
+            ]),
+            serde_json::json!([
+                {"role": "user", "content": "a"},
+                {"type": "reasoning", "summary": [], "encrypted_content": sealed("x")}
+            ]),
+        ] {
+            let body = serde_json::json!({"model": "m", "input": input});
+            let req = ResponsesRequest::parse(body.to_string().as_bytes()).unwrap();
+            let chat = to_chat_request(&req);
+            assert!(chat.messages.iter().all(|m| m.thinking.is_empty()));
+            assert_eq!(chat.ignored, [DROPPED_REASONING]);
+        }
     }
 }

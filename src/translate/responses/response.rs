@@ -1,10 +1,13 @@
 //! Unary Converse answer → `response` object. The chat reader does the reading (text,
 //! reasoning, tool calls, the JSON-answer tool, dropped calls, stop reasons, usage); here its
-//! message is laid out as output items: reasoning, then the message, then function calls.
+//! message is laid out as output items: reasoning (one item per reasoning block, as streamed),
+//! then the message, then function calls.
 
 use crate::error::ApiError;
+use crate::openai::chat::ThinkingBlock;
 use crate::openai::responses::{
-    Echo, IncompleteDetails, OutputItem, OutputText, ResponseObject, SummaryText, RESPONSE_OBJECT,
+    seal_reasoning, Echo, IncompleteDetails, OutputItem, OutputText, ResponseObject, SummaryText,
+    RESPONSE_OBJECT,
 };
 use crate::translate::response::{to_chat_completion, ResponseMeta};
 use crate::translate::tools::OutputMode;
@@ -19,6 +22,8 @@ pub struct ResponseContext {
     pub model: String,
     pub output: OutputMode,
     pub echo: Echo,
+    /// Reasoning items carry `encrypted_content` (`include`).
+    pub encrypted_reasoning: bool,
 }
 
 /// `incomplete_details.reason` for a chat `finish_reason`, `None` when the answer is
@@ -41,6 +46,27 @@ pub fn item_id(prefix: &str, response_id: &str, n: usize) -> String {
     }
 }
 
+/// One reasoning item per block: its text as the summary and, when asked for, the block sealed
+/// in `encrypted_content`. A redacted block has no text: it shows only with `encrypted_content`.
+pub fn reasoning_items(blocks: &[ThinkingBlock], ctx: &ResponseContext) -> Vec<OutputItem> {
+    blocks
+        .iter()
+        .filter(|b| ctx.encrypted_reasoning || matches!(b, ThinkingBlock::Thinking { .. }))
+        .enumerate()
+        .map(|(n, b)| OutputItem::Reasoning {
+            id: item_id("rs", &ctx.id, n),
+            summary: match b {
+                ThinkingBlock::Thinking { thinking, .. } => {
+                    vec![SummaryText::new(thinking.clone())]
+                }
+                ThinkingBlock::RedactedThinking { .. } => Vec::new(),
+            },
+            encrypted_content: ctx.encrypted_reasoning.then(|| seal_reasoning(b)),
+            status: "completed",
+        })
+        .collect()
+}
+
 /// Parses a 200 Converse body into the serialized `response` object and its usage.
 pub fn to_response(body: &[u8], ctx: &ResponseContext) -> Result<(Vec<u8>, TokenCounts), ApiError> {
     let meta = ResponseMeta {
@@ -54,14 +80,7 @@ pub fn to_response(body: &[u8], ctx: &ResponseContext) -> Result<(Vec<u8>, Token
         return Err(ApiError::bad_upstream("Bedrock's answer has no message"));
     };
     let m = choice.message;
-    let mut output = Vec::new();
-    if let Some(reasoning) = m.reasoning_content {
-        output.push(OutputItem::Reasoning {
-            id: item_id("rs", &ctx.id, 0),
-            summary: vec![SummaryText::new(reasoning)],
-            status: "completed",
-        });
-    }
+    let mut output = reasoning_items(&m.thinking_blocks, ctx);
     let incomplete = incomplete_reason(choice.finish_reason);
     if let Some(text) = m.content {
         output.push(OutputItem::Message {

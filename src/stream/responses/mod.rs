@@ -8,13 +8,24 @@
 //! `response.completed` or `response.incomplete` with every item and the usage. Anything that
 //! goes wrong becomes an `error` event then `response.failed`, after which the stream is over.
 //!
+//! Reasoning blocks stream their text as the summary; with `include:
+//! ["reasoning.encrypted_content"]` the block's signature deltas (and redacted blocks, which
+//! have no text) are collected, and the item in `output_item.done` and in the final response
+//! carries them sealed in `encrypted_content` ([`crate::openai::responses::seal_reasoning`]).
+//! The guardrail's action, when the `metadata` event traces one, is kept for the trailer.
+//!
 //! Unlike the chat stream, the `.done` events and the final response repeat what was
 //! streamed, so the text of the open block and the finished items are kept: memory grows
 //! with the answer (bounded by the output token limit), not with the input.
 
 use serde_json::{json, Value};
 
-use crate::converse::stream::{ContentBlockDeltaEvent, ContentBlockStartEvent, StreamEvent};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::converse::stream::{
+    ContentBlockDeltaEvent, ContentBlockStartEvent, ReasoningContentBlockDelta, StreamEvent,
+};
 use crate::error::{ApiError, ErrorType};
 use crate::event_stream::{Decoder, Message};
 use crate::openai::responses::{
@@ -27,36 +38,15 @@ use crate::translate::responses::{incomplete_reason, ResponseContext};
 use crate::translate::stop_reason::{finish_reason, Finish};
 use crate::translate::tools::OutputMode;
 use crate::translate::usage::TokenCounts;
+use block::{item_of, sealed, Kind, Open};
+
+mod block;
 
 /// Translates one streamed response. Feed it upstream body bytes as they come.
 #[derive(Debug)]
 pub struct ResponsesStream {
     decoder: Decoder,
     state: State,
-}
-
-/// What an open content block becomes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Kind {
-    /// Text, or the JSON-answer tool's input, streamed as `output_text`.
-    Message,
-    Reasoning,
-    Call {
-        call_id: String,
-        name: String,
-    },
-    /// A tool call the client must not see.
-    Dropped,
-}
-
-#[derive(Debug)]
-struct Open {
-    block: u32,
-    output_index: usize,
-    item_id: String,
-    kind: Kind,
-    /// Everything streamed for the block so far (text, reasoning or arguments).
-    text: String,
 }
 
 #[derive(Debug)]
@@ -81,6 +71,10 @@ struct State {
     usage: Option<TokenCounts>,
     finished: bool,
     error_type: Option<ErrorType>,
+    /// Reasoning items carry `encrypted_content`.
+    encrypted_reasoning: bool,
+    /// `x-bedrock-guardrail-action`, once known.
+    guardrail: Option<&'static str>,
 }
 
 impl ResponsesStream {
@@ -105,6 +99,8 @@ impl ResponsesStream {
                 usage: None,
                 finished: false,
                 error_type: None,
+                encrypted_reasoning: ctx.encrypted_reasoning,
+                guardrail: None,
             },
         }
     }
@@ -178,6 +174,11 @@ impl ResponsesStream {
         self.state.error_type
     }
 
+    /// The guardrail's action (`INTERVENED` / `NONE`), when one was traced or intervened.
+    pub fn guardrail_action(&self) -> Option<&'static str> {
+        self.state.guardrail
+    }
+
     /// True once the stream has terminated (completed, incomplete or failed).
     pub fn is_finished(&self) -> bool {
         self.state.finished
@@ -222,6 +223,11 @@ impl State {
             }
             StreamEvent::Metadata(m) => {
                 self.usage = Some(TokenCounts::from_bedrock(&m.usage));
+                self.guardrail = crate::translate::guardrail::summarise(
+                    self.stop_reason.as_deref(),
+                    m.trace.as_ref(),
+                )
+                .map(|g| g.action);
                 match self.finish {
                     Some(_) => self.complete(out),
                     None => Ok(()),
@@ -311,7 +317,7 @@ impl State {
                 self.messages += 1;
                 item_id("msg", &self.id, self.messages - 1)
             }
-            Kind::Reasoning => {
+            Kind::Reasoning | Kind::Redacted => {
                 self.reasonings += 1;
                 item_id("rs", &self.id, self.reasonings - 1)
             }
@@ -325,10 +331,12 @@ impl State {
             item_id,
             kind,
             text: String::new(),
+            signature: String::new(),
+            redacted: Vec::new(),
         };
         if open.kind != Kind::Dropped {
             self.next_index += 1;
-            let item = item_of(&open, "in_progress", true);
+            let item = item_of(&open, "in_progress", true, None);
             self.emit(
                 "response.output_item.added",
                 json!({"output_index": output_index, "item": item}),
@@ -363,12 +371,14 @@ impl State {
     ) -> Result<(), ApiError> {
         let block = e.content_block_index;
         let d = e.delta;
-        let reasoning = d.reasoning_content.and_then(|r| r.text);
-        let (piece, wanted) = match (d.text, reasoning, d.tool_use) {
+        let (piece, wanted) = match (d.text, d.reasoning_content, d.tool_use) {
             (Some(t), _, _) => (t, Kind::Message),
-            (None, Some(r), _) => (r, Kind::Reasoning),
+            (None, Some(r), _) => match self.on_reasoning(block, r, out)? {
+                Some(text) => (text, Kind::Reasoning),
+                None => return Ok(()),
+            },
             (None, None, Some(t)) => (t.input, Kind::Dropped),
-            // Signatures, redacted reasoning, citations: nothing to stream.
+            // Citations: nothing to stream.
             (None, None, None) => return Ok(()),
         };
         if !self.open.iter().any(|o| o.block == block) {
@@ -401,8 +411,45 @@ impl State {
                 json!({"item_id": id, "output_index": i, "delta": piece}),
                 out,
             ),
-            Kind::Dropped => Ok(()),
+            Kind::Dropped | Kind::Redacted => Ok(()),
         }
+    }
+
+    /// A reasoning delta: its text to stream, if any. A signature or redacted bytes are kept
+    /// on the block for `encrypted_content` (when asked for; the block opens if it had not).
+    fn on_reasoning<'a>(
+        &mut self,
+        block: u32,
+        r: ReasoningContentBlockDelta<'a>,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<std::borrow::Cow<'a, str>>, ApiError> {
+        if r.text.is_some() || !self.encrypted_reasoning {
+            return Ok(r.text);
+        }
+        let kind = if r.redacted_content.is_some() {
+            Kind::Redacted
+        } else {
+            Kind::Reasoning
+        };
+        if !self.open.iter().any(|o| o.block == block) {
+            self.open_block(block, kind, out)?;
+        }
+        let Some(open) = self.open.iter_mut().find(|o| o.block == block) else {
+            return Ok(None);
+        };
+        match (&open.kind, r.signature, r.redacted_content) {
+            (Kind::Reasoning, Some(sig), _) => open.signature.push_str(&sig),
+            (Kind::Redacted, _, Some(data)) => {
+                let bytes = STANDARD.decode(data.as_bytes()).map_err(|_| {
+                    ApiError::bad_upstream(format!(
+                        "Bedrock sent redacted reasoning for content block {block} that is not base64"
+                    ))
+                })?;
+                open.redacted.extend(bytes);
+            }
+            _ => {}
+        }
+        Ok(None)
     }
 
     /// A block stops: its `.done` events and `output_item.done`; the item is kept.
@@ -452,6 +499,7 @@ impl State {
                 json!({"item_id": id, "output_index": i, "name": name, "arguments": open.text}),
                 out,
             )?,
+            Kind::Redacted => {}
             Kind::Dropped => return Ok(()),
         }
         let cut = self.finish.and_then(incomplete_reason).is_some();
@@ -460,7 +508,8 @@ impl State {
         } else {
             "completed"
         };
-        let item = item_of(&open, status, false);
+        let sealed = self.encrypted_reasoning.then(|| sealed(&open)).flatten();
+        let item = item_of(&open, status, false, sealed);
         self.emit(
             "response.output_item.done",
             json!({"output_index": i, "item": item}),
@@ -479,6 +528,11 @@ impl State {
             Some(_) => "incomplete",
             None => "completed",
         };
+        if self.guardrail.is_none() {
+            self.guardrail =
+                crate::translate::guardrail::summarise(self.stop_reason.as_deref(), None)
+                    .map(|g| g.action);
+        }
         let response = self.snapshot(status, None);
         self.emit(
             &format!("response.{status}"),
@@ -511,42 +565,5 @@ impl State {
         };
         let response = self.snapshot("failed", Some(failure));
         let _ = self.emit("response.failed", json!({ "response": response }), out);
-    }
-}
-
-/// The output item of a block; `added`: as first announced (empty content).
-fn item_of(open: &Open, status: &'static str, added: bool) -> OutputItem {
-    let text = if added {
-        String::new()
-    } else {
-        open.text.clone()
-    };
-    match &open.kind {
-        Kind::Message | Kind::Dropped => OutputItem::Message {
-            id: open.item_id.clone(),
-            role: "assistant",
-            status,
-            content: if added {
-                Vec::new()
-            } else {
-                vec![OutputText::new(text)]
-            },
-        },
-        Kind::Reasoning => OutputItem::Reasoning {
-            id: open.item_id.clone(),
-            summary: if added {
-                Vec::new()
-            } else {
-                vec![SummaryText::new(text)]
-            },
-            status,
-        },
-        Kind::Call { call_id, name } => OutputItem::FunctionCall {
-            id: open.item_id.clone(),
-            call_id: call_id.clone(),
-            name: name.clone(),
-            arguments: text,
-            status,
-        },
     }
 }
