@@ -107,7 +107,7 @@ run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 
 	envoy/run.sh
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := chat_request config event_stream_decoder event_stream_corrected_crc stream_translator
+FUZZ_TARGETS := chat_request config event_stream_decoder event_stream_corrected_crc stream_translator front_doors
 
 fuzz: ## cargo-fuzz every target for FUZZ_SECONDS each (default 60; nightly, cargo-fuzz installed if missing)
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
