@@ -74,15 +74,15 @@ conformance: venv ## replay ../shared/reference (real Bedrock recordings + captu
 	  test -e "$(SHARED_REF)/$$f" || { echo "conformance: $(SHARED_REF)/$$f is missing"; exit 1; }; \
 	done; \
 	set -e -o pipefail; \
-	echo "== conformance: recordings, capture (cargo test --test conformance -- --ignored)"; \
+	echo "== conformance: recordings, capture (cargo test --features conformance --test conformance)"; \
 	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" BEDROCK_RECORDINGS_DIR="$(SHARED_REF)/recordings" \
-	  BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" cargo test --test conformance -- --ignored --nocapture; \
+	  BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" cargo test --features conformance --test conformance -- --nocapture; \
 	echo "== conformance: stream replay against the full OpenAPI document"; \
 	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" cargo test --test stream_replay; \
 	echo "== conformance: translation cases against the full OpenAPI document"; \
 	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" cargo test --test translation_fixtures; \
 	echo "== conformance: emulator encoder on the real captures"; \
-	BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" $(VENV)/bin/pytest -q tests/emulator/test_emulator.py -k real_bedrock_bytes; \
+	BEDROCK_CAPTURES_DIR="$(SHARED_REF)/captures" $(VENV)/bin/pytest -q tests/conformance; \
 	echo "== conformance: e2e suite validated against the full OpenAPI document"; \
 	$(MAKE) --no-print-directory wasm >/dev/null; \
 	OPENAI_OPENAPI_JSON="$(SHARED_REF)/openai-openapi.json" $(VENV)/bin/pytest -q tests/e2e

@@ -1,6 +1,7 @@
 //! `make conformance`: what needs the references outside the repository (`../shared/reference`).
-//! Every test here is `#[ignore]`d, so `cargo test` (and `make test`) lists them as ignored,
-//! never as passed; `make conformance` runs them with `--ignored` and these variables set:
+//! Built only with `--features conformance` (`required-features` in Cargo.toml), so `cargo test`
+//! (and `make test`) neither builds nor lists it; `make conformance` runs it with these
+//! variables set:
 //!
 //! - `BEDROCK_RECORDINGS_DIR`: real Bedrock answers recorded by other projects (`SOURCES.md`
 //!   there). Each `<name>.json` (+ `<name>.bin` for streams) goes through the translator:
@@ -448,7 +449,6 @@ fn check_error(spec: &Value, meta: &Value) -> Result<(), String> {
 }
 
 #[test]
-#[ignore = "needs ../shared/reference/recordings: run `make conformance`"]
 fn recordings_translate_to_valid_openai_answers() {
     let spec = require_openapi();
     let dir = dir("BEDROCK_RECORDINGS_DIR");
@@ -522,7 +522,6 @@ fn skeleton(v: &Value) -> Value {
 }
 
 #[test]
-#[ignore = "needs ../shared/reference/captures: run `make conformance`"]
 fn real_capture_replays_and_our_fixture_has_its_layout() {
     let spec = require_openapi();
     let dir = dir("BEDROCK_CAPTURES_DIR");

@@ -9,8 +9,8 @@
 //! `BLESS=1 cargo test --test stream_replay`, then review the diff by eye. The real recorded
 //! Bedrock streams are replayed by `make conformance` (`tests/conformance.rs`).
 //!
-//! Schema: OpenAI's OpenAPI document when it is there (`$OPENAI_OPENAPI_JSON`, else
-//! `../shared/reference/openai-openapi.json`); without it, the repository's own subset
+//! Schema: OpenAI's OpenAPI document when `$OPENAI_OPENAPI_JSON` names it (`make conformance`);
+//! otherwise the repository's own subset
 //! `tests/fixtures/openai/schemas.json` (written for these tests; `make conformance`
 //! insists on the full document).
 

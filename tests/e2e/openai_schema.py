@@ -1,14 +1,15 @@
 """Validate what the filter answers against OpenAI's own OpenAPI document, or, in a clone
 without it, against the typed models of the pinned official `openai` SDK.
 
-The reference (`../shared/reference/openai-openapi.json`, or `$OPENAI_OPENAPI_JSON`) claims
+The reference (`$OPENAI_OPENAPI_JSON`, which `make conformance` points at the document in
+`../shared/reference`) claims
 OpenAPI 3.1 but still marks fields with the 3.0-style `nullable: true`, which a JSON-Schema
 validator ignores. The loader rewrites those into type unions (`{"type": [T, "null"]}`, `null`
 added to an `enum`, or `anyOf [..., {"type": "null"}]` where there is no `type`), then every
 check runs jsonschema's Draft 2020-12 validator against `#/components/schemas/<Name>` with the
 whole document as the root, so `$ref`s resolve inside it.
 
-Without the document (a clone with nothing beside it; `$OPENAI_OPENAPI_JSON` unset), the same
+Without the document (`make test`; `$OPENAI_OPENAPI_JSON` unset), the same
 functions validate through the `openai` SDK's pydantic models (`ChatCompletion`,
 `ChatCompletionChunk`, `Completion`, `Model`, `ErrorObject`), strictly: `strict=True` (no type
 coercion, so `"1"` is not an integer), every field that is not declared by the SDK model is an
@@ -46,20 +47,22 @@ SPEC_URI = "urn:openai-openapi"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def spec_path() -> Path:
+def spec_path() -> Path | None:
+    """`$OPENAI_OPENAPI_JSON` (set by `make conformance`); nothing outside the repository is
+    looked for otherwise, so `make test` behaves the same with or without `../shared`."""
     env = os.environ.get("OPENAI_OPENAPI_JSON")
-    return Path(env) if env else REPO.parent / "shared" / "reference" / "openai-openapi.json"
+    return Path(env) if env else None
 
 
 def using_openapi_document() -> bool:
-    """True when the OpenAPI document is there; False means the SDK models are the oracle.
-    An explicit `$OPENAI_OPENAPI_JSON` that does not exist is an error, never a fallback."""
+    """True when `$OPENAI_OPENAPI_JSON` names the document; False means the SDK models are the
+    oracle. A `$OPENAI_OPENAPI_JSON` that does not exist is an error, never a fallback."""
     path = spec_path()
-    if path.is_file():
-        return True
-    if os.environ.get("OPENAI_OPENAPI_JSON"):
+    if path is None:
+        return False
+    if not path.is_file():
         raise FileNotFoundError(f"OPENAI_OPENAPI_JSON={path} does not exist")
-    return False
+    return True
 
 
 def rewrite_nullable(node: Any) -> Any:
@@ -88,7 +91,7 @@ def rewrite_nullable(node: Any) -> Any:
 @functools.lru_cache(maxsize=1)
 def _registry() -> Registry:
     path = spec_path()
-    if not path.is_file():
+    if path is None or not path.is_file():
         raise FileNotFoundError(f"OpenAI OpenAPI reference not found at {path} (set OPENAI_OPENAPI_JSON)")
     spec = rewrite_nullable(json.loads(path.read_text(encoding="utf-8")))
     resource = Resource.from_contents(spec, default_specification=DRAFT202012)

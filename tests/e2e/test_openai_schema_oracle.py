@@ -37,12 +37,15 @@ COMPLETION = {
 ERROR = {"error": {"message": "m", "type": "invalid_request_error", "param": None, "code": None}}
 
 
-@pytest.fixture(params=["document", "sdk"])
+# Both oracles when `make conformance` names the document, else the SDK's alone: a case that
+# cannot run here is not collected (never skipped into the count); `make conformance` runs it.
+ORACLES = ["document", "sdk"] if openai_schema.using_openapi_document() else ["sdk"]
+
+
+@pytest.fixture(params=ORACLES)
 def oracle(request, monkeypatch):
     if request.param == "sdk":
         monkeypatch.setattr(openai_schema, "using_openapi_document", lambda: False)
-    elif not openai_schema.spec_path().is_file():
-        pytest.skip(f"OpenAPI document absent ({openai_schema.spec_path()}): `make conformance` checks it")
     return request.param
 
 

@@ -1,7 +1,7 @@
 """Request validation, like Bedrock's: the service model's shapes, then Bedrock's own rules.
 
 * The JSON body against the Bedrock service model (``bedrock-runtime-service-2.json``, the file
-  in ``$BEDROCK_MODEL_JSON`` or ``<repo>/../shared/reference/``, else botocore's bundled copy)
+  in ``$BEDROCK_MODEL_JSON``, else botocore's bundled copy)
   with botocore's ``ParamValidator`` (required members, unknown keys, types, unions, minimums).
 * Bedrock's rules that botocore does not check (``check_semantics``): the decoded ``modelId``
   fully matches the model's pattern (an id percent-encoded twice, ``...-v2%3A0``, does not),
@@ -41,7 +41,6 @@ import base64
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,33 +56,22 @@ from .errors import validation_error
 MALFORMED = "Malformed input request, please reformat your input and try again."
 
 
-def _repo_root() -> Path | None:
-    # tests/emulator/bedrock_emulator/validation.py → the repository root is three levels up
-    # (None when the package runs elsewhere, e.g. in the emulator's container image).
-    parents = Path(__file__).resolve().parents
-    return parents[3] if len(parents) > 3 else None
-
-
-def default_model_path() -> Path:
+def default_model_path() -> Path | None:
+    """`$BEDROCK_MODEL_JSON` when set; else botocore's bundled copy is used (nothing outside the
+    repository is looked for)."""
     env = os.environ.get("BEDROCK_MODEL_JSON")
-    if env:
-        return Path(env)
-    root = _repo_root() or Path("/nonexistent")
-    return root.parent / "shared" / "reference" / "bedrock-runtime-service-2.json"
+    return Path(env) if env else None
 
 
 def load_service_model(path: Path | None = None) -> botocore.model.ServiceModel:
-    """The Bedrock Runtime service model: the reference file, else botocore's bundled copy."""
+    """The Bedrock Runtime service model: the given file or ``$BEDROCK_MODEL_JSON`` (which must
+    exist), else botocore's bundled copy."""
     path = path or default_model_path()
-    if path.is_file():
+    if path is not None:
+        if not path.is_file():
+            raise FileNotFoundError(f"Bedrock service model {path} does not exist")
         data = json.loads(path.read_text(encoding="utf-8"))
     else:
-        if os.environ.get("BEDROCK_MODEL_JSON"):
-            raise FileNotFoundError(f"BEDROCK_MODEL_JSON={path} does not exist")
-        print(
-            f"bedrock-emulator: {path} not found, using botocore's bundled bedrock-runtime model",
-            file=sys.stderr,
-        )
         data = botocore.loaders.Loader().load_service_model("bedrock-runtime", "service-2")
     return botocore.model.ServiceModel(data, service_name="bedrock-runtime")
 
