@@ -7,6 +7,9 @@ pub mod bedrock_rules;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bedrock_openai_filter::config::Config;
+use bedrock_openai_filter::headers::{is_safe_value, HeaderList};
+use bedrock_openai_filter::pipeline::{bedrock, response};
+use bedrock_openai_filter::upstream::{Exchange, UpstreamRequest};
 use bedrock_openai_filter::event_stream::{Decoder, Header, HeaderValue, Message};
 use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
 
@@ -18,6 +21,20 @@ pub fn config() -> Config {
         &|_| None,
     )
     .expect("fixed fuzz config parses")
+}
+
+/// Header safety for an accepted request: every header the filter would write (the upstream
+/// head with rate-limit descriptors, the downstream head) passes `headers.rs`' check without a
+/// single refusal.
+pub fn assert_headers_safe(cfg: &Config, tenant: &str, up: &UpstreamRequest, ex: &Exchange) {
+    let mut req = HeaderList::default();
+    bedrock::upstream_head(&mut req, cfg, tenant, up, ex);
+    let mut resp = HeaderList::default();
+    response::downstream_head(&mut resp, ex, "fuzz-1", &[]);
+    for h in [&req, &resp] {
+        assert_eq!(h.refused(), 0, "an unsafe header was asked for: {h:?}");
+        assert!(h.changes().all(|(_, v)| v.is_none_or(is_safe_value)));
+    }
 }
 
 pub fn now() -> SystemTime {
