@@ -47,7 +47,8 @@ ENVOY = ROOT / ".venv" / "bin" / "envoy"
 LITELLM = ROOT / ".venv-bench" / "bin" / "litellm"
 WASM = Path(os.environ.get("BENCH_WASM") or ROOT / "target" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm").resolve()
 PHASES_WASM = ROOT / "target" / "phases" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm"
-CAPTURE = ROOT.parent / "shared" / "reference" / "captures" / "converse-stream-claude-text-tooluse.bin"
+# Our re-creation of a real ConverseStream capture (same layout: padding, tool use, 25 frames).
+CAPTURE = ROOT / "tests" / "fixtures" / "eventstream" / "converse-stream-text-tooluse.bin"
 DOC = Path(os.environ.get("BENCH_DOC") or ROOT / "docs" / "benchmarks.md").resolve()
 
 PASS, FILTER, LITE, NOOP, BUFFER = 18000, 18001, 18002, 18003, 18004
@@ -751,8 +752,9 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
       f"LiteLLM: a 1 s warm-up, one {SECONDS * ROUNDS} s burst, one latency run.")
     w("- Upstream: a second Envoy (`bench/canned-upstream.yaml`, also one worker) whose "
       "`direct_response` answers Converse with a fixed JSON body (`bench/converse-response.json`, "
-      "same text and usage as the capture) and ConverseStream with the recorded event stream "
-      "(`converse-stream-claude-text-tooluse.bin`, 4870 bytes, 25 frames, text + tool call). It "
+      "same text and usage as the capture) and ConverseStream with the repository's re-creation of a "
+      "recorded event stream (`tests/fixtures/eventstream/converse-stream-text-tooluse.bin`, 25 "
+      "frames, text + tool call). It "
       "reads the whole request first (buffer filter) and checks no signature.")
     w("- Scenarios: (1) plain Envoy passthrough, no filter, `POST /model/…/converse[-stream]` with the "
       "same body — the physical limit; (1b) the same through a Wasm filter that does nothing "
