@@ -164,12 +164,68 @@ def test_images_and_files_are_read(api, emulator):
     assert r.output_text == "Echo: what is this [1 image] [1 document]"
 
 
+# What Codex CLI sends on every turn (its request, trimmed): a `namespace` of sub-agent tools
+# beside plain functions, and `web_search`.
+CODEX_TOOLS = [
+    WEATHER,
+    {
+        "type": "namespace",
+        "name": "multi_agent_v1",
+        "description": "Tools for spawning and managing sub-agents.",
+        "tools": [
+            {
+                "type": "function",
+                "name": "close_agent",
+                "description": "Close an agent.",
+                "strict": False,
+                "parameters": {
+                    "type": "object",
+                    "properties": {"target": {"type": "string"}},
+                    "required": ["target"],
+                    "additionalProperties": False,
+                },
+            }
+        ],
+    },
+    {"type": "web_search", "external_web_access": False},
+]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_codex_namespace_tools_and_web_search(api, emulator, stream):
+    """Namespaced functions reach Bedrock as `namespace__name` and come back split into the
+    call's `namespace` and `name`; `web_search` is dropped and reported, not refused."""
+    conversation: list = [{"role": "user", "content": "Close it. [scenario:tool:multi_agent_v1__close_agent]"}]
+    raw = api.client.responses.with_raw_response.create(
+        model="gpt-4o", input=conversation, tools=CODEX_TOOLS, stream=stream
+    )
+    assert raw.headers["x-bedrock-ignored-params"] == "tools.web_search"
+    first = raw.parse()
+    if stream:
+        events = list(first)
+        done = next(e for e in events if e.type == "response.function_call_arguments.done")
+        assert done.name == "close_agent"
+        first = events[-1].response
+    sent = emulator.last()["body"]
+    assert [t["toolSpec"]["name"] for t in sent["toolConfig"]["tools"]] == ["get_weather", "multi_agent_v1__close_agent"]
+    call = next(i for i in first.output if i.type == "function_call")
+    assert (call.namespace, call.name) == ("multi_agent_v1", "close_agent")
+    assert json.loads(call.arguments) == {"target": "target"}
+    assert [t.type for t in first.tools] == ["function", "namespace"]
+    # The next turn hands the call back with its namespace, as Codex does.
+    conversation += [i.model_dump(exclude_none=True) for i in first.output]
+    conversation.append({"type": "function_call_output", "call_id": call.call_id, "output": "closed"})
+    second = api.client.responses.create(model="gpt-4o", input=conversation, tools=CODEX_TOOLS)
+    assert second.output_text == f"Tool results: {call.call_id}=closed"
+    assistant = emulator.last()["body"]["messages"][1]["content"]
+    assert assistant[-1]["toolUse"]["name"] == "multi_agent_v1__close_agent"
+
+
 @pytest.mark.parametrize(
     "extra,param",
     [
         ({"previous_response_id": "resp_123"}, "previous_response_id"),
         ({"conversation": "conv_123"}, "conversation"),
-        ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
         ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
         ({"tools": [{"type": "code_interpreter", "container": {"type": "auto"}}]}, "tools[0].type"),
         ({"tools": [{"type": "mcp", "server_label": "x", "server_url": "https://x"}]}, "tools[0].type"),

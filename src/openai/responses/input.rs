@@ -60,7 +60,7 @@ fn parse_item(at: &str, item: &Value) -> Result<InputItem, ApiError> {
         "message" => parse_message(at, m),
         "function_call" => Ok(InputItem::FunctionCall {
             call_id: required_str(at, m, "call_id")?,
-            name: required_str(at, m, "name")?,
+            name: call_name(at, m)?,
             arguments: parse_arguments(at, m)?,
         }),
         "function_call_output" => Ok(InputItem::FunctionCallOutput {
@@ -81,6 +81,21 @@ fn parse_item(at: &str, item: &Value) -> Result<InputItem, ApiError> {
         other => Err(ApiError::invalid_param(
             format!("{at}.type"),
             format!("input item type `{other}` is not supported: only message, function_call, function_call_output and reasoning items"),
+        )),
+    }
+}
+
+/// A call's `name`, joined with its `namespace` the way the request's tools were.
+fn call_name(at: &str, m: &Map<String, Value>) -> Result<String, ApiError> {
+    let name = required_str(at, m, "name")?;
+    match m.get("namespace") {
+        None | Some(Value::Null) => Ok(name),
+        Some(Value::String(ns)) if crate::openai::chat::valid_tool_name(ns) => {
+            Ok(super::tools::wire_name(ns, &name))
+        }
+        Some(_) => Err(ApiError::invalid_param(
+            format!("{at}.namespace"),
+            "`namespace` must be a tool namespace name (a-z, A-Z, 0-9, _ and -)",
         )),
     }
 }

@@ -3,17 +3,20 @@
 //!
 //! The gateway is stateless: `previous_response_id`, `conversation`, stored prompts and
 //! `item_reference`s are 400s that say to send the whole input; `store` is accepted and the
-//! answer says `store: false`. Only `function` tools exist on Bedrock: a built-in tool
-//! (`web_search`, `file_search`, `code_interpreter`, `computer_use_preview`, `mcp`, …) is a
-//! 400 naming its type. Content parts, tool definitions, `text.format`, `reasoning.effort`
+//! answer says `store: false`. Only `function` tools exist on Bedrock: `namespace` groups
+//! are flattened and `web_search` is dropped ([`tools`]); another built-in tool
+//! (`file_search`, `code_interpreter`, `computer_use_preview`, `mcp`, …) is a 400 naming its
+//! type. Content parts, tool definitions, `text.format`, `reasoning.effort`
 //! and `metadata` are read by the chat parsers, so both endpoints check them alike.
 
 mod input;
 mod options;
 mod reasoning;
+mod tools;
 mod types;
 
 pub use reasoning::{seal as seal_reasoning, ENCRYPTED_CONTENT};
+pub use tools::{wire_name as namespaced_tool_name, NAMESPACE_SEPARATOR};
 
 pub use types::{
     Echo, IncompleteDetails, InputItem, InputTokensDetails, OutputItem, OutputText,
@@ -84,8 +87,8 @@ impl ResponsesRequest {
         if let Some(id) = &bedrock_model {
             crate::catalog::model_id::check_bedrock_id("bedrock_model", id)?;
         }
-        let tools = options::parse_tools(&obj)?;
-        let tool_choice = options::parse_tool_choice(&obj, &tools)?;
+        let parsed = tools::parse_tools(&obj)?;
+        let tool_choice = options::parse_tool_choice(&obj, &parsed.tools)?;
         let input = input::parse_input(&obj)?;
         let req = Self {
             model,
@@ -95,26 +98,30 @@ impl ResponsesRequest {
             max_output_tokens: opt_u32(&obj, "max_output_tokens")?,
             temperature: opt_number(&obj, "temperature", 0.0, 2.0)?,
             top_p: opt_number(&obj, "top_p", 0.0, 1.0)?,
-            tools,
+            tools: parsed.tools,
             tool_choice,
             format: options::parse_text_format(&obj)?,
             reasoning_effort: options::parse_reasoning(&obj)?,
             user: opt_string(&obj, "user")?,
             metadata: crate::openai::chat::parse_metadata(&obj)?,
             service_tier: opt_string(&obj, "service_tier")?,
-            ignored: ignored_params(&obj, &input)?,
+            ignored: ignored_params(&obj, &input, parsed.ignored)?,
             echo: Echo::default(),
             encrypted_reasoning: reasoning::parse_include(&obj)?,
             input,
         };
-        let echo = options::echo(&obj, &req);
+        let echo = options::echo(&obj, &req, parsed.echo);
         Ok(Self { echo, ..req })
     }
 }
 
 /// Parameters present with a value Bedrock cannot honour, then unknown fields, then
 /// `input.reasoning` when a reasoning item came without `encrypted_content` (dropped).
-fn ignored_params(obj: &Map<String, Value>, input: &[InputItem]) -> Result<Vec<String>, ApiError> {
+fn ignored_params(
+    obj: &Map<String, Value>,
+    input: &[InputItem],
+    dropped_tools: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
     // `store` is checked for its type only: nothing is stored either way.
     opt_bool(obj, "store")?;
     let mut out = Vec::new();
@@ -130,6 +137,7 @@ fn ignored_params(obj: &Map<String, Value>, input: &[InputItem]) -> Result<Vec<S
             out.push(key.clone());
         }
     }
+    out.extend(dropped_tools);
     if input.contains(&InputItem::Reasoning(None)) {
         out.push(DROPPED_REASONING.into());
     }

@@ -1,5 +1,4 @@
-//! The options of a Responses request: `tools` (flat function definitions; built-in tools
-//! refused by type), `tool_choice`, `text.format`, `reasoning`, and the [`Echo`] the answer
+//! The options of a Responses request: `tool_choice`, `text.format`, `reasoning`, and the [`Echo`] the answer
 //! repeats. The function, format, effort and metadata rules are chat's.
 
 use serde_json::{json, Map, Value};
@@ -7,40 +6,9 @@ use serde_json::{json, Map, Value};
 use super::types::{Echo, ResponsesRequest};
 use crate::error::ApiError;
 use crate::openai::chat::{
-    parse_function_def, parse_reasoning_effort, parse_response_format, ReasoningEffort,
-    ResponseFormat, Tool, ToolChoice,
+    parse_reasoning_effort, parse_response_format, ReasoningEffort, ResponseFormat, Tool,
+    ToolChoice,
 };
-
-/// `tools`: `function` tools only; a built-in tool is a 400 naming its type.
-pub(super) fn parse_tools(obj: &Map<String, Value>) -> Result<Vec<Tool>, ApiError> {
-    let items = match obj.get("tools") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err(ApiError::invalid_param("tools", "`tools` must be an array")),
-    };
-    let mut tools: Vec<Tool> = Vec::with_capacity(items.len());
-    for (i, t) in items.iter().enumerate() {
-        let at = format!("tools[{i}]");
-        match (t.get("type").and_then(Value::as_str), t) {
-            (Some("function"), Value::Object(f)) => {
-                tools.push(parse_function_def(&at, f, &tools)?);
-            }
-            (Some(other), _) => {
-                return Err(ApiError::invalid_param(
-                    format!("{at}.type"),
-                    format!("tool type `{other}` is not supported on Bedrock: only `function` tools (built-in tools such as web_search, file_search, code_interpreter, computer_use and mcp are not available)"),
-                ))
-            }
-            (None, _) => {
-                return Err(ApiError::invalid_param(
-                    format!("{at}.type"),
-                    "each tool needs `type: \"function\"`",
-                ))
-            }
-        }
-    }
-    Ok(tools)
-}
 
 /// `tool_choice`: `none`, `auto`, `required`, or `{type: "function", name}` naming a tool.
 pub(super) fn parse_tool_choice(
@@ -160,15 +128,7 @@ pub(super) fn parse_reasoning(
 
 /// What the `response` object repeats, from the checked request: the defaults OpenAI
 /// reports when a field was not sent, and `store: false` always.
-pub(super) fn echo(obj: &Map<String, Value>, req: &ResponsesRequest) -> Echo {
-    let tools: Vec<Value> = req
-        .tools
-        .iter()
-        .map(|t| {
-            json!({"type": "function", "name": t.name, "description": t.description,
-                   "parameters": t.parameters, "strict": t.strict})
-        })
-        .collect();
+pub(super) fn echo(obj: &Map<String, Value>, req: &ResponsesRequest, tools: Vec<Value>) -> Echo {
     let tool_choice = match &req.tool_choice {
         None | Some(ToolChoice::Auto) => json!("auto"),
         Some(ToolChoice::None) => json!("none"),

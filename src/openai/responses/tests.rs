@@ -104,8 +104,6 @@ fn stateful_fields_and_built_in_tools_are_refused_by_name() {
             .contains("full conversation in `input`")
     );
     for tool in [
-        "web_search",
-        "web_search_preview",
         "file_search",
         "code_interpreter",
         "computer_use_preview",
@@ -241,4 +239,132 @@ fn reasoning_items_carry_their_sealed_block_or_are_reported_dropped() {
     assert_eq!(r.ignored, [DROPPED_REASONING]);
     let r = parse(json!({"model": "m", "input": "hi"}));
     assert!(!r.encrypted_reasoning && r.ignored.is_empty());
+}
+
+#[test]
+fn web_search_is_dropped_and_reported() {
+    let r = ResponsesRequest::parse(
+        json!({"model": "m", "input": "hi", "tools": [
+            {"type": "web_search", "external_web_access": false},
+            {"type": "function", "name": "f"},
+            {"type": "web_search_preview"}, {"type": "web_search"}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.tools.len(), 1);
+    assert_eq!(r.ignored, ["tools.web_search", "tools.web_search_preview"]);
+    assert_eq!(r.echo.0["tools"].as_array().unwrap().len(), 1);
+}
+
+fn codex_like_tools() -> Value {
+    json!([
+        {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+        {"type": "namespace", "name": "multi_agent_v1", "description": "Sub-agents.",
+         "tools": [
+            {"type": "function", "name": "close_agent", "strict": false,
+             "parameters": {"type": "object", "properties": {"target": {"type": "string"}}}},
+            {"type": "function", "name": "send_input", "description": "Send."}]}
+    ])
+}
+
+#[test]
+fn namespace_tools_are_flattened_and_echoed_as_sent() {
+    let r = ResponsesRequest::parse(
+        json!({"model": "m", "input": "hi", "tools": codex_like_tools(),
+               "tool_choice": {"type": "function", "name": "multi_agent_v1__send_input"}})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let names: Vec<&str> = r.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "exec_command",
+            "multi_agent_v1__close_agent",
+            "multi_agent_v1__send_input"
+        ]
+    );
+    let echoed = &r.echo.0["tools"][1];
+    assert_eq!(echoed["type"], "namespace");
+    assert_eq!(echoed["name"], "multi_agent_v1");
+    assert_eq!(echoed["tools"][0]["name"], "close_agent");
+    assert_eq!(
+        r.echo.split_tool_name("multi_agent_v1__close_agent"),
+        (Some("multi_agent_v1".into()), "close_agent".into())
+    );
+    // Not produced by a namespace: returned whole.
+    assert_eq!(
+        r.echo.split_tool_name("exec_command"),
+        (None, "exec_command".into())
+    );
+    assert_eq!(
+        r.echo.split_tool_name("multi_agent_v1__nope"),
+        (None, "multi_agent_v1__nope".into())
+    );
+}
+
+#[test]
+fn namespaced_calls_in_the_input_join_their_names() {
+    let r = ResponsesRequest::parse(
+        json!({"model": "m", "tools": codex_like_tools(), "input": [
+            {"role": "user", "content": "hi"},
+            {"type": "function_call", "call_id": "c1", "namespace": "multi_agent_v1",
+             "name": "close_agent", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "namespace": "multi_agent_v1",
+             "output": "closed"}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&r.input[1], InputItem::FunctionCall { name, .. } if name == "multi_agent_v1__close_agent")
+    );
+}
+
+#[test]
+fn bad_namespaces_name_the_field() {
+    let cases = [
+        (
+            json!([{"type": "namespace", "name": "a b", "tools": [{"type": "function", "name": "f"}]}]),
+            "tools[0].name",
+        ),
+        (
+            json!([{"type": "namespace", "name": "ns", "tools": []}]),
+            "tools[0].tools",
+        ),
+        (
+            json!([{"type": "namespace", "name": "ns"}]),
+            "tools[0].tools",
+        ),
+        (
+            json!([{"type": "namespace", "name": "ns", "tools": [{"type": "custom", "name": "f"}]}]),
+            "tools[0].tools[0].type",
+        ),
+        (
+            json!([{"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "f!"}]}]),
+            "tools[0].tools[0].name",
+        ),
+        // Collides with a flat tool of the same wire name.
+        (
+            json!([{"type": "function", "name": "ns__f"},
+                {"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "f"}]}]),
+            "tools[1].tools[0].name",
+        ),
+        // Too long once joined (30 + 2 + 40 > 64).
+        (
+            json!([{"type": "namespace", "name": "n".repeat(30), "tools": [{"type": "function", "name": "f".repeat(40)}]}]),
+            "tools[0].tools[0].name",
+        ),
+    ];
+    for (tools, param) in cases {
+        let e = err(json!({"model": "m", "input": "hi", "tools": tools}));
+        assert_eq!((e.status, e.param.as_deref()), (400, Some(param)), "{e}");
+    }
+    let e = err(
+        json!({"model": "m", "input": [{"type": "function_call", "call_id": "c",
+        "namespace": "a b", "name": "f", "arguments": "{}"}]}),
+    );
+    assert_eq!(e.param.as_deref(), Some("input[0].namespace"));
 }

@@ -21,6 +21,7 @@ pub enum InputItem {
     /// A call the model made in an earlier turn.
     FunctionCall {
         call_id: String,
+        /// The name Bedrock knows: `namespace__name` for a namespaced function.
         name: String,
         arguments: Value,
     },
@@ -69,6 +70,13 @@ pub struct ResponsesRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Echo(pub Map<String, Value>);
+
+impl Echo {
+    /// (`namespace`, `name`) of a tool name Bedrock used: see [`super::tools`].
+    pub fn split_tool_name(&self, wire: &str) -> (Option<String>, String) {
+        super::tools::split_tool_name(self.0.get("tools"), wire)
+    }
+}
 
 /// `object` of a response.
 pub const RESPONSE_OBJECT: &str = "response";
@@ -119,6 +127,9 @@ pub enum OutputItem {
     FunctionCall {
         id: String,
         call_id: String,
+        /// Set when the function came from a `namespace` tool.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
         name: String,
         arguments: String,
         status: &'static str,

@@ -17,6 +17,8 @@ pub(super) enum Kind {
     Redacted,
     Call {
         call_id: String,
+        /// The client's name for the tool: split from Bedrock's by namespace.
+        namespace: Option<String>,
         name: String,
     },
     /// A tool call the client must not see.
@@ -86,9 +88,14 @@ pub(super) fn item_of(
             encrypted_content: sealed,
             status,
         },
-        Kind::Call { call_id, name } => OutputItem::FunctionCall {
+        Kind::Call {
+            call_id,
+            namespace,
+            name,
+        } => OutputItem::FunctionCall {
             id: open.item_id.clone(),
             call_id: call_id.clone(),
+            namespace: namespace.clone(),
             name: name.clone(),
             arguments: text,
             status,

@@ -301,9 +301,11 @@ impl State {
         let kind = if self.output.is_json_tool(&tool.name) {
             Kind::Message
         } else if self.output.is_client_tool(&tool.name) {
+            let (namespace, name) = self.echo.split_tool_name(&tool.name);
             Kind::Call {
                 call_id: tool.tool_use_id.to_string(),
-                name: tool.name.to_string(),
+                namespace,
+                name,
             }
         } else {
             Kind::Dropped

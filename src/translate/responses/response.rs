@@ -95,10 +95,12 @@ pub fn to_response(body: &[u8], ctx: &ResponseContext) -> Result<(Vec<u8>, Token
         });
     }
     for call in m.tool_calls {
+        let (namespace, name) = ctx.echo.split_tool_name(&call.function.name);
         output.push(OutputItem::FunctionCall {
             id: format!("fc_{}", call.id),
             call_id: call.id,
-            name: call.function.name,
+            namespace,
+            name,
             arguments: call.function.arguments,
             status: "completed",
         });
