@@ -29,8 +29,9 @@ wasm: ## build the filter (wasm32-wasip1, release)
 	cargo build --release --target $(TARGET)
 	@ls -l $(WASM)
 
-lint: ## cargo fmt --check, clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py)
+lint: ## cargo fmt --check (fuzz/ too), clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py)
 	cargo fmt --all -- --check
+	rustfmt --edition 2021 --check fuzz/src/lib.rs fuzz/fuzz_targets/*.rs
 	cd scripts && python3 -B -m unittest -q test_check_structure
 	python3 scripts/check_structure.py
 	cargo clippy --all-targets -- -D warnings

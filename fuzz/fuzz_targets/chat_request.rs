@@ -21,7 +21,15 @@ fuzz_target!(|data: &[u8]| {
         c
     });
     let tenant = &cfg.tenants.tenants()[0];
-    match request::on_body(cfg, tenant, Endpoint::ChatCompletions, data, None, fuzz::now(), None) {
+    match request::on_body(
+        cfg,
+        tenant,
+        Endpoint::ChatCompletions,
+        data,
+        None,
+        fuzz::now(),
+        None,
+    ) {
         Ok((request::Prepared::FanOut(_), ..)) => panic!("a chat request is forwarded"),
         Ok((request::Prepared::Forward(up), ex, _)) => {
             fuzz::assert_headers_safe(cfg, &tenant.name, &up, &ex);

@@ -4,8 +4,8 @@
 #![no_main]
 
 use bedrock_openai_filter::config::Config;
-use bedrock_openai_filter::upstream::sigv4::Credentials;
 use bedrock_openai_filter::pipeline::bedrock;
+use bedrock_openai_filter::upstream::sigv4::Credentials;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

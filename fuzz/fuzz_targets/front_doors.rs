@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(!ex.bedrock_model.is_empty());
         }
         Ok((Prepared::Forward(up), ex, _)) => {
-            assert_ne!(endpoint, Endpoint::Embeddings, "embeddings never forward the client's request");
+            assert_ne!(
+                endpoint,
+                Endpoint::Embeddings,
+                "embeddings never forward the client's request"
+            );
             fuzz::assert_headers_safe(cfg, &tenant.name, &up, &ex);
             assert!(up.path.starts_with("/model/"), "{}", up.path);
             let converse: serde_json::Value =

@@ -7,11 +7,11 @@ pub mod bedrock_rules;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bedrock_openai_filter::config::Config;
+use bedrock_openai_filter::event_stream::{Decoder, Header, HeaderValue, Message};
 use bedrock_openai_filter::headers::{is_safe_value, HeaderList};
 use bedrock_openai_filter::pipeline::{bedrock, response};
-use bedrock_openai_filter::upstream::{Exchange, UpstreamRequest};
-use bedrock_openai_filter::event_stream::{Decoder, Header, HeaderValue, Message};
 use bedrock_openai_filter::stream::{OutputFormat, StreamOptions, StreamTranslator};
+use bedrock_openai_filter::upstream::{Exchange, UpstreamRequest};
 
 pub fn config() -> Config {
     Config::parse(
