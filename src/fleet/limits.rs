@@ -16,6 +16,9 @@ pub(super) struct LimitCell {
     pub in_flight: bool,
     /// Sync at the next tick even if nothing changed (a refusal wants fresh counts).
     pub refresh: bool,
+    /// The last window in which this writer decided a request on the key: it keeps syncing
+    /// through the next window, so its first decisions there see the other writers' counts.
+    pub active_window: u64,
 }
 
 impl LimitCell {
@@ -25,6 +28,7 @@ impl LimitCell {
             *self = LimitCell {
                 window,
                 in_flight: self.in_flight,
+                active_window: self.active_window,
                 ..LimitCell::default()
             };
         }
@@ -46,6 +50,7 @@ impl LimitCell {
             .tokens_per_minute
             .is_none_or(|l| used.tokens.saturating_add(cost) <= l);
         let allowed = requests_ok && tokens_ok;
+        self.active_window = self.window;
         let taken = if allowed {
             Counts {
                 requests: 1,
@@ -84,9 +89,18 @@ impl LimitCell {
     }
 
     /// Whether the tick should write this cell now: every tick while this writer takes part
-    /// in the window (the write's answer brings the other writers' counts), or once when a
+    /// in the window or took part in the one before (the write's answer brings the other
+    /// writers' counts, so an idle writer does not decide on an old view), or once when a
     /// refusal wants fresh counts.
     pub fn due(&self, window: u64) -> bool {
-        self.window == window && !self.in_flight && (self.refresh || self.mine != Counts::default())
+        let recent = self.active_window.saturating_add(1) >= window;
+        self.window == window
+            && !self.in_flight
+            && (self.refresh || recent || self.mine != Counts::default())
+    }
+
+    /// Whether the key is still synced in `window` (see [`LimitCell::due`]).
+    pub fn recent(&self, window: u64) -> bool {
+        self.active_window.saturating_add(1) >= window
     }
 }

@@ -10,6 +10,9 @@ use crate::accounting::ratelimit::{Decision, Limits, WINDOW_MS};
 use crate::accounting::usage::OTHER_MODELS;
 use crate::translate::usage::TokenCounts;
 
+/// The item a writer with nothing to write probes the store with after failures.
+pub const PROBE_PK: &str = "probe";
+
 /// Usage items outlive their window by a day (DynamoDB's TTL removes them after).
 const USAGE_TTL_SLACK_SECONDS: u64 = 86_400;
 
@@ -222,6 +225,9 @@ impl Fleet {
         self.next_sync_ms = now_ms.saturating_add(interval);
         self.health(now_ms);
         let window = now_ms / WINDOW_MS;
+        for cell in self.limits.values_mut().filter(|c| c.recent(window)) {
+            cell.roll(window);
+        }
         self.limits.retain(|_, c| c.window >= window || c.in_flight);
         let mut out = Vec::new();
         for (pk, cell) in self.limits.iter_mut().filter(|(_, c)| c.due(window)) {
@@ -238,7 +244,26 @@ impl Fleet {
             out.push(Planned { call, pending });
         }
         out.extend(self.usage_writes(now_ms / 1000));
+        if out.is_empty() && self.failing_since.is_some() {
+            // Nothing to write, but the last calls failed: without a call the store could
+            // never be seen back (a closed writer would refuse for good).
+            out.push(self.probe(window));
+        }
         out
+    }
+
+    /// A write that only tells whether the store answers (its own item, no counts).
+    fn probe(&self, window: u64) -> Planned {
+        let expires = window.saturating_add(2).saturating_mul(WINDOW_MS / 1000);
+        let pk = PROBE_PK.to_string();
+        let counts = Counts::default();
+        let call = dynamo::put_limit(&self.cfg.table, &pk, window, &self.writer, counts, expires);
+        let pending = Pending::Limit {
+            pk,
+            window,
+            sent: counts,
+        };
+        Planned { call, pending }
     }
 
     /// Usage writes of every changed tenant window; forgets finished windows written out.

@@ -547,3 +547,68 @@ fn drain_flushes_usage_whatever_the_interval() {
     let start = a.usage_window_start(T0 / 1000);
     assert_eq!(usage_total(&mut table, "acme", start), (2, 2));
 }
+
+#[test]
+fn an_idle_writer_keeps_syncing_into_the_next_window() {
+    // Without this, a writer idle since the last minute admits on others = 0 at the start
+    // of the next one, however much the fleet has used.
+    let mut table = Table::default();
+    let (mut a, mut b) = (writer("a", json!({})), writer("b", json!({})));
+    let l = limits(Some(5), None);
+    let start = T0 - T0 % W;
+    a.try_acquire(pk(), l, start + 1000, 0).unwrap();
+    sync(&mut a, &mut table, start + 1000);
+    let next = start + W;
+    for i in 0..4 {
+        assert!(
+            b.try_acquire(pk(), l, next + i, 0)
+                .unwrap()
+                .decision
+                .allowed
+        );
+    }
+    sync(&mut b, &mut table, next + 10);
+    // a decided nothing in this window, yet its tick writes (zero) and learns b's 4.
+    assert_eq!(sync(&mut a, &mut table, next + 20), 1);
+    let d = a.try_acquire(pk(), l, next + 30, 0).unwrap().decision;
+    assert!(d.allowed);
+    assert_eq!(d.requests.unwrap().remaining, 0, "b's 4 + this one");
+    assert!(
+        !a.try_acquire(pk(), l, next + 40, 0)
+            .unwrap()
+            .decision
+            .allowed
+    );
+    // Two windows later without a decision the key is no longer synced.
+    assert_eq!(sync(&mut b, &mut table, next + 2 * W + 50), 0);
+}
+
+#[test]
+fn a_failing_writer_with_nothing_to_write_probes_until_the_store_is_back() {
+    let mut table = Table {
+        down: true,
+        ..Table::default()
+    };
+    let mut a = writer(
+        "a",
+        json!({"stale_after_ms": 1000, "on_store_failure": "closed"}),
+    );
+    let l = limits(Some(3), None);
+    a.try_acquire(pk(), l, T0, 0).unwrap();
+    sync(&mut a, &mut table, T0);
+    assert_eq!(a.try_acquire(pk(), l, T0 + 1000, 0), Err(Unavailable));
+    // Two windows on, nothing is left to write: the tick still probes.
+    let later = T0 + 3 * W;
+    assert_eq!(sync(&mut a, &mut table, later), 1);
+    assert_eq!(a.try_acquire(pk(), l, later + 1, 0), Err(Unavailable));
+    table.down = false;
+    assert_eq!(sync(&mut a, &mut table, later + 2000), 1);
+    assert!(
+        a.try_acquire(pk(), l, later + 2001, 0)
+            .unwrap()
+            .decision
+            .allowed
+    );
+    // Healthy and idle: no probe.
+    assert_eq!(sync(&mut a, &mut table, later + 5 * W), 0);
+}

@@ -149,10 +149,7 @@ fn function_echo(t: &Tool, name: &str) -> Value {
 
 /// Splits a tool name from Bedrock into (`namespace`, `name`) by the echoed `namespace`
 /// tools; a name no namespace produced is returned whole.
-pub(super) fn split_tool_name(
-    echo_tools: Option<&Value>,
-    wire: &str,
-) -> (Option<String>, String) {
+pub(super) fn split_tool_name(echo_tools: Option<&Value>, wire: &str) -> (Option<String>, String) {
     let namespaces = echo_tools
         .and_then(Value::as_array)
         .into_iter()
