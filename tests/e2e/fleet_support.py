@@ -278,7 +278,8 @@ class Replicas:
             })
         return config
 
-    def start(self, name: str, plugin_config: dict, env: dict[str, str | None] | None = None) -> Gateway:
+    def launch(self, name: str, plugin_config: dict, env: dict[str, str | None] | None = None) -> Gateway:
+        """Start an Envoy without waiting for it (see `ready`)."""
         if not WASM.is_file():
             pytest.fail(f"the filter is not built: {WASM} is missing (make wasm)")
         listener_port, admin_port = free_port(), free_port()
@@ -313,17 +314,25 @@ class Replicas:
             access_log=access_log,
         )
         self.started.append(gateway)
-        wait_http(f"{gateway.admin_url}/ready", proc, log, f"envoy {name}")
         return gateway
 
+    @staticmethod
+    def ready(gateway: Gateway) -> Gateway:
+        wait_http(f"{gateway.admin_url}/ready", gateway.proc, gateway.log, f"envoy {gateway.name}")
+        return gateway
+
+    def start(self, name: str, plugin_config: dict, env: dict[str, str | None] | None = None) -> Gateway:
+        return self.ready(self.launch(name, plugin_config, env))
+
     def start_set(self, prefix: str, plugin_config: dict | Callable[[str], dict], count: int = 3) -> list[Gateway]:
-        """`count` replicas r1..rN; `plugin_config(replica)` may give each its own config."""
+        """`count` replicas r1..rN started side by side; `plugin_config(replica)` may give each
+        its own config."""
         gateways = []
         for i in range(1, count + 1):
             replica = f"r{i}"
             config = plugin_config(replica) if callable(plugin_config) else plugin_config
-            gateways.append(self.start(f"{prefix}-{replica}", config))
-        return gateways
+            gateways.append(self.launch(f"{prefix}-{replica}", config))
+        return [self.ready(g) for g in gateways]
 
     def quit(self, gateway: Gateway) -> int:
         """Envoy's graceful stop (admin POST /quitquitquit); its exit status."""
