@@ -170,6 +170,13 @@ impl ApiError {
         Self::new(503, ErrorType::ServiceUnavailableError, message)
     }
 
+    /// 503 `limit_store_unavailable`: fleet mode's store (limits, usage) cannot be reached
+    /// and `fleet.on_store_failure` is `closed`.
+    pub(crate) fn limit_store_unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, ErrorType::ServiceUnavailableError, message)
+            .with_code("limit_store_unavailable")
+    }
+
     /// 504 `timeout_error`: a call to Bedrock got no answer in time (as Envoy's own 504).
     pub fn upstream_timeout(message: impl Into<String>) -> Self {
         Self::new(504, ErrorType::TimeoutError, message)

@@ -30,6 +30,7 @@ pub mod converse;
 pub mod document;
 pub mod error;
 pub mod event_stream;
+pub mod fleet;
 pub mod headers;
 pub mod openai;
 pub mod pipeline;

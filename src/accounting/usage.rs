@@ -190,6 +190,22 @@ struct Report<'a> {
     object: &'static str,
     window_seconds: u64,
     data: Vec<TenantReport<'a>>,
+    /// Fleet mode: where the totals come from ([`FleetInfo`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fleet: Option<&'a FleetInfo>,
+}
+
+/// Fleet mode's addition to the report: how many writers the totals sum, as of when, and how
+/// far behind they may be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetInfo {
+    pub writers: usize,
+    /// Unix seconds of the read.
+    pub as_of: u64,
+    pub sync_interval_ms: u64,
+    /// `true`: the store could not be read; the totals are this replica's own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
 }
 
 #[derive(Serialize)]
@@ -211,21 +227,34 @@ struct ModelReport<'a> {
     model: &'a str,
     #[serde(flatten)]
     usage: ModelUsage,
+    /// Fleet mode: the Bedrock region the model was called in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
 }
+
+/// One tenant in a report: its name, usage in the window, and (fleet mode) each model's
+/// region.
+pub type TenantLine<'a> = (&'a str, TenantUsage, BTreeMap<String, String>);
 
 /// The `GET /v1/usage` body for the given tenants (name, stored value), in that order.
 pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -> Vec<u8> {
-    let usages: Vec<(&str, TenantUsage)> = tenants
+    let usages: Vec<TenantLine<'_>> = tenants
         .iter()
         .map(|(name, bytes)| {
             let u = TenantUsage::decode(bytes.as_deref());
             let expired = u.window_start == 0 || now >= u.window_start.saturating_add(window_secs);
-            (*name, if expired { TenantUsage::default() } else { u })
+            let u = if expired { TenantUsage::default() } else { u };
+            (*name, u, BTreeMap::new())
         })
         .collect();
+    render(&usages, window_secs, None)
+}
+
+/// The report body of tenants' usage (a tenant with `window_start` 0 has none yet).
+pub fn render(usages: &[TenantLine<'_>], window_secs: u64, fleet: Option<&FleetInfo>) -> Vec<u8> {
     let data = usages
         .iter()
-        .map(|(name, u)| {
+        .map(|(name, u, regions)| {
             let sum = |f: fn(&ModelUsage) -> u64| {
                 u.models.values().map(f).fold(0u64, u64::saturating_add)
             };
@@ -245,6 +274,7 @@ pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -
                     .map(|(model, usage)| ModelReport {
                         model,
                         usage: *usage,
+                        region: regions.get(model).map(String::as_str),
                     })
                     .collect(),
             }
@@ -254,6 +284,7 @@ pub fn report(tenants: &[(&str, Option<Vec<u8>>)], now: u64, window_secs: u64) -
         object: "usage",
         window_seconds: window_secs,
         data,
+        fleet,
     })
     .unwrap_or_default()
 }

@@ -125,6 +125,8 @@ struct RawConfig {
     s3_buckets: Option<Vec<String>>,
     #[serde(default)]
     s3_bucket_owners: BTreeMap<String, String>,
+    #[serde(default)]
+    fleet: Option<crate::fleet::RawFleet>,
 }
 
 /// The validated configuration.
@@ -175,6 +177,9 @@ pub struct Config {
     pub known_models: BTreeSet<String>,
     /// Deprecated fields that were accepted (see [`crate::config::version`]); logged at start.
     pub warnings: Vec<String>,
+    /// Fleet mode: limits and usage kept across replicas in DynamoDB ([`crate::fleet`]);
+    /// `None`: single-instance mode (shared data).
+    pub fleet: Option<crate::fleet::FleetConfig>,
 }
 
 /// A configuration problem, worded to name the field at fault.
@@ -214,7 +219,8 @@ macro_rules! section_errors {
 section_errors!(
     crate::document::DocumentError,
     crate::auth::key_source::KeySourceError,
-    crate::auth::iam::IamConfigError
+    crate::auth::iam::IamConfigError,
+    crate::fleet::FleetConfigError
 );
 
 fn err(msg: impl Into<String>) -> ConfigError {
@@ -290,7 +296,9 @@ impl Config {
         let key_source = key_source(raw.api_keys_source, &region, &upstream)?;
         let iam = iam_auth(raw.iam_auth, &region, &tenants)?;
         let embeddings = upstream::embeddings(raw.embeddings)?;
+        let fleet = fleet(raw.fleet, &region, &upstream, env)?;
         Ok(Self {
+            fleet,
             embeddings,
             known_models: models::known_models(&catalog, &tenants),
             tenants,
@@ -419,6 +427,26 @@ fn key_source(
     Ok(Some(source))
 }
 
+/// `fleet`: the store is called with the filter's own AWS credentials.
+fn fleet(
+    raw: Option<crate::fleet::RawFleet>,
+    region: &str,
+    upstream: &Upstream,
+    env: Env,
+) -> Result<Option<crate::fleet::FleetConfig>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    let fleet = crate::fleet::FleetConfig::from_raw(raw, region, env)?;
+    if !matches!(
+        upstream,
+        Upstream::Aws(AwsAuth::SigV4(_) | AwsAuth::Refreshed(_))
+    ) {
+        return Err(err(
+            "`fleet` calls DynamoDB with AWS credentials: set `credentials`, `credentials_source` or the AWS_* environment (not `gateway` or `bedrock_api_key`)",
+        ));
+    }
+    Ok(Some(fleet))
+}
+
 /// `iam_auth`: every principal's tenant must be configured.
 fn iam_auth(
     raw: Option<RawIamAuth>,
@@ -451,7 +479,7 @@ impl Config {
             for m in t.models.iter().flatten() {
                 if !t.limits_for(m).is_unlimited() {
                     keys.push(crate::accounting::ratelimit::bucket_key(
-                        &self.region,
+                        self.region_for(m).0,
                         &t.name,
                         m,
                     ));

@@ -188,3 +188,8 @@ pub fn dispatch(call: &SideCall) -> Option<u32> {
 pub fn resume_request() {
     warn_on("resume request", hostcalls::resume_http_request());
 }
+
+/// Tells Envoy a root context that returned `false` from `on_done` has finished.
+pub fn done() {
+    warn_on("done", hostcalls::done());
+}

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 
+use super::fleet::SharedFleet;
 use super::host;
 use super::keys::SharedKeys;
 use super::timing;
@@ -31,6 +32,7 @@ pub struct Http {
     /// This worker's key table kept in AWS, when `api_keys_source` is configured.
     keys: Option<SharedKeys>,
     iam_cache: SharedIamCache,
+    fleet: Option<SharedFleet>,
 }
 
 /// The host calls the core needs answers from.
@@ -69,7 +71,13 @@ impl Http {
             refresher,
             keys: None,
             iam_cache: SharedIamCache::default(),
+            fleet: None,
         }
+    }
+
+    pub fn with_fleet(mut self, fleet: Option<SharedFleet>) -> Self {
+        self.fleet = fleet;
+        self
     }
 
     pub fn with_keys(mut self, keys: Option<SharedKeys>) -> Self {
@@ -91,11 +99,13 @@ impl Http {
             .and_then(|r| r.try_borrow().ok()?.current(host::now()).cloned());
         let keys = self.keys.as_ref().and_then(|k| k.try_borrow().ok());
         let mut cache = self.iam_cache.try_borrow_mut().ok();
+        let mut fleet = self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok());
         let mut env = Env {
             host: &mut envoy,
             keys: keys.as_deref(),
             iam_cache: cache.as_deref_mut(),
             live: live.as_ref(),
+            fleet: fleet.as_deref_mut(),
         };
         f(&mut self.flow, &mut env)
     }

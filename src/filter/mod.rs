@@ -1,6 +1,7 @@
 //! The proxy-wasm shell: moves headers and bytes between Envoy and the core, nothing more.
 //! Compiled only for `wasm32`; every decision lives in the core modules.
 
+mod fleet;
 mod host;
 mod http;
 mod keys;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
+use super::fleet::FleetShell;
 use super::host;
 use super::http::{Http, SharedIamCache};
 use super::keys::Refresher as KeyRefresher;
@@ -28,6 +29,8 @@ pub struct Root {
     keys: KeyRefresher,
     /// Verified IAM callers, shared by this worker's requests.
     iam_cache: SharedIamCache,
+    /// This worker's fleet writer, when `fleet` is configured.
+    fleet: Option<FleetShell>,
 }
 
 impl Root {
@@ -56,6 +59,12 @@ impl Context for Root {
             if self.keys.on_response(&cfg, token, body_size) {
                 return;
             }
+            let live = self.live_credentials();
+            if let Some(fleet) = self.fleet.as_mut() {
+                if fleet.on_response(&cfg, live.as_ref(), token, body_size) {
+                    return;
+                }
+            }
         }
         let Some(refresher) = self.refresher.clone() else {
             return;
@@ -72,6 +81,17 @@ impl Context for Root {
             }
             Progress::Failed(why) => log::warn!("credentials refresh failed: {why}"),
         }
+    }
+
+    /// Envoy is stopping: flush the fleet's pending usage first (`false` until answered).
+    fn on_done(&mut self) -> bool {
+        let (Some(cfg), true) = (self.config.clone(), self.fleet.is_some()) else {
+            return true;
+        };
+        let live = self.live_credentials();
+        self.fleet
+            .as_mut()
+            .is_none_or(|f| f.drain(&cfg, live.as_ref()))
     }
 }
 
@@ -107,8 +127,13 @@ impl RootContext for Root {
                     host::set_tick_period(TICK);
                     self.tick_keys(&cfg);
                 }
-                for key in cfg.shared_data_keys() {
-                    host::shared_init(&key);
+                self.fleet = FleetShell::new(&cfg);
+                if let Some(fc) = &cfg.fleet {
+                    host::set_tick_period(fc.sync_interval.min(TICK));
+                } else {
+                    for key in cfg.shared_data_keys() {
+                        host::shared_init(&key);
+                    }
                 }
                 self.config = Some(Rc::new(cfg));
                 true
@@ -124,6 +149,10 @@ impl RootContext for Root {
         if let Some(cfg) = self.config.clone() {
             if cfg.key_source.is_some() {
                 self.tick_keys(&cfg);
+            }
+            if let Some(fleet) = &self.fleet {
+                let live = self.live_credentials();
+                fleet.tick(&cfg, live.as_ref());
             }
         }
         let Some(refresher) = self.refresher.clone() else {
@@ -144,7 +173,8 @@ impl RootContext for Root {
         Some(Box::new(
             Http::new(context_id, self.config.clone(), self.refresher.clone())
                 .with_keys(keys)
-                .with_iam_cache(self.iam_cache.clone()),
+                .with_iam_cache(self.iam_cache.clone())
+                .with_fleet(self.fleet.as_ref().map(|f| f.fleet.clone())),
         ))
     }
 

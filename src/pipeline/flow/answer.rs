@@ -212,23 +212,11 @@ impl Flow {
                 0
             };
             let actual = known.unwrap_or(fallback);
-            if let Some((key, decision)) = &self.limit {
-                let now = millis(env.host.now());
-                let (start, est) = (decision.window_start_ms, ex.estimated_input_tokens);
-                env.host
-                    .shared_update(key, &mut |s| ratelimit::settle(s, now, start, est, actual));
-            }
-            if let Some(tenant) = &self.tenant {
-                let now = upstream::unix_seconds(env.host.now());
-                let record = usage::Record {
-                    model: &ex.canonical_model,
-                    tokens: o.tokens.unwrap_or_default(),
-                    error: o.error_type.is_some(),
-                };
-                let (window, cap) = (cfg.usage_window_seconds, cfg.max_usage_models_per_tenant);
-                env.host.shared_update(&usage::key(tenant), &mut |s| {
-                    usage::record(s, now, window, cap, &record)
-                });
+            if let Some(fleet) = env.fleet.as_deref_mut() {
+                let now = env.host.now();
+                self.account_in_fleet(fleet, &cfg, &ex, now, (ex.estimated_input_tokens, actual));
+            } else {
+                self.account_in_shared_data(&cfg, env, &ex, actual);
             }
         }
         // Envoy runs the Wasm log callback before the connection manager's access logs,
@@ -236,6 +224,38 @@ impl Flow {
         let fields = self.outcome.log_fields().into_iter();
         let mut effects: Vec<Effect> = fields.map(|(k, v)| Effect::LogField(k, v)).collect();
         effects.extend(self.outcome.updates().into_iter().map(Effect::Metric));
+        if self.store_unavailable {
+            effects.push(super::fleet::unavailable_metric());
+        }
         effects
+    }
+
+    /// Single-instance mode: settle the limiter and add to the tenant's usage in shared data.
+    fn account_in_shared_data(
+        &self,
+        cfg: &crate::config::Config,
+        env: &mut Env<'_>,
+        ex: &crate::upstream::Exchange,
+        actual: u64,
+    ) {
+        let o = &self.outcome;
+        if let Some((key, decision)) = &self.limit {
+            let now = millis(env.host.now());
+            let (start, est) = (decision.window_start_ms, ex.estimated_input_tokens);
+            env.host
+                .shared_update(key, &mut |s| ratelimit::settle(s, now, start, est, actual));
+        }
+        if let Some(tenant) = &self.tenant {
+            let now = upstream::unix_seconds(env.host.now());
+            let record = usage::Record {
+                model: &ex.canonical_model,
+                tokens: o.tokens.unwrap_or_default(),
+                error: o.error_type.is_some(),
+            };
+            let (window, cap) = (cfg.usage_window_seconds, cfg.max_usage_models_per_tenant);
+            env.host.shared_update(&usage::key(tenant), &mut |s| {
+                usage::record(s, now, window, cap, &record)
+            });
+        }
     }
 }

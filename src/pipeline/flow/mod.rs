@@ -12,6 +12,7 @@ use std::rc::Rc;
 
 mod answer;
 mod fanout;
+mod fleet;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +46,8 @@ enum Phase {
     Upstream(Box<Exchange>),
     /// The filter's own calls (embeddings) are out; the answer is built once all are back.
     FanOut(Box<fanout::FanOut>),
+    /// `GET /v1/usage` in fleet mode: the store reads are out.
+    AwaitingUsage(Box<fleet::UsageWait>),
     /// Answering: a stream chunk by chunk, or a buffered body at its end. No exchange when
     /// Envoy answered before anything went upstream (its own 413, a timeout).
     Responding(Option<Box<Exchange>>, ResponseHandler),
@@ -78,6 +81,8 @@ pub struct Env<'a> {
     pub iam_cache: Option<&'a mut IamCache>,
     /// Credentials the root context refreshed, when `credentials_source` is configured.
     pub live: Option<&'a Credentials>,
+    /// This worker's fleet writer, when `fleet` is configured ([`crate::fleet`]).
+    pub fleet: Option<&'a mut crate::fleet::Fleet>,
 }
 
 /// What to do with a caller's IAM token.
@@ -101,6 +106,8 @@ pub struct Flow {
     limit: Option<(String, Decision)>,
     /// When the request went upstream (ms since the epoch), for time to first token.
     sent_at_ms: Option<u64>,
+    /// Fleet mode: the request was decided without the store (counted in a metric).
+    store_unavailable: bool,
     outcome: Outcome,
     /// The request headers as read once; edited, and the changes written back
     /// ([`Effect::RequestHeaders`]) when the translated request goes upstream.
@@ -120,6 +127,7 @@ impl Flow {
             tenant: None,
             limit: None,
             sent_at_ms: None,
+            store_unavailable: false,
             outcome: Outcome::default(),
             req: HeaderList::default(),
             resp: HeaderList::default(),
@@ -144,6 +152,7 @@ impl Flow {
             Phase::Buffering { .. } => "buffering",
             Phase::Upstream(_) => "upstream",
             Phase::FanOut(_) => "fan_out",
+            Phase::AwaitingUsage(_) => "awaiting_usage",
             Phase::Responding(..) => "responding",
             Phase::Replied { .. } => "replied",
             Phase::Done => "done",
@@ -190,6 +199,7 @@ impl Flow {
         read: &mut dyn FnMut() -> Vec<u8>,
     ) -> Output {
         match &mut self.phase {
+            Phase::AwaitingUsage(_) => Output::new(Step::Pause),
             Phase::AwaitingSts(wait) => {
                 // STS has not answered yet: hold the body; the answer picks it up.
                 if end_of_stream {
@@ -226,6 +236,9 @@ impl Flow {
     ) -> Output {
         if matches!(self.phase, Phase::FanOut(_)) {
             return self.on_fan_out_answer(env, token, headers, body);
+        }
+        if matches!(self.phase, Phase::AwaitingUsage(_)) {
+            return self.on_usage_answer(env, token, headers, body);
         }
         let status = headers.get(":status").and_then(|s| s.parse::<u16>().ok());
         let ours = matches!(&self.phase, Phase::AwaitingSts(w) if w.token == token);
@@ -297,6 +310,9 @@ impl Flow {
             HeadDecision::Reply(r) => {
                 self.outcome.error_type = r.error_type.map(|t| t.as_str().to_string());
                 self.reply(r, &[])
+            }
+            HeadDecision::Usage { tenants } if env.fleet.is_some() => {
+                self.fleet_usage(cfg, env, tenants)
             }
             HeadDecision::Usage { tenants } => self.usage_reply(cfg, env, &tenants),
             HeadDecision::ReadBody(_) if end_of_stream => {
@@ -372,7 +388,8 @@ impl Flow {
         out
     }
 
-    /// Admits the request through the shared limiter; fails open if shared data fails.
+    /// Admits the request through the limiter: the fleet's counts in fleet mode, else shared
+    /// data (failing open if shared data fails). Limits hold per region actually called.
     fn acquire(
         &mut self,
         cfg: &Config,
@@ -384,8 +401,13 @@ impl Flow {
             return Ok(());
         }
         let tenant = self.tenant.as_deref().unwrap_or_default();
-        let key = ratelimit::bucket_key(&cfg.region, tenant, &ex.canonical_model);
+        let region = cfg.region_for(&ex.bedrock_model).0;
         let (now, cost) = (millis(env.host.now()), ex.estimated_input_tokens);
+        if let Some(fleet) = env.fleet.as_deref_mut() {
+            let key = crate::fleet::dynamo::limit_pk(region, tenant, &ex.canonical_model);
+            return self.acquire_in_fleet(fleet, now, key, ex, limits);
+        }
+        let key = ratelimit::bucket_key(region, tenant, &ex.canonical_model);
         let mut decided = None;
         let stored = env.host.shared_update(&key, &mut |s| {
             let (next, d) = ratelimit::try_acquire(s, limits, now, cost);

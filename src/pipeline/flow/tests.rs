@@ -54,6 +54,7 @@ impl Harness {
             keys: None,
             iam_cache: Some(&mut self.cache),
             live: None,
+            fleet: None,
         };
         f(&mut self.flow, &mut env)
     }
