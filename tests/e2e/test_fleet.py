@@ -74,7 +74,7 @@ def plugin_config(replica: str | None, **fleet) -> dict:
     if replica is None:
         config.pop("fleet")
     else:
-        config["fleet"] = fleet_section(replica, sync_interval_ms=SYNC_MS, **fleet)
+        config["fleet"] = fleet_section(replica, **{"sync_interval_ms": SYNC_MS, **fleet})
     return config
 
 
@@ -414,17 +414,26 @@ def test_store_outage_fails_closed_with_503(closed, store):
 
 
 # --------------------------------------------------------------------------------------------
-# (f) graceful stop
+# (f) stopping Envoy
 # --------------------------------------------------------------------------------------------
 
 
-def test_graceful_stop_flushes_pending_usage(replicas, store):
-    """With syncs a minute apart nothing reaches the store by itself during the test; Envoy's
-    /quitquitquit makes it call the root context's on_done, which flushes."""
+def test_envoy_stop_cancels_the_on_done_flush(replicas, store):
+    """What a stop loses, pinned. On /quitquitquit (or SIGTERM: the same shutdown) Envoy 1.40
+    calls the root context's on_done only after the worker's event loop has exited; the filter
+    dispatches its flush and returns false, but Envoy destroys the VM at once and cancels the
+    call (seen at trace level: proxy_on_done → proxy_http_call → "cancelling pending stream").
+    So a stop loses what a crash loses, the counts of the last sync interval; docs/fleet.md
+    says to drain first (/drain_listeners?graceful, then wait one sync interval). If this
+    starts failing, Envoy now waits for on_done: assert the flush instead."""
     drain = replicas.start("drain-r5", plugin_config("r5", sync_interval_ms=60_000))
+    # Its first sync comes on its first tick; once that has written something, the next is a
+    # minute away.
+    assert chat(drain, "free", "first").status_code == 200
+    wait_until("the first sync", lambda: any(w.startswith("r5-") for w in store.usage_writers("free")))
     for text in ("alpha", FIVE):
         assert chat(drain, "drain", text).status_code == 200
     assert store.usage("drain") == {}, "flushed before the stop"
     assert replicas.quit(drain) == 0
-    usage = wait_until("the drained usage in the store", lambda: store.usage("drain").get(SONNET_BASE), timeout=5)
-    assert (usage["requests"], usage["input_tokens"], usage["output_tokens"]) == (2, 6, 8)
+    # The process has exited: nothing of it can still reach the store.
+    assert store.usage("drain") == {}
