@@ -1216,6 +1216,24 @@ mod tests {
                 "models[0].region",
             ),
             (json!({"models": [{"id": "a.b", "context": 1}]}), "context"),
+            (json!({"fleet": {"table": "fleet", "tabel": "x"}}), "tabel"),
+            (json!({"fleet": {}}), "table"),
+            (
+                json!({"fleet": {"table": "fleet", "store": "redis"}}),
+                "fleet.store",
+            ),
+            (
+                json!({"fleet": {"table": "fleet", "on_store_failure": "maybe"}}),
+                "fleet.on_store_failure",
+            ),
+            (
+                json!({"fleet": {"table": "fleet", "sync_interval_ms": 10}}),
+                "fleet.sync_interval_ms",
+            ),
+            (
+                json!({"fleet": {"table": "fleet"}, "bedrock_api_key": "k"}),
+                "`fleet` calls DynamoDB with AWS credentials",
+            ),
         ];
         for (mut cfg, field) in cases {
             cfg["api_keys"] = json!(["sk-local-demo"]);

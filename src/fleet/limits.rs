@@ -12,8 +12,6 @@ pub(super) struct LimitCell {
     pub mine: Counts,
     /// The other writers' counts, from the last sync answer of this window.
     pub others: Counts,
-    /// `mine` as last written and answered.
-    pub acked: Option<Counts>,
     /// A write is out.
     pub in_flight: bool,
     /// Sync at the next tick even if nothing changed (a refusal wants fresh counts).
@@ -85,10 +83,10 @@ impl LimitCell {
         self.mine.tokens = self.mine.tokens.saturating_add(actual);
     }
 
-    /// Whether the tick should write this cell now.
+    /// Whether the tick should write this cell now: every tick while this writer takes part
+    /// in the window (the write's answer brings the other writers' counts), or once when a
+    /// refusal wants fresh counts.
     pub fn due(&self, window: u64) -> bool {
-        self.window == window
-            && !self.in_flight
-            && (self.refresh || (self.acked != Some(self.mine) && self.mine != Counts::default()))
+        self.window == window && !self.in_flight && (self.refresh || self.mine != Counts::default())
     }
 }

@@ -17,6 +17,8 @@ pub mod dynamo;
 mod limits;
 pub mod report;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

@@ -308,13 +308,12 @@ impl Fleet {
     fn finish(&mut self, pending: &Pending, answer: Option<Answer>, now_ms: u64) {
         let ok = matches!(answer, Some(Answer::Ok(_) | Answer::Superseded));
         match pending {
-            Pending::Limit { pk, window, sent } => {
+            Pending::Limit { pk, window, .. } => {
                 if let Some(cell) = self.limits.get_mut(pk) {
                     cell.in_flight = false;
                     match &answer {
                         Some(Answer::Ok(v)) if cell.window == *window => {
                             cell.others = dynamo::others_of(v, &self.writer);
-                            cell.acked = Some(*sent);
                         }
                         _ => {}
                     }

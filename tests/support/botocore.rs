@@ -193,3 +193,33 @@ pub fn check_shape(shapes: &Value, name: &str, v: &Value, path: &str) -> Result<
     }
     Ok(())
 }
+
+/// Another service's botocore model (e.g. `dynamodb`, for fleet mode's store calls), from the
+/// pinned botocore of the project venv; the newest API version. Missing is a failure.
+pub fn service_model(service: &str) -> Value {
+    let venv_lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
+    let mut found: Vec<PathBuf> = Vec::new();
+    for py in read_dir(&venv_lib) {
+        for dated in read_dir(&py.join("site-packages/botocore/data").join(service)) {
+            found.extend(
+                ["service-2.json", "service-2.json.gz"]
+                    .iter()
+                    .map(|n| dated.join(n))
+                    .filter(|f| f.is_file()),
+            );
+        }
+    }
+    found.sort();
+    let path = found
+        .pop()
+        .unwrap_or_else(|| panic!("botocore's {service} model not found: run `make venv`"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut text = String::new();
+    if path.extension().is_some_and(|e| e == "gz") {
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    } else {
+        text = String::from_utf8(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

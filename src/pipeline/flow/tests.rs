@@ -16,6 +16,7 @@ use crate::event_stream::frame::{encode, Header, HeaderValue};
 use crate::pipeline::step::MemoryHost;
 
 mod fanout;
+mod fleet;
 
 const SHA_DEMO: &str = "4ff444b1a79536cc47732956cf5bc6256abf64bc1b8adff6843fac08bbb6be9f";
 
@@ -37,6 +38,7 @@ struct Harness {
     flow: Flow,
     host: MemoryHost,
     cache: IamCache,
+    fleet: Option<crate::fleet::Fleet>,
 }
 
 impl Harness {
@@ -45,6 +47,7 @@ impl Harness {
             flow: Flow::new(7, Some(cfg)),
             host: MemoryHost::default(),
             cache: IamCache::default(),
+            fleet: None,
         }
     }
 
@@ -54,7 +57,7 @@ impl Harness {
             keys: None,
             iam_cache: Some(&mut self.cache),
             live: None,
-            fleet: None,
+            fleet: self.fleet.as_mut(),
         };
         f(&mut self.flow, &mut env)
     }
