@@ -41,7 +41,7 @@ $VENV/bin/python - "$STORE_PORT" "$TABLE" <<'PY'
 import sys, time
 import botocore.session
 port, table = sys.argv[1], sys.argv[2]
-ddb = botocore.session.get_session().create_client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}")
+ddb = botocore.session.get_session().create_client("dynamodb", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{port}")
 for _ in range(150):
     try:
         ddb.list_tables()
