@@ -12,7 +12,7 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run clean fuzz bench bench-core bench-embeddings bench-ab bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ test: lint unit wasm validate deploy-check e2e ## everything: fmt, clippy, unit 
 
 run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock)
 	envoy/run.sh
+
+run-fleet: venv wasm ## fleet mode demo: moto's DynamoDB + emulator + three Envoy replicas on 127.0.0.1:10000-10002
+	envoy/run-fleet.sh
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := chat_request config event_stream_decoder event_stream_corrected_crc stream_translator front_doors

@@ -169,7 +169,7 @@ def derived_config(home: str, directory: str, tmp: Path) -> dict:
 def test_hardening_check_finds_every_shipped_config():
     expected = {
         "envoy/envoy.yaml", "envoy/envoy-aws.yaml", "envoy/envoy-gateway.yaml", "envoy/envoy-global-ratelimit.yaml",
-        "envoy/envoy-native-signing.yaml",
+        "envoy/envoy-native-signing.yaml", "envoy/envoy-fleet.yaml",
         "deploy/docker-compose/envoy.yaml", "deploy/docker-compose/envoy-aws.yaml",
         "bench/envoy-bench.yaml", "bench/canned-upstream.yaml",
     }

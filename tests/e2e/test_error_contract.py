@@ -192,7 +192,7 @@ def test_method_and_path_errors(capi, emulator, method, path, status):
 
 
 def test_shipped_configs_allow_fifteen_minutes():
-    for name in ("envoy.yaml", "envoy-aws.yaml", "envoy-global-ratelimit.yaml"):
+    for name in ("envoy.yaml", "envoy-aws.yaml", "envoy-global-ratelimit.yaml", "envoy-fleet.yaml"):
         config = yaml.safe_load((REPO / "envoy" / name).read_text())
         for listener in config["static_resources"]["listeners"]:
             for chain in listener["filter_chains"]:
