@@ -84,11 +84,12 @@ impl FleetShell {
         cfg: &Config,
         live: Option<&Credentials>,
         token: u32,
+        n_headers: usize,
         body_size: usize,
     ) -> bool {
         let ours = match self.fleet.try_borrow_mut() {
             Ok(mut f) => {
-                let status = host::call_response_status();
+                let status = host::call_response_status(n_headers);
                 let body = host::call_response_body(body_size);
                 f.on_answer(token, status, &body, millis(host::now()))
             }

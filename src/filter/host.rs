@@ -159,8 +159,22 @@ pub fn set_tick_period(period: std::time::Duration) {
 }
 
 /// `:status` of a side call's answer; `None` when the call failed (reset, timeout).
-pub fn call_response_status() -> Option<u16> {
+/// The `:status` of a side call's answer; `None` when the call failed (`num_headers` 0: a
+/// reset, a timeout, no healthy host). Envoy has no header map then, and proxy-wasm panics
+/// on the `BadArgument` it answers, so the map must not be read.
+pub fn call_response_status(num_headers: usize) -> Option<u16> {
+    if num_headers == 0 {
+        return None;
+    }
     header(MapType::HttpCallResponseHeaders, ":status").and_then(|s| s.parse().ok())
+}
+
+/// A side call's answer headers; empty when the call failed (see [`call_response_status`]).
+pub fn call_response_headers(num_headers: usize) -> HeaderList {
+    if num_headers == 0 {
+        return HeaderList::default();
+    }
+    headers(MapType::HttpCallResponseHeaders)
 }
 
 pub fn call_response_body(size: usize) -> Vec<u8> {

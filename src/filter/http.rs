@@ -146,8 +146,8 @@ impl Http {
 }
 
 impl Context for Http {
-    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
-        let headers = host::headers(MapType::HttpCallResponseHeaders);
+    fn on_http_call_response(&mut self, token: u32, n_headers: usize, body_size: usize, _: usize) {
+        let headers = host::call_response_headers(n_headers);
         let body = host::call_response_body(body_size);
         let mut read = |size: usize| host::body(BufferType::HttpRequestBody, size);
         let out = self

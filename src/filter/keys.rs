@@ -55,7 +55,13 @@ impl Refresher {
     }
 
     /// `true` when the call was ours.
-    pub fn on_response(&mut self, cfg: &Config, token: u32, body_size: usize) -> bool {
+    pub fn on_response(
+        &mut self,
+        cfg: &Config,
+        token: u32,
+        n_headers: usize,
+        body_size: usize,
+    ) -> bool {
         if self.pending != Some(token) {
             return false;
         }
@@ -63,7 +69,7 @@ impl Refresher {
         let Some(src) = &cfg.key_source else {
             return true;
         };
-        let status = host::call_response_status().unwrap_or(0);
+        let status = host::call_response_status(n_headers).unwrap_or(0);
         let body = host::call_response_body(body_size);
         if let Ok(mut keys) = self.keys.try_borrow_mut() {
             let known = |t: &str| cfg.tenants.get(t).is_some();

@@ -54,14 +54,14 @@ impl Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
+    fn on_http_call_response(&mut self, token: u32, n_headers: usize, body_size: usize, _: usize) {
         if let Some(cfg) = self.config.clone() {
-            if self.keys.on_response(&cfg, token, body_size) {
+            if self.keys.on_response(&cfg, token, n_headers, body_size) {
                 return;
             }
             let live = self.live_credentials();
             if let Some(fleet) = self.fleet.as_mut() {
-                if fleet.on_response(&cfg, live.as_ref(), token, body_size) {
+                if fleet.on_response(&cfg, live.as_ref(), token, n_headers, body_size) {
                     return;
                 }
             }
@@ -69,7 +69,7 @@ impl Context for Root {
         let Some(refresher) = self.refresher.clone() else {
             return;
         };
-        let status = host::call_response_status();
+        let status = host::call_response_status(n_headers);
         let body = host::call_response_body(body_size);
         let progress = refresher
             .borrow_mut()
