@@ -154,6 +154,17 @@ def store(workdir):
     store.stop()
 
 
+@pytest.fixture(autouse=True)
+def _store_back_after_each_test(request):
+    """A test that failed between killing and restarting the store must not fail the next
+    ones too: the store is started again (empty) if it is down."""
+    yield
+    if "store" in request.fixturenames:
+        store = request.getfixturevalue("store")
+        if store.proc is None or store.proc.poll() is not None:
+            store.start()
+
+
 @pytest.fixture(scope="module")
 def west(start_emulator):
     """A second emulator playing Bedrock in us-west-2 (it checks the SigV4 region)."""
