@@ -2,7 +2,7 @@
 //! [`Output`]: the step (continue, pause, a local reply) and the effects (headers, bodies,
 //! trailers, metrics, log fields). No decision is made here.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -33,12 +33,22 @@ pub struct Http {
     iam_cache: SharedIamCache,
 }
 
-/// The host calls the core needs answers from.
-struct EnvoyHost;
+/// The host calls the core needs answers from, for one callback.
+#[derive(Default)]
+struct EnvoyHost {
+    /// The clock, read once per callback: the core may ask several times (signing, the
+    /// limiter, usage), and microseconds apart the answers would differ in nothing it uses.
+    now: Cell<Option<SystemTime>>,
+}
 
 impl Host for EnvoyHost {
     fn now(&self) -> SystemTime {
-        host::now()
+        if let Some(t) = self.now.get() {
+            return t;
+        }
+        let t = host::now();
+        self.now.set(Some(t));
+        t
     }
 
     fn clock_ns(&self) -> Option<u64> {
@@ -84,11 +94,11 @@ impl Http {
 
     /// Runs `f` with the per-worker state lent to the core.
     fn with_env<T>(&mut self, f: impl FnOnce(&mut Flow, &mut Env<'_>) -> T) -> T {
-        let mut envoy = EnvoyHost;
+        let mut envoy = EnvoyHost::default();
         let live = self
             .refresher
             .as_ref()
-            .and_then(|r| r.try_borrow().ok()?.current(host::now()).cloned());
+            .and_then(|r| r.try_borrow().ok()?.current(envoy.now()).cloned());
         let keys = self.keys.as_ref().and_then(|k| k.try_borrow().ok());
         let mut cache = self.iam_cache.try_borrow_mut().ok();
         let mut env = Env {
@@ -115,7 +125,7 @@ impl Http {
                 }
                 Effect::Trailers(trailers) => host::add_headers(TRAILERS, &trailers),
                 Effect::ResumeRequest => resume = true,
-                Effect::Metric(update) => host::metric(&update),
+                Effect::Metrics(metrics) => host::metrics(&metrics),
                 Effect::LogField(name, value) => host::set_property(name, &value),
                 Effect::Timing(label, ns) => timing::record(label, ns),
             }
