@@ -970,6 +970,7 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
     w("make bench-embeddings      # the embeddings row alone (short run), spliced into this report")
     w('make bench-ab AB_WASMS="a.wasm b.wasm"   # two builds side by side, interleaved bursts')
     w('AB_ENVOY_SIGNING=1 make bench-ab AB_WASMS=a.wasm   # plus each build with `signing: envoy`')
+    w('make bench-ttfb AB_WASMS="a.wasm b.wasm"  # stream time to first byte at 1 connection vs the floor')
     w("BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_STREAMS=800 make bench   # longer runs")
     w("```")
     w("")

@@ -1,8 +1,10 @@
 //! Where a request's time goes inside the module, for `make bench-phases` only: built with
 //! `--features phase-timing`, each callback (and the core's translation inside it) is timed
 //! with the host clock (the core's own parts through `Host::clock_ns` and `Effect::Timing`),
-//! every host call the shell makes is counted by kind ([`count`]), and every 5,000 requests
-//! the worker logs the mean µs per request of each phase and the host calls per request.
+//! so are the shell's host calls by kind (`x_…`: they include Envoy's work for the call, and
+//! overlap the callbacks they run in), every host call is counted by kind ([`count`]), and
+//! every 5,000 requests the worker logs the mean µs per request of each phase and the host
+//! calls per request.
 //! Without the feature, [`phase`] is the closure itself and nothing is recorded.
 
 #[cfg(feature = "phase-timing")]
