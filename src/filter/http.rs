@@ -177,8 +177,11 @@ impl HttpContext for Http {
 
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         timing::phase("2_request_body", || {
-            let mut read =
-                || timing::phase("x_get_body", || host::body(BufferType::HttpRequestBody, size));
+            let mut read = || {
+                timing::phase("x_get_body", || {
+                    host::body(BufferType::HttpRequestBody, size)
+                })
+            };
             let out = self
                 .with_env(|flow, env| flow.on_request_body(env, size, end_of_stream, &mut read));
             self.apply(out)
@@ -196,8 +199,11 @@ impl HttpContext for Http {
 
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         timing::phase("4_response_body", || {
-            let mut read =
-                || timing::phase("x_get_body", || host::body(BufferType::HttpResponseBody, size));
+            let mut read = || {
+                timing::phase("x_get_body", || {
+                    host::body(BufferType::HttpResponseBody, size)
+                })
+            };
             let out =
                 self.with_env(|flow, env| flow.on_response_body(env, end_of_stream, &mut read));
             self.apply(out)
