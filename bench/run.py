@@ -662,13 +662,16 @@ def phase_breakdown(bodies: dict) -> dict:
                 os.killpg(p.pid, signal.SIGTERM)
                 p.wait(timeout=30)
                 procs.remove(p)
-                lines = re.findall(r"phase-timing requests=(\d+) µs/request: (.*)",
+                lines = re.findall(r"phase-timing requests=(\d+) µs/request: ([^|\n]*)"
+                                   r"(?:\| host calls/request: (.*))?",
                                    (RUN / f"{name}.log").read_text())
                 if lines:
-                    n, fields = lines[-1]
-                    out[(label, mode)] = (int(n), dict((k, float(v)) for k, v in
-                                                       (f.split("=") for f in fields.split())))
-                    log(f"phases {label} {mode}: {fields}")
+                    n, fields, calls = lines[-1]
+
+                    def pairs(text: str) -> dict:
+                        return dict((k, float(v)) for k, v in (f.split("=") for f in text.split()))
+                    out[(label, mode)] = (int(n), pairs(fields), pairs(calls))
+                    log(f"phases {label} {mode}: {fields} | host calls: {calls}")
     finally:
         WASM = plain
         write_proxy_config()
@@ -728,6 +731,13 @@ PHASE_NAMES = {
     "4_response_body": "response body: read, translate (JSON or event stream → SSE), write back",
     "4a_core_translate": "… of which the core's translation",
     "5_log": "log: usage (shared data), metrics, access-log fields",
+    "x_get_headers": "host calls, in the callbacks above: header maps read",
+    "x_write_headers": "… changed headers written back, one call each",
+    "x_get_body": "… bodies read",
+    "x_set_body": "… bodies written back",
+    "x_shared_data": "… shared data (usage, limiter)",
+    "x_metrics": "… metrics",
+    "x_log_fields": "… access-log fields (filter state)",
 }
 
 
@@ -891,7 +901,9 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
         w("Mean wall time per request inside each callback of the module (host calls made from it "
           "included), from the same filter built with `--features phase-timing`, which times each "
           "callback with the host clock and logs the means every 5,000 requests; same load, fresh "
-          "proxy per column. The rest of the filter's CPU per request (table above) is Envoy's: "
+          "proxy per column. The host-call rows time the shell's calls of each kind inside those "
+          "callbacks (Envoy's work for the call included; timing them costs a clock read each). "
+          "The rest of the filter's CPU per request (table above) is Envoy's: "
           "buffering (see the buffering no-op row), entering V8 for each callback, and applying "
           "the header and body changes.")
         w("")
@@ -900,10 +912,15 @@ def write_doc(results: dict, mem: dict, lite_note: str, proxy_rss: int, elapsed:
         w("|---|" + "---:|" * len(cols))
         for key, text in PHASE_NAMES.items():
             w(f"| {text} | " + " | ".join(f"{phases[c][1].get(key, 0):.1f}" for c in cols) + " |")
-        tops = [k for k in PHASE_NAMES if k[1] == "_"]  # callbacks, not their "a" parts
+        tops = [k for k in PHASE_NAMES if k[0].isdigit() and k[1] == "_"]  # callbacks only
         w("| **all callbacks** | " + " | ".join(
             f"**{sum(phases[c][1].get(k, 0) for k in tops):.1f}**" for c in cols) + " |")
         w("")
+        for (l, m), (_, _, calls) in phases.items():
+            if calls:
+                w(f"Host calls per request, {l} {m}: " + ", ".join(
+                    f"{k} {v:g}" for k, v in calls.items() if v >= 0.01) + ".")
+                w("")
     L.extend(embeddings_section(emb, lite_note))
     w("## Memory per in-flight stream")
     w("")
