@@ -12,7 +12,7 @@ TARGET   := wasm32-wasip1
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
@@ -150,6 +150,10 @@ bench-ab: venv noop-wasm ## CPU/request of builds side by side: make bench-ab AB
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ab AB_WASMS="a.wasm b.wasm"'; exit 2; }
 	$(PY) bench/ab.py $(AB_WASMS)
+
+bench-ttfb: venv noop-wasm ## stream time to first body byte at 1 connection vs the buffering no-op: make bench-ttfb AB_WASMS="a.wasm b.wasm"
+	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ttfb AB_WASMS="a.wasm b.wasm"'; exit 2; }
+	$(PY) bench/ab.py --ttfb $(AB_WASMS)
 
 PHASES_WASM := target/phases/$(TARGET)/release/bedrock_openai_filter.wasm
 phases-wasm:

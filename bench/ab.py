@@ -10,19 +10,26 @@ measures the first Envoy's plain passthrough listener and its buffering no-op Wa
 per request of that proxy process, and as a ratio to the passthrough burst of its round.
 With AB_ENVOY_SIGNING=1 each build is also measured on its `signing: envoy` listener (Envoy's
 aws_request_signing signs instead of the filter), as `<build> +envoy-signing`.
+With --ttfb (`make bench-ttfb`) it measures instead what a streaming client feels: the time
+from the request's last byte sent to the first byte of the answer's body (the first SSE
+event; for the passthrough and the buffering no-op, the first event-stream byte), one
+connection, one request at a time, AB_TTFB_SAMPLES requests per target per round, targets
+interleaved; medians and p90 in ms, and each build's median over the buffering no-op's.
 Not a test; prints only.
 
-    python3 bench/ab.py A.wasm B.wasm [...]
+    python3 bench/ab.py [--ttfb] A.wasm B.wasm [...]
     env: BENCH_SIZES_KB (1), AB_MODES (unary,stream), AB_ROUNDS (8), AB_SECONDS (2),
-         AB_ENVOY_SIGNING (0)
+         AB_ENVOY_SIGNING (0), AB_TTFB_SAMPLES (200)
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import statistics
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,6 +40,7 @@ SECONDS = int(os.environ.get("AB_SECONDS", "2"))
 MODES = os.environ.get("AB_MODES", "unary,stream").split(",")
 SIZES = [(f"{k} KB", k * 1024) for k in map(int, os.environ.get("BENCH_SIZES_KB", "1").split(","))]
 ENVOY_SIGNING = os.environ.get("AB_ENVOY_SIGNING", "0") == "1"
+TTFB_SAMPLES = int(os.environ.get("AB_TTFB_SAMPLES", "200"))
 # passthrough, filter, no-op, buffer, filter with `signing: envoy`, admin
 PORTS = ("18000", "18001", "18003", "18004", "18005", "18900")
 
@@ -58,8 +66,62 @@ def burst(pid: int, port: int, path: str, body: Path, auth: bool) -> float:
     return cpu_seconds / max(r["requests"], 1) * 1e6
 
 
+def first_byte_ms(port: int, path: str, body: bytes, auth: bool) -> float:
+    """One request on a fresh connection (connected before the clock starts): ms from its
+    last byte sent to the first byte of the answer's body; the rest is read to the end."""
+    head = (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n"
+            + (f"authorization: Bearer {run.KEY}\r\n" if auth else "") + "\r\n").encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        got = b""
+        s.sendall(head + body)
+        t0 = time.perf_counter_ns()
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise SystemExit(f"port {port}: no body in {got[:200]!r}")
+            got += chunk
+            end = got.find(b"\r\n\r\n")
+            if end >= 0 and len(got) > end + 4:
+                t1 = time.perf_counter_ns()
+                break
+        if not got.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"port {port}: {got[:200]!r}")
+        while s.recv(65536):
+            pass
+    return (t1 - t0) / 1e6
+
+
+def ttfb(proxies: list, targets: list) -> None:
+    """Time to the first body byte of a 1 KB streaming request, per target (see --ttfb)."""
+    body = run.chat_body(1024, True)
+    up = run.MODEL_PATH + "/converse-stream"
+    points = [("passthrough", 18000, up, False), ("buffering Wasm (floor)", 18004, up, False)]
+    points += [(name, 18000 + port + 100 * i, "/v1/chat/completions", True)
+               for name, i, port in targets]
+    for _, port, path, auth in points:
+        for _ in range(20):  # warm-up: connections, V8 tiers
+            first_byte_ms(port, path, body, auth)
+    ms: dict[str, list] = {}
+    for rnd in range(ROUNDS):
+        for name, port, path, auth in points:
+            ms.setdefault(name, []).extend(first_byte_ms(port, path, body, auth)
+                                           for _ in range(TTFB_SAMPLES))
+        run.log(f"ttfb round {rnd}: " + ", ".join(
+            f"{n} {statistics.median(v[-TTFB_SAMPLES:]):.3f} ms" for n, v in ms.items()))
+    floor = statistics.median(ms["buffering Wasm (floor)"])
+    print(f"\nfirst body byte, 1 KB stream, 1 connection, {ROUNDS} × {TTFB_SAMPLES} requests:")
+    print(f"{'target':36s} {'median ms':>10s} {'p90 ms':>8s} {'+ over floor':>13s}")
+    for name, v in ms.items():
+        med, p90 = statistics.median(v), statistics.quantiles(v, n=10)[-1]
+        print(f"{name:36s} {med:10.3f} {p90:8.3f} {med - floor:+13.3f}")
+
+
 def main() -> None:
-    wasms = [Path(a).resolve() for a in sys.argv[1:]]
+    args = sys.argv[1:]
+    ttfb_mode = "--ttfb" in args
+    wasms = [Path(a).resolve() for a in args if a != "--ttfb"]
     if not wasms:
         raise SystemExit(__doc__)
     names = [w.name if len({x.name for x in wasms}) == len(wasms) else str(w) for w in wasms]
@@ -82,6 +144,13 @@ def main() -> None:
                                             "--base-id", str(80 + i)])
             run.wait_http(f"http://127.0.0.1:{18900 + 100 * i}/ready", p)
             proxies.append(p)
+        if ttfb_mode:
+            for _, i, port in targets:
+                body = run.chat_body(1024, True)
+                run.check("filter", True, *run.post(18000 + port + 100 * i, "/v1/chat/completions",
+                                                    body, True))
+            ttfb(proxies, targets)
+            return
         for label, size in SIZES:
             for mode in MODES:
                 stream = mode == "stream"

@@ -27,6 +27,8 @@
 //! `cache_write_tokens` are the parts of it Bedrock read from or wrote to the prompt cache,
 //! counted only when there are some.
 
+use std::collections::HashMap;
+
 use crate::translate::usage::TokenCounts;
 
 /// Metric kinds the shell defines.
@@ -42,6 +44,144 @@ pub struct Update {
     pub name: String,
     pub kind: Kind,
     pub value: u64,
+}
+
+/// The metrics of one tenant and model, the last segment of their names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stat {
+    Requests,
+    /// `errors.<error_type>`, the type already a name segment ([`segment`]).
+    Errors(String),
+    InputTokens,
+    OutputTokens,
+    CacheReadTokens,
+    CacheWriteTokens,
+    TimeToFirstTokenMs,
+}
+
+impl Stat {
+    /// The fixed metrics, in the order of [`ScopeIds::fixed`].
+    const FIXED: [Stat; 6] = [
+        Stat::Requests,
+        Stat::InputTokens,
+        Stat::OutputTokens,
+        Stat::CacheReadTokens,
+        Stat::CacheWriteTokens,
+        Stat::TimeToFirstTokenMs,
+    ];
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::TimeToFirstTokenMs => Kind::Histogram,
+            _ => Kind::Counter,
+        }
+    }
+
+    fn suffix(&self) -> std::borrow::Cow<'static, str> {
+        match self {
+            Self::Requests => "requests".into(),
+            Self::Errors(t) => format!("errors.{t}").into(),
+            Self::InputTokens => "input_tokens".into(),
+            Self::OutputTokens => "output_tokens".into(),
+            Self::CacheReadTokens => "cache_read_tokens".into(),
+            Self::CacheWriteTokens => "cache_write_tokens".into(),
+            Self::TimeToFirstTokenMs => "time_to_first_token_ms".into(),
+        }
+    }
+}
+
+/// A finished request's metric updates: one tenant and model (as the [`Outcome`] names
+/// them, unsanitised), each metric with its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metrics {
+    pub tenant: Option<String>,
+    pub model: Option<String>,
+    pub values: Vec<(Stat, u64)>,
+}
+
+impl Metrics {
+    /// The full metric name of `stat` in this tenant and model.
+    pub fn name(&self, stat: &Stat) -> String {
+        full_name(self.tenant.as_deref(), self.model.as_deref(), stat)
+    }
+
+    /// The updates by full name.
+    pub fn named(&self) -> Vec<Update> {
+        self.values
+            .iter()
+            .map(|(stat, value)| Update {
+                name: self.name(stat),
+                kind: stat.kind(),
+                value: *value,
+            })
+            .collect()
+    }
+}
+
+fn full_name(tenant: Option<&str>, model: Option<&str>, stat: &Stat) -> String {
+    format!(
+        "{PREFIX}.tenant.{}.model.{}.{}",
+        segment(tenant),
+        segment(model),
+        stat.suffix()
+    )
+}
+
+/// A worker's metric ids: each name is defined once (Envoy shares the stat between workers)
+/// and then found by tenant and model without building it again. Bounded: tenants are the
+/// configured ones, models the configured canonical ids or `other`, error types OpenAI's.
+#[derive(Debug, Default)]
+pub struct MetricIds {
+    scopes: HashMap<String, HashMap<String, ScopeIds>>,
+}
+
+#[derive(Debug, Default)]
+struct ScopeIds {
+    /// Ids of [`Stat::FIXED`], in its order.
+    fixed: [Option<u32>; 6],
+    errors: Vec<(String, u32)>,
+}
+
+impl MetricIds {
+    /// The id of `stat` for `tenant` and `model`; on first use `define(kind, name)` defines
+    /// it (`None`: not defined, asked again next time).
+    pub fn id(
+        &mut self,
+        tenant: Option<&str>,
+        model: Option<&str>,
+        stat: &Stat,
+        define: &mut dyn FnMut(Kind, &str) -> Option<u32>,
+    ) -> Option<u32> {
+        let (t, m) = (tenant.unwrap_or_default(), model.unwrap_or_default());
+        if !self.scopes.contains_key(t) {
+            self.scopes.insert(t.to_string(), HashMap::new());
+        }
+        let models = self.scopes.get_mut(t)?;
+        if !models.contains_key(m) {
+            models.insert(m.to_string(), ScopeIds::default());
+        }
+        let ids = models.get_mut(m)?;
+        let slot = match stat {
+            Stat::Errors(e) => match ids.errors.iter().find(|(k, _)| k == e) {
+                Some((_, id)) => return Some(*id),
+                None => None,
+            },
+            fixed => {
+                let at = Stat::FIXED.iter().position(|f| f == fixed)?;
+                if let Some(id) = ids.fixed[at] {
+                    return Some(id);
+                }
+                Some(at)
+            }
+        };
+        let id = define(stat.kind(), &full_name(tenant, model, stat))?;
+        match (slot, stat) {
+            (Some(at), _) => ids.fixed[at] = Some(id),
+            (None, Stat::Errors(e)) => ids.errors.push((e.clone(), id)),
+            (None, _) => {}
+        }
+        Some(id)
+    }
 }
 
 /// What is known about a request when it is over.
@@ -99,47 +239,38 @@ pub fn log_path(path: &str) -> String {
 }
 
 impl Outcome {
-    fn base(&self) -> String {
-        format!(
-            "{PREFIX}.tenant.{}.model.{}",
-            segment(self.tenant.as_deref()),
-            segment(self.metric_model.as_deref())
-        )
-    }
-
-    /// The metric updates for this request.
-    pub fn updates(&self) -> Vec<Update> {
-        let base = self.base();
-        let counter = |suffix: &str, value: u64| Update {
-            name: format!("{base}.{suffix}"),
-            kind: Kind::Counter,
-            value,
-        };
-        let mut out = vec![counter("requests", 1)];
+    /// The metric updates for this request, by tenant and model.
+    pub fn metrics(&self) -> Metrics {
+        let mut values = vec![(Stat::Requests, 1)];
         if let Some(t) = &self.error_type {
-            out.push(counter(&format!("errors.{}", segment(Some(t))), 1));
+            values.push((Stat::Errors(segment(Some(t))), 1));
         }
         if let Some(t) = self.tokens {
             // Envoy refuses to add 0 to a counter (embeddings have no output tokens).
-            for (suffix, n) in [
-                ("input_tokens", t.prompt()),
-                ("output_tokens", t.output),
-                ("cache_read_tokens", t.cache_read),
-                ("cache_write_tokens", t.cache_write),
+            for (stat, n) in [
+                (Stat::InputTokens, t.prompt()),
+                (Stat::OutputTokens, t.output),
+                (Stat::CacheReadTokens, t.cache_read),
+                (Stat::CacheWriteTokens, t.cache_write),
             ] {
                 if n > 0 {
-                    out.push(counter(suffix, n));
+                    values.push((stat, n));
                 }
             }
         }
         if let Some(ms) = self.time_to_first_token_ms {
-            out.push(Update {
-                name: format!("{base}.time_to_first_token_ms"),
-                kind: Kind::Histogram,
-                value: ms,
-            });
+            values.push((Stat::TimeToFirstTokenMs, ms));
         }
-        out
+        Metrics {
+            tenant: self.tenant.clone(),
+            model: self.metric_model.clone(),
+            values,
+        }
+    }
+
+    /// The metric updates for this request, by full name.
+    pub fn updates(&self) -> Vec<Update> {
+        self.metrics().named()
     }
 
     /// Access-log fields, set as Envoy filter state `wasm.<name>` (read in the access log
@@ -216,6 +347,65 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn ids_are_defined_once_per_name() {
+        let mut ids = MetricIds::default();
+        let mut defined = Vec::new();
+        let mut define = |kind: Kind, name: &str| {
+            defined.push((kind, name.to_string()));
+            u32::try_from(defined.len()).ok()
+        };
+        let errors = Stat::Errors("rate_limit_error".into());
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            for (t, m, stat) in [
+                (Some("acme"), Some("m.1:0"), &Stat::Requests),
+                (Some("acme"), Some("m.1:0"), &Stat::TimeToFirstTokenMs),
+                (Some("acme"), Some("m.1:0"), &errors),
+                (Some("acme"), Some("m.2"), &Stat::Requests),
+                (None, None, &Stat::Requests),
+            ] {
+                got.push(ids.id(t, m, stat, &mut define));
+            }
+        }
+        assert_eq!(got[..5], [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+        assert_eq!(got[5..10], got[..5]);
+        assert_eq!(got[10..], got[..5]);
+        let base = "bedrock_openai.tenant.acme.model.m_1_0";
+        assert_eq!(
+            defined,
+            [
+                (Kind::Counter, format!("{base}.requests")),
+                (Kind::Histogram, format!("{base}.time_to_first_token_ms")),
+                (Kind::Counter, format!("{base}.errors.rate_limit_error")),
+                (
+                    Kind::Counter,
+                    "bedrock_openai.tenant.acme.model.m_2.requests".into()
+                ),
+                (
+                    Kind::Counter,
+                    "bedrock_openai.tenant.-.model.-.requests".into()
+                ),
+            ]
+        );
+        // A name Envoy refused is asked for again, not cached.
+        let mut refused = 0;
+        let mut refuse = |_: Kind, _: &str| {
+            refused += 1;
+            None
+        };
+        let fresh = Stat::OutputTokens;
+        assert_eq!(
+            ids.id(Some("acme"), Some("m.1:0"), &fresh, &mut refuse),
+            None
+        );
+        assert_eq!(
+            ids.id(Some("acme"), Some("m.1:0"), &fresh, &mut refuse),
+            None
+        );
+        assert_eq!(refused, 2);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! [`Output`]: the step (continue, pause, a local reply) and the effects (headers, bodies,
 //! trailers, metrics, log fields). No decision is made here.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::SystemTime;
 
@@ -35,12 +35,22 @@ pub struct Http {
     fleet: Option<SharedFleet>,
 }
 
-/// The host calls the core needs answers from.
-struct EnvoyHost;
+/// The host calls the core needs answers from, for one callback.
+#[derive(Default)]
+struct EnvoyHost {
+    /// The clock, read once per callback: the core may ask several times (signing, the
+    /// limiter, usage), and microseconds apart the answers would differ in nothing it uses.
+    now: Cell<Option<SystemTime>>,
+}
 
 impl Host for EnvoyHost {
     fn now(&self) -> SystemTime {
-        host::now()
+        if let Some(t) = self.now.get() {
+            return t;
+        }
+        let t = host::now();
+        self.now.set(Some(t));
+        t
     }
 
     fn clock_ns(&self) -> Option<u64> {
@@ -48,11 +58,13 @@ impl Host for EnvoyHost {
     }
 
     fn shared_get(&self, key: &str) -> Option<Vec<u8>> {
-        host::shared_get(key)
+        timing::phase("x_shared_data", || host::shared_get(key))
     }
 
     fn shared_update(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>) -> bool {
-        host::shared_update(key, |s| (f(s), ())).is_some()
+        timing::phase("x_shared_data", || {
+            host::shared_update(key, |s| (f(s), ())).is_some()
+        })
     }
 
     fn dispatch(&mut self, call: &SideCall) -> Option<u32> {
@@ -92,11 +104,11 @@ impl Http {
 
     /// Runs `f` with the per-worker state lent to the core.
     fn with_env<T>(&mut self, f: impl FnOnce(&mut Flow, &mut Env<'_>) -> T) -> T {
-        let mut envoy = EnvoyHost;
+        let mut envoy = EnvoyHost::default();
         let live = self
             .refresher
             .as_ref()
-            .and_then(|r| r.try_borrow().ok()?.current(host::now()).cloned());
+            .and_then(|r| r.try_borrow().ok()?.current(envoy.now()).cloned());
         let keys = self.keys.as_ref().and_then(|k| k.try_borrow().ok());
         let mut cache = self.iam_cache.try_borrow_mut().ok();
         let mut fleet = self.fleet.as_ref().and_then(|f| f.try_borrow_mut().ok());
@@ -114,19 +126,27 @@ impl Http {
     fn apply(&mut self, out: Output) -> Action {
         let mut resume = false;
         for effect in out.effects {
+            let flow = &mut self.flow;
             match effect {
-                Effect::RequestHeaders => host::write_headers(REQ, self.flow.request_headers()),
-                Effect::ResponseHeaders => host::write_headers(RESP, self.flow.response_headers()),
-                Effect::RequestBody { replaced, body } => {
+                Effect::RequestHeaders => timing::phase("x_write_headers", || {
+                    host::write_headers(REQ, flow.request_headers())
+                }),
+                Effect::ResponseHeaders => timing::phase("x_write_headers", || {
+                    host::write_headers(RESP, flow.response_headers())
+                }),
+                Effect::RequestBody { replaced, body } => timing::phase("x_set_body", || {
                     host::replace_body(BufferType::HttpRequestBody, replaced, &body)
-                }
-                Effect::ResponseBody { replaced, body } => {
+                }),
+                Effect::ResponseBody { replaced, body } => timing::phase("x_set_body", || {
                     host::replace_body(BufferType::HttpResponseBody, replaced, &body)
-                }
+                }),
                 Effect::Trailers(trailers) => host::add_headers(TRAILERS, &trailers),
                 Effect::ResumeRequest => resume = true,
+                Effect::Metrics(metrics) => timing::phase("x_metrics", || host::metrics(&metrics)),
                 Effect::Metric(update) => host::metric(&update),
-                Effect::LogField(name, value) => host::set_property(name, &value),
+                Effect::LogField(name, value) => {
+                    timing::phase("x_log_fields", || host::set_property(name, &value))
+                }
                 Effect::Timing(label, ns) => timing::record(label, ns),
             }
         }
@@ -159,7 +179,7 @@ impl Context for Http {
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         timing::phase("1_request_headers", || {
-            let headers = host::headers(REQ);
+            let headers = timing::phase("x_get_headers", || host::headers(REQ));
             let out =
                 self.with_env(|flow, env| flow.on_request_headers(env, headers, end_of_stream));
             self.apply(out)
@@ -168,7 +188,11 @@ impl HttpContext for Http {
 
     fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         timing::phase("2_request_body", || {
-            let mut read = || host::body(BufferType::HttpRequestBody, size);
+            let mut read = || {
+                timing::phase("x_get_body", || {
+                    host::body(BufferType::HttpRequestBody, size)
+                })
+            };
             let out = self
                 .with_env(|flow, env| flow.on_request_body(env, size, end_of_stream, &mut read));
             self.apply(out)
@@ -177,7 +201,7 @@ impl HttpContext for Http {
 
     fn on_http_response_headers(&mut self, _n: usize, end_of_stream: bool) -> Action {
         timing::phase("3_response_headers", || {
-            let headers = host::headers(RESP);
+            let headers = timing::phase("x_get_headers", || host::headers(RESP));
             let out =
                 self.with_env(|flow, env| flow.on_response_headers(env, headers, end_of_stream));
             self.apply(out)
@@ -186,7 +210,11 @@ impl HttpContext for Http {
 
     fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         timing::phase("4_response_body", || {
-            let mut read = || host::body(BufferType::HttpResponseBody, size);
+            let mut read = || {
+                timing::phase("x_get_body", || {
+                    host::body(BufferType::HttpResponseBody, size)
+                })
+            };
             let out =
                 self.with_env(|flow, env| flow.on_response_body(env, end_of_stream, &mut read));
             self.apply(out)

@@ -1,7 +1,11 @@
 //! Where a request's time goes inside the module, for `make bench-phases` only: built with
 //! `--features phase-timing`, each callback (and the core's translation inside it) is timed
-//! with the host clock (the core's own parts through `Host::clock_ns` and `Effect::Timing`), and every 5,000 requests the worker logs the mean µs per request of
-//! each phase. Without the feature, [`phase`] is the closure itself and nothing is recorded.
+//! with the host clock (the core's own parts through `Host::clock_ns` and `Effect::Timing`),
+//! so are the shell's host calls by kind (`x_…`: they include Envoy's work for the call, and
+//! overlap the callbacks they run in), every host call is counted by kind ([`count`]), and
+//! every 5,000 requests the worker logs the mean µs per request of each phase and the host
+//! calls per request.
+//! Without the feature, [`phase`] is the closure itself and nothing is recorded.
 
 #[cfg(feature = "phase-timing")]
 mod on {
@@ -10,13 +14,22 @@ mod on {
 
     thread_local! {
         static TOTALS: RefCell<(u64, BTreeMap<&'static str, u64>)> = RefCell::default();
+        /// Host calls by kind since the worker started.
+        static CALLS: RefCell<BTreeMap<&'static str, u64>> = RefCell::default();
     }
 
+    /// The host clock, read without being counted as the request's own host call.
     fn now_ns() -> u64 {
-        super::super::host::now()
-            .duration_since(std::time::UNIX_EPOCH)
+        proxy_wasm::hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
             .unwrap_or(0)
+    }
+
+    /// One host call of kind `what` (`get_map`, `set_map_value`, `set_property`, …).
+    pub fn count(what: &'static str) {
+        CALLS.with(|c| *c.borrow_mut().entry(what).or_default() += 1);
     }
 
     pub fn phase<T>(label: &'static str, f: impl FnOnce() -> T) -> T {
@@ -47,10 +60,17 @@ mod on {
                     t.1.iter()
                         .map(|(k, ns)| format!("{k}={:.2}", *ns as f64 / n / 1_000.0))
                         .collect();
+                let calls: Vec<String> = CALLS.with(|c| {
+                    c.borrow()
+                        .iter()
+                        .map(|(k, calls)| format!("{k}={:.2}", *calls as f64 / n))
+                        .collect()
+                });
                 log::warn!(
-                    "phase-timing requests={} µs/request: {}",
+                    "phase-timing requests={} µs/request: {} | host calls/request: {}",
                     t.0,
-                    phases.join(" ")
+                    phases.join(" "),
+                    calls.join(" ")
                 );
             }
         });
@@ -58,7 +78,7 @@ mod on {
 }
 
 #[cfg(feature = "phase-timing")]
-pub use on::{clock_ns, phase, record, request_done};
+pub use on::{clock_ns, count, phase, record, request_done};
 
 #[cfg(not(feature = "phase-timing"))]
 #[inline(always)]
@@ -79,3 +99,7 @@ pub fn clock_ns() -> Option<u64> {
 #[cfg(not(feature = "phase-timing"))]
 #[inline(always)]
 pub fn record(_label: &'static str, _ns: u64) {}
+
+#[cfg(not(feature = "phase-timing"))]
+#[inline(always)]
+pub fn count(_what: &'static str) {}

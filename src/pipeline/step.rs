@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use crate::accounting::metrics::Update;
+use crate::accounting::metrics::Metrics;
 use crate::headers::HeaderList;
 use crate::upstream::side_call::SideCall;
 
@@ -46,8 +46,10 @@ pub enum Effect {
     Trailers(HeaderList),
     /// Resume a request held while STS was asked.
     ResumeRequest,
-    /// Update a metric.
-    Metric(Update),
+    /// Update the finished request's metrics.
+    Metrics(Metrics),
+    /// Update one metric named outside any tenant and model (the fleet store's).
+    Metric(crate::accounting::metrics::Update),
     /// Set filter state `wasm.<name>` for the access log.
     LogField(&'static str, String),
     /// Nanoseconds spent in a part of the core (only with a [`Host::clock_ns`]).

@@ -89,7 +89,6 @@ impl Flow {
         end_of_stream: bool,
         read: &mut dyn FnMut() -> Vec<u8>,
     ) -> Output {
-        let now_ms = millis(env.host.now());
         let started = env.host.clock_ns();
         let out = match &mut self.phase {
             Phase::Responding(_, ResponseHandler::Stream(_)) => {
@@ -102,14 +101,15 @@ impl Flow {
         let timing = started
             .zip(env.host.clock_ns())
             .map(|(a, b)| Effect::Timing("4a_core_translate", b.saturating_sub(a)));
-        let first = out
-            .effects
-            .iter()
-            .any(|e| matches!(e, Effect::ResponseBody { body, .. } if !body.is_empty()));
-        if first && self.outcome.time_to_first_token_ms.is_none() {
-            if let Some(sent) = self.sent_at_ms {
-                self.outcome.time_to_first_token_ms = Some(now_ms.saturating_sub(sent));
-            }
+        // The clock is read for the first bytes to the client only.
+        let first = self.outcome.time_to_first_token_ms.is_none()
+            && out
+                .effects
+                .iter()
+                .any(|e| matches!(e, Effect::ResponseBody { body, .. } if !body.is_empty()));
+        if let (true, Some(sent)) = (first, self.sent_at_ms) {
+            let now_ms = millis(env.host.now());
+            self.outcome.time_to_first_token_ms = Some(now_ms.saturating_sub(sent));
         }
         let mut out = out;
         out.effects.extend(timing);
@@ -223,7 +223,7 @@ impl Flow {
         // which read these fields.
         let fields = self.outcome.log_fields().into_iter();
         let mut effects: Vec<Effect> = fields.map(|(k, v)| Effect::LogField(k, v)).collect();
-        effects.extend(self.outcome.updates().into_iter().map(Effect::Metric));
+        effects.push(Effect::Metrics(self.outcome.metrics()));
         if self.store_unavailable {
             effects.push(super::fleet::unavailable_metric());
         }

@@ -214,9 +214,8 @@ fn a_unary_exchange_from_head_to_log() {
     let u = usage::TenantUsage::decode(Some(&usage));
     let m = &u.models["anthropic.claude-3-5-sonnet-20241022-v2:0"];
     assert_eq!((m.requests, m.input_tokens, m.output_tokens), (1, 3, 2));
-    assert!(log
-        .iter()
-        .any(|e| matches!(e, Effect::Metric(u) if u.name.ends_with(".requests"))));
+    assert!(log.iter().any(|e| matches!(e, Effect::Metrics(m)
+            if m.named().iter().any(|u| u.name.ends_with(".requests")))));
     assert_eq!(h.flow.phase(), "done");
 }
 
@@ -388,7 +387,11 @@ fn cache_reads_and_writes_are_reported_counted_and_weighted() {
     assert_eq!(field(&log, "bedrock_cache_write_tokens"), Some("10"));
     let metric = |suffix: &str| {
         log.iter().find_map(|e| match e {
-            Effect::Metric(u) if u.name.ends_with(suffix) => Some(u.value),
+            Effect::Metrics(m) => m
+                .named()
+                .into_iter()
+                .find(|u| u.name.ends_with(suffix))
+                .map(|u| u.value),
             _ => None,
         })
     };
