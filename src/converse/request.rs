@@ -8,13 +8,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use super::guardrail::{GuardContent, GuardrailConfig};
+pub use super::text::Text;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConverseRequest {
-    pub messages: Vec<Message>,
+pub struct ConverseRequest<'a> {
+    pub messages: Vec<Message<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub system: Vec<SystemContentBlock>,
+    pub system: Vec<SystemContentBlock<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inference_config: Option<InferenceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,9 +40,9 @@ pub struct ConverseRequest {
 
 /// `Message`: role is `user` or `assistant`; roles must alternate, starting with `user`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Message {
+pub struct Message<'a> {
     pub role: ConversationRole,
-    pub content: Vec<ContentBlock>,
+    pub content: Vec<ContentBlock<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,8 +56,8 @@ pub enum ConversationRole {
 /// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlock.html>).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ContentBlock {
-    Text(String),
+pub enum ContentBlock<'a> {
+    Text(Text<'a>),
     Image(ImageBlock),
     Document(DocumentBlock),
     ToolUse(ToolUseBlock),
@@ -181,8 +182,8 @@ pub enum ToolResultContentBlock {
 /// and `cachePoint`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum SystemContentBlock {
-    Text(String),
+pub enum SystemContentBlock<'a> {
+    Text(Text<'a>),
     GuardContent(GuardContent),
     CachePoint(CachePointBlock),
 }
