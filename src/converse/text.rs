@@ -14,8 +14,11 @@ use serde_json::value::RawValue;
 #[derive(Debug, Clone)]
 pub enum Text<'a> {
     /// A JSON string token (quotes included) whose escapes decode, as [`Text::from_token`]
-    /// checked.
-    Token(&'a RawValue),
+    /// checked; `escaped` if it has any (else it is its own text between the quotes).
+    Token {
+        raw: &'a RawValue,
+        escaped: bool,
+    },
     Plain(Cow<'a, str>),
 }
 
@@ -27,27 +30,24 @@ impl<'a> Text<'a> {
         if !json.starts_with('"') {
             return None;
         }
-        if json.contains("\\u") {
+        let escaped = json.as_bytes().contains(&b'\\');
+        if escaped && json.contains("\\u") {
             if let Err(e) = serde_json::from_str::<CheckStr>(json) {
                 return Some(Err(e));
             }
         }
-        Some(Ok(Self::Token(raw)))
+        Some(Ok(Self::Token { raw, escaped }))
     }
 
     /// The text, decoded: borrowed unless it has escapes.
     pub fn as_str(&self) -> Cow<'_, str> {
         match self {
             Self::Plain(s) => Cow::Borrowed(s),
-            Self::Token(raw) => {
-                let inner = inner(raw);
-                if inner.contains('\\') {
-                    // Checked by `from_token`: always decodes.
-                    Cow::Owned(serde_json::from_str::<String>(raw.get()).unwrap_or_default())
-                } else {
-                    Cow::Borrowed(inner)
-                }
+            // Checked by `from_token`: always decodes.
+            Self::Token { raw, escaped: true } => {
+                Cow::Owned(serde_json::from_str::<String>(raw.get()).unwrap_or_default())
             }
+            Self::Token { raw, .. } => Cow::Borrowed(inner(raw)),
         }
     }
 
@@ -55,7 +55,8 @@ impl<'a> Text<'a> {
     pub fn len(&self) -> usize {
         match self {
             Self::Plain(s) => s.len(),
-            Self::Token(raw) => decoded_len(inner(raw)),
+            Self::Token { raw, escaped: true } => decoded_len(inner(raw)),
+            Self::Token { raw, .. } => inner(raw).len(),
         }
     }
 
@@ -68,14 +69,14 @@ impl<'a> Text<'a> {
     pub fn is_blank(&self) -> bool {
         match self {
             Self::Plain(s) => is_blank(s),
-            Self::Token(raw) => {
-                let inner = inner(raw);
-                match inner.split_once('\\') {
-                    None => is_blank(inner),
-                    Some((before, _)) if !is_blank(before) => false,
-                    Some(_) => is_blank(&self.as_str()),
-                }
-            }
+            Self::Token {
+                raw,
+                escaped: false,
+            } => is_blank(inner(raw)),
+            Self::Token { raw, .. } => match inner(raw).split_once('\\') {
+                Some((before, _)) if !is_blank(before) => false,
+                _ => is_blank(&self.as_str()),
+            },
         }
     }
 
@@ -137,7 +138,7 @@ fn decoded_len(inner: &str) -> usize {
 impl Serialize for Text<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Token(raw) => raw.serialize(s),
+            Self::Token { raw, .. } => raw.serialize(s),
             Self::Plain(t) => s.serialize_str(t),
         }
     }
