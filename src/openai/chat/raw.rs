@@ -49,8 +49,6 @@ pub(super) struct RawMessage<'a> {
 
 /// A message's `content`: a string, an array of parts, or any other value (`null` too).
 pub(super) enum Content<'a> {
-    /// As the single pass leaves it, until [`Body::read`] reads it.
-    Raw(&'a RawValue),
     Text(Text<'a>),
     Parts(Vec<Part<'a>>),
     Other(Value),
@@ -70,24 +68,9 @@ impl<'a> Body<'a> {
     /// Reads `body`; a body that is not a JSON object is the same 400 as before.
     pub fn read(body: &'a [u8]) -> Result<Self, ApiError> {
         match serde_json::from_slice::<Top<'a>>(body) {
-            Ok(Top::Body(b)) => b.check().map_err(|NotJson| value_error(body)),
+            Ok(Top::Body(b)) => Ok(b),
             Ok(Top::Other) | Err(_) => Err(value_error(body)),
         }
-    }
-
-    /// What the single pass could not check: the nesting of the content arrays, read on
-    /// their own.
-    fn check(mut self) -> Result<Self, NotJson> {
-        if let Some(Messages::Items(items)) = &mut self.messages {
-            for item in items {
-                if let Item::Object(m) = item {
-                    if let Some(Content::Raw(raw)) = m.content {
-                        m.content = Some(read_content(raw)?);
-                    }
-                }
-            }
-        }
-        Ok(self)
     }
 }
 
@@ -300,7 +283,10 @@ impl<'de> Visitor<'de> for ItemVisitor {
         };
         while let Some(Key(key)) = map.next_key()? {
             if key == "content" {
-                m.content = Some(Content::Raw(map.next_value()?));
+                // Read now, even if a later `content` replaces it: `Value` would refuse it.
+                let raw = map.next_value()?;
+                let content = read_content(raw).map_err(|NotJson| A::Error::custom("not JSON"))?;
+                m.content = Some(content);
             } else {
                 m.fields.insert(key.into_owned(), map.next_value()?);
             }
@@ -410,6 +396,7 @@ impl<'de> Visitor<'de> for KeyVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn refuses_what_value_refuses_with_its_error() {
@@ -448,6 +435,191 @@ mod tests {
                     assert_eq!((got.status, &got.message), (want.status, &want.message))
                 }
                 (want, got) => panic!("{body}: {} then {}", want.is_ok(), got.is_ok()),
+            }
+        }
+    }
+
+    /// `Body` as a `Value`, the way `normalize` leaves the whole body's `Value`.
+    fn rebuild(b: Body<'_>) -> Value {
+        let mut obj = b.obj;
+        if let Some(m) = b.messages {
+            let v = match m {
+                Messages::Other(v) => v,
+                Messages::Items(items) => Value::Array(items.into_iter().map(item).collect()),
+            };
+            obj.insert("messages".into(), v);
+        }
+        Value::Object(obj)
+    }
+
+    fn item(i: Item<'_>) -> Value {
+        let Item::Object(m) = i else {
+            return Value::String("not an object".into());
+        };
+        let mut obj = m.fields;
+        if let Some(c) = m.content {
+            let v = match c {
+                Content::Text(t) => Value::String(t.as_str().into_owned()),
+                Content::Other(v) => v,
+                Content::Parts(parts) => Value::Array(
+                    parts
+                        .into_iter()
+                        .map(|p| match (p.obj, p.text) {
+                            (Value::Object(mut o), Some(t)) => {
+                                o.insert("text".into(), Value::String(t.as_str().into_owned()));
+                                Value::Object(o)
+                            }
+                            (o, _) => o,
+                        })
+                        .collect(),
+                ),
+            };
+            obj.insert("content".into(), v);
+        }
+        Value::Object(obj)
+    }
+
+    /// What `Body` keeps of a body: `messages` other than an array or null is `true`; a
+    /// message other than an object is a marker; a part that is a scalar is `null`.
+    fn normalize(mut v: Value) -> Value {
+        let Some(m) = v.get_mut("messages") else {
+            return v;
+        };
+        match m {
+            Value::Array(items) => {
+                for it in items.iter_mut() {
+                    let Value::Object(o) = it else {
+                        *it = Value::String("not an object".into());
+                        continue;
+                    };
+                    if let Some(Value::Array(parts)) = o.get_mut("content") {
+                        for p in parts.iter_mut() {
+                            if !p.is_object() && !p.is_array() {
+                                *p = Value::Null;
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Null => {}
+            other => *other = Value::Bool(true),
+        }
+        v
+    }
+
+    /// JSON texts of bodies shaped like chat requests, with escapes, lone surrogates, nesting,
+    /// duplicate keys and broken syntax.
+    fn body() -> impl Strategy<Value = String> {
+        let leaf = prop::sample::select(vec![
+            r#""a""#,
+            r#""""#,
+            r#"" \n""#,
+            r#""caf\u00e9 \"q\" \\ x\/y""#,
+            r#""\ud83d\ude00""#,
+            r#""\ud800""#,
+            r#""user""#,
+            r#""assistant""#,
+            r#""text""#,
+            "1",
+            "-2.5",
+            "1e999",
+            "null",
+            "true",
+        ])
+        .prop_map(String::from);
+        let value = leaf.prop_recursive(4, 24, 4, |inner| {
+            let key = prop::sample::select(vec![
+                "role",
+                "content",
+                "type",
+                "text",
+                "x",
+                "guard",
+                "cache_control",
+                "messages",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((key, inner), 0..4).prop_map(|kv| {
+                    let fields: Vec<String> =
+                        kv.iter().map(|(k, v)| format!(r#""{k}":{v}"#)).collect();
+                    format!("{{{}}}", fields.join(","))
+                }),
+            ]
+        });
+        let obj = |fields: Vec<(&str, String)>| {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!(r#""{k}":{v}"#))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        };
+        let field = |keys: Vec<&'static str>, v: BoxedStrategy<String>| {
+            prop::collection::vec((prop::sample::select(keys), v), 0..4).prop_map(obj)
+        };
+        let value = value.boxed();
+        let part = prop_oneof![
+            field(vec!["type", "text", "text", "guard", "x"], value.clone()),
+            value.clone()
+        ];
+        let content = prop_oneof![
+            value.clone(),
+            prop::collection::vec(part, 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+        ]
+        .boxed();
+        let message = prop_oneof![
+            field(vec!["role", "content", "content", "x"], content),
+            value.clone()
+        ];
+        let messages = prop_oneof![
+            value.clone(),
+            prop::collection::vec(message, 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+        ];
+        (messages, value, any::<u8>()).prop_map(|(m, v, cut)| {
+            let body = format!(r#"{{"model":"m","messages":{m},"n":{v},"messages":{m}}}"#);
+            if cut < 16 {
+                body[..body.len() * usize::from(cut) / 16].to_string()
+            } else {
+                body
+            }
+        })
+    }
+
+    /// `Ok` if the one-pass read keeps what the whole body's `Value` has, and refuses what it
+    /// refuses, with the same error.
+    fn same_as_value(body: &str) -> Result<(), String> {
+        let (want, got) = (json_object(body.as_bytes()), Body::read(body.as_bytes()));
+        let same = match (&want, got) {
+            (Ok(want), Ok(got)) => rebuild(got) == normalize(Value::Object(want.clone())),
+            (Err(want), Err(got)) => got.message == want.message,
+            _ => false,
+        };
+        if same {
+            Ok(())
+        } else {
+            Err(format!("{body}: {want:?}"))
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value() {
+        for body in [
+            r#"{"messages":[{"content":[{"type":"text","text":"a","text":1}]}]}"#,
+            r#"{"messages":[{"content":[{"type":"text","text":1,"text":"a"}]}]}"#,
+            r#"{"messages":[{"content":"a","content":[{"text":"b"}]}],"messages":[]}"#,
+            r#"{"messages":[{"content":[{"x":"\ud800"}],"content":"a"}]}"#,
+        ] {
+            same_as_value(body).unwrap();
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn reads_as_the_value_parse_does(body in body()) {
+            if let Err(e) = same_as_value(&body) {
+                proptest::prop_assert!(false, "{}", e);
             }
         }
     }
