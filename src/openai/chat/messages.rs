@@ -159,12 +159,16 @@ fn cache_marks(
     if let Some(Content::Parts(parts)) = content {
         for (j, p) in parts.iter().enumerate() {
             if let Value::Object(p) = &p.obj {
-                let at = format!("messages[{i}].content[{j}]");
-                marks.extend(cache::mark(&at, p, Some(j))?);
+                if cache::asks(p) {
+                    let at = format!("messages[{i}].content[{j}]");
+                    marks.extend(cache::mark(&at, p, Some(j))?);
+                }
             }
         }
     }
-    marks.extend(cache::mark(&format!("messages[{i}]"), m, None)?);
+    if cache::asks(m) {
+        marks.extend(cache::mark(&format!("messages[{i}]"), m, None)?);
+    }
     Ok(marks)
 }
 

@@ -145,14 +145,14 @@ fn user_blocks<'a>(
 ) -> Result<Vec<ContentBlock<'a>>, ApiError> {
     let mut blocks = Vec::new();
     for (j, p) in m.content.iter().enumerate() {
-        let at = format!("messages[{i}].content[{j}]");
+        let at = || format!("messages[{i}].content[{j}]");
         match p {
             ContentPart::Text(t) if t.is_blank() => {}
             ContentPart::Text(t) => blocks.push(ContentBlock::Text(t.clone())),
             ContentPart::Guarded(g) if is_blank(&g.text) => {}
             ContentPart::Guarded(g) => blocks.push(ContentBlock::GuardContent(g.to_block())),
-            ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at, img)?)),
-            ContentPart::Document(doc) => blocks.push(media.document(&at, doc)?),
+            ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at(), img)?)),
+            ContentPart::Document(doc) => blocks.push(media.document(&at(), doc)?),
         }
         cache_after(m, Some(j), &mut blocks);
     }
