@@ -1,9 +1,12 @@
 //! `POST /v1/chat/completions`: the request as we accept it and the unary response
 //! (OpenAPI `CreateChatCompletionRequest` / `CreateChatCompletionResponse`).
 //!
-//! The request is read from a `serde_json::Value` by hand rather than derived, so that every
-//! rejection names the exact field (`messages[2].content`) in the OpenAI error's `param`.
-//! [`ChatRequest::parse`] reads the fields in order; each group lives in its own module:
+//! The request is read by hand rather than derived, so that every rejection names the exact
+//! field (`messages[2].content`) in the OpenAI error's `param`. `raw` reads the body in one
+//! pass: the fields as `serde_json::Value`s, except the messages' texts, which stay the
+//! client's JSON string tokens borrowed from the body (`converse::text::Text`) all the way
+//! into the Converse body. [`ChatRequest::parse`] then reads the fields in order; each group
+//! lives in its own module:
 //! `types` (the result), `messages` (the conversation), `image` (`data:` and `s3://` URLs), `file` (documents), `tools`
 //! (tool definitions and choice) and `params` (the other parameters and the ignored ones).
 //! The typed field readers shared with `/v1/completions` are in `crate::openai::json`.
