@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
+use bedrock_openai_filter::accounting::usage::estimate_input_tokens;
 use bedrock_openai_filter::config::Config;
 use bedrock_openai_filter::headers::HeaderList;
 use bedrock_openai_filter::pipeline::bedrock;
@@ -128,6 +129,14 @@ fn run_request(endpoint: Endpoint, case: &Map<String, Value>) -> (Value, Vec<Str
     }
     if let Err(e) = support::bedrock_rules::check(&body) {
         problems.push(format!("Bedrock rules: {e}"));
+    }
+    // The estimate made from the request before serialising it counts what the body has.
+    let counted = estimate_input_tokens(&up.body);
+    if ex.estimated_input_tokens != counted {
+        problems.push(format!(
+            "estimated {} input tokens, the body has {counted}",
+            ex.estimated_input_tokens
+        ));
     }
     let mut head = HeaderList::new(Vec::new());
     downstream_head(&mut head, &ex, REQUEST_ID, &[]);

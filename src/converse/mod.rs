@@ -4,4 +4,5 @@ pub mod guardrail;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod text;
 pub mod usage;

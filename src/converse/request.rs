@@ -8,13 +8,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use super::guardrail::{GuardContent, GuardrailConfig};
+pub use super::text::Text;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConverseRequest {
-    pub messages: Vec<Message>,
+pub struct ConverseRequest<'a> {
+    pub messages: Vec<Message<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub system: Vec<SystemContentBlock>,
+    pub system: Vec<SystemContentBlock<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inference_config: Option<InferenceConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,11 +38,86 @@ pub struct ConverseRequest {
     pub guardrail_config: Option<GuardrailConfig>,
 }
 
+impl ConverseRequest<'_> {
+    /// The characters of every string under a `text` key of the serialised body, at any depth
+    /// (what `accounting::usage::estimate_input_tokens` reads back from the bytes), counted
+    /// on the request itself so the body is not parsed again.
+    pub fn text_chars(&self) -> u64 {
+        let blocks = self.messages.iter().flat_map(|m| &m.content);
+        let system = self.system.iter().map(|b| match b {
+            SystemContentBlock::Text(t) => text_chars(t),
+            SystemContentBlock::GuardContent(g) => chars(&g.text.text),
+            SystemContentBlock::CachePoint(_) => 0,
+        });
+        let tools = self.tool_config.iter().flat_map(|c| &c.tools);
+        let schemas = tools.map(|t| match t {
+            Tool::ToolSpec(spec) => value_text_chars(&spec.input_schema.json),
+            Tool::CachePoint(_) => 0,
+        });
+        let metadata = self.request_metadata.get("text").map_or(0, |v| chars(v));
+        blocks
+            .map(block_text_chars)
+            .chain(system)
+            .chain(schemas)
+            .chain(
+                self.additional_model_request_fields
+                    .iter()
+                    .map(value_text_chars),
+            )
+            .fold(metadata, u64::saturating_add)
+    }
+}
+
+fn block_text_chars(b: &ContentBlock<'_>) -> u64 {
+    match b {
+        ContentBlock::Text(t) => text_chars(t),
+        ContentBlock::GuardContent(g) => chars(&g.text.text),
+        ContentBlock::ToolUse(u) => value_text_chars(&u.input),
+        ContentBlock::ToolResult(r) => r
+            .content
+            .iter()
+            .map(|c| match c {
+                ToolResultContentBlock::Text(t) => chars(t),
+                ToolResultContentBlock::Json(v) => value_text_chars(v),
+                ToolResultContentBlock::Image(_) => 0,
+            })
+            .fold(0, u64::saturating_add),
+        ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(r)) => chars(&r.text),
+        ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(_))
+        | ContentBlock::Image(_)
+        | ContentBlock::Document(_)
+        | ContentBlock::CachePoint(_) => 0,
+    }
+}
+
+fn chars(s: &str) -> u64 {
+    s.chars().count() as u64
+}
+
+fn text_chars(t: &Text<'_>) -> u64 {
+    chars(&t.as_str())
+}
+
+/// The characters of the strings directly under `text` keys in `v`, at any depth.
+fn value_text_chars(v: &Value) -> u64 {
+    match v {
+        Value::Array(a) => a.iter().map(value_text_chars).fold(0, u64::saturating_add),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) if k == "text" => chars(s),
+                other => value_text_chars(other),
+            })
+            .fold(0, u64::saturating_add),
+        _ => 0,
+    }
+}
+
 /// `Message`: role is `user` or `assistant`; roles must alternate, starting with `user`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Message {
+pub struct Message<'a> {
     pub role: ConversationRole,
-    pub content: Vec<ContentBlock>,
+    pub content: Vec<ContentBlock<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,8 +131,8 @@ pub enum ConversationRole {
 /// (<https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ContentBlock.html>).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum ContentBlock {
-    Text(String),
+pub enum ContentBlock<'a> {
+    Text(Text<'a>),
     Image(ImageBlock),
     Document(DocumentBlock),
     ToolUse(ToolUseBlock),
@@ -181,8 +257,8 @@ pub enum ToolResultContentBlock {
 /// and `cachePoint`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum SystemContentBlock {
-    Text(String),
+pub enum SystemContentBlock<'a> {
+    Text(Text<'a>),
     GuardContent(GuardContent),
     CachePoint(CachePointBlock),
 }
@@ -301,4 +377,96 @@ pub struct ServiceTier {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PerformanceConfig {
     pub latency: &'static str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::converse::guardrail::{GuardQualifier, GuardText};
+    use serde_json::json;
+
+    /// Counts as `estimate_input_tokens` reads a body: strings directly under `text` keys.
+    fn counted(v: &Value) -> u64 {
+        match v {
+            Value::Array(a) => a.iter().map(counted).sum(),
+            Value::Object(o) => o
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) if k == "text" => s.chars().count() as u64,
+                    other => counted(other),
+                })
+                .sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn text_chars_counts_what_the_serialised_body_has_under_text_keys() {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(r#""caf\u00e9 \"x\"\n""#).unwrap();
+        let guard = || GuardContent {
+            text: GuardText {
+                text: "guarded é".into(),
+                qualifiers: vec![GuardQualifier::Query],
+            },
+        };
+        let text_in = json!({"text": "inner", "list": [{"text": "deep"}], "n": {"text": 5}});
+        let body = ConverseRequest {
+            messages: vec![Message {
+                role: ConversationRole::User,
+                content: vec![
+                    ContentBlock::Text(Text::from_token(raw).unwrap().unwrap()),
+                    ContentBlock::Text("plain".into()),
+                    ContentBlock::GuardContent(guard()),
+                    ContentBlock::ToolUse(ToolUseBlock {
+                        tool_use_id: "t".into(),
+                        name: "text".into(),
+                        input: text_in.clone(),
+                    }),
+                    ContentBlock::ToolResult(ToolResultBlock {
+                        tool_use_id: "t".into(),
+                        content: vec![
+                            ToolResultContentBlock::Text("result".into()),
+                            ToolResultContentBlock::Json(text_in.clone()),
+                        ],
+                    }),
+                    ContentBlock::ReasoningContent(ReasoningContentBlock::ReasoningText(
+                        ReasoningTextBlock {
+                            text: "thought".into(),
+                            signature: Some("sig".into()),
+                        },
+                    )),
+                    ContentBlock::ReasoningContent(ReasoningContentBlock::RedactedContent(
+                        "opaque".into(),
+                    )),
+                    ContentBlock::CachePoint(CachePointBlock::DEFAULT),
+                ],
+            }],
+            system: vec![
+                SystemContentBlock::Text("system".into()),
+                SystemContentBlock::GuardContent(guard()),
+            ],
+            inference_config: None,
+            tool_config: Some(ToolConfig {
+                tools: vec![Tool::ToolSpec(ToolSpec {
+                    name: "text".into(),
+                    description: Some("text".into()),
+                    input_schema: ToolInputSchema {
+                        json: text_in.clone(),
+                    },
+                    strict: None,
+                })],
+                tool_choice: None,
+            }),
+            additional_model_request_fields: Some(text_in),
+            request_metadata: [("text".to_string(), "meta".to_string())].into(),
+            output_config: None,
+            service_tier: None,
+            performance_config: None,
+            guardrail_config: None,
+        };
+        let v = serde_json::to_value(&body).unwrap();
+        assert_eq!(body.text_chars(), counted(&v));
+        assert!(body.text_chars() > 60, "{}", body.text_chars());
+    }
 }

@@ -83,7 +83,12 @@ pub fn chat_for(
     live: Option<&Credentials>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     let req = ChatRequest::parse(body)?;
-    converse_for(cfg, tenant, req, OutputFormat::Chat, now, live)
+    let ctx = CallContext {
+        now,
+        live,
+        size_hint: body.len(),
+    };
+    converse_for(cfg, tenant, req, OutputFormat::Chat, ctx)
 }
 
 /// `POST /v1/responses` → the Converse call of the chat request it stands for, answered as a
@@ -101,7 +106,12 @@ pub fn responses_for(
         echo: req.echo,
         encrypted_reasoning: req.encrypted_reasoning,
     };
-    let (up, mut ex) = converse_for(cfg, tenant, chat, format, now, live)?;
+    let ctx = CallContext {
+        now,
+        live,
+        size_hint: body.len(),
+    };
+    let (up, mut ex) = converse_for(cfg, tenant, chat, format, ctx)?;
     // Reasoning the model does not take back is reported under the Responses name.
     if let Some(at) = ex.ignored.iter().position(|n| n == "thinking_blocks") {
         ex.ignored.remove(at);
@@ -112,15 +122,23 @@ pub fn responses_for(
     Ok((up, ex))
 }
 
+/// When a call is made, with which live credentials, and about how long its body will be
+/// (the client's body length: the Converse body is about as long).
+#[derive(Clone, Copy)]
+struct CallContext<'a> {
+    now: SystemTime,
+    live: Option<&'a Credentials>,
+    size_hint: usize,
+}
+
 /// A parsed chat request (or the one a Responses request stands for) → signed Converse /
 /// ConverseStream call, answered in `format`.
 fn converse_for(
     cfg: &Config,
     tenant: Option<&Tenant>,
-    req: ChatRequest,
+    req: ChatRequest<'_>,
     format: OutputFormat,
-    now: SystemTime,
-    live: Option<&Credentials>,
+    ctx: CallContext<'_>,
 ) -> Result<(UpstreamRequest, Exchange), ApiError> {
     // Precedence: the `bedrock_model` extension, then a configured alias, then `model` as is.
     let bedrock_model = match &req.bedrock_model {
@@ -166,15 +184,10 @@ fn converse_for(
         req.stream,
         &mut translation.ignored,
     )?;
-    let up = call(
-        cfg,
-        &translation.body,
-        &bedrock_model,
-        req.stream,
-        now,
-        live,
-    )?;
-    let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
+    let body = converse_body(&translation.body, ctx.size_hint)?;
+    let up = call(cfg, body, &bedrock_model, req.stream, ctx.now, ctx.live)?;
+    // What `accounting::usage::estimate_input_tokens` would read back from `up.body`.
+    let estimated_input_tokens = translation.body.text_chars().div_ceil(4).max(1);
     Ok((
         up,
         Exchange {
@@ -226,7 +239,14 @@ pub fn completion_for(
         req.stream,
         &mut ignored,
     )?;
-    let up = call(cfg, &converse, &bedrock_model, req.stream, now, live)?;
+    let up = call(
+        cfg,
+        converse_body(&converse, body.len())?,
+        &bedrock_model,
+        req.stream,
+        now,
+        live,
+    )?;
     let estimated_input_tokens = crate::accounting::usage::estimate_input_tokens(&up.body);
     Ok((
         up,
@@ -255,17 +275,28 @@ fn resolve_model(cfg: &Config, model: &str) -> Result<String, ApiError> {
     Ok(id.to_string())
 }
 
-/// The upstream request for a Converse body, in the configured mode.
+/// The Converse body's bytes, written into one buffer of about `size_hint` bytes (the
+/// client's texts go in as the JSON tokens they came as).
+pub fn converse_body(
+    converse: &ConverseRequest<'_>,
+    size_hint: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::with_capacity(size_hint.saturating_add(512));
+    serde_json::to_writer(&mut body, converse)
+        .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
+    Ok(body)
+}
+
+/// The upstream request for a Converse body (serialised by [`converse_body`]), in the
+/// configured mode.
 pub fn call(
     cfg: &Config,
-    converse: &ConverseRequest,
+    body: Vec<u8>,
     bedrock_model: &str,
     stream: bool,
     now: SystemTime,
     live: Option<&Credentials>,
 ) -> Result<UpstreamRequest, ApiError> {
-    let body = serde_json::to_vec(converse)
-        .map_err(|e| ApiError::internal(format!("serialising the Converse body: {e}")))?;
     let operation = models::operation(stream);
     let accept = if stream {
         "application/vnd.amazon.eventstream"

@@ -64,13 +64,13 @@ pub fn apply(
     let mut unguarded = false;
     for block in body.messages.iter_mut().flat_map(|m| m.content.iter_mut()) {
         if let ContentBlock::GuardContent(g) = block {
-            *block = ContentBlock::Text(std::mem::take(&mut g.text.text));
+            *block = ContentBlock::Text(std::mem::take(&mut g.text.text).into());
             unguarded = true;
         }
     }
     for block in &mut body.system {
         if let SystemContentBlock::GuardContent(g) = block {
-            *block = SystemContentBlock::Text(std::mem::take(&mut g.text.text));
+            *block = SystemContentBlock::Text(std::mem::take(&mut g.text.text).into());
             unguarded = true;
         }
     }

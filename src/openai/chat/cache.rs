@@ -9,6 +9,11 @@ use serde_json::{Map, Value};
 use super::types::{CacheMark, CacheRequest, CacheTtl};
 use crate::error::ApiError;
 
+/// Whether an object names a cache point at all (then [`mark`] reads it).
+pub(super) fn asks(obj: &Map<String, Value>) -> bool {
+    obj.contains_key("cache_control") || obj.contains_key("prompt_cache_breakpoint")
+}
+
 /// The cache point an object (content part, message, tool or function) asks for, if any:
 /// `cache_control: {"type": "ephemeral", "ttl"?: "5m" | "1h"}` or
 /// `prompt_cache_breakpoint: {"mode": "explicit"}`. `param` names the object.

@@ -103,17 +103,17 @@ fn source(
         })
     })?;
     let bytes =
-        media::decode(payload, "document").map_err(|e| ("file.file_data", e.to_string()))?;
-    if bytes.len() > MAX_DOCUMENT_BYTES {
+        media::inline(payload, "document").map_err(|e| ("file.file_data", e.to_string()))?;
+    if bytes.len > MAX_DOCUMENT_BYTES {
         return Err((
             "file.file_data",
             format!(
                 "the document is {} bytes; Bedrock takes at most {MAX_DOCUMENT_BYTES} (4.5 MB)",
-                bytes.len()
+                bytes.len
             ),
         ));
     }
-    Ok((format, MediaSource::Base64(media::encode(&bytes))))
+    Ok((format, MediaSource::Base64(bytes.base64)))
 }
 
 /// The extension `citations` on a file part: absent, `null`, or `{"enabled": bool}`.

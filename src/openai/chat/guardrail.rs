@@ -9,6 +9,7 @@ use crate::converse::guardrail::{
     valid_identifier, valid_version, GuardContent, GuardQualifier, GuardText, GuardrailConfig,
     GuardrailTrace, StreamProcessingMode,
 };
+use crate::converse::text::Text;
 use crate::error::ApiError;
 
 const FIELD: &str = "guardrailConfig";
@@ -105,16 +106,14 @@ pub(super) fn parse_guardrail_config(
 /// A text part, guarded when it carries `guard`: `true` or `"guard_content"` (assess this
 /// text), `"grounding_source"` or `"query"` (contextual grounding); `false` or null is plain.
 /// Converse guards user and system text only, so `guard` in assistant or tool messages is a 400.
-pub(super) fn text_part(
+pub(super) fn text_part<'a>(
     param: &str,
     role: Role,
     part: &Value,
-    text: &str,
-) -> Result<ContentPart, ApiError> {
+    text: Text<'a>,
+) -> Result<ContentPart<'a>, ApiError> {
     let qualifier = match part.get("guard") {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => {
-            return Ok(ContentPart::Text(text.to_string()))
-        }
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(ContentPart::Text(text)),
         Some(Value::Bool(true)) => Some(GuardQualifier::GuardContent),
         Some(Value::String(s)) => GuardQualifier::from_name(s),
         Some(_) => None,
@@ -133,7 +132,7 @@ pub(super) fn text_part(
         ));
     }
     Ok(ContentPart::Guarded(Guarded {
-        text: text.to_string(),
+        text: text.as_str().into_owned(),
         qualifier,
     }))
 }
@@ -144,12 +143,12 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn parse(extra: Value) -> Result<ChatRequest, ApiError> {
+    fn parse(extra: Value) -> Result<ChatRequest<'static>, ApiError> {
         let mut body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
-        ChatRequest::parse(body.to_string().as_bytes())
+        ChatRequest::parse(body.to_string().as_bytes()).map(ChatRequest::into_owned)
     }
 
     #[test]

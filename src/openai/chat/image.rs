@@ -75,12 +75,12 @@ pub(crate) fn parse_image_url(url: &str) -> Result<Image, ImageError> {
         .strip_prefix("image/")
         .and_then(image_format)
         .ok_or_else(|| ImageError::UnsupportedType(mime.to_string()))?;
-    let bytes = media::decode(data, "data URL")?;
+    let data = media::inline(data, "data URL")?;
     // The bytes decide when they are recognisable: a mislabelled data URL still works.
-    let format = sniff_image(&bytes).unwrap_or(declared);
+    let format = sniff_image(data.head()).unwrap_or(declared);
     Ok(Image {
         format,
-        source: MediaSource::Base64(media::encode(&bytes)),
+        source: MediaSource::Base64(data.base64),
     })
 }
 

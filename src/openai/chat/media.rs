@@ -61,6 +61,78 @@ pub(super) fn encode(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// Base64 characters checked per step of [`inline`] (a multiple of 4).
+const CHUNK: usize = 4096;
+
+/// How many decoded bytes [`Inline::head`] keeps: what format sniffing reads.
+const HEAD: usize = 16;
+
+/// Inline base64 data checked as [`decode`] checks it, without keeping the bytes.
+#[derive(Debug)]
+pub(super) struct Inline {
+    /// The decoded length.
+    pub len: usize,
+    head: [u8; HEAD],
+    /// Canonical base64 of the bytes, as Bedrock's `Blob` takes it.
+    pub base64: String,
+}
+
+impl Inline {
+    /// The first decoded bytes (at most [`HEAD`]).
+    pub fn head(&self) -> &[u8] {
+        &self.head[..self.len.min(HEAD)]
+    }
+
+    fn of(bytes: &[u8]) -> Self {
+        let mut head = [0; HEAD];
+        let n = bytes.len().min(HEAD);
+        head[..n].copy_from_slice(&bytes[..n]);
+        Self {
+            len: bytes.len(),
+            head,
+            base64: encode(bytes),
+        }
+    }
+}
+
+/// Checks base64 `data` as [`decode`] does (same errors), a chunk at a time into a small
+/// buffer: already canonical (padded, no white space), it is kept as it came rather than
+/// decoded into a copy and encoded again.
+pub(super) fn inline(data: &str, what: &'static str) -> Result<Inline, MediaError> {
+    let trimmed = data.trim();
+    let mut buf = [0u8; CHUNK / 4 * 3];
+    let (mut len, mut head) = (0, [0u8; HEAD]);
+    let mut rest = trimmed.as_bytes();
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(rest.len().min(CHUNK));
+        // Padding ends the data: a chunk ending in it with more after is an error `decode` names.
+        let decoded = match chunk.last() {
+            Some(b'=') if !tail.is_empty() => None,
+            _ => BASE64_LENIENT.decode_slice(chunk, &mut buf).ok(),
+        };
+        let Some(n) = decoded else {
+            return decode(data, what).map(|bytes| Inline::of(&bytes));
+        };
+        if len < HEAD {
+            let k = (HEAD - len).min(n);
+            head[len..len + k].copy_from_slice(&buf[..k]);
+        }
+        len += n;
+        rest = tail;
+    }
+    if len == 0 {
+        return Err(MediaError::Empty(what));
+    }
+    if !trimmed.len().is_multiple_of(4) {
+        return decode(data, what).map(|bytes| Inline::of(&bytes));
+    }
+    Ok(Inline {
+        len,
+        head,
+        base64: trimmed.to_string(),
+    })
+}
+
 /// `s3://bucket/key` → the object, if `url` is one: the bucket as S3 names them (3-63
 /// characters of `[a-z0-9.-]`, starting and ending with a letter or digit), a non-empty key
 /// of printable characters, at most 1024 characters in all. `None` if `url` is not `s3://`.
@@ -141,5 +213,39 @@ mod tests {
         assert!(decode("", "file").is_err());
         assert!(decode("@@", "file").is_err());
         assert_eq!(encode(b"hi"), "aGk=");
+    }
+
+    /// `inline` answers as `decode` then `encode` do, across chunk boundaries too.
+    #[test]
+    fn inline_checks_as_decode_does() {
+        let long = encode(&(0..=255u8).cycle().take(CHUNK).collect::<Vec<_>>());
+        let cases = [
+            "aGk=".to_string(),
+            " aGk ".to_string(),
+            "aGk".to_string(),
+            "aGk==".to_string(),
+            "aGl=".to_string(),
+            "a".to_string(),
+            "@@".to_string(),
+            String::new(),
+            "  ".to_string(),
+            long.clone(),
+            format!("{long}x"),
+            format!("{}=={}", &long[..CHUNK - 2], &long[CHUNK..]),
+            format!("{}AA==AAAA", &long[..CHUNK - 4]),
+            long.trim_end_matches('=').to_string(),
+        ];
+        for data in cases {
+            let want = decode(&data, "d");
+            match inline(&data, "d") {
+                Ok(got) => {
+                    let bytes = want.unwrap();
+                    assert_eq!(got.len, bytes.len());
+                    assert_eq!(got.head(), &bytes[..bytes.len().min(HEAD)]);
+                    assert_eq!(got.base64, encode(&bytes));
+                }
+                Err(e) => assert_eq!(Err(e), want, "{data}"),
+            }
+        }
     }
 }

@@ -7,31 +7,34 @@ use serde_json::{Map, Value};
 use super::cache;
 use super::file::parse_file_part;
 use super::image::parse_image_url;
+use super::raw::{Content, Item, Messages, Part, RawMessage};
 use super::thinking;
 use super::types::{CacheMark, ContentPart, Message, Role, ToolCall};
 use crate::error::ApiError;
 
 /// `messages`: a non-empty array, each message checked against the ones before it (a legacy
 /// `function` message answers the call just before).
-pub(super) fn parse_messages(obj: &Map<String, Value>) -> Result<Vec<Message>, ApiError> {
-    match obj.get("messages") {
-        Some(Value::Array(items)) if !items.is_empty() => {
+pub(super) fn parse_messages<'a>(
+    messages: Option<Messages<'a>>,
+) -> Result<Vec<Message<'a>>, ApiError> {
+    match messages {
+        Some(Messages::Items(items)) if !items.is_empty() => {
             let mut messages = Vec::with_capacity(items.len());
-            for (i, m) in items.iter().enumerate() {
+            for (i, m) in items.into_iter().enumerate() {
                 let message = parse_message(i, m, &messages)?;
                 messages.push(message);
             }
             Ok(messages)
         }
-        Some(Value::Array(_)) => Err(ApiError::invalid_param(
+        Some(Messages::Items(_)) => Err(ApiError::invalid_param(
             "messages",
             "`messages` must not be empty",
         )),
-        None | Some(Value::Null) => Err(ApiError::invalid_param(
+        None | Some(Messages::Other(Value::Null)) => Err(ApiError::invalid_param(
             "messages",
             "missing required parameter: `messages`",
         )),
-        Some(_) => Err(ApiError::invalid_param(
+        Some(Messages::Other(_)) => Err(ApiError::invalid_param(
             "messages",
             "`messages` must be an array",
         )),
@@ -49,7 +52,7 @@ pub fn legacy_call_id(turn: usize, name: &str) -> String {
 /// The id of the legacy call a `role: "function"` message at `i` named `name` answers: the
 /// `function_call` of the assistant message just before (tool messages in between are
 /// allowed), not answered yet.
-fn answered_call_id(i: usize, name: &str, prior: &[Message]) -> Result<String, ApiError> {
+fn answered_call_id(i: usize, name: &str, prior: &[Message<'_>]) -> Result<String, ApiError> {
     let at_name = format!("messages[{i}].name");
     for (k, m) in prior.iter().enumerate().rev() {
         match m.role {
@@ -79,18 +82,23 @@ fn answered_call_id(i: usize, name: &str, prior: &[Message]) -> Result<String, A
     ))
 }
 
-fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiError> {
+fn parse_message<'a>(
+    i: usize,
+    item: Item<'a>,
+    prior: &[Message<'_>],
+) -> Result<Message<'a>, ApiError> {
     let at = |field: &str| format!("messages[{i}].{field}");
-    let Value::Object(m) = m else {
+    let Item::Object(RawMessage { fields: m, content }) = item else {
         return Err(ApiError::invalid_param(
             format!("messages[{i}]"),
             "each message must be an object",
         ));
     };
+    let m = &m;
     let role = match m.get("role").and_then(Value::as_str) {
         // Legacy function result: a tool message answering the legacy call (same
         // representation), see `answered_call_id`.
-        Some("function") => return parse_function_message(i, m, prior),
+        Some("function") => return parse_function_message(i, m, content, prior),
         role => parse_role(&at("role"), role)?,
     };
     let (tool_calls, legacy) = parse_calls(i, role, m)?;
@@ -106,15 +114,17 @@ fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiE
         },
         _ => None,
     };
-    let content = match m.get("content") {
-        Some(Value::String(s)) => vec![ContentPart::Text(s.clone())],
-        Some(Value::Array(parts)) => parts
-            .iter()
+    // Read before the parts are taken, reported after their errors.
+    let cache = cache_marks(i, m, content.as_ref());
+    let content = match content {
+        Some(Content::Text(t)) => vec![ContentPart::Text(t)],
+        Some(Content::Parts(parts)) => parts
+            .into_iter()
             .enumerate()
             .map(|(j, p)| parse_part(&at(&format!("content[{j}]")), role, p))
             .collect::<Result<Vec<_>, _>>()?,
-        None | Some(Value::Null) if role == Role::Assistant => Vec::new(),
-        None | Some(Value::Null) => {
+        None | Some(Content::Other(Value::Null)) if role == Role::Assistant => Vec::new(),
+        None | Some(Content::Other(Value::Null)) => {
             return Err(ApiError::invalid_param(
                 at("content"),
                 "message content is required",
@@ -133,24 +143,32 @@ fn parse_message(i: usize, m: &Value, prior: &[Message]) -> Result<Message, ApiE
         tool_calls,
         tool_call_id,
         legacy,
-        cache: cache_marks(i, m)?,
+        cache: cache?,
         thinking: thinking::parse_blocks(i, role == Role::Assistant, m)?,
     })
 }
 
 /// The cache points of message `i`: after its content parts that ask for one, then after the
 /// whole message.
-fn cache_marks(i: usize, m: &Map<String, Value>) -> Result<Vec<CacheMark>, ApiError> {
+fn cache_marks(
+    i: usize,
+    m: &Map<String, Value>,
+    content: Option<&Content<'_>>,
+) -> Result<Vec<CacheMark>, ApiError> {
     let mut marks = Vec::new();
-    if let Some(Value::Array(parts)) = m.get("content") {
+    if let Some(Content::Parts(parts)) = content {
         for (j, p) in parts.iter().enumerate() {
-            if let Value::Object(p) = p {
-                let at = format!("messages[{i}].content[{j}]");
-                marks.extend(cache::mark(&at, p, Some(j))?);
+            if let Value::Object(p) = &p.obj {
+                if cache::asks(p) {
+                    let at = format!("messages[{i}].content[{j}]");
+                    marks.extend(cache::mark(&at, p, Some(j))?);
+                }
             }
         }
     }
-    marks.extend(cache::mark(&format!("messages[{i}]"), m, None)?);
+    if cache::asks(m) {
+        marks.extend(cache::mark(&format!("messages[{i}]"), m, None)?);
+    }
     Ok(marks)
 }
 
@@ -290,11 +308,12 @@ fn parse_function(param: &str, f: &Map<String, Value>) -> Result<(String, Value)
 
 /// A legacy `{"role": "function", "name": …, "content": …}` message: the result of the
 /// `function_call` just before, as a tool message (`content` may be null: an empty result).
-fn parse_function_message(
+fn parse_function_message<'a>(
     i: usize,
     m: &Map<String, Value>,
-    prior: &[Message],
-) -> Result<Message, ApiError> {
+    content: Option<Content<'a>>,
+    prior: &[Message<'_>],
+) -> Result<Message<'a>, ApiError> {
     let at = |field: &str| format!("messages[{i}].{field}");
     let name = match m.get("name") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
@@ -305,9 +324,10 @@ fn parse_function_message(
             ))
         }
     };
-    let content = match m.get("content") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![ContentPart::Text(s.clone())],
+    let cache = cache_marks(i, m, content.as_ref());
+    let content = match content {
+        None | Some(Content::Other(Value::Null)) => Vec::new(),
+        Some(Content::Text(t)) => vec![ContentPart::Text(t)],
         Some(_) => {
             return Err(ApiError::invalid_param(
                 at("content"),
@@ -329,23 +349,24 @@ fn parse_function_message(
         tool_calls: Vec::new(),
         tool_call_id: Some(answered_call_id(i, &name, prior)?),
         legacy: true,
-        cache: cache_marks(i, m)?,
+        cache: cache?,
         thinking: thinking::parse_blocks(i, false, m)?,
     })
 }
 
-fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiError> {
+fn parse_part<'a>(param: &str, role: Role, part: Part<'a>) -> Result<ContentPart<'a>, ApiError> {
+    let p = &part.obj;
     let kind = p.get("type").and_then(Value::as_str);
     match kind {
-        Some("text") => match p.get("text") {
-            Some(Value::String(t)) => super::guardrail::text_part(param, role, p, t),
+        Some("text") => match part.text {
+            Some(t) => super::guardrail::text_part(param, role, p, t),
             _ => Err(ApiError::invalid_param(
                 format!("{param}.text"),
                 "a text part needs a string `text`",
             )),
         },
         Some("refusal") if role == Role::Assistant => match p.get("refusal") {
-            Some(Value::String(t)) => Ok(ContentPart::Text(t.clone())),
+            Some(Value::String(t)) => Ok(ContentPart::Text(t.clone().into())),
             _ => Err(ApiError::invalid_param(
                 format!("{param}.refusal"),
                 "a refusal part needs a string `refusal`",

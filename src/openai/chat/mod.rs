@@ -1,9 +1,12 @@
 //! `POST /v1/chat/completions`: the request as we accept it and the unary response
 //! (OpenAPI `CreateChatCompletionRequest` / `CreateChatCompletionResponse`).
 //!
-//! The request is read from a `serde_json::Value` by hand rather than derived, so that every
-//! rejection names the exact field (`messages[2].content`) in the OpenAI error's `param`.
-//! [`ChatRequest::parse`] reads the fields in order; each group lives in its own module:
+//! The request is read by hand rather than derived, so that every rejection names the exact
+//! field (`messages[2].content`) in the OpenAI error's `param`. `raw` reads the body in one
+//! pass: the fields as `serde_json::Value`s, except the messages' texts, which stay the
+//! client's JSON string tokens borrowed from the body (`converse::text::Text`) all the way
+//! into the Converse body. [`ChatRequest::parse`] then reads the fields in order; each group
+//! lives in its own module:
 //! `types` (the result), `messages` (the conversation), `image` (`data:` and `s3://` URLs), `file` (documents), `tools`
 //! (tool definitions and choice) and `params` (the other parameters and the ignored ones).
 //! The typed field readers shared with `/v1/completions` are in `crate::openai::json`.
@@ -15,6 +18,7 @@ mod image;
 mod media;
 mod messages;
 mod params;
+mod raw;
 mod thinking;
 mod tools;
 mod types;
@@ -39,13 +43,14 @@ pub use types::{
 use crate::catalog::models::Provider;
 use crate::error::ApiError;
 use crate::openai::json::{
-    include_usage, json_object, opt_bool, opt_number, opt_string, opt_u32, required_model,
+    include_usage, opt_bool, opt_number, opt_string, opt_u32, required_model,
 };
 
-impl ChatRequest {
-    /// Parses and validates a request body; every failure is a 400 naming its field.
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let obj = json_object(body)?;
+impl<'a> ChatRequest<'a> {
+    /// Parses and validates a request body; every failure is a 400 naming its field. The
+    /// messages' texts are borrowed from `body` (see `raw`).
+    pub fn parse(body: &'a [u8]) -> Result<Self, ApiError> {
+        let raw::Body { obj, messages } = raw::Body::read(body)?;
         let model = required_model(&obj)?;
         let bedrock_model = opt_string(&obj, "bedrock_model")?.filter(|s| !s.trim().is_empty());
         if let Some(id) = &bedrock_model {
@@ -60,7 +65,7 @@ impl ChatRequest {
                 )
             })?),
         };
-        let messages = messages::parse_messages(&obj)?;
+        let messages = messages::parse_messages(messages)?;
         let stream = opt_bool(&obj, "stream")?.unwrap_or(false);
         let include_usage = include_usage(&obj)?;
         let max_tokens = match opt_u32(&obj, "max_completion_tokens")? {
@@ -118,11 +123,13 @@ mod tests {
         ChatRequest::parse(body.as_bytes()).unwrap_err()
     }
 
-    fn parse(v: Value) -> ChatRequest {
-        ChatRequest::parse(v.to_string().as_bytes()).unwrap()
+    fn parse(v: Value) -> ChatRequest<'static> {
+        ChatRequest::parse(v.to_string().as_bytes())
+            .unwrap()
+            .into_owned()
     }
 
-    fn text(s: &str) -> ContentPart {
+    fn text(s: &str) -> ContentPart<'_> {
         ContentPart::Text(s.into())
     }
 

@@ -38,20 +38,20 @@ pub(super) fn parse_blocks(
     assistant: bool,
     m: &Map<String, Value>,
 ) -> Result<Vec<ThinkingBlock>, ApiError> {
-    let at = format!("messages[{i}].thinking_blocks");
+    let at = || format!("messages[{i}].thinking_blocks");
     match m.get("thinking_blocks") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(_) if !assistant => Err(ApiError::invalid_param(
-            at,
+            at(),
             "only assistant messages carry `thinking_blocks`",
         )),
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(j, b)| parse_block(&format!("{at}[{j}]"), b))
+            .map(|(j, b)| parse_block(&format!("{}[{j}]", at()), b))
             .collect(),
         Some(_) => Err(ApiError::invalid_param(
-            at,
+            at(),
             "`thinking_blocks` must be an array",
         )),
     }

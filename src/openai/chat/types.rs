@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::catalog::models::Provider;
+use crate::converse::text::Text;
 use crate::openai::chunk::Usage;
 
 pub use super::thinking::ThinkingBlock;
@@ -22,9 +23,10 @@ pub enum Role {
 
 /// One content part (`ChatCompletionRequestMessageContentPart*`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum ContentPart {
-    /// `text` parts, and the `refusal` parts of assistant messages.
-    Text(String),
+pub enum ContentPart<'a> {
+    /// `text` parts, and the `refusal` parts of assistant messages: a `text` as the client's
+    /// JSON token ([`Text`]), borrowed from the body.
+    Text(Text<'a>),
     Image(Image),
     /// A `file` part (user messages only).
     Document(Document),
@@ -112,9 +114,9 @@ pub struct ToolCall {
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Message {
+pub struct Message<'a> {
     pub role: Role,
-    pub content: Vec<ContentPart>,
+    pub content: Vec<ContentPart<'a>>,
     /// Assistant messages only.
     pub tool_calls: Vec<ToolCall>,
     /// Tool messages only.
@@ -176,13 +178,13 @@ pub enum ReasoningEffort {
 
 /// The fields of a chat request that the translation uses.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChatRequest {
+pub struct ChatRequest<'a> {
     pub model: String,
     /// Extension: the Bedrock model id to call, over `model` and its alias.
     pub bedrock_model: Option<String>,
     /// Extension: the provider family, over the one inferred from the model id.
     pub model_provider: Option<Provider>,
-    pub messages: Vec<Message>,
+    pub messages: Vec<Message<'a>>,
     pub stream: bool,
     pub include_usage: bool,
     /// `max_completion_tokens` wins over the deprecated `max_tokens`.
@@ -211,6 +213,67 @@ pub struct ChatRequest {
     /// Parameters accepted but not honoured, in request order (the
     /// `x-bedrock-ignored-params` response header).
     pub ignored: Vec<String>,
+}
+
+impl ChatRequest<'_> {
+    /// The same request owning its texts, for a caller the body does not outlive.
+    pub fn into_owned(self) -> ChatRequest<'static> {
+        ChatRequest {
+            messages: self.messages.into_iter().map(Message::into_owned).collect(),
+            model: self.model,
+            bedrock_model: self.bedrock_model,
+            model_provider: self.model_provider,
+            stream: self.stream,
+            include_usage: self.include_usage,
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            stop: self.stop,
+            tools: self.tools,
+            tool_choice: self.tool_choice,
+            legacy_functions: self.legacy_functions,
+            response_format: self.response_format,
+            reasoning_effort: self.reasoning_effort,
+            thinking: self.thinking,
+            user: self.user,
+            metadata: self.metadata,
+            service_tier: self.service_tier,
+            guardrail_config: self.guardrail_config,
+            prompt_cache: self.prompt_cache,
+            ignored: self.ignored,
+        }
+    }
+}
+
+impl Message<'_> {
+    /// The same message owning its texts.
+    pub fn into_owned(self) -> Message<'static> {
+        Message {
+            role: self.role,
+            content: self
+                .content
+                .into_iter()
+                .map(ContentPart::into_owned)
+                .collect(),
+            tool_calls: self.tool_calls,
+            tool_call_id: self.tool_call_id,
+            legacy: self.legacy,
+            cache: self.cache,
+            thinking: self.thinking,
+        }
+    }
+}
+
+impl ContentPart<'_> {
+    /// The same part owning its text.
+    pub fn into_owned(self) -> ContentPart<'static> {
+        match self {
+            Self::Text(t) => ContentPart::Text(t.into_owned()),
+            Self::Image(i) => ContentPart::Image(i),
+            Self::Document(d) => ContentPart::Document(d),
+            Self::Guarded(g) => ContentPart::Guarded(g),
+        }
+    }
 }
 
 /// A unary `chat.completion` object.

@@ -17,7 +17,7 @@ pub(super) fn parse_input(obj: &Map<String, Value>) -> Result<Vec<InputItem>, Ap
     match obj.get("input") {
         Some(Value::String(s)) => Ok(vec![InputItem::Message {
             role: Role::User,
-            content: vec![ContentPart::Text(s.clone())],
+            content: vec![ContentPart::Text(s.clone().into())],
         }]),
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
@@ -129,9 +129,9 @@ fn parse_arguments(at: &str, m: &Map<String, Value>) -> Result<Value, ApiError> 
 }
 
 /// `output` of a `function_call_output`: a string, or parts (text, images, files).
-fn parse_output(at: &str, m: &Map<String, Value>) -> Result<Vec<ContentPart>, ApiError> {
+fn parse_output(at: &str, m: &Map<String, Value>) -> Result<Vec<ContentPart<'static>>, ApiError> {
     match m.get("output") {
-        Some(Value::String(s)) => Ok(vec![ContentPart::Text(s.clone())]),
+        Some(Value::String(s)) => Ok(vec![ContentPart::Text(s.clone().into())]),
         Some(Value::Array(parts)) => parts
             .iter()
             .enumerate()
@@ -158,7 +158,7 @@ fn parse_message(at: &str, m: &Map<String, Value>) -> Result<InputItem, ApiError
         }
     };
     let content = match m.get("content") {
-        Some(Value::String(s)) => vec![ContentPart::Text(s.clone())],
+        Some(Value::String(s)) => vec![ContentPart::Text(s.clone().into())],
         Some(Value::Array(parts)) => parts
             .iter()
             .enumerate()
@@ -174,9 +174,9 @@ fn parse_message(at: &str, m: &Map<String, Value>) -> Result<InputItem, ApiError
     Ok(InputItem::Message { role, content })
 }
 
-fn text_field(param: &str, p: &Value, key: &str) -> Result<ContentPart, ApiError> {
+fn text_field(param: &str, p: &Value, key: &str) -> Result<ContentPart<'static>, ApiError> {
     match p.get(key) {
-        Some(Value::String(t)) => Ok(ContentPart::Text(t.clone())),
+        Some(Value::String(t)) => Ok(ContentPart::Text(t.clone().into())),
         _ => Err(ApiError::invalid_param(
             format!("{param}.{key}"),
             format!("this part needs a string `{key}`"),
@@ -184,7 +184,7 @@ fn text_field(param: &str, p: &Value, key: &str) -> Result<ContentPart, ApiError
     }
 }
 
-fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiError> {
+fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart<'static>, ApiError> {
     let kind = p.get("type").and_then(Value::as_str);
     let takes_media = matches!(role, Role::User | Role::Tool);
     match kind {
@@ -211,7 +211,7 @@ fn parse_part(param: &str, role: Role, p: &Value) -> Result<ContentPart, ApiErro
 }
 
 /// `input_image`: `image_url` (a data or `s3://` URL); `file_id` needs a Files API.
-fn parse_image(param: &str, p: &Value) -> Result<ContentPart, ApiError> {
+fn parse_image(param: &str, p: &Value) -> Result<ContentPart<'static>, ApiError> {
     if p.get("file_id").is_some_and(|v| !v.is_null()) {
         return Err(ApiError::invalid_param(
             format!("{param}.file_id"),
@@ -231,7 +231,7 @@ fn parse_image(param: &str, p: &Value) -> Result<ContentPart, ApiError> {
 
 /// `input_file`: the fields of chat's `file` object, flat on the part; read by the chat
 /// parser, with the error's `param` named as the client wrote it.
-fn parse_file(param: &str, p: &Value) -> Result<ContentPart, ApiError> {
+fn parse_file(param: &str, p: &Value) -> Result<ContentPart<'static>, ApiError> {
     if p.get("file_url").is_some_and(|v| !v.is_null()) {
         return Err(ApiError::invalid_param(
             format!("{param}.file_url"),

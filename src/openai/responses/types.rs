@@ -16,7 +16,7 @@ pub enum InputItem {
     /// A `message` item (or the short `{role, content}` form).
     Message {
         role: Role,
-        content: Vec<ContentPart>,
+        content: Vec<ContentPart<'static>>,
     },
     /// A call the model made in an earlier turn.
     FunctionCall {
@@ -28,7 +28,7 @@ pub enum InputItem {
     /// The client's answer to a call.
     FunctionCallOutput {
         call_id: String,
-        output: Vec<ContentPart>,
+        output: Vec<ContentPart<'static>>,
     },
     /// A reasoning item from an earlier turn: the block its `encrypted_content` holds, which
     /// leads the next assistant turn; `None` without it (its summary alone Bedrock does not

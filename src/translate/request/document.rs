@@ -78,7 +78,11 @@ impl<'a> Media<'a> {
     }
 
     /// A `file` part at `param`: a document block with a Bedrock-safe, unique name.
-    pub fn document(&mut self, param: &str, doc: &Document) -> Result<ContentBlock, ApiError> {
+    pub fn document(
+        &mut self,
+        param: &str,
+        doc: &Document,
+    ) -> Result<ContentBlock<'static>, ApiError> {
         if !self.content.documents {
             return Err(ApiError::invalid_param(
                 param,

@@ -17,6 +17,8 @@ use crate::error::ApiError;
 use crate::openai::chat::{ChatRequest, ContentPart, Message as ChatMessage, Role};
 use crate::translate::tools::bedrock_tool_id;
 
+pub use crate::converse::text::is_blank;
+
 /// The user turn put in front of a conversation that starts with the assistant: Bedrock
 /// requires the first message to come from the user.
 pub const LEADING_USER_PLACEHOLDER: &str = "(continue)";
@@ -33,13 +35,13 @@ pub const EMPTY_TOOL_RESULT: &str = "(empty)";
 /// Bedrock gets). Images and documents go through `media`. Assistant messages'
 /// `thinking_blocks` lead their turn when the model takes them back (`reasoning`), else they
 /// are left out.
-pub(super) fn to_messages(
-    req: &ChatRequest,
+pub(super) fn to_messages<'a>(
+    req: &ChatRequest<'a>,
     reasoning: bool,
     media: &mut Media<'_>,
-) -> Result<(Vec<SystemContentBlock>, Vec<Message>), ApiError> {
+) -> Result<(Vec<SystemContentBlock<'a>>, Vec<Message<'a>>), ApiError> {
     let mut system = Vec::new();
-    let mut messages: Vec<Message> = Vec::new();
+    let mut messages: Vec<Message<'a>> = Vec::new();
     // Calls of the latest assistant message still waiting for a result: (message index, id).
     let mut pending: Vec<(usize, String)> = Vec::new();
     for (i, m) in req.messages.iter().enumerate() {
@@ -48,7 +50,7 @@ pub(super) fn to_messages(
                 return Err(unanswered(req, *at, id));
             }
         }
-        let (role, blocks): (ConversationRole, Vec<ContentBlock>) = match m.role {
+        let (role, blocks): (ConversationRole, Vec<ContentBlock<'a>>) = match m.role {
             Role::System | Role::Developer => {
                 system_blocks(m, &mut system);
                 continue;
@@ -97,7 +99,7 @@ pub(super) fn to_messages(
 }
 
 /// The error for the call `id` of message `at` that no tool message answered.
-fn unanswered(req: &ChatRequest, at: usize, id: &str) -> ApiError {
+fn unanswered(req: &ChatRequest<'_>, at: usize, id: &str) -> ApiError {
     if req.messages[at].legacy {
         ApiError::invalid_param(
             format!("messages[{at}].function_call"),
@@ -113,11 +115,11 @@ fn unanswered(req: &ChatRequest, at: usize, id: &str) -> ApiError {
 
 /// A system or developer message: its non-blank texts (guarded or not), each followed by the
 /// cache point its part asks for, and the message's own cache point after the last.
-fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
+fn system_blocks<'a>(m: &ChatMessage<'a>, system: &mut Vec<SystemContentBlock<'a>>) {
     let start = system.len();
     for (j, p) in m.content.iter().enumerate() {
         match p {
-            ContentPart::Text(t) if !is_blank(t) => {
+            ContentPart::Text(t) if !t.is_blank() => {
                 system.push(SystemContentBlock::Text(t.clone()));
             }
             ContentPart::Guarded(g) if !is_blank(&g.text) => {
@@ -136,21 +138,21 @@ fn system_blocks(m: &ChatMessage, system: &mut Vec<SystemContentBlock>) {
 
 /// A user message (number `i`): its non-blank texts (guarded or not), images and documents, in
 /// order, with the cache points its parts and itself ask for.
-fn user_blocks(
+fn user_blocks<'a>(
     i: usize,
-    m: &ChatMessage,
+    m: &ChatMessage<'a>,
     media: &mut Media<'_>,
-) -> Result<Vec<ContentBlock>, ApiError> {
+) -> Result<Vec<ContentBlock<'a>>, ApiError> {
     let mut blocks = Vec::new();
     for (j, p) in m.content.iter().enumerate() {
-        let at = format!("messages[{i}].content[{j}]");
+        let at = || format!("messages[{i}].content[{j}]");
         match p {
-            ContentPart::Text(t) if is_blank(t) => {}
+            ContentPart::Text(t) if t.is_blank() => {}
             ContentPart::Text(t) => blocks.push(ContentBlock::Text(t.clone())),
             ContentPart::Guarded(g) if is_blank(&g.text) => {}
             ContentPart::Guarded(g) => blocks.push(ContentBlock::GuardContent(g.to_block())),
-            ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at, img)?)),
-            ContentPart::Document(doc) => blocks.push(media.document(&at, doc)?),
+            ContentPart::Image(img) => blocks.push(ContentBlock::Image(media.image(&at(), img)?)),
+            ContentPart::Document(doc) => blocks.push(media.document(&at(), doc)?),
         }
         cache_after(m, Some(j), &mut blocks);
     }
@@ -160,7 +162,7 @@ fn user_blocks(
 
 /// Bedrock's rules for documents in one user turn (the turn message `i` ended in): at most
 /// [`MAX_DOCUMENTS_PER_MESSAGE`], and a text block beside them.
-fn check_documents(i: usize, turn: &Message) -> Result<(), ApiError> {
+fn check_documents(i: usize, turn: &Message<'_>) -> Result<(), ApiError> {
     let documents = turn
         .content
         .iter()
@@ -188,7 +190,7 @@ fn check_documents(i: usize, turn: &Message) -> Result<(), ApiError> {
 
 /// The cache point a mark of `m` asks for after `part` (`None`: the whole message), if there
 /// is anything before it.
-fn cache_after(m: &ChatMessage, part: Option<usize>, blocks: &mut Vec<ContentBlock>) {
+fn cache_after(m: &ChatMessage<'_>, part: Option<usize>, blocks: &mut Vec<ContentBlock<'_>>) {
     if let Some(ttl) = marked(m, part).filter(|_| !blocks.is_empty()) {
         blocks.push(ContentBlock::CachePoint(point(ttl)));
     }
@@ -196,8 +198,8 @@ fn cache_after(m: &ChatMessage, part: Option<usize>, blocks: &mut Vec<ContentBlo
 
 /// A turn's blocks with the tool results first, each block keeping the cache points that
 /// follow it.
-fn tool_results_first(content: &mut Vec<ContentBlock>) {
-    let mut groups: Vec<Vec<ContentBlock>> = Vec::new();
+fn tool_results_first(content: &mut Vec<ContentBlock<'_>>) {
+    let mut groups: Vec<Vec<ContentBlock<'_>>> = Vec::new();
     for b in content.drain(..) {
         match groups.last_mut() {
             Some(g) if matches!(b, ContentBlock::CachePoint(_)) => g.push(b),
@@ -210,19 +212,19 @@ fn tool_results_first(content: &mut Vec<ContentBlock>) {
 
 /// An assistant message (number `i`): its reasoning (if `reasoning`), its texts, then its tool
 /// calls, each now `pending`.
-fn assistant_blocks(
+fn assistant_blocks<'a>(
     i: usize,
-    m: &ChatMessage,
+    m: &ChatMessage<'a>,
     reasoning: bool,
     pending: &mut Vec<(usize, String)>,
-) -> Vec<ContentBlock> {
+) -> Vec<ContentBlock<'a>> {
     let mut blocks = Vec::new();
     if reasoning {
         blocks.extend(thinking::blocks(m));
     }
     for (j, p) in m.content.iter().enumerate() {
         if let ContentPart::Text(t) = p {
-            if !is_blank(t) {
+            if !t.is_blank() {
                 blocks.push(ContentBlock::Text(t.clone()));
             }
         }
@@ -243,10 +245,10 @@ fn assistant_blocks(
 /// A tool message (number `i`): the `toolResult` of one `pending` call, no longer pending.
 fn tool_result(
     i: usize,
-    m: &ChatMessage,
+    m: &ChatMessage<'_>,
     pending: &mut Vec<(usize, String)>,
     media: &Media<'_>,
-) -> Result<Vec<ContentBlock>, ApiError> {
+) -> Result<Vec<ContentBlock<'static>>, ApiError> {
     let id = m.tool_call_id.clone().unwrap_or_default();
     let Some(pos) = pending.iter().position(|(_, p)| *p == id) else {
         return Err(ApiError::invalid_param(
@@ -281,7 +283,7 @@ fn tool_result(
 
 /// Bedrock requires the first message to come from the user: a conversation that starts
 /// with the assistant gets [`LEADING_USER_PLACEHOLDER`] in front.
-pub(super) fn ensure_user_first(messages: &mut Vec<Message>) {
+pub(super) fn ensure_user_first(messages: &mut Vec<Message<'_>>) {
     if let Some(first) = messages.first() {
         if first.role == ConversationRole::Assistant {
             messages.insert(
@@ -295,18 +297,8 @@ pub(super) fn ensure_user_first(messages: &mut Vec<Message>) {
     }
 }
 
-/// Blank as Bedrock judges text blocks: white space as Rust sees it, plus the information
-/// separators U+001C..U+001F, which Java's `Character.isWhitespace` (Bedrock) and Python's
-/// `str.isspace` (the emulator) count as white space and `char::is_whitespace` does not. Such
-/// a text sent on makes Bedrock answer `ValidationException: … is blank` (found by the
-/// Bedrock-rules oracle of the property tests and the `chat_request` fuzz target).
-pub fn is_blank(text: &str) -> bool {
-    text.chars()
-        .all(|c| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-}
-
 /// A tool message's text: a JSON object stays JSON (`json` block), anything else is text.
-pub(super) fn tool_result_content(parts: &[ContentPart]) -> ToolResultContentBlock {
+pub(super) fn tool_result_content(parts: &[ContentPart<'_>]) -> ToolResultContentBlock {
     let text: String = parts
         .iter()
         .filter_map(|p| match p {

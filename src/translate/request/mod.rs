@@ -76,8 +76,9 @@ impl<'a> Target<'a> {
 
 /// The translated request and what the response phase needs to know about it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Translation {
-    pub body: ConverseRequest,
+pub struct Translation<'a> {
+    /// Borrows the client's texts from the request body.
+    pub body: ConverseRequest<'a>,
     /// Parameters accepted but not honoured (sorted names, parse-time ones first).
     pub ignored: Vec<String>,
     pub output: OutputMode,
@@ -95,7 +96,10 @@ impl Ignored {
 }
 
 /// Builds the Converse body for `req` sent to `target`.
-pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Translation, ApiError> {
+pub fn to_converse_request<'a>(
+    req: &ChatRequest<'a>,
+    target: Target<'_>,
+) -> Result<Translation<'a>, ApiError> {
     let mut ignored = Ignored(req.ignored.clone());
     let reasoning_back = thinking::taken_back(target);
     if !reasoning_back && thinking::any(req) {
@@ -155,7 +159,9 @@ pub fn to_converse_request(req: &ChatRequest, target: Target<'_>) -> Result<Tran
 }
 
 /// Legacy completion → Converse: the prompt is the one user turn.
-pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest, ApiError> {
+pub fn completion_to_converse(
+    req: &CompletionRequest,
+) -> Result<ConverseRequest<'static>, ApiError> {
     let inference = InferenceConfig {
         max_tokens: Some(req.max_tokens),
         temperature: sampling::temperature(req.temperature),
@@ -165,7 +171,7 @@ pub fn completion_to_converse(req: &CompletionRequest) -> Result<ConverseRequest
     Ok(ConverseRequest {
         messages: vec![Message {
             role: ConversationRole::User,
-            content: vec![ContentBlock::Text(req.prompt.clone())],
+            content: vec![ContentBlock::Text(req.prompt.clone().into())],
         }],
         system: Vec::new(),
         inference_config: Some(inference),
@@ -202,7 +208,8 @@ mod tests {
 
     /// Translates `body` for `model` and checks the result against botocore's model.
     fn translate(model: &str, body: Value) -> Value {
-        let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+        let body = body.to_string();
+        let req = ChatRequest::parse(body.as_bytes()).unwrap();
         let t = to_converse_request(&req, Target::new(model, Provider::infer(model))).unwrap();
         let v = serde_json::to_value(&t.body).unwrap();
         crate::test_support::check_converse_request(&v).unwrap_or_else(|e| panic!("{e}: {v}"));
@@ -253,7 +260,8 @@ mod tests {
             (NOVA_PRO, true),
             ("us.anthropic.claude-3-5-haiku-20241022-v1:0", true),
         ] {
-            let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+            let body = body.to_string();
+            let req = ChatRequest::parse(body.as_bytes()).unwrap();
             let mut t =
                 to_converse_request(&req, Target::new(model, Provider::infer(model))).unwrap();
             let asked = Asked {

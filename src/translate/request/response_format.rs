@@ -58,7 +58,7 @@ pub(super) fn json_output(
                 _ => "Respond only with one valid JSON object, with no prose and no code fences."
                     .to_string(),
             };
-            system.push(SystemContentBlock::Text(text));
+            system.push(SystemContentBlock::Text(text.into()));
         }
     }
     Ok(None)
@@ -109,9 +109,12 @@ fn json_tool(
         }),
         _ => Some(BedrockChoice::Any(Empty {})),
     };
-    system.push(SystemContentBlock::Text(format!(
-        "Give your final answer by calling the `{JSON_TOOL}` tool with the answer as its input."
-    )));
+    system.push(SystemContentBlock::Text(
+        format!(
+            "Give your final answer by calling the `{JSON_TOOL}` tool with the answer as its input."
+        )
+        .into(),
+    ));
     output.json_tool = Some(JSON_TOOL.into());
     Ok(())
 }

@@ -27,25 +27,28 @@ pub(super) fn any(req: &ChatRequest) -> bool {
 }
 
 /// The `reasoningContent` blocks of an assistant message, in the client's order.
-pub(super) fn blocks(m: &Message) -> impl Iterator<Item = ContentBlock> + '_ {
-    m.thinking.iter().map(|b| {
-        ContentBlock::ReasoningContent(match b {
-            ThinkingBlock::Thinking {
-                thinking,
-                signature,
-            } => ReasoningContentBlock::ReasoningText(ReasoningTextBlock {
-                text: thinking.clone(),
-                signature: signature.clone(),
-            }),
-            ThinkingBlock::RedactedThinking { data } => {
-                ReasoningContentBlock::RedactedContent(data.clone())
-            }
+pub(super) fn blocks(m: &Message<'_>) -> Vec<ContentBlock<'static>> {
+    m.thinking
+        .iter()
+        .map(|b| {
+            ContentBlock::ReasoningContent(match b {
+                ThinkingBlock::Thinking {
+                    thinking,
+                    signature,
+                } => ReasoningContentBlock::ReasoningText(ReasoningTextBlock {
+                    text: thinking.clone(),
+                    signature: signature.clone(),
+                }),
+                ThinkingBlock::RedactedThinking { data } => {
+                    ReasoningContentBlock::RedactedContent(data.clone())
+                }
+            })
         })
-    })
+        .collect()
 }
 
 /// An assistant turn's reasoning first, the rest in order: two OpenAI assistant messages
 /// merged into one turn keep Bedrock's order.
-pub(super) fn reasoning_first(content: &mut [ContentBlock]) {
+pub(super) fn reasoning_first(content: &mut [ContentBlock<'_>]) {
     content.sort_by_key(|b| !matches!(b, ContentBlock::ReasoningContent(_)));
 }

@@ -91,7 +91,7 @@ pub(super) fn finish(
             }
             None => "Do not call any tool in this reply; answer in text.".to_string(),
         };
-        system.push(SystemContentBlock::Text(text));
+        system.push(SystemContentBlock::Text(text.into()));
     }
     if anthropic_thinking
         && matches!(

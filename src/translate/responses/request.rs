@@ -9,7 +9,7 @@ use crate::openai::chat::{CacheRequest, ChatRequest, Message, Role, ThinkingBloc
 use crate::openai::responses::{InputItem, ResponsesRequest, DROPPED_REASONING};
 
 /// The chat request a Responses request stands for.
-pub fn to_chat_request(req: &ResponsesRequest) -> ChatRequest {
+pub fn to_chat_request(req: &ResponsesRequest) -> ChatRequest<'static> {
     let mut ignored = req.ignored.clone();
     let (messages, stray_reasoning) = to_messages(req);
     if stray_reasoning && !ignored.iter().any(|n| n == DROPPED_REASONING) {
@@ -41,7 +41,10 @@ pub fn to_chat_request(req: &ResponsesRequest) -> ChatRequest {
     }
 }
 
-fn message(role: Role, content: Vec<crate::openai::chat::ContentPart>) -> Message {
+fn message(
+    role: Role,
+    content: Vec<crate::openai::chat::ContentPart<'static>>,
+) -> Message<'static> {
     Message {
         role,
         content,
@@ -54,7 +57,7 @@ fn message(role: Role, content: Vec<crate::openai::chat::ContentPart>) -> Messag
 }
 
 /// The messages, and whether some reasoning had no assistant turn after it to lead (dropped).
-fn to_messages(req: &ResponsesRequest) -> (Vec<Message>, bool) {
+fn to_messages(req: &ResponsesRequest) -> (Vec<Message<'static>>, bool) {
     let mut out = Vec::with_capacity(req.input.len() + 1);
     // Reasoning waiting for the assistant turn it belongs to.
     let mut pending: Vec<ThinkingBlock> = Vec::new();
@@ -62,7 +65,7 @@ fn to_messages(req: &ResponsesRequest) -> (Vec<Message>, bool) {
     if let Some(text) = req.instructions.as_ref().filter(|t| !t.trim().is_empty()) {
         out.push(message(
             Role::System,
-            vec![crate::openai::chat::ContentPart::Text(text.clone())],
+            vec![crate::openai::chat::ContentPart::Text(text.clone().into())],
         ));
     }
     // Whether the last message is an assistant turn that may still take calls.

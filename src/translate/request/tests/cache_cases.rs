@@ -8,15 +8,16 @@ const HAIKU_35: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
 /// Translates `body` for `model`: the body (checked against botocore's model), the ignored
 /// parameters and how the answer is read.
 fn translate(model: &str, body: Value) -> (Value, Vec<String>, OutputMode) {
-    let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+    let body = body.to_string();
+    let req = ChatRequest::parse(body.as_bytes()).unwrap();
     let t = to_converse_request(&req, Target::new(model, Provider::infer(model))).unwrap();
     let v = serde_json::to_value(&t.body).unwrap();
     validate_against_botocore(&v);
     (v, t.ignored, t.output)
 }
 
-fn run(model: &str, body: Value) -> Result<Translation, ApiError> {
-    let req = ChatRequest::parse(body.to_string().as_bytes())?;
+fn run(model: &str, body: Value) -> Result<Translation<'static>, ApiError> {
+    let req = ChatRequest::parse(body.to_string().as_bytes())?.into_owned();
     to_converse_request(&req, Target::new(model, Provider::infer(model)))
 }
 
@@ -68,7 +69,8 @@ fn cp_1h() -> Value {
 
 /// Like `translate`, for a target with this automatic caching.
 fn translate_auto(model: &str, auto: AutoCache, body: Value) -> (Value, Vec<String>) {
-    let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+    let body = body.to_string();
+    let req = ChatRequest::parse(body.as_bytes()).unwrap();
     let target = Target {
         auto,
         ..Target::new(model, Provider::infer(model))
