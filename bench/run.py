@@ -246,7 +246,7 @@ def check(kind: str, stream: bool, status: int, body: bytes, ctype: str) -> None
     args = "".join(tc["function"].get("arguments") or ""
                    for c in chunks if c.get("choices")
                    for tc in c["choices"][0]["delta"].get("tool_calls") or [])
-    assert json.loads(args) == {"x": 7}, args
+    assert json.loads(args) == {"celsius": 30}, args
 
 
 def wrk(port: int, path: str, body_file: Path, auth: bool, conns: int, seconds: int) -> dict:
