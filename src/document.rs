@@ -346,7 +346,7 @@ fn member_key<'t>(t: &'t str, show: &dyn Fn(&str) -> bool) -> Option<(String, &'
         escaped = c == '\\' && !escaped;
         done.then_some(i)
     })?;
-    let key: String = serde_json::from_slice(t[..=end].as_bytes()).ok()?;
+    let key: String = serde_json::from_slice(&t.as_bytes()[..=end]).ok()?;
     let rest = t[end + 1..].strip_prefix(": ")?;
     let plain = show(&key)
         && !key.is_empty()
