@@ -34,10 +34,10 @@ wasm: ## build the filter (wasm32-wasip1, release), shrink it with wasm-opt, che
 	  || echo "wasm: could not install binaryen (wasm-opt): the module stays unshrunk"
 	@python3 scripts/shrink_wasm.py $(WASM) $(WASM_BUDGET)
 
-lint: ## cargo fmt --check (fuzz/ too), clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py)
+lint: ## cargo fmt --check (fuzz/ too), clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py), shrink script tests
 	cargo fmt --all -- --check
 	rustfmt --edition 2021 --check fuzz/src/lib.rs fuzz/fuzz_targets/*.rs
-	cd scripts && python3 -B -m unittest -q test_check_structure
+	cd scripts && python3 -B -m unittest -q test_check_structure test_shrink_wasm
 	python3 scripts/check_structure.py
 	cargo clippy --all-targets -- -D warnings
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)

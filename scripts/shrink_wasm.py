@@ -48,8 +48,8 @@ def shrink(raw: Path, cache: Path, stamp: Path) -> None:
     stamp.write_text(want + "\n")
 
 
-def main() -> int:
-    module, budget = Path(sys.argv[1]), int(sys.argv[2])
+def main(argv: list[str]) -> int:
+    module, budget = Path(argv[0]), int(argv[1])
     raw = module.parent / "deps" / module.name
     if not raw.exists():
         raw = module
@@ -73,4 +73,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
