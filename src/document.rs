@@ -52,7 +52,9 @@ fn from_value_located<T: serde::de::DeserializeOwned>(
     // from a value carry no position, and one deserializer per document type (not two) keeps
     // the module small. The line of an error becomes the field path.
     let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
-    serde_json::from_str::<T>(&pretty).map_err(|located| {
+    // From bytes, not `from_str`: the request path reads bytes, and one reader type means one
+    // copy of serde_json's parser in the wasm module.
+    serde_json::from_slice::<T>(pretty.as_bytes()).map_err(|located| {
         if located.line() > 0 {
             let leaf = !located.to_string().starts_with("unknown field");
             error_parts(&located, Some(path_at(&pretty, located.line(), leaf, show)))
@@ -344,7 +346,7 @@ fn member_key<'t>(t: &'t str, show: &dyn Fn(&str) -> bool) -> Option<(String, &'
         escaped = c == '\\' && !escaped;
         done.then_some(i)
     })?;
-    let key: String = serde_json::from_str(&t[..=end]).ok()?;
+    let key: String = serde_json::from_slice(&t.as_bytes()[..=end]).ok()?;
     let rest = t[end + 1..].strip_prefix(": ")?;
     let plain = show(&key)
         && !key.is_empty()

@@ -155,12 +155,12 @@ fn allowed_models(
     if let Some(i) = names.iter().position(|m| m.trim().is_empty()) {
         return Err(err(format!("`{at}.models[{i}]` is empty")));
     }
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, m)| canonical_name(aliases, &format!("{at}.models[{i}]"), m))
-        .collect::<Result<_, _>>()
-        .map(Some)
+    // Inserted one by one, not collected: see `models::known_models`.
+    let mut allowed = BTreeSet::new();
+    for (i, m) in names.iter().enumerate() {
+        allowed.insert(canonical_name(aliases, &format!("{at}.models[{i}]"), m)?);
+    }
+    Ok(Some(allowed))
 }
 
 /// `tenants.*.prompt_caching` over the top level's, and `model_prompt_caching` by canonical

@@ -58,8 +58,9 @@ fn dimensions(model: &EmbeddingModel, asked: Option<u32>) -> Result<u32, ApiErro
         None => Ok(model.default_dimensions()),
         Some(d) if model.dimensions.contains(&d) => Ok(d),
         Some(_) => {
-            let mut sizes: Vec<String> = model.dimensions.iter().map(u32::to_string).collect();
-            sizes.sort_by_key(|s| s.parse::<u32>().unwrap_or(0));
+            let mut sizes = model.dimensions.to_vec();
+            sizes.sort_unstable();
+            let sizes: Vec<String> = sizes.iter().map(u32::to_string).collect();
             Err(ApiError::invalid_param(
                 "dimensions",
                 format!("{} takes `dimensions` of {}", model.name, sizes.join(", ")),
