@@ -368,7 +368,7 @@ async def memory_per_stream(pid: int, port: int, path: str, auth: bool, n: int) 
     body = json.dumps({"model": "gpt-4o", "stream": True,
                        "messages": [{"role": "user", "content": "hi"}]}).encode()
     req = (f"POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\n"
-           f"x-bench-upstream: slow\r\ncontent-length: {len(body)}\r\n"
+           f"x-request-id: bench-slow-{n}\r\ncontent-length: {len(body)}\r\n"
            + (f"authorization: Bearer {KEY}\r\n" if auth else "") + "\r\n").encode() + body
     ok = 0
 
@@ -395,8 +395,13 @@ async def memory_per_stream(pid: int, port: int, path: str, auth: bool, n: int) 
     alloc = lambda: envoy_allocated(18900)  # noqa: E731
     tasks = [asyncio.create_task(client()) for _ in range(min(50, n))]
     opened_target = len(tasks)
+    waited = 0.0
     while opened < opened_target:
         await asyncio.sleep(0.05)
+        waited += 0.05
+        if waited > 60:
+            raise SystemExit(f"memory test: {opened}/{opened_target} warm-up streams reached the "
+                             "slow upstream in 60 s (is the x-request-id route still selected?)")
     release.set()
     await asyncio.gather(*tasks)
     release.clear()
@@ -682,8 +687,8 @@ def write_proxy_config() -> bool:
     """bench/envoy-bench.yaml plus a header-selected route to the slow upstream, used only by
     the memory test."""
     cfg = (ROOT / "bench" / "envoy-bench.yaml").read_text()
-    slow_route = ('                        - match: { prefix: "/", headers: [{ name: x-bench-upstream, '
-                  'string_match: { exact: slow } }] }\n'
+    slow_route = ('                        - match: { prefix: "/", headers: [{ name: x-request-id, '
+                  'string_match: { prefix: bench-slow- } }] }\n'
                   '                          route: { cluster: slow_bedrock, timeout: 120s }\n')
     cfg = cfg.replace('                      routes:\n', '                      routes:\n' + slow_route)
     cfg = cfg.replace("filename: target/wasm32-wasip1/release/bedrock_openai_filter.wasm",
