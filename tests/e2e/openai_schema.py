@@ -1,9 +1,8 @@
 """Validate what the filter answers against OpenAI's own OpenAPI document, or, in a clone
 without it, against the typed models of the pinned official `openai` SDK.
 
-The reference (`$OPENAI_OPENAPI_JSON`, which `make conformance` points at the document in
-`../shared/reference`) claims
-OpenAPI 3.1 but still marks fields with the 3.0-style `nullable: true`, which a JSON-Schema
+The reference (`$OPENAI_OPENAPI_JSON`, which only `make conformance` sets, to the third-party
+document beside the repository) claims OpenAPI 3.1 but still marks fields with the 3.0-style `nullable: true`, which a JSON-Schema
 validator ignores. The loader rewrites those into type unions (`{"type": [T, "null"]}`, `null`
 added to an `enum`, or `anyOf [..., {"type": "null"}]` where there is no `type`), then every
 check runs jsonschema's Draft 2020-12 validator against `#/components/schemas/<Name>` with the
@@ -49,7 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def spec_path() -> Path | None:
     """`$OPENAI_OPENAPI_JSON` (set by `make conformance`); nothing outside the repository is
-    looked for otherwise, so `make test` behaves the same with or without `../shared`."""
+    looked for otherwise, so `make test` behaves the same whatever lies beside the repository."""
     env = os.environ.get("OPENAI_OPENAPI_JSON")
     return Path(env) if env else None
 
