@@ -20,21 +20,19 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-import yaml
 
 from e2e_support import (
     EMULATOR_SCRIPT,
     LOG_TAIL_LINES,
     LOGS,
-    REPO,
     START_TIMEOUT,
     WASM,
     Api,
     Emulator,
     Gateway,
     demo_env,
-    envoy_binary,
     free_port,
+    launch_envoy,
     read_line,
     render_envoy_config,
     stop_process,
@@ -109,9 +107,7 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             f"the filter is not built: {WASM} is missing. Build it with `make wasm` "
             "(cargo build --release --target wasm32-wasip1) before running the e2e suite."
         )
-    binary = envoy_binary()
     started: list[Gateway] = []
-    log_level = os.environ.get("E2E_ENVOY_LOG_LEVEL", "warn")
 
     def start(
         name: str,
@@ -141,38 +137,18 @@ def start_gateway(workdir, emulator) -> Callable[..., Gateway]:
             extra_clusters={k: int(v.url.rsplit(":", 1)[1]) for k, v in (clusters or {}).items()},
             **({"envoy_yaml": envoy_yaml} if envoy_yaml else {}),
         )
-        config_path = workdir / f"envoy-{name}.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        log = workdir / f"envoy-{name}.log"
-        LOGS[f"envoy-{name}"] = log
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    binary,
-                    "-c", str(config_path),
-                    "--concurrency", "2",
-                    "--log-level", log_level,
-                    "--disable-hot-restart",
-                    # access-log lines reach the file quickly (Envoy's default is 10 s)
-                    "--file-flush-interval-msec", "200",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=demo_env(**{"AWS_SESSION_TOKEN": None, **(env or {})}),
-                cwd=str(REPO),
-            )
-        gateway = Gateway(
-            name=name,
-            url=f"http://127.0.0.1:{listener_port}",
-            admin_url=f"http://127.0.0.1:{admin_port}",
-            proc=proc,
-            log=log,
-            config_path=config_path,
+        gateway = launch_envoy(
+            workdir,
+            name,
+            config,
+            listener_port=listener_port,
+            admin_port=admin_port,
             plugin_config=plugin_config,
             access_log=access_log,
+            env=env,
         )
         started.append(gateway)
-        wait_http(f"{gateway.admin_url}/ready", proc, log, f"envoy {name}")
+        wait_http(f"{gateway.admin_url}/ready", gateway.proc, gateway.log, f"envoy {name}")
         return gateway
 
     yield start

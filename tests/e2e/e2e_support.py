@@ -281,6 +281,53 @@ class Gateway:
 # --------------------------------------------------------------------------------------------
 
 
+def launch_envoy(
+    workdir: Path,
+    name: str,
+    config: dict,
+    *,
+    listener_port: int,
+    admin_port: int,
+    plugin_config: dict | None,
+    access_log: Path | None,
+    env: dict[str, str | None] | None = None,
+    concurrency: int = 2,
+) -> Gateway:
+    """Writes `config` as envoy-<name>.yaml and starts Envoy on it with the demo AWS
+    environment (`env` overrides it; None removes a variable), without waiting for it to be
+    ready. Its log is attached to failure reports."""
+    config_path = workdir / f"envoy-{name}.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    log = workdir / f"envoy-{name}.log"
+    LOGS[f"envoy-{name}"] = log
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                envoy_binary(),
+                "-c", str(config_path),
+                "--concurrency", str(concurrency),
+                "--log-level", os.environ.get("E2E_ENVOY_LOG_LEVEL", "warn"),
+                "--disable-hot-restart",
+                # access-log lines reach the file quickly (Envoy's default is 10 s)
+                "--file-flush-interval-msec", "200",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=demo_env(**{"AWS_SESSION_TOKEN": None, **(env or {})}),
+            cwd=str(REPO),
+        )
+    return Gateway(
+        name=name,
+        url=f"http://127.0.0.1:{listener_port}",
+        admin_url=f"http://127.0.0.1:{admin_port}",
+        proc=proc,
+        log=log,
+        config_path=config_path,
+        plugin_config=plugin_config,
+        access_log=access_log,
+    )
+
+
 @dataclass
 class Exchange:
     method: str

@@ -14,7 +14,6 @@ machine, all against the Bedrock emulator.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import time
@@ -31,7 +30,6 @@ from botocore.config import Config as BotoConfig
 from e2e_support import (
     DEMO_ACCESS_KEY_ID,
     DEMO_SECRET_ACCESS_KEY,
-    LOGS,
     REGION,
     START_TIMEOUT,
     STOP_TIMEOUT,
@@ -41,6 +39,7 @@ from e2e_support import (
     demo_env,
     envoy_binary,
     free_port,
+    launch_envoy,
     render_envoy_config,
     stop_process,
     tail,
@@ -285,33 +284,16 @@ class Replicas:
         listener_port, admin_port = free_port(), free_port()
         access_log = self.workdir / f"access-{name}.log"
         config = self.render(listener_port, admin_port, plugin_config, access_log)
-        config_path = self.workdir / f"envoy-{name}.yaml"
-        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-        log = self.workdir / f"envoy-{name}.log"
-        LOGS[f"envoy-{name}"] = log
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(
-                [
-                    envoy_binary(), "-c", str(config_path),
-                    "--concurrency", "1",
-                    "--log-level", os.environ.get("E2E_ENVOY_LOG_LEVEL", "warn"),
-                    "--disable-hot-restart",
-                    "--file-flush-interval-msec", "200",
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=demo_env(**{"AWS_SESSION_TOKEN": None, **(env or {})}),
-                cwd=str(REPO),
-            )
-        gateway = Gateway(
-            name=name,
-            url=f"http://127.0.0.1:{listener_port}",
-            admin_url=f"http://127.0.0.1:{admin_port}",
-            proc=proc,
-            log=log,
-            config_path=config_path,
+        gateway = launch_envoy(
+            self.workdir,
+            name,
+            config,
+            listener_port=listener_port,
+            admin_port=admin_port,
             plugin_config=plugin_config,
             access_log=access_log,
+            env=env,
+            concurrency=1,
         )
         self.started.append(gateway)
         return gateway
