@@ -276,11 +276,6 @@ class Gateway:
         return self.proc.poll() is None
 
 
-# --------------------------------------------------------------------------------------------
-# clients that record the raw bytes the SDK received
-# --------------------------------------------------------------------------------------------
-
-
 def launch_envoy(
     workdir: Path,
     name: str,
@@ -326,6 +321,11 @@ def launch_envoy(
         plugin_config=plugin_config,
         access_log=access_log,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# clients that record the raw bytes the SDK received
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
