@@ -16,6 +16,11 @@ pub const PROBE_PK: &str = "probe";
 /// Usage items outlive their window by a day (DynamoDB's TTL removes them after).
 const USAGE_TTL_SLACK_SECONDS: u64 = 86_400;
 
+/// When a rate-limit item (or a probe) may go, in unix seconds: two windows after its own.
+fn limit_expiry(window: u64) -> u64 {
+    window.saturating_add(2).saturating_mul(WINDOW_MS / 1000)
+}
+
 /// What an answered store call was for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
@@ -233,7 +238,7 @@ impl Fleet {
         for (pk, cell) in self.limits.iter_mut().filter(|(_, c)| c.due(window)) {
             cell.in_flight = true;
             cell.refresh = false;
-            let expires = window.saturating_add(2).saturating_mul(WINDOW_MS / 1000);
+            let expires = limit_expiry(window);
             let t = &self.cfg.table;
             let call = dynamo::put_limit(t, pk, window, &self.writer, cell.mine, expires);
             let pending = Pending::Limit {
@@ -254,7 +259,7 @@ impl Fleet {
 
     /// A write that only tells whether the store answers (its own item, no counts).
     fn probe(&self, window: u64) -> Planned {
-        let expires = window.saturating_add(2).saturating_mul(WINDOW_MS / 1000);
+        let expires = limit_expiry(window);
         let pk = PROBE_PK.to_string();
         let counts = Counts::default();
         let call = dynamo::put_limit(&self.cfg.table, &pk, window, &self.writer, counts, expires);
