@@ -7,12 +7,14 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 WASM     := target/wasm32-wasip1/release/bedrock_openai_filter.wasm
 TARGET   := wasm32-wasip1
+# The same filter as a native Envoy dynamic module (prototype, docs/native-module.md).
+NATIVE   := target/native/libbedrock_openai_filter.so
 # `make dist OCI_IMAGE=ghcr.io/you/bedrock-openai-filter:0.1.0 [OCI_DIGEST=<hex>]`; both are
 # remembered in dist/render.json (default image: registry.example.com/bedrock-openai-filter:<version>).
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help node-clients venv wasm noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm native e2e-native bench-native noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,12 +36,16 @@ wasm: ## build the filter (wasm32-wasip1, release), shrink it with wasm-opt, che
 	  || echo "wasm: could not install binaryen (wasm-opt): the module stays unshrunk"
 	@python3 scripts/shrink_wasm.py $(WASM) $(WASM_BUDGET)
 
+native: ## build the filter as a native Envoy dynamic module (prototype): $(NATIVE)
+	cargo build --profile native --features dynamic-module
+
 lint: ## cargo fmt --check (fuzz/ too), clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py), shrink script tests
 	cargo fmt --all -- --check
 	rustfmt --edition 2021 --check fuzz/src/lib.rs fuzz/fuzz_targets/*.rs
 	cd scripts && python3 -B -m unittest -q test_check_structure test_shrink_wasm
 	python3 scripts/check_structure.py
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --features dynamic-module -- -D warnings
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cargo clippy --target $(TARGET) -- -D warnings
 
@@ -56,6 +62,9 @@ validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envo
 
 e2e: venv wasm node-clients ## end-to-end: openai SDKs (Python, Node) → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/emulator tests/e2e
+
+e2e-native: venv native node-clients ## the e2e suite against the native build (dynamic module) instead of the Wasm one
+	BEDROCK_FILTER_MODULE=$(NATIVE) $(VENV)/bin/pytest -q tests/e2e
 
 NODE_CLIENTS := tests/clients/node
 node-clients: $(NODE_CLIENTS)/node_modules/.installed ## the OpenAI Node SDK for the e2e suite (npm ci from the lock file)
@@ -155,6 +164,11 @@ bench-ab: venv noop-wasm ## CPU/request of builds side by side: make bench-ab AB
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ab AB_WASMS="a.wasm b.wasm"'; exit 2; }
 	$(PY) bench/ab.py $(AB_WASMS)
+
+bench-native: venv wasm native noop-wasm ## CPU/request and stream TTFB: the Wasm build vs the native build (dynamic module), side by side
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	BENCH_SIZES_KB=$${BENCH_SIZES_KB:-1,4,16,256} $(PY) bench/ab.py $(WASM) $(NATIVE)
+	$(PY) bench/ab.py --ttfb $(WASM) $(NATIVE)
 
 bench-ttfb: venv noop-wasm ## stream time to first body byte at 1 connection vs the buffering no-op: make bench-ttfb AB_WASMS="a.wasm b.wasm"
 	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ttfb AB_WASMS="a.wasm b.wasm"'; exit 2; }

@@ -17,7 +17,7 @@ connection, one request at a time, AB_TTFB_SAMPLES requests per target per round
 interleaved; medians and p90 in ms, and each build's median over the buffering no-op's.
 Not a test; prints only.
 
-    python3 bench/ab.py [--ttfb] A.wasm B.wasm [...]
+    python3 bench/ab.py [--ttfb] A.wasm B.wasm [...]   (a .so is the native build, `make native`)
     env: BENCH_SIZES_KB (1), AB_MODES (unary,stream), AB_ROUNDS (8), AB_SECONDS (2),
          AB_ENVOY_SIGNING (0), AB_TTFB_SAMPLES (200)
 """
@@ -45,13 +45,41 @@ TTFB_SAMPLES = int(os.environ.get("AB_TTFB_SAMPLES", "200"))
 PORTS = ("18000", "18001", "18003", "18004", "18005", "18900")
 
 
+def native_module(config: str, module: Path) -> str:
+    """The config with the filter's listeners running `module` (the native build, a .so) as
+    an Envoy dynamic module, with the same plugin configuration, instead of the Wasm build."""
+    import yaml
+
+    doc = yaml.safe_load(config)
+    name = module.name.removeprefix("lib").removesuffix(".so")
+    for listener in doc["static_resources"]["listeners"]:
+        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+        for j, f in enumerate(hcm["http_filters"]):
+            wasm = f.get("typed_config", {}).get("config", {})
+            if f["name"] == "envoy.filters.http.wasm" and wasm.get("name") == "bedrock_openai":
+                hcm["http_filters"][j] = {
+                    "name": "envoy.filters.http.dynamic_modules",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+                        "dynamic_module_config": {"name": name, "do_not_close": True},
+                        "filter_name": "bedrock_openai",
+                        "filter_config": wasm["configuration"],
+                    },
+                }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
 def config_for(i: int, wasm: Path) -> Path:
-    """bench/envoy-bench.yaml with `wasm` and its listener ports moved by 100 × i."""
+    """bench/envoy-bench.yaml with `wasm` (or a native .so) and its listener ports moved by
+    100 × i."""
     run.WASM = wasm
     run.write_proxy_config()
     cfg = (run.RUN / "envoy-bench.yaml").read_text()
+    if wasm.suffix == ".so":
+        cfg = native_module(cfg, wasm)
     for p in PORTS:
         cfg = cfg.replace(f"port_value: {p} ", f"port_value: {int(p) + 100 * i} ")
+        cfg = cfg.replace(f"port_value: {p}\n", f"port_value: {int(p) + 100 * i}\n")
     out = run.RUN / f"envoy-ab-{i}.yaml"
     out.write_text(cfg)
     return out
@@ -139,9 +167,11 @@ def main() -> None:
         run.wait_http("http://127.0.0.1:18901/ready", canned)
         proxies = []
         for i, wasm in enumerate(wasms):
+            # A native build is found by name in ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
+            env = dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(wasm.parent))
             p = run.start(f"proxy-ab-{i}", [str(run.ENVOY), "-c", str(config_for(i, wasm)),
                                             "--concurrency", "1", "--log-level", "warn",
-                                            "--base-id", str(80 + i)])
+                                            "--base-id", str(80 + i)], env)
             run.wait_http(f"http://127.0.0.1:{18900 + 100 * i}/ready", p)
             proxies.append(p)
         if ttfb_mode:

@@ -41,6 +41,9 @@ pub mod upstream;
 #[cfg(target_arch = "wasm32")]
 mod filter;
 
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+mod native;
+
 /// Test-only helpers shared by unit tests in several modules: botocore's model and the
 /// Converse request check, one copy with the integration tests.
 #[cfg(test)]

@@ -30,6 +30,9 @@ WASM = Path(
     os.environ.get("BEDROCK_FILTER_WASM")
     or REPO / "target" / "wasm32-wasip1" / "release" / "bedrock_openai_filter.wasm"
 )
+# BEDROCK_FILTER_MODULE=target/native/libbedrock_openai_filter.so (`make e2e-native`): the
+# same tests against the native build, loaded as an Envoy dynamic module instead of Wasm.
+NATIVE_MODULE = Path(os.environ["BEDROCK_FILTER_MODULE"]).resolve() if os.environ.get("BEDROCK_FILTER_MODULE") else None
 
 # The emulator package is imported for its constants only: the tests state the answers they
 # expect (the emulator's rules are in tests/emulator/README.md), they do not re-derive them.
@@ -72,6 +75,9 @@ def demo_env(**overrides: str | None) -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY=DEMO_SECRET_ACCESS_KEY,
         AWS_REGION=REGION,
     )
+    if NATIVE_MODULE is not None:
+        # Where Envoy looks for the native module, when the tests run against it.
+        env["ENVOY_DYNAMIC_MODULES_SEARCH_PATH"] = str(NATIVE_MODULE.parent)
     for key, value in overrides.items():
         if value is None:
             env.pop(key, None)
@@ -127,6 +133,23 @@ def _wasm_filter(config: dict) -> tuple[dict, dict]:
     raise AssertionError(f"{ENVOY_YAML}: no envoy.filters.http.wasm filter on the listener")
 
 
+def _use_native_module(config: dict, wasm_filter: dict) -> None:
+    """Replaces the Wasm filter by the native build (a dynamic module) with the same plugin
+    configuration; Envoy finds lib<name>.so in ENVOY_DYNAMIC_MODULES_SEARCH_PATH."""
+    plugin = wasm_filter["typed_config"]["config"]["configuration"]["value"]
+    name = NATIVE_MODULE.name.removeprefix("lib").removesuffix(".so")
+    filters = _connection_manager(config)["http_filters"]
+    filters[filters.index(wasm_filter)] = {
+        "name": "envoy.filters.http.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": name, "do_not_close": True},
+            "filter_name": "bedrock_openai",
+            "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin},
+        },
+    }
+
+
 def _connection_manager(config: dict) -> dict:
     listener = config["static_resources"]["listeners"][0]
     for chain in listener["filter_chains"]:
@@ -141,7 +164,7 @@ def render_envoy_config(
     listener_port: int,
     admin_port: int,
     upstream_port: int,
-    plugin_config: dict | None,
+    plugin_config: dict | str | None,
     access_log: Path | None = None,
     route_timeout: str | None = None,
     stream_idle_timeout: str | None = None,
@@ -174,7 +197,11 @@ def render_envoy_config(
     wasm_config = wasm_filter["typed_config"]["config"]
     wasm_config["vm_config"]["code"]["local"]["filename"] = str(WASM)
     if plugin_config is not None:
-        wasm_config["configuration"]["value"] = json.dumps(plugin_config, indent=2)
+        # A string is used as it is (a test's deliberately broken JSON).
+        text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config, indent=2)
+        wasm_config["configuration"]["value"] = text
+    if NATIVE_MODULE is not None:
+        _use_native_module(config, wasm_filter)
     # The emulator plays Bedrock and the other AWS APIs (secretsmanager, ssm, sts clusters).
     clusters = [c for c in config["static_resources"]["clusters"] if c["name"] in EMULATED_CLUSTERS]
     assert any(c["name"] == "bedrock" for c in clusters), f"{ENVOY_YAML}: no `bedrock` cluster"

@@ -26,7 +26,6 @@ from e2e_support import (
     CLIENT_TIMEOUT,
     LOGS,
     REPO,
-    _wasm_filter,
     demo_env,
     demo_plugin_config,
     envoy_binary,
@@ -89,10 +88,8 @@ BAD_CONFIGS = [
 
 def validate(tmp_path, configuration: str) -> tuple[int, str]:
     config = render_envoy_config(
-        listener_port=free_port(), admin_port=free_port(), upstream_port=free_port(), plugin_config=BASE
+        listener_port=free_port(), admin_port=free_port(), upstream_port=free_port(), plugin_config=configuration
     )
-    _, wasm_filter = _wasm_filter(config)
-    wasm_filter["typed_config"]["config"]["configuration"]["value"] = configuration
     path = tmp_path / "envoy.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     result = subprocess.run(

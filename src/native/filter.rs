@@ -1,0 +1,185 @@
+//! One request: hands each hook to the core's [`Flow`] and carries out its [`Output`], as
+//! `src/filter/http.rs` does for the Wasm shell. No decision is made here.
+
+use std::time::SystemTime;
+
+use super::config::{ModuleConfig, Worker};
+use super::host::{self, Direction, FilterPtr};
+use super::shared;
+use crate::headers::HeaderList;
+use crate::pipeline::{Effect, Env, Flow, Host, Output, Step};
+use crate::upstream::side_call::SideCall;
+
+/// What Envoy is told after a callback, in the callback's own status codes.
+pub enum Verdict {
+    Continue,
+    /// Hold the headers, or buffer the body.
+    Hold,
+    /// The filter answered; nothing more goes on.
+    Replied,
+}
+
+pub struct Filter {
+    envoy: FilterPtr,
+    config: *const ModuleConfig,
+    flow: Flow,
+}
+
+/// The host calls the core needs answers from.
+struct NativeHost {
+    envoy: FilterPtr,
+    now: SystemTime,
+}
+
+impl Host for NativeHost {
+    fn now(&self) -> SystemTime {
+        self.now
+    }
+
+    fn shared_get(&self, key: &str) -> Option<Vec<u8>> {
+        shared::get(key)
+    }
+
+    fn shared_update(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>) -> bool {
+        shared::update(key, f);
+        true
+    }
+
+    fn dispatch(&mut self, call: &SideCall) -> Option<u32> {
+        host::callout(self.envoy, call).and_then(|id| u32::try_from(id).ok())
+    }
+}
+
+impl Filter {
+    /// # Safety
+    /// `config` must outlive the filter (Envoy keeps the filter config alive while any of
+    /// its filters lives).
+    pub unsafe fn new(config: *const ModuleConfig, envoy: FilterPtr, id: u32) -> Self {
+        // SAFETY: the caller's contract.
+        let cfg = unsafe { config.as_ref() }.and_then(Worker::config);
+        Self {
+            envoy,
+            config,
+            flow: Flow::new(id, cfg),
+        }
+    }
+
+    fn module_config(&self) -> Option<&ModuleConfig> {
+        // SAFETY: see `new`.
+        unsafe { self.config.as_ref() }
+    }
+
+    /// Runs `f` with this worker's state lent to the core.
+    fn with_env<T>(&mut self, f: impl FnOnce(&mut Flow, &mut Env<'_>) -> T) -> T {
+        let mut native = NativeHost {
+            envoy: self.envoy,
+            now: SystemTime::now(),
+        };
+        let generation = self.module_config().map_or(0, |c| c.generation);
+        let flow = &mut self.flow;
+        Worker::with_iam_cache(generation, |cache| {
+            let mut env = Env {
+                host: &mut native,
+                keys: None,
+                iam_cache: cache,
+                live: None,
+                fleet: None,
+            };
+            f(flow, &mut env)
+        })
+    }
+
+    /// Carries out a callback's output; `in_body_hook`: Envoy is in a body hook, where the
+    /// chunk just received is part of the body to replace.
+    fn apply(&mut self, out: Output, in_body_hook: bool) -> Verdict {
+        let envoy = self.envoy;
+        let mut resume = false;
+        for effect in out.effects {
+            match effect {
+                Effect::RequestHeaders => {
+                    host::write_headers(envoy, Direction::Request, self.flow.request_headers())
+                }
+                Effect::ResponseHeaders => {
+                    host::write_headers(envoy, Direction::Response, self.flow.response_headers())
+                }
+                Effect::RequestBody { body, .. } => {
+                    host::replace_body(envoy, Direction::Request, &body, in_body_hook)
+                }
+                Effect::ResponseBody { body, .. } => {
+                    host::replace_body(envoy, Direction::Response, &body, in_body_hook)
+                }
+                Effect::Trailers(trailers) => host::add_trailers(envoy, &trailers),
+                Effect::ResumeRequest => resume = true,
+                Effect::Metrics(metrics) => {
+                    if let Some(cfg) = self.module_config() {
+                        host::metrics(envoy, &cfg.metrics, &metrics);
+                    }
+                }
+                // The fleet's counter: fleet mode is not in the native shell yet.
+                Effect::Metric(_) | Effect::Timing(..) => {}
+                Effect::LogField(name, value) => host::set_log_field(envoy, name, &value),
+            }
+        }
+        let verdict = match out.step {
+            Step::Continue => Verdict::Continue,
+            Step::Pause => Verdict::Hold,
+            Step::Reply(r) => {
+                host::reply(envoy, r.status, &r.headers, &r.body);
+                Verdict::Replied
+            }
+        };
+        if resume {
+            host::resume_request(envoy);
+        }
+        verdict
+    }
+
+    pub fn on_request_headers(&mut self, end_of_stream: bool) -> Verdict {
+        let headers = host::headers(self.envoy, Direction::Request);
+        let out = self.with_env(|flow, env| flow.on_request_headers(env, headers, end_of_stream));
+        self.apply(out, false)
+    }
+
+    pub fn on_request_body(&mut self, end_of_stream: bool) -> Verdict {
+        let envoy = self.envoy;
+        let size = host::body_size(envoy, Direction::Request);
+        let mut read = || host::body(envoy, Direction::Request);
+        let out =
+            self.with_env(|flow, env| flow.on_request_body(env, size, end_of_stream, &mut read));
+        self.apply(out, true)
+    }
+
+    pub fn on_response_headers(&mut self, end_of_stream: bool) -> Verdict {
+        let headers = host::headers(self.envoy, Direction::Response);
+        let out = self.with_env(|flow, env| flow.on_response_headers(env, headers, end_of_stream));
+        self.apply(out, false)
+    }
+
+    pub fn on_response_body(&mut self, end_of_stream: bool) -> Verdict {
+        let envoy = self.envoy;
+        let mut read = || host::body(envoy, Direction::Response);
+        let out = self.with_env(|flow, env| flow.on_response_body(env, end_of_stream, &mut read));
+        self.apply(out, true)
+    }
+
+    /// A side call's answer: `headers` empty when it failed (reset, timeout).
+    pub fn on_callout_done(&mut self, id: u64, headers: &HeaderList, body: &[u8]) {
+        let envoy = self.envoy;
+        let token = u32::try_from(id).unwrap_or(u32::MAX);
+        let mut read = |_size: usize| host::buffered_body(envoy, Direction::Request);
+        let out = self
+            .with_env(|flow, env| flow.on_side_call_answer(env, token, headers, body, &mut read));
+        self.apply(out, false);
+    }
+
+    pub fn on_stream_complete(&mut self) {
+        let effects = self.with_env(|flow, env| flow.on_log(env));
+        self.apply(
+            Output {
+                step: Step::Continue,
+                effects,
+            },
+            false,
+        );
+    }
+}
