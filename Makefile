@@ -165,9 +165,10 @@ bench-ab: venv noop-wasm ## CPU/request of builds side by side: make bench-ab AB
 	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ab AB_WASMS="a.wasm b.wasm"'; exit 2; }
 	$(PY) bench/ab.py $(AB_WASMS)
 
-bench-native: venv wasm native noop-wasm ## CPU/request and stream TTFB: the Wasm build vs the native build (dynamic module), side by side
+bench-native: venv wasm native noop-wasm ## CPU/request and stream TTFB: the Wasm build vs the native build (dynamic module), with the native buffering no-op, side by side
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	BENCH_SIZES_KB=$${BENCH_SIZES_KB:-1,4,16,256} $(PY) bench/ab.py $(WASM) $(NATIVE)
+	cd bench/noop-filter && cargo build --release --features dynamic-module --quiet
+	BENCH_SIZES_KB=$${BENCH_SIZES_KB:-1,4,16,256} AB_NATIVE_FLOOR=1 $(PY) bench/ab.py $(WASM) $(NATIVE)
 	$(PY) bench/ab.py --ttfb $(WASM) $(NATIVE)
 
 bench-ttfb: venv noop-wasm ## stream time to first body byte at 1 connection vs the buffering no-op: make bench-ttfb AB_WASMS="a.wasm b.wasm"

@@ -41,6 +41,11 @@ MODES = os.environ.get("AB_MODES", "unary,stream").split(",")
 SIZES = [(f"{k} KB", k * 1024) for k in map(int, os.environ.get("BENCH_SIZES_KB", "1").split(","))]
 ENVOY_SIGNING = os.environ.get("AB_ENVOY_SIGNING", "0") == "1"
 TTFB_SAMPLES = int(os.environ.get("AB_TTFB_SAMPLES", "200"))
+# AB_NATIVE_FLOOR=1 (`make bench-native`): also measure the buffering no-op built as an Envoy
+# dynamic module (bench/noop-filter, --features dynamic-module), the floor of a native filter.
+NATIVE_FLOOR = os.environ.get("AB_NATIVE_FLOOR", "0") == "1"
+NATIVE_NOOP = run.ROOT / "bench" / "noop-filter" / "target" / "release" / "libnoop_filter.so"
+NATIVE_FLOOR_PORT = 18006
 # passthrough, filter, no-op, buffer, filter with `signing: envoy`, admin
 PORTS = ("18000", "18001", "18003", "18004", "18005", "18900")
 
@@ -69,6 +74,34 @@ def native_module(config: str, module: Path) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+def with_native_floor(config: str) -> str:
+    """The config plus a listener on NATIVE_FLOOR_PORT: the buffer_wasm listener with the
+    native build of the buffering no-op in place of the Wasm one."""
+    import copy
+
+    import yaml
+
+    doc = yaml.safe_load(config)
+    listeners = doc["static_resources"]["listeners"]
+    native = copy.deepcopy(next(x for x in listeners if x["name"] == "buffer_wasm"))
+    native["name"] = "buffer_native"
+    native["address"]["socket_address"]["port_value"] = NATIVE_FLOOR_PORT
+    hcm = native["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["stat_prefix"] = "buffer_native"
+    wasm = hcm["http_filters"][0]["typed_config"]["config"]
+    hcm["http_filters"][0] = {
+        "name": "envoy.filters.http.dynamic_modules",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": "noop_filter", "do_not_close": True},
+            "filter_name": "noop",
+            "filter_config": wasm["configuration"],
+        },
+    }
+    listeners.append(native)
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
 def config_for(i: int, wasm: Path) -> Path:
     """bench/envoy-bench.yaml with `wasm` (or a native .so) and its listener ports moved by
     100 × i."""
@@ -77,6 +110,8 @@ def config_for(i: int, wasm: Path) -> Path:
     cfg = (run.RUN / "envoy-bench.yaml").read_text()
     if wasm.suffix == ".so":
         cfg = native_module(cfg, wasm)
+    if NATIVE_FLOOR and i == 0:
+        cfg = with_native_floor(cfg)
     for p in PORTS:
         cfg = cfg.replace(f"port_value: {p} ", f"port_value: {int(p) + 100 * i} ")
         cfg = cfg.replace(f"port_value: {p}\n", f"port_value: {int(p) + 100 * i}\n")
@@ -168,7 +203,9 @@ def main() -> None:
         proxies = []
         for i, wasm in enumerate(wasms):
             # A native build is found by name in ENVOY_DYNAMIC_MODULES_SEARCH_PATH.
-            env = dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(wasm.parent))
+            # (the native no-op through LD_LIBRARY_PATH, dlopen's fallback).
+            env = dict(os.environ, ENVOY_DYNAMIC_MODULES_SEARCH_PATH=str(wasm.parent),
+                       LD_LIBRARY_PATH=str(NATIVE_NOOP.parent))
             p = run.start(f"proxy-ab-{i}", [str(run.ENVOY), "-c", str(config_for(i, wasm)),
                                             "--concurrency", "1", "--log-level", "warn",
                                             "--base-id", str(80 + i)], env)
@@ -197,6 +234,10 @@ def main() -> None:
                     floor = burst(proxies[0].pid, 18004, up, body, False)
                     cpu.setdefault(("buffering Wasm (floor)", label, mode), []).append(floor)
                     ratio.setdefault(("buffering Wasm (floor)", label, mode), []).append(floor / base)
+                    if NATIVE_FLOOR:
+                        nfloor = burst(proxies[0].pid, NATIVE_FLOOR_PORT, up, body, False)
+                        cpu.setdefault(("buffering native (floor)", label, mode), []).append(nfloor)
+                        ratio.setdefault(("buffering native (floor)", label, mode), []).append(nfloor / base)
                     for name, i, port in targets:
                         us = burst(proxies[i].pid, 18000 + port + 100 * i, "/v1/chat/completions", body, True)
                         cpu.setdefault((name, label, mode), []).append(us)

@@ -11,107 +11,115 @@
 //!   back chunk by chunk). It adds `x-wasm-noop: buffer`. Its cost is the floor for a filter
 //!   that rewrites both bodies, before any parsing or signing.
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType};
+#[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
+mod native;
 
-proxy_wasm::main! {{
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { buffer: false }) });
-}}
+#[cfg(target_arch = "wasm32")]
+mod wasm {
+    use proxy_wasm::traits::{Context, HttpContext, RootContext};
+    use proxy_wasm::types::{Action, ContextType};
 
-struct Root {
-    buffer: bool,
-}
+    proxy_wasm::main! {{
+        proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { buffer: false }) });
+    }}
 
-impl Context for Root {}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _: usize) -> bool {
-        let cfg = self.get_plugin_configuration().unwrap_or_default();
-        self.buffer = cfg.trim_ascii() == b"buffer";
-        true
+    struct Root {
+        buffer: bool,
     }
 
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
+    impl Context for Root {}
 
-    fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
-        if self.buffer {
-            Some(Box::new(Buffer { stream: false }))
-        } else {
-            Some(Box::new(Noop))
+    impl RootContext for Root {
+        fn on_configure(&mut self, _: usize) -> bool {
+            let cfg = self.get_plugin_configuration().unwrap_or_default();
+            self.buffer = cfg.trim_ascii() == b"buffer";
+            true
+        }
+
+        fn get_type(&self) -> Option<ContextType> {
+            Some(ContextType::HttpContext)
+        }
+
+        fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
+            if self.buffer {
+                Some(Box::new(Buffer { stream: false }))
+            } else {
+                Some(Box::new(Noop))
+            }
         }
     }
-}
 
-struct Noop;
+    struct Noop;
 
-impl Context for Noop {}
+    impl Context for Noop {}
 
-impl HttpContext for Noop {
-    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        Action::Continue
-    }
-    fn on_http_request_body(&mut self, _: usize, _: bool) -> Action {
-        Action::Continue
-    }
-    fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
-        // One host call, so that a benchmark can see the filter ran.
-        self.set_http_response_header("x-wasm-noop", Some("1"));
-        Action::Continue
-    }
-    fn on_http_response_body(&mut self, _: usize, _: bool) -> Action {
-        Action::Continue
-    }
-}
-
-struct Buffer {
-    stream: bool,
-}
-
-impl Context for Buffer {}
-
-impl HttpContext for Buffer {
-    fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        if end_of_stream {
+    impl HttpContext for Noop {
+        fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
             Action::Continue
-        } else {
-            Action::Pause
         }
-    }
-
-    fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        let body = self.get_http_request_body(0, size).unwrap_or_default();
-        self.set_http_request_body(0, size, &body);
-        let path = self.get_http_request_header(":path").unwrap_or_default();
-        self.set_http_request_header(":path", Some(&path));
-        self.set_http_request_header("content-length", Some(&body.len().to_string()));
-        Action::Continue
-    }
-
-    fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        self.set_http_response_header("x-wasm-noop", Some("buffer"));
-        let ctype = self.get_http_response_header("content-type").unwrap_or_default();
-        self.stream = ctype.starts_with("application/vnd.amazon.eventstream");
-        if end_of_stream || self.stream {
+        fn on_http_request_body(&mut self, _: usize, _: bool) -> Action {
             Action::Continue
-        } else {
-            Action::Pause
+        }
+        fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+            // One host call, so that a benchmark can see the filter ran.
+            self.set_http_response_header("x-wasm-noop", Some("1"));
+            Action::Continue
+        }
+        fn on_http_response_body(&mut self, _: usize, _: bool) -> Action {
+            Action::Continue
         }
     }
 
-    fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-        if !end_of_stream && !self.stream {
-            return Action::Pause;
+    struct Buffer {
+        stream: bool,
+    }
+
+    impl Context for Buffer {}
+
+    impl HttpContext for Buffer {
+        fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+            if end_of_stream {
+                Action::Continue
+            } else {
+                Action::Pause
+            }
         }
-        let body = self.get_http_response_body(0, size).unwrap_or_default();
-        self.set_http_response_body(0, size, &body);
-        if !self.stream {
-            self.set_http_response_header("content-length", Some(&body.len().to_string()));
+
+        fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+            if !end_of_stream {
+                return Action::Pause;
+            }
+            let body = self.get_http_request_body(0, size).unwrap_or_default();
+            self.set_http_request_body(0, size, &body);
+            let path = self.get_http_request_header(":path").unwrap_or_default();
+            self.set_http_request_header(":path", Some(&path));
+            self.set_http_request_header("content-length", Some(&body.len().to_string()));
+            Action::Continue
         }
-        Action::Continue
+
+        fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+            self.set_http_response_header("x-wasm-noop", Some("buffer"));
+            let ctype = self
+                .get_http_response_header("content-type")
+                .unwrap_or_default();
+            self.stream = ctype.starts_with("application/vnd.amazon.eventstream");
+            if end_of_stream || self.stream {
+                Action::Continue
+            } else {
+                Action::Pause
+            }
+        }
+
+        fn on_http_response_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+            if !end_of_stream && !self.stream {
+                return Action::Pause;
+            }
+            let body = self.get_http_response_body(0, size).unwrap_or_default();
+            self.set_http_response_body(0, size, &body);
+            if !self.stream {
+                self.set_http_response_header("content-length", Some(&body.len().to_string()));
+            }
+            Action::Continue
+        }
     }
 }
