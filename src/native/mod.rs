@@ -17,6 +17,7 @@ mod filter;
 mod host;
 mod logger;
 mod shared;
+mod timing;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
