@@ -7,14 +7,16 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 WASM     := target/wasm32-wasip1/release/bedrock_openai_filter.wasm
 TARGET   := wasm32-wasip1
-# The same filter as a native Envoy dynamic module (prototype, docs/native-module.md).
-NATIVE   := target/native/libbedrock_openai_filter.so
+# The same filter as a native Envoy dynamic module (docs/dynamic-module.md).
+MODULE_SO := target/dynamic-module/libbedrock_openai_filter.so
 # `make dist OCI_IMAGE=ghcr.io/you/bedrock-openai-filter:0.1.0 [OCI_DIGEST=<hex>]`; both are
 # remembered in dist/render.json (default image: registry.example.com/bedrock-openai-filter:<version>).
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
+# `make run FILTER=module`: the dynamic-module build instead of the Wasm one.
+FILTER     ?= wasm
 
-.PHONY: help node-clients venv wasm native e2e-native bench-native bench-phases-native noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm dynamic-module dynamic-module-check e2e-dynamic-module bench-dynamic-module bench-phases-dynamic-module noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,13 +38,13 @@ wasm: ## build the filter (wasm32-wasip1, release), shrink it with wasm-opt, che
 	  || echo "wasm: could not install binaryen (wasm-opt): the module stays unshrunk"
 	@python3 scripts/shrink_wasm.py $(WASM) $(WASM_BUDGET)
 
-native: ## build the filter as a native Envoy dynamic module (prototype): $(NATIVE)
-	cargo build --profile native --features dynamic-module
+dynamic-module: ## build the filter as a native Envoy dynamic module instead of Wasm: $(MODULE_SO)
+	cargo build --profile dynamic-module --features dynamic-module
 
 lint: ## cargo fmt --check (fuzz/ too), clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py), shrink script tests
 	cargo fmt --all -- --check
 	rustfmt --edition 2021 --check fuzz/src/lib.rs fuzz/fuzz_targets/*.rs
-	cd scripts && python3 -B -m unittest -q test_check_structure test_shrink_wasm
+	cd scripts && python3 -B -m unittest -q test_check_structure test_shrink_wasm test_check_dynamic_module_abi
 	python3 scripts/check_structure.py
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --features dynamic-module -- -D warnings
@@ -63,8 +65,14 @@ validate: venv wasm ## envoy --mode validate on every shipped Envoy config (envo
 e2e: venv wasm node-clients ## end-to-end: openai SDKs (Python, Node) → real Envoy + filter → Bedrock emulator
 	$(VENV)/bin/pytest -q tests/emulator tests/e2e
 
-e2e-native: venv native node-clients ## the e2e suite against the native build (dynamic module) instead of the Wasm one
-	BEDROCK_FILTER_MODULE=$(NATIVE) $(VENV)/bin/pytest -q tests/e2e
+# The e2e files `make test` runs against the dynamic-module build too (about a minute).
+MODULE_E2E := test_chat.py test_tools.py test_limits.py test_embeddings.py test_iam_auth.py test_plugin_config.py test_observability.py test_security.py test_trailers.py
+dynamic-module-check: venv dynamic-module ## the dynamic-module build against the pinned Envoy: its ABI symbols, then MODULE_E2E
+	python3 scripts/check_dynamic_module_abi.py $(MODULE_SO) $(VENV)/lib/python3*/site-packages/envoy/_bin/envoy
+	BEDROCK_FILTER_MODULE=$(MODULE_SO) $(VENV)/bin/pytest -q $(addprefix tests/e2e/,$(MODULE_E2E))
+
+e2e-dynamic-module: venv dynamic-module node-clients ## the e2e suite against the dynamic-module build instead of the Wasm one
+	BEDROCK_FILTER_MODULE=$(MODULE_SO) $(VENV)/bin/pytest -q tests/e2e
 
 NODE_CLIENTS := tests/clients/node
 node-clients: $(NODE_CLIENTS)/node_modules/.installed ## the OpenAI Node SDK for the e2e suite (npm ci from the lock file)
@@ -116,10 +124,11 @@ deploy-check: venv wasm dist ## deploy/: Envoy validate + live runs, CRD/Compose
 	@command -v skopeo >/dev/null || { apt-get update -qq && apt-get install -y -qq skopeo >/dev/null; }
 	$(PY) -m pytest -q tests/deploy
 
-test: lint unit wasm validate deploy-check e2e ## everything: fmt, clippy, unit tests, wasm build, config validation, deploy checks, e2e suite
+test: lint unit wasm validate deploy-check e2e dynamic-module-check ## everything: fmt, clippy, unit tests, wasm build, config validation, deploy checks, e2e suite, the dynamic-module build
 
-run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock)
-	envoy/run.sh
+run: venv wasm ## start the emulator + Envoy with the filter on 127.0.0.1:10000 (BEDROCK=aws for real Bedrock; FILTER=module for the dynamic-module build)
+	@if [ "$(FILTER)" = module ]; then $(MAKE) --no-print-directory dynamic-module; fi
+	FILTER=$(FILTER) envoy/run.sh
 
 run-fleet: venv wasm ## fleet mode demo: moto's DynamoDB + emulator + three Envoy replicas on 127.0.0.1:10000-10002
 	envoy/run-fleet.sh
@@ -165,11 +174,11 @@ bench-ab: venv noop-wasm ## CPU/request of builds side by side: make bench-ab AB
 	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ab AB_WASMS="a.wasm b.wasm"'; exit 2; }
 	$(PY) bench/ab.py $(AB_WASMS)
 
-bench-native: venv wasm native noop-wasm ## CPU/request and stream TTFB: the Wasm build vs the native build (dynamic module), with the native buffering no-op, side by side
+bench-dynamic-module: venv wasm dynamic-module noop-wasm ## CPU/request and stream TTFB: the Wasm build vs the dynamic-module build, with both buffering no-ops, side by side
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	cd bench/noop-filter && cargo build --release --features dynamic-module --quiet
-	BENCH_SIZES_KB=$${BENCH_SIZES_KB:-1,4,16,256} AB_NATIVE_FLOOR=1 $(PY) bench/ab.py $(WASM) $(NATIVE)
-	$(PY) bench/ab.py --ttfb $(WASM) $(NATIVE)
+	BENCH_SIZES_KB=$${BENCH_SIZES_KB:-1,4,16,256} AB_NATIVE_FLOOR=1 $(PY) bench/ab.py $(WASM) $(MODULE_SO)
+	$(PY) bench/ab.py --ttfb $(WASM) $(MODULE_SO)
 
 bench-ttfb: venv noop-wasm ## stream time to first body byte at 1 connection vs the buffering no-op: make bench-ttfb AB_WASMS="a.wasm b.wasm"
 	@test -n "$(AB_WASMS)" || { echo 'usage: make bench-ttfb AB_WASMS="a.wasm b.wasm"'; exit 2; }
@@ -187,12 +196,12 @@ bench-phases: venv noop-wasm phases-wasm ## mean µs per request in each filter 
 	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
 	done
 
-PHASES_NATIVE := target/phases-native/native/libbedrock_openai_filter.so
-bench-phases-native: venv noop-wasm ## bench-phases for the native build (dynamic module): µs per request in each hook and ABI call kind
+PHASES_MODULE := target/phases-dm/dynamic-module/libbedrock_openai_filter.so
+bench-phases-dynamic-module: venv noop-wasm ## bench-phases for the dynamic-module build: µs per request in each hook and ABI call kind
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	cargo build --profile native --features dynamic-module,phase-timing --target-dir target/phases-native
+	cargo build --profile dynamic-module --features dynamic-module,phase-timing --target-dir target/phases-dm
 	@for mode in unary stream; do \
-	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_NATIVE) | tail -4 || exit 1; \
+	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_MODULE) | tail -4 || exit 1; \
 	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
 	done
 

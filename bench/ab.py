@@ -17,7 +17,7 @@ connection, one request at a time, AB_TTFB_SAMPLES requests per target per round
 interleaved; medians and p90 in ms, and each build's median over the buffering no-op's.
 Not a test; prints only.
 
-    python3 bench/ab.py [--ttfb] A.wasm B.wasm [...]   (a .so is the native build, `make native`)
+    python3 bench/ab.py [--ttfb] A.wasm B.wasm [...]   (a .so is the dynamic-module build, `make dynamic-module`)
     env: BENCH_SIZES_KB (1), AB_MODES (unary,stream), AB_ROUNDS (8), AB_SECONDS (2),
          AB_ENVOY_SIGNING (0), AB_TTFB_SAMPLES (200)
 """
@@ -35,43 +35,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402  (bench/run.py: processes, bodies, wrk, CPU readings)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import dynamic_module_config  # noqa: E402  (the Wasm filter → dynamic module rewrite)
+
 ROUNDS = int(os.environ.get("AB_ROUNDS", "8"))
 SECONDS = int(os.environ.get("AB_SECONDS", "2"))
 MODES = os.environ.get("AB_MODES", "unary,stream").split(",")
 SIZES = [(f"{k} KB", k * 1024) for k in map(int, os.environ.get("BENCH_SIZES_KB", "1").split(","))]
 ENVOY_SIGNING = os.environ.get("AB_ENVOY_SIGNING", "0") == "1"
 TTFB_SAMPLES = int(os.environ.get("AB_TTFB_SAMPLES", "200"))
-# AB_NATIVE_FLOOR=1 (`make bench-native`): also measure the buffering no-op built as an Envoy
+# AB_NATIVE_FLOOR=1 (`make bench-dynamic-module`): also measure the buffering no-op built as an Envoy
 # dynamic module (bench/noop-filter, --features dynamic-module), the floor of a native filter.
 NATIVE_FLOOR = os.environ.get("AB_NATIVE_FLOOR", "0") == "1"
 NATIVE_NOOP = run.ROOT / "bench" / "noop-filter" / "target" / "release" / "libnoop_filter.so"
 NATIVE_FLOOR_PORT = 18006
 # passthrough, filter, no-op, buffer, filter with `signing: envoy`, admin
 PORTS = ("18000", "18001", "18003", "18004", "18005", "18900")
-
-
-def native_module(config: str, module: Path) -> str:
-    """The config with the filter's listeners running `module` (the native build, a .so) as
-    an Envoy dynamic module, with the same plugin configuration, instead of the Wasm build."""
-    import yaml
-
-    doc = yaml.safe_load(config)
-    name = module.name.removeprefix("lib").removesuffix(".so")
-    for listener in doc["static_resources"]["listeners"]:
-        hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-        for j, f in enumerate(hcm["http_filters"]):
-            wasm = f.get("typed_config", {}).get("config", {})
-            if f["name"] == "envoy.filters.http.wasm" and wasm.get("name") == "bedrock_openai":
-                hcm["http_filters"][j] = {
-                    "name": "envoy.filters.http.dynamic_modules",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-                        "dynamic_module_config": {"name": name, "do_not_close": True},
-                        "filter_name": "bedrock_openai",
-                        "filter_config": wasm["configuration"],
-                    },
-                }
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def with_native_floor(config: str) -> str:
@@ -89,15 +68,7 @@ def with_native_floor(config: str) -> str:
     hcm = native["filter_chains"][0]["filters"][0]["typed_config"]
     hcm["stat_prefix"] = "buffer_native"
     wasm = hcm["http_filters"][0]["typed_config"]["config"]
-    hcm["http_filters"][0] = {
-        "name": "envoy.filters.http.dynamic_modules",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-            "dynamic_module_config": {"name": "noop_filter", "do_not_close": True},
-            "filter_name": "noop",
-            "filter_config": wasm["configuration"],
-        },
-    }
+    hcm["http_filters"][0] = dynamic_module_config.dynamic_module_filter(wasm["configuration"], "noop_filter")
     listeners.append(native)
     return yaml.safe_dump(doc, sort_keys=False)
 
@@ -109,7 +80,11 @@ def config_for(i: int, wasm: Path) -> Path:
     run.write_proxy_config()
     cfg = (run.RUN / "envoy-bench.yaml").read_text()
     if wasm.suffix == ".so":
-        cfg = native_module(cfg, wasm)
+        import yaml
+
+        doc = yaml.safe_load(cfg)
+        dynamic_module_config.use_dynamic_module(doc, wasm.name.removeprefix("lib").removesuffix(".so"))
+        cfg = yaml.safe_dump(doc, sort_keys=False)
     if NATIVE_FLOOR and i == 0:
         cfg = with_native_floor(cfg)
     for p in PORTS:

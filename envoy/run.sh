@@ -4,6 +4,8 @@
 #                               signing with demo credentials the emulator checks.
 #   BEDROCK=aws:                against real Bedrock; needs AWS_ACCESS_KEY_ID and
 #                               AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN, AWS_REGION optional).
+#   FILTER=module:              the filter built as an Envoy dynamic module (`make dynamic-module`)
+#                               instead of Wasm, with the same configuration.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +45,18 @@ case "$mode" in
   *) echo "BEDROCK must be emulator or aws, not '$mode'" >&2; exit 2 ;;
 esac
 
-$VENV/bin/envoy -c "$config" --log-level warn --component-log-level wasm:info > .run/envoy.log 2>&1 &
+filter=${FILTER:-wasm}
+case "$filter" in
+  wasm) ;;
+  module)
+    $VENV/bin/python scripts/dynamic_module_config.py "$config" .run/envoy-module.yaml
+    config=.run/envoy-module.yaml
+    export ENVOY_DYNAMIC_MODULES_SEARCH_PATH=$PWD/target/dynamic-module
+    ;;
+  *) echo "FILTER must be wasm or module, not '$filter'" >&2; exit 2 ;;
+esac
+
+$VENV/bin/envoy -c "$config" --log-level warn --component-log-level wasm:info,dynamic_modules:info > .run/envoy.log 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   curl -fsS http://127.0.0.1:9901/ready >/dev/null 2>&1 && break
@@ -53,7 +66,7 @@ done
 
 cat <<MSG
 
-Envoy + bedrock-openai filter on http://127.0.0.1:10000 (mode: $mode; admin on 127.0.0.1:9901)
+Envoy + bedrock-openai filter ($filter) on http://127.0.0.1:10000 (mode: $mode; admin on 127.0.0.1:9901)
 Demo API key: sk-local-demo
 
   curl -s http://127.0.0.1:10000/v1/chat/completions \\

@@ -34,6 +34,7 @@ impl ModuleConfig {
                 for warning in &cfg.warnings {
                     log::warn!("{warning}");
                 }
+                log::info!("the dynamic-module build sends no usage trailers (Envoy's ABI cannot add them); the usage is in the stream's last chunk");
                 for missing in unsupported(&cfg) {
                     log::warn!(
                         "the dynamic module does not support `{missing}` yet: it is ignored"

@@ -3,7 +3,7 @@
 //! a Wasm VM. It drives [`crate::pipeline::Flow`] exactly as `src/filter/` does, with Envoy's
 //! C ABI ([`abi`]) in place of proxy-wasm's host calls.
 //!
-//! Built with `make native` (`--features dynamic-module`, profile `native`: release with
+//! Built with `make dynamic-module` (`--features dynamic-module`, profile `dynamic-module`: release with
 //! `panic = "unwind"`, so that a panic in a hook is caught at the boundary and answered as a
 //! 500 instead of aborting Envoy). Not in it yet: settings that need the Wasm root context's
 //! timer (`credentials_source`, `api_keys_source`, `fleet`), which are refused with a warning.

@@ -4,7 +4,6 @@ configuration has a `gateway`, in front of an emulator that serves the gateway's
 
 from __future__ import annotations
 
-import json
 
 import openai
 import pytest

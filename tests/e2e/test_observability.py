@@ -14,7 +14,7 @@ import httpx2
 import openai
 import pytest
 
-from e2e_support import SONNET, Api, demo_plugin_config, validate_exchange
+from e2e_support import METRICS, SONNET, Api, demo_plugin_config, validate_exchange
 
 KEY = "sk-observed-tenant-key"
 # Metrics carry the canonical model id (the base id of the `us.` profile called).
@@ -102,20 +102,20 @@ def test_metrics_on_the_admin_endpoint(oapi, observed):
 
     def ready():
         text = prometheus(observed)
-        return text if sample(text, "bedrock_openai_time_to_first_token_ms_count", **labels) else None
+        return text if sample(text, f"{METRICS}_time_to_first_token_ms_count", **labels) else None
 
     text = wait_for(ready)
     assert text, "no time_to_first_token histogram for tenant obs:\n" + prometheus(observed)[-3000:]
-    assert sample(text, "bedrock_openai_requests", **labels) == 4
-    assert sample(text, "bedrock_openai_input_tokens", **labels) == usage_in
-    assert sample(text, "bedrock_openai_output_tokens", **labels) == usage_out
-    assert sample(text, "bedrock_openai_errors", bedrock_error_type="rate_limit_error", **labels) == 1
-    assert sample(text, "bedrock_openai_time_to_first_token_ms_count", **labels) >= 3
-    assert sample(text, "bedrock_openai_time_to_first_token_ms_bucket", le="+Inf", **labels) >= 3
+    assert sample(text, f"{METRICS}_requests", **labels) == 4
+    assert sample(text, f"{METRICS}_input_tokens", **labels) == usage_in
+    assert sample(text, f"{METRICS}_output_tokens", **labels) == usage_out
+    assert sample(text, f"{METRICS}_errors", bedrock_error_type="rate_limit_error", **labels) == 1
+    assert sample(text, f"{METRICS}_time_to_first_token_ms_count", **labels) >= 3
+    assert sample(text, f"{METRICS}_time_to_first_token_ms_bucket", le="+Inf", **labels) >= 3
     # refused before the tenant is known: tenant and model are "-"
     oapi.post("/chat/completions", {"model": SONNET, "messages": user("x")}, api_key="sk-unknown-key-1")
     text = wait_for(lambda: (t := prometheus(observed)) and sample(
-        t, "bedrock_openai_errors", bedrock_tenant="-", bedrock_error_type="authentication_error") and t)
+        t, f"{METRICS}_errors", bedrock_tenant="-", bedrock_error_type="authentication_error") and t)
     assert text
 
 

@@ -17,7 +17,7 @@ import httpx2
 import openai
 import pytest
 
-from e2e_support import HAIKU, SONNET, Api, demo_plugin_config, validate_exchange
+from e2e_support import HAIKU, METRICS, SONNET, Api, demo_plugin_config, validate_exchange
 
 SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 WEATHER = {
@@ -326,7 +326,7 @@ def test_tenant_limits_usage_and_metrics(tapi, tenanted):
         text = httpx2.get(f"{tenanted.admin_url}/stats/prometheus", timeout=5).text
         lines = [
             line for line in text.splitlines()
-            if line.startswith("bedrock_openai_requests{") and 'bedrock_tenant="resp"' in line
+            if line.startswith(f"{METRICS}_requests{{") and 'bedrock_tenant="resp"' in line
             and "claude-3-5-sonnet" in line
         ]
         return sum(float(line.rsplit(" ", 1)[1]) for line in lines), lines

@@ -11,7 +11,6 @@ import jsonschema
 import openai
 import pytest
 
-from e2e_support import SONNET
 
 SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 NOVA_2 = "us.amazon.nova-2-lite-v1:0"

@@ -10,7 +10,7 @@ import json
 import socket
 from urllib.parse import urlsplit
 
-from e2e_support import DEMO_API_KEY, SONNET, parse_sse
+from e2e_support import DEMO_API_KEY, NO_TRAILERS_IN_MODULE, SONNET, parse_sse
 
 
 def raw_stream(base_url: str, body: dict) -> tuple[bytes, dict[str, str]]:
@@ -45,6 +45,7 @@ def raw_stream(base_url: str, body: dict) -> tuple[bytes, dict[str, str]]:
     return body, trailers
 
 
+@NO_TRAILERS_IN_MODULE
 def test_stream_usage_arrives_as_trailers(gateway, emulator):
     emulator.reset()
     body, trailers = raw_stream(

@@ -13,7 +13,7 @@ import hashlib
 import httpx2
 import pytest
 
-from e2e_support import SONNET, Api, demo_plugin_config, validate_exchange
+from e2e_support import METRICS, NO_TRAILERS_IN_MODULE, SONNET, Api, demo_plugin_config, validate_exchange
 from test_observability import MODEL_LABEL, prometheus, sample, wait_for
 from test_trailers import raw_stream
 
@@ -77,6 +77,7 @@ def test_unary_chat_usage_counts_the_cache(capi):
     assert {k: raw.http_response.headers.get(k) for k in HEADERS} == HEADERS
 
 
+@NO_TRAILERS_IN_MODULE
 def test_stream_usage_chunk_and_trailers_count_the_cache(capi, cached):
     chunks = list(
         capi.client.chat.completions.create(
@@ -116,13 +117,13 @@ def test_usage_report_and_metrics_count_reads_and_writes_apart(capi, cached):
 
     def ready():
         text = prometheus(cached)
-        return text if sample(text, "bedrock_openai_requests", **labels) == 2 else None
+        return text if sample(text, f"{METRICS}_requests", **labels) == 2 else None
 
     text = wait_for(ready)
     assert text, "no metrics for tenant cachey"
-    assert sample(text, "bedrock_openai_input_tokens", **labels) == 1337
-    assert sample(text, "bedrock_openai_cache_read_tokens", **labels) == 1322
-    assert sample(text, "bedrock_openai_cache_write_tokens", **labels) == 10
+    assert sample(text, f"{METRICS}_input_tokens", **labels) == 1337
+    assert sample(text, f"{METRICS}_cache_read_tokens", **labels) == 1322
+    assert sample(text, f"{METRICS}_cache_write_tokens", **labels) == 10
 
 
 def test_the_limiter_settles_what_bedrock_reported_with_the_tenants_weights(capi):

@@ -1,4 +1,4 @@
-//! The `"buffer"` mode of this crate as an Envoy dynamic module (`make bench-native`): the same
+//! The `"buffer"` mode of this crate as an Envoy dynamic module (`make bench-dynamic-module`): the same
 //! work as the Wasm one (hold the request until its body is in, read it and write it back,
 //! set `:path` and `content-length`; the same for a non-streaming answer; a stream chunk by
 //! chunk), with the filter's own ABI declarations.
