@@ -14,7 +14,7 @@ NATIVE   := target/native/libbedrock_openai_filter.so
 OCI_IMAGE  ?=
 OCI_DIGEST ?=
 
-.PHONY: help node-clients venv wasm native e2e-native bench-native noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
+.PHONY: help node-clients venv wasm native e2e-native bench-native bench-phases-native noop-wasm unit lint validate e2e conformance dist oci deploy-check test run run-fleet clean fuzz bench bench-core bench-embeddings bench-ab bench-ttfb bench-phases phases-wasm soak
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  make %-16s %s\n", $$1, $$2}'
@@ -184,6 +184,15 @@ bench-phases: venv noop-wasm phases-wasm ## mean µs per request in each filter 
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@for mode in unary stream; do \
 	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_WASM) | tail -4 || exit 1; \
+	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
+	done
+
+PHASES_NATIVE := target/phases-native/native/libbedrock_openai_filter.so
+bench-phases-native: venv noop-wasm ## bench-phases for the native build (dynamic module): µs per request in each hook and ABI call kind
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	cargo build --profile native --features dynamic-module,phase-timing --target-dir target/phases-native
+	@for mode in unary stream; do \
+	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_NATIVE) | tail -4 || exit 1; \
 	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
 	done
 

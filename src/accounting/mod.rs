@@ -3,5 +3,6 @@
 //! model actually called. Pure functions over bytes the shell keeps in shared data.
 
 pub mod metrics;
+pub mod phases;
 pub mod ratelimit;
 pub mod usage;

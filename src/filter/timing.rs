@@ -2,20 +2,18 @@
 //! `--features phase-timing`, each callback (and the core's translation inside it) is timed
 //! with the host clock (the core's own parts through `Host::clock_ns` and `Effect::Timing`),
 //! so are the shell's host calls by kind (`x_…`: they include Envoy's work for the call, and
-//! overlap the callbacks they run in), every host call is counted by kind ([`count`]), and
-//! every 5,000 requests the worker logs the mean µs per request of each phase and the host
-//! calls per request.
+//! overlap the callbacks they run in), and every host call is counted by kind ([`count`]);
+//! the totals and their report are [`crate::accounting::phases`].
 //! Without the feature, [`phase`] is the closure itself and nothing is recorded.
 
 #[cfg(feature = "phase-timing")]
 mod on {
     use std::cell::RefCell;
-    use std::collections::BTreeMap;
+
+    use crate::accounting::phases::PhaseTotals;
 
     thread_local! {
-        static TOTALS: RefCell<(u64, BTreeMap<&'static str, u64>)> = RefCell::default();
-        /// Host calls by kind since the worker started.
-        static CALLS: RefCell<BTreeMap<&'static str, u64>> = RefCell::default();
+        static TOTALS: RefCell<PhaseTotals> = RefCell::default();
     }
 
     /// The host clock, read without being counted as the request's own host call.
@@ -29,14 +27,13 @@ mod on {
 
     /// One host call of kind `what` (`get_map`, `set_map_value`, `set_property`, …).
     pub fn count(what: &'static str) {
-        CALLS.with(|c| *c.borrow_mut().entry(what).or_default() += 1);
+        TOTALS.with(|t| t.borrow_mut().count(what));
     }
 
     pub fn phase<T>(label: &'static str, f: impl FnOnce() -> T) -> T {
         let t0 = now_ns();
         let out = f();
-        let spent = now_ns().saturating_sub(t0);
-        TOTALS.with(|t| *t.borrow_mut().1.entry(label).or_default() += spent);
+        record(label, now_ns().saturating_sub(t0));
         out
     }
 
@@ -47,33 +44,13 @@ mod on {
 
     /// Adds time the core measured (an `Effect::Timing`).
     pub fn record(label: &'static str, ns: u64) {
-        TOTALS.with(|t| *t.borrow_mut().1.entry(label).or_default() += ns);
+        TOTALS.with(|t| t.borrow_mut().add(label, ns));
     }
 
     pub fn request_done() {
-        TOTALS.with(|t| {
-            let mut t = t.borrow_mut();
-            t.0 += 1;
-            if t.0 % 5_000 == 0 {
-                let n = t.0 as f64;
-                let phases: Vec<String> =
-                    t.1.iter()
-                        .map(|(k, ns)| format!("{k}={:.2}", *ns as f64 / n / 1_000.0))
-                        .collect();
-                let calls: Vec<String> = CALLS.with(|c| {
-                    c.borrow()
-                        .iter()
-                        .map(|(k, calls)| format!("{k}={:.2}", *calls as f64 / n))
-                        .collect()
-                });
-                log::warn!(
-                    "phase-timing requests={} µs/request: {} | host calls/request: {}",
-                    t.0,
-                    phases.join(" "),
-                    calls.join(" ")
-                );
-            }
-        });
+        if let Some(line) = TOTALS.with(|t| t.borrow_mut().request_done()) {
+            log::warn!("{line}");
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use super::config::{ModuleConfig, Worker};
 use super::host::{self, Direction, FilterPtr};
 use super::shared;
+use super::timing;
 use crate::headers::HeaderList;
 use crate::pipeline::{Effect, Env, Flow, Host, Output, Step};
 use crate::upstream::side_call::SideCall;
@@ -36,12 +37,16 @@ impl Host for NativeHost {
         self.now
     }
 
+    fn clock_ns(&self) -> Option<u64> {
+        timing::clock_ns()
+    }
+
     fn shared_get(&self, key: &str) -> Option<Vec<u8>> {
-        shared::get(key)
+        timing::phase("x_shared_data", || shared::get(key))
     }
 
     fn shared_update(&mut self, key: &str, f: &mut dyn FnMut(Option<&[u8]>) -> Vec<u8>) -> bool {
-        shared::update(key, f);
+        timing::phase("x_shared_data", || shared::update(key, f));
         true
     }
 
@@ -126,8 +131,7 @@ impl Filter {
                         host::metric(envoy, &cfg.metrics, &update);
                     }
                 }
-                // Phase timings are the Wasm build's profiling aid (`make bench-phases`).
-                Effect::Timing(..) => {}
+                Effect::Timing(label, ns) => timing::record(label, ns),
                 Effect::LogField(name, value) => host::set_log_field(envoy, name, &value),
             }
         }
@@ -146,12 +150,19 @@ impl Filter {
     }
 
     pub fn on_request_headers(&mut self, end_of_stream: bool) -> Verdict {
-        let headers = host::headers(self.envoy, Direction::Request);
-        let out = self.with_env(|flow, env| flow.on_request_headers(env, headers, end_of_stream));
-        self.apply(out, false)
+        timing::phase("1_request_headers", || {
+            let headers = host::headers(self.envoy, Direction::Request);
+            let out =
+                self.with_env(|flow, env| flow.on_request_headers(env, headers, end_of_stream));
+            self.apply(out, false)
+        })
     }
 
     pub fn on_request_body(&mut self, end_of_stream: bool) -> Verdict {
+        timing::phase("2_request_body", || self.request_body(end_of_stream))
+    }
+
+    fn request_body(&mut self, end_of_stream: bool) -> Verdict {
         let envoy = self.envoy;
         let size = host::body_size(envoy, Direction::Request);
         let mut read = || host::body(envoy, Direction::Request);
@@ -161,12 +172,19 @@ impl Filter {
     }
 
     pub fn on_response_headers(&mut self, end_of_stream: bool) -> Verdict {
-        let headers = host::headers(self.envoy, Direction::Response);
-        let out = self.with_env(|flow, env| flow.on_response_headers(env, headers, end_of_stream));
-        self.apply(out, false)
+        timing::phase("3_response_headers", || {
+            let headers = host::headers(self.envoy, Direction::Response);
+            let out =
+                self.with_env(|flow, env| flow.on_response_headers(env, headers, end_of_stream));
+            self.apply(out, false)
+        })
     }
 
     pub fn on_response_body(&mut self, end_of_stream: bool) -> Verdict {
+        timing::phase("4_response_body", || self.response_body(end_of_stream))
+    }
+
+    fn response_body(&mut self, end_of_stream: bool) -> Verdict {
         let envoy = self.envoy;
         let mut read = || host::body(envoy, Direction::Response);
         let out = self.with_env(|flow, env| flow.on_response_body(env, end_of_stream, &mut read));
@@ -184,13 +202,14 @@ impl Filter {
     }
 
     pub fn on_stream_complete(&mut self) {
-        let effects = self.with_env(|flow, env| flow.on_log(env));
-        self.apply(
-            Output {
+        timing::phase("5_log", || {
+            let effects = self.with_env(|flow, env| flow.on_log(env));
+            let out = Output {
                 step: Step::Continue,
                 effects,
-            },
-            false,
-        );
+            };
+            self.apply(out, false);
+        });
+        timing::request_done();
     }
 }

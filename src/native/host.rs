@@ -2,6 +2,7 @@
 //! every pointer handed over is Envoy's filter pointer or a slice that outlives the call.
 
 use super::abi::*;
+use super::timing::{self, count};
 use crate::accounting::metrics::{segment, Kind, Metrics, Stat, Update};
 use crate::error::ApiError;
 use crate::headers::HeaderList;
@@ -103,6 +104,11 @@ pub unsafe fn join_chunks(chunks: *const EnvoyBuffer, n: usize) -> Vec<u8> {
 
 /// The whole header map.
 pub fn headers(envoy: FilterPtr, dir: Direction) -> HeaderList {
+    timing::phase("x_get_headers", || read_headers(envoy, dir))
+}
+
+fn read_headers(envoy: FilterPtr, dir: Direction) -> HeaderList {
+    count("get_headers");
     // SAFETY: Envoy's filter pointer; the array has room for the size Envoy reported.
     unsafe {
         let n = envoy_dynamic_module_callback_http_get_headers_size(envoy, dir.headers());
@@ -132,9 +138,14 @@ pub fn headers(envoy: FilterPtr, dir: Direction) -> HeaderList {
 /// makes Envoy pick the route again, as it does after a Wasm filter's header change: a call to
 /// another region rewrites `:authority`, which the shipped configs route on.
 pub fn write_headers(envoy: FilterPtr, dir: Direction, headers: &mut HeaderList) {
+    timing::phase("x_write_headers", || set_headers(envoy, dir, headers));
+}
+
+fn set_headers(envoy: FilterPtr, dir: Direction, headers: &mut HeaderList) {
     let mut changed = false;
     for (name, value) in headers.changes() {
         changed = true;
+        count("set_header");
         let value = value.map_or(ModuleBuffer::NULL, |v| ModuleBuffer::of(v.as_bytes()));
         // SAFETY: Envoy's filter pointer; the buffers live across the call.
         let ok = unsafe {
@@ -176,6 +187,7 @@ pub fn add_trailers(envoy: FilterPtr, trailers: &HeaderList) {
 }
 
 fn chunks(envoy: FilterPtr, body_type: u32, out: &mut Vec<u8>) {
+    count("get_body_chunks");
     // SAFETY: Envoy's filter pointer; the array has room for the count Envoy reported.
     unsafe {
         let n = envoy_dynamic_module_callback_http_get_body_chunks_size(envoy, body_type);
@@ -207,6 +219,10 @@ pub fn body_size(envoy: FilterPtr, dir: Direction) -> usize {
 
 /// The body so far (buffered plus the chunk just received), in a body hook.
 pub fn body(envoy: FilterPtr, dir: Direction) -> Vec<u8> {
+    timing::phase("x_get_body", || read_body(envoy, dir))
+}
+
+fn read_body(envoy: FilterPtr, dir: Direction) -> Vec<u8> {
     let mut out = Vec::with_capacity(body_size(envoy, dir));
     if !dir.received_is_buffered(envoy) {
         chunks(envoy, dir.buffered(), &mut out);
@@ -225,6 +241,11 @@ pub fn buffered_body(envoy: FilterPtr, dir: Direction) -> Vec<u8> {
 /// Replaces the whole body: in a body hook, what was buffered and the chunk just received;
 /// outside one (`in_body_hook` false), the buffer.
 pub fn replace_body(envoy: FilterPtr, dir: Direction, value: &[u8], in_body_hook: bool) {
+    timing::phase("x_set_body", || set_body(envoy, dir, value, in_body_hook));
+}
+
+fn set_body(envoy: FilterPtr, dir: Direction, value: &[u8], in_body_hook: bool) {
+    count("set_body");
     // SAFETY: Envoy's filter pointer; `value` lives across the call.
     unsafe {
         let target = if in_body_hook {
@@ -343,6 +364,11 @@ pub fn resume_request(envoy: FilterPtr) {
 
 /// Filter state `wasm.<name>`: the same access-log fields as the Wasm shell's.
 pub fn set_log_field(envoy: FilterPtr, name: &str, value: &str) {
+    timing::phase("x_log_fields", || set_filter_state(envoy, name, value));
+}
+
+fn set_filter_state(envoy: FilterPtr, name: &str, value: &str) {
+    count("set_filter_state");
     let key = format!("wasm.{name}");
     // SAFETY: Envoy's filter pointer; the buffers live across the call.
     let ok = unsafe {
@@ -435,6 +461,10 @@ impl MetricDefs {
 
 /// Adds a finished request's metrics.
 pub fn metrics(envoy: FilterPtr, defs: &MetricDefs, m: &Metrics) {
+    timing::phase("x_metrics", || add_metrics(envoy, defs, m));
+}
+
+fn add_metrics(envoy: FilterPtr, defs: &MetricDefs, m: &Metrics) {
     let tenant = segment(m.tenant.as_deref());
     let model = segment(m.model.as_deref());
     for (stat, value) in &m.values {
@@ -453,6 +483,7 @@ pub fn metrics(envoy: FilterPtr, defs: &MetricDefs, m: &Metrics) {
             }
         };
         let Some(id) = id else { continue };
+        count("increment_metric");
         let mut values = vec![
             ModuleBuffer::of(tenant.as_bytes()),
             ModuleBuffer::of(model.as_bytes()),

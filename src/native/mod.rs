@@ -20,6 +20,7 @@ mod logger;
 mod root;
 mod shared;
 mod ticker;
+mod timing;
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
