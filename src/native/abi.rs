@@ -10,6 +10,8 @@ pub type HttpFilterConfigEnvoyPtr = *mut c_void;
 pub type HttpFilterConfigModulePtr = *const c_void;
 pub type HttpFilterEnvoyPtr = *mut c_void;
 pub type HttpFilterModulePtr = *const c_void;
+/// A config-level scheduler: Envoy allocates it, the module deletes it.
+pub type ConfigSchedulerPtr = *mut c_void;
 
 /// Bytes Envoy owns, valid for the hook or callback that handed them over.
 #[repr(C)]
@@ -207,6 +209,31 @@ extern "C" {
         timeout_milliseconds: u64,
     ) -> u32;
     pub fn envoy_dynamic_module_callback_http_filter_continue_decoding(filter: HttpFilterEnvoyPtr);
+    pub fn envoy_dynamic_module_callback_http_clear_route_cache(filter: HttpFilterEnvoyPtr);
+
+    /// A side call of the configuration (no request): answered in
+    /// `on_http_filter_config_http_callout_done`, on the main thread.
+    pub fn envoy_dynamic_module_callback_http_filter_config_http_callout(
+        config: HttpFilterConfigEnvoyPtr,
+        callout_id_out: *mut u64,
+        cluster_name: ModuleBuffer,
+        headers: *mut ModuleHttpHeader,
+        headers_size: usize,
+        body: ModuleBuffer,
+        timeout_milliseconds: u64,
+    ) -> u32;
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(
+        config: HttpFilterConfigEnvoyPtr,
+    ) -> ConfigSchedulerPtr;
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(
+        scheduler: ConfigSchedulerPtr,
+    );
+    /// Any thread: posts `on_http_filter_config_scheduled(event_id)` to the main thread (a
+    /// no-op there once the configuration is gone; the scheduler itself must still exist).
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
+        scheduler: ConfigSchedulerPtr,
+        event_id: u64,
+    );
 
     pub fn envoy_dynamic_module_callback_http_filter_config_define_counter(
         config: HttpFilterConfigEnvoyPtr,

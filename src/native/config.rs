@@ -1,57 +1,127 @@
 //! The filter configuration as Envoy hands it to the module once, on the main thread, and as
-//! each worker uses it: parsed again per worker (the core's `Config` is `Rc`, as in the Wasm
-//! shell where every worker has its own VM), keyed by the configuration's generation so a
-//! reloaded configuration is never mistaken for the old one.
+//! each worker uses it: parsed again per worker (a request's `Flow` holds an `Rc<Config>`, as
+//! in the Wasm shell where every worker has its own VM), keyed by the configuration's
+//! generation so a reloaded configuration is never mistaken for the old one. The root's state
+//! ([`super::root`]) lives here too: its shared part read by every worker, its main-thread
+//! part behind a lock only the main thread takes.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
+use super::abi::HttpFilterConfigEnvoyPtr;
 use super::host::MetricDefs;
+use super::root::{Root, Shared};
+use super::ticker::{self, Ticker};
 use crate::auth::iam::IamCache;
 use crate::config::Config;
+use crate::headers::HeaderList;
 
-/// What the module keeps for one `filter_config`; shared by every worker (read-only).
+/// What the module keeps for one `filter_config`, shared by every worker.
 pub struct ModuleConfig {
     pub generation: u64,
     pub json: Vec<u8>,
     pub metrics: MetricDefs,
+    /// Credentials, key table and fleet writer: written by the root, read by requests.
+    pub shared: Shared,
+    /// Only the main thread locks it (ticks, root side calls, destroy).
+    root: Mutex<Root>,
+    /// Commits the root's ticks; stopped and joined when the configuration is dropped.
+    ticker: Option<Ticker>,
 }
 
+// Every worker reads the configuration and the main thread writes its root: it must be
+// shareable across threads, which this checks at compile time.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<ModuleConfig>();
+};
+
 impl ModuleConfig {
-    /// Checks the configuration once (the log names the bad field) and keeps its bytes.
-    pub fn new(json: &[u8], metrics: MetricDefs) -> Option<Self> {
-        match Config::parse(json, &env) {
-            Ok(cfg) => {
-                log::info!(
-                    "bedrock-openai dynamic module configured: {} upstream, region {}, {} tenant(s), {} model(s)",
-                    cfg.upstream.mode(),
-                    cfg.region,
-                    cfg.tenants.tenants().len(),
-                    cfg.catalog.entries().len()
-                );
-                for warning in &cfg.warnings {
-                    log::warn!("{warning}");
-                }
-                log::info!("the dynamic-module build sends no usage trailers (Envoy's ABI cannot add them); the usage is in the stream's last chunk");
-                for missing in unsupported(&cfg) {
-                    log::warn!(
-                        "the dynamic module does not support `{missing}` yet: it is ignored"
-                    );
-                }
-                static GENERATION: AtomicU64 = AtomicU64::new(1);
-                Some(Self {
-                    generation: GENERATION.fetch_add(1, Ordering::Relaxed),
-                    json: json.to_vec(),
-                    metrics,
-                })
-            }
+    /// Checks the configuration once (the log names the bad field), keeps its bytes and starts
+    /// the root's ticker when something needs it.
+    pub fn new(envoy: HttpFilterConfigEnvoyPtr, json: &[u8], metrics: MetricDefs) -> Option<Self> {
+        let cfg = match Config::parse(json, &env) {
+            Ok(cfg) => cfg,
             Err(e) => {
                 log::error!("{e}");
-                None
+                return None;
+            }
+        };
+        log::info!(
+            "bedrock-openai dynamic module configured: {} upstream, region {}, {} tenant(s), {} model(s)",
+            cfg.upstream.mode(),
+            cfg.region,
+            cfg.tenants.tenants().len(),
+            cfg.catalog.entries().len()
+        );
+        for warning in &cfg.warnings {
+            log::warn!("{warning}");
+        }
+        warn_no_trailers();
+        let shared = Shared::new(&cfg);
+        let ticker = shared
+            .tick_period(&cfg)
+            .and_then(|period| Ticker::start(envoy, period));
+        static GENERATION: AtomicU64 = AtomicU64::new(1);
+        Some(Self {
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            json: json.to_vec(),
+            metrics,
+            shared,
+            root: Mutex::new(Root::new(cfg)),
+            ticker,
+        })
+    }
+
+    /// Runs `f` on the root, unless the main thread already holds it (a hook re-entered from
+    /// inside a dispatch): then this event is dropped rather than deadlock the main thread.
+    fn with_root(&self, f: impl FnOnce(&mut Root)) {
+        match self.root.try_lock() {
+            Ok(mut root) => f(&mut root),
+            Err(std::sync::TryLockError::Poisoned(p)) => f(&mut p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                log::warn!("root busy: a tick or side-call answer was dropped")
             }
         }
+    }
+
+    /// A scheduled event of the root (main thread): [`ticker::START`] or [`ticker::TICK`].
+    pub fn on_scheduled(&self, envoy: HttpFilterConfigEnvoyPtr, event: u64) {
+        match event {
+            ticker::START => self.with_root(|root| root.start(envoy, &self.shared)),
+            ticker::TICK => self.with_root(|root| root.tick(envoy, &self.shared)),
+            _ => {}
+        }
+    }
+
+    /// The answer to one of the root's side calls (main thread).
+    pub fn on_answer(
+        &self,
+        envoy: HttpFilterConfigEnvoyPtr,
+        id: u64,
+        headers: &HeaderList,
+        body: &[u8],
+    ) {
+        self.with_root(|root| root.on_answer(envoy, &self.shared, id, headers, body));
+    }
+
+    /// Envoy is destroying the configuration (a reload, or shutdown): no tick after this.
+    pub fn shutdown(&mut self) {
+        self.ticker = None;
+        self.with_root(|root| root.shutdown(&self.shared));
+    }
+}
+
+/// Envoy's dynamic-module ABI adds a trailer only to a response that already has trailers
+/// (`add_header` on the response trailers returns false otherwise), and a Bedrock stream
+/// has none: so a stream's usage trailers are not sent by this build. Said once per process.
+fn warn_no_trailers() {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    if !SAID.swap(true, Ordering::Relaxed) {
+        log::warn!("the dynamic module cannot add response trailers (Envoy's ABI cannot create them): streams carry no usage trailers; usage is in the final chunk (stream_options.include_usage), /v1/usage and the metrics");
     }
 }
 
@@ -59,24 +129,6 @@ impl ModuleConfig {
 /// its `vm_config` lists).
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
-}
-
-/// Settings that need the Wasm root context's timer, which the native shell does not have yet.
-fn unsupported(cfg: &Config) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if matches!(
-        cfg.upstream,
-        crate::upstream::Upstream::Aws(crate::upstream::AwsAuth::Refreshed(_))
-    ) {
-        out.push("credentials_source");
-    }
-    if cfg.key_source.is_some() {
-        out.push("api_keys_source");
-    }
-    if cfg.fleet.is_some() {
-        out.push("fleet");
-    }
-    out
 }
 
 /// This worker's copies: parsed configurations and verified IAM callers, by generation. A

@@ -80,15 +80,21 @@ impl Filter {
             envoy: self.envoy,
             now: SystemTime::now(),
         };
-        let generation = self.module_config().map_or(0, |c| c.generation);
+        let config = self.config;
+        // SAFETY: see `new`; the reference does not outlive this call.
+        let shared = unsafe { config.as_ref() }.map(|c| (c.generation, &c.shared));
+        let generation = shared.map_or(0, |(g, _)| g);
+        let live = shared.and_then(|(_, s)| s.live(native.now));
+        let keys = shared.and_then(|(_, s)| s.keys());
+        let mut fleet = shared.and_then(|(_, s)| s.fleet());
         let flow = &mut self.flow;
         Worker::with_iam_cache(generation, |cache| {
             let mut env = Env {
                 host: &mut native,
-                keys: None,
+                keys: keys.as_deref(),
                 iam_cache: cache,
-                live: None,
-                fleet: None,
+                live: live.as_ref(),
+                fleet: fleet.as_deref_mut(),
             };
             f(flow, &mut env)
         })
@@ -120,8 +126,11 @@ impl Filter {
                         host::metrics(envoy, &cfg.metrics, &metrics);
                     }
                 }
-                // The fleet's counter: fleet mode is not in the native shell yet.
-                Effect::Metric(_) => {}
+                Effect::Metric(update) => {
+                    if let Some(cfg) = self.module_config() {
+                        host::metric(envoy, &cfg.metrics, &update);
+                    }
+                }
                 Effect::Timing(label, ns) => timing::record(label, ns),
                 Effect::LogField(name, value) => host::set_log_field(envoy, name, &value),
             }

@@ -3,7 +3,7 @@
 
 use super::abi::*;
 use super::timing::{self, count};
-use crate::accounting::metrics::{segment, Kind, Metrics, Stat};
+use crate::accounting::metrics::{segment, Kind, Metrics, Stat, Update};
 use crate::error::ApiError;
 use crate::headers::HeaderList;
 use crate::upstream::side_call::SideCall;
@@ -134,13 +134,17 @@ fn read_headers(envoy: FilterPtr, dir: Direction) -> HeaderList {
     }
 }
 
-/// Writes back the headers that changed (a removal is a null value).
+/// Writes back the headers that changed (a removal is a null value). A changed request head
+/// makes Envoy pick the route again, as it does after a Wasm filter's header change: a call to
+/// another region rewrites `:authority`, which the shipped configs route on.
 pub fn write_headers(envoy: FilterPtr, dir: Direction, headers: &mut HeaderList) {
     timing::phase("x_write_headers", || set_headers(envoy, dir, headers));
 }
 
 fn set_headers(envoy: FilterPtr, dir: Direction, headers: &mut HeaderList) {
+    let mut changed = false;
     for (name, value) in headers.changes() {
+        changed = true;
         count("set_header");
         let value = value.map_or(ModuleBuffer::NULL, |v| ModuleBuffer::of(v.as_bytes()));
         // SAFETY: Envoy's filter pointer; the buffers live across the call.
@@ -157,6 +161,10 @@ fn set_headers(envoy: FilterPtr, dir: Direction, headers: &mut HeaderList) {
         }
     }
     headers.written();
+    if changed && dir == Direction::Request {
+        // SAFETY: Envoy's filter pointer.
+        unsafe { envoy_dynamic_module_callback_http_clear_route_cache(envoy) }
+    }
 }
 
 /// Adds checked response trailers. Envoy's ABI cannot create the trailer map of a response
@@ -284,13 +292,29 @@ pub fn internal_error(envoy: FilterPtr) {
     reply(envoy, e.status, &headers, &e.to_body());
 }
 
-/// Dispatches a side call through its cluster; the id comes back in `http_callout_done`.
-pub fn callout(envoy: FilterPtr, call: &SideCall) -> Option<u64> {
-    let headers = HeaderList::from_pairs(call.all_headers());
-    let mut raw: Vec<ModuleHttpHeader> = headers
+/// The side call's headers, checked, as Envoy's array wants them (borrowing `headers`).
+fn callout_headers(headers: &HeaderList) -> Vec<ModuleHttpHeader> {
+    headers
         .checked()
         .map(|(k, v)| ModuleHttpHeader::of(k, v))
-        .collect();
+        .collect()
+}
+
+/// Envoy's answer to a callout start: the id, or a warning naming the cluster.
+fn started(call: &SideCall, result: u32, id: u64) -> Option<u64> {
+    if result == CALLOUT_INIT_SUCCESS {
+        Some(id)
+    } else {
+        log::warn!("side call to cluster `{}` refused ({result})", call.cluster);
+        None
+    }
+}
+
+/// Dispatches a request's side call through its cluster; the id comes back in
+/// `http_callout_done`.
+pub fn callout(envoy: FilterPtr, call: &SideCall) -> Option<u64> {
+    let headers = HeaderList::from_pairs(call.all_headers());
+    let mut raw = callout_headers(&headers);
     let mut id = 0u64;
     let timeout = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
     // SAFETY: Envoy's filter pointer; the arrays live across the call.
@@ -305,12 +329,34 @@ pub fn callout(envoy: FilterPtr, call: &SideCall) -> Option<u64> {
             timeout,
         )
     };
-    if result == CALLOUT_INIT_SUCCESS {
-        Some(id)
-    } else {
-        log::warn!("side call to cluster `{}` refused ({result})", call.cluster);
-        None
-    }
+    started(call, result, id)
+}
+
+/// Dispatches the root's side call (credentials, key table, fleet store), on the main thread;
+/// the id comes back in `http_filter_config_http_callout_done`.
+pub fn config_callout(config: HttpFilterConfigEnvoyPtr, call: &SideCall) -> Option<u64> {
+    let headers = HeaderList::from_pairs(call.all_headers());
+    let mut raw = callout_headers(&headers);
+    let mut id = 0u64;
+    let timeout = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
+    // SAFETY: Envoy's config pointer, on the main thread; the arrays live across the call.
+    let result = unsafe {
+        envoy_dynamic_module_callback_http_filter_config_http_callout(
+            config,
+            &mut id,
+            ModuleBuffer::of(call.cluster.as_bytes()),
+            raw.as_mut_ptr(),
+            raw.len(),
+            ModuleBuffer::of(&call.body),
+            timeout,
+        )
+    };
+    started(call, result, id)
+}
+
+/// A side call's HTTP status, `None` when it failed (no answer, so no `:status`).
+pub fn status_of(headers: &HeaderList) -> Option<u16> {
+    headers.get(":status").and_then(|s| s.parse().ok())
 }
 
 pub fn resume_request(envoy: FilterPtr) {
@@ -346,7 +392,15 @@ pub struct MetricDefs {
     /// Ids of the fixed stats, in the order of [`FIXED`].
     fixed: [Option<usize>; 6],
     errors: Option<usize>,
+    /// Unlabelled counters the core names itself ([`Effect::Metric`]), under the Wasm shell's
+    /// names so that both builds' stats agree.
+    ///
+    /// [`Effect::Metric`]: crate::pipeline::Effect::Metric
+    named: Vec<(&'static str, Option<usize>)>,
 }
+
+/// The core's own counters, defined up front (Envoy refuses new stats after `config_new`).
+const NAMED: [&str; 1] = [crate::fleet::UNAVAILABLE_METRIC];
 
 const FIXED: [(&str, Kind); 6] = [
     ("requests", Kind::Counter),
@@ -359,12 +413,11 @@ const FIXED: [(&str, Kind); 6] = [
 
 impl MetricDefs {
     pub fn define(config: HttpFilterConfigEnvoyPtr) -> Self {
-        let define = |name: &str, kind: Kind, labels: &[&str]| {
+        let define = |full: String, kind: Kind, labels: &[&str]| {
             let mut names: Vec<ModuleBuffer> = labels
                 .iter()
                 .map(|l| ModuleBuffer::of(l.as_bytes()))
                 .collect();
-            let full = format!("bedrock_openai.{name}");
             let mut id = 0usize;
             // SAFETY: Envoy's config pointer, inside `config_new`; the buffers live across it.
             let r = unsafe {
@@ -392,13 +445,18 @@ impl MetricDefs {
             }
         };
         let labels = ["bedrock_tenant", "bedrock_model"];
+        let ours = |name: &str| format!("bedrock_openai.{name}");
         Self {
-            fixed: FIXED.map(|(name, kind)| define(name, kind, &labels)),
+            fixed: FIXED.map(|(name, kind)| define(ours(name), kind, &labels)),
             errors: define(
-                "errors",
+                ours("errors"),
                 Kind::Counter,
                 &["bedrock_tenant", "bedrock_model", "bedrock_error_type"],
             ),
+            named: NAMED
+                .iter()
+                .map(|&n| (n, define(n.to_string(), Kind::Counter, &[])))
+                .collect(),
         }
     }
 }
@@ -456,5 +514,27 @@ fn add_metrics(envoy: FilterPtr, defs: &MetricDefs, m: &Metrics) {
                 }
             };
         }
+    }
+}
+
+/// Adds to one of the core's own counters ([`NAMED`]); a name not defined there is dropped.
+pub fn metric(envoy: FilterPtr, defs: &MetricDefs, update: &Update) {
+    let id = defs
+        .named
+        .iter()
+        .find(|(n, _)| *n == update.name)
+        .and_then(|(_, id)| *id);
+    let (Some(id), Kind::Counter) = (id, &update.kind) else {
+        return;
+    };
+    // SAFETY: Envoy's filter pointer; no labels.
+    unsafe {
+        envoy_dynamic_module_callback_http_filter_increment_counter(
+            envoy,
+            id,
+            std::ptr::null_mut(),
+            0,
+            update.value,
+        );
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! Built with `make dynamic-module` (`--features dynamic-module`, profile `dynamic-module`: release with
 //! `panic = "unwind"`, so that a panic in a hook is caught at the boundary and answered as a
-//! 500 instead of aborting Envoy). Not in it yet: settings that need the Wasm root context's
-//! timer (`credentials_source`, `api_keys_source`, `fleet`), which are refused with a warning.
+//! 500 instead of aborting Envoy). The Wasm root context's timer work (credentials refresh,
+//! key table, fleet writer) runs in [`root`], ticked on the main thread by [`ticker`]. Not in
+//! it: response trailers, which the ABI cannot create.
 //!
 //! This file holds the event hooks Envoy resolves by name; each one only finds the module's
 //! object behind Envoy's pointer and hands over.
@@ -16,7 +17,9 @@ mod config;
 mod filter;
 mod host;
 mod logger;
+mod root;
 mod shared;
+mod ticker;
 mod timing;
 
 use std::ffi::c_void;
@@ -100,7 +103,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         // SAFETY: Envoy's buffer, valid during this call.
         let bytes = unsafe { config.as_slice() };
         let metrics = host::MetricDefs::define(config_envoy);
-        match ModuleConfig::new(bytes, metrics) {
+        match ModuleConfig::new(config_envoy, bytes, metrics) {
             Some(c) => Box::into_raw(Box::new(c)) as HttpFilterConfigModulePtr,
             None => std::ptr::null(),
         }
@@ -113,7 +116,83 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_destroy(
 ) {
     if !config.is_null() {
         // SAFETY: the pointer `config_new` returned, destroyed once.
-        drop(unsafe { Box::from_raw(config as *mut ModuleConfig) });
+        let mut c = unsafe { Box::from_raw(config as *mut ModuleConfig) };
+        guard("config_destroy", || (), || c.shutdown());
+    }
+}
+
+/// The configuration behind Envoy's pointer.
+///
+/// # Safety
+/// `ptr` must be a pointer returned by [`envoy_dynamic_module_on_http_filter_config_new`]
+/// and not yet destroyed.
+unsafe fn module_config<'a>(ptr: HttpFilterConfigModulePtr) -> Option<&'a ModuleConfig> {
+    // SAFETY: the caller's contract.
+    unsafe { (ptr as *const ModuleConfig).as_ref() }
+}
+
+/// A root event (start, tick), on the main thread ([`ticker`] commits it).
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
+    config_envoy: HttpFilterConfigEnvoyPtr,
+    config: HttpFilterConfigModulePtr,
+    event_id: u64,
+) {
+    // SAFETY: Envoy passes back the pointer `config_new` returned, while it is alive.
+    if let Some(c) = unsafe { module_config(config) } {
+        guard(
+            "config_scheduled",
+            || (),
+            || c.on_scheduled(config_envoy, event_id),
+        );
+    }
+}
+
+/// The answer to one of the root's side calls, on the main thread.
+#[no_mangle]
+pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
+    config_envoy: HttpFilterConfigEnvoyPtr,
+    config: HttpFilterConfigModulePtr,
+    callout_id: u64,
+    result: u32,
+    headers: *const EnvoyHttpHeader,
+    headers_size: usize,
+    body_chunks: *const EnvoyBuffer,
+    body_chunks_size: usize,
+) {
+    // SAFETY: Envoy's arrays, valid during this call.
+    let (headers, body) =
+        unsafe { callout_answer(result, headers, headers_size, body_chunks, body_chunks_size) };
+    // SAFETY: Envoy passes back the pointer `config_new` returned, while it is alive.
+    if let Some(c) = unsafe { module_config(config) } {
+        guard(
+            "config_http_callout_done",
+            || (),
+            || c.on_answer(config_envoy, callout_id, &headers, &body),
+        );
+    }
+}
+
+/// A side call's headers and body; both empty when it failed (reset, timeout, too large).
+///
+/// # Safety
+/// The arrays must be Envoy's, valid during the hook (or null).
+unsafe fn callout_answer(
+    result: u32,
+    headers: *const EnvoyHttpHeader,
+    headers_size: usize,
+    body_chunks: *const EnvoyBuffer,
+    body_chunks_size: usize,
+) -> (crate::headers::HeaderList, Vec<u8>) {
+    if result != CALLOUT_SUCCESS {
+        return Default::default();
+    }
+    // SAFETY: the caller's contract.
+    unsafe {
+        (
+            host::header_list(headers, headers_size),
+            host::join_chunks(body_chunks, body_chunks_size),
+        )
     }
 }
 
@@ -236,16 +315,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
     body_chunks_size: usize,
 ) {
     // SAFETY: Envoy's arrays, valid during this call.
-    let (headers, body) = unsafe {
-        if result == CALLOUT_SUCCESS {
-            (
-                host::header_list(headers, headers_size),
-                host::join_chunks(body_chunks, body_chunks_size),
-            )
-        } else {
-            Default::default()
-        }
-    };
+    let (headers, body) =
+        unsafe { callout_answer(result, headers, headers_size, body_chunks, body_chunks_size) };
     // SAFETY: Envoy passes back the pointer `on_http_filter_new` returned.
     if let Some(f) = unsafe { filter(module) } {
         let failed = || host::internal_error(envoy);
