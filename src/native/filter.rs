@@ -75,7 +75,9 @@ impl Filter {
     }
 
     /// Runs `f` with this worker's state lent to the core.
-    fn with_env<T>(&mut self, f: impl FnOnce(&mut Flow, &mut Env<'_>) -> T) -> T {
+    /// `fleet`: the callback may use the fleet writer (admission, `/v1/usage`, accounting), so
+    /// its lock is taken; the answer's callbacks never do, and run without it.
+    fn with_env<T>(&mut self, fleet: bool, f: impl FnOnce(&mut Flow, &mut Env<'_>) -> T) -> T {
         let mut native = NativeHost {
             envoy: self.envoy,
             now: SystemTime::now(),
@@ -86,7 +88,7 @@ impl Filter {
         let generation = shared.map_or(0, |(g, _)| g);
         let live = shared.and_then(|(_, s)| s.live(native.now));
         let keys = shared.and_then(|(_, s)| s.keys());
-        let mut fleet = shared.and_then(|(_, s)| s.fleet());
+        let mut fleet = shared.filter(|_| fleet).and_then(|(_, s)| s.fleet());
         let flow = &mut self.flow;
         Worker::with_iam_cache(generation, |cache| {
             let mut env = Env {
@@ -152,8 +154,9 @@ impl Filter {
     pub fn on_request_headers(&mut self, end_of_stream: bool) -> Verdict {
         timing::phase("1_request_headers", || {
             let headers = host::headers(self.envoy, Direction::Request);
-            let out =
-                self.with_env(|flow, env| flow.on_request_headers(env, headers, end_of_stream));
+            let out = self.with_env(true, |flow, env| {
+                flow.on_request_headers(env, headers, end_of_stream)
+            });
             self.apply(out, false)
         })
     }
@@ -166,16 +169,18 @@ impl Filter {
         let envoy = self.envoy;
         let size = host::body_size(envoy, Direction::Request);
         let mut read = || host::body(envoy, Direction::Request);
-        let out =
-            self.with_env(|flow, env| flow.on_request_body(env, size, end_of_stream, &mut read));
+        let out = self.with_env(true, |flow, env| {
+            flow.on_request_body(env, size, end_of_stream, &mut read)
+        });
         self.apply(out, true)
     }
 
     pub fn on_response_headers(&mut self, end_of_stream: bool) -> Verdict {
         timing::phase("3_response_headers", || {
             let headers = host::headers(self.envoy, Direction::Response);
-            let out =
-                self.with_env(|flow, env| flow.on_response_headers(env, headers, end_of_stream));
+            let out = self.with_env(false, |flow, env| {
+                flow.on_response_headers(env, headers, end_of_stream)
+            });
             self.apply(out, false)
         })
     }
@@ -187,7 +192,9 @@ impl Filter {
     fn response_body(&mut self, end_of_stream: bool) -> Verdict {
         let envoy = self.envoy;
         let mut read = || host::body(envoy, Direction::Response);
-        let out = self.with_env(|flow, env| flow.on_response_body(env, end_of_stream, &mut read));
+        let out = self.with_env(false, |flow, env| {
+            flow.on_response_body(env, end_of_stream, &mut read)
+        });
         self.apply(out, true)
     }
 
@@ -196,14 +203,15 @@ impl Filter {
         let envoy = self.envoy;
         let token = u32::try_from(id).unwrap_or(u32::MAX);
         let mut read = |_size: usize| host::buffered_body(envoy, Direction::Request);
-        let out = self
-            .with_env(|flow, env| flow.on_side_call_answer(env, token, headers, body, &mut read));
+        let out = self.with_env(true, |flow, env| {
+            flow.on_side_call_answer(env, token, headers, body, &mut read)
+        });
         self.apply(out, false);
     }
 
     pub fn on_stream_complete(&mut self) {
         timing::phase("5_log", || {
-            let effects = self.with_env(|flow, env| flow.on_log(env));
+            let effects = self.with_env(true, |flow, env| flow.on_log(env));
             let out = Output {
                 step: Step::Continue,
                 effects,
