@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The dynamic-module build's ABI against an Envoy binary (`make dynamic-module-check`; binutils).
 
-The dynamic-module shell declares Envoy's ABI by hand (`src/native/abi.rs`), so an
+The dynamic-module shell declares Envoy's ABI by hand (`src/dynamic_module/abi.rs`), so an
 Envoy upgrade that renames or drops a callback, or adds a hook Envoy requires, must fail here
 rather than at `dlopen` in production:
 

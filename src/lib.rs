@@ -42,7 +42,7 @@ pub mod upstream;
 mod filter;
 
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-mod native;
+mod dynamic_module;
 
 /// Test-only helpers shared by unit tests in several modules: botocore's model and the
 /// Converse request check, one copy with the integration tests.

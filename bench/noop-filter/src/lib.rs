@@ -12,7 +12,7 @@
 //!   that rewrites both bodies, before any parsing or signing.
 
 #[cfg(all(feature = "dynamic-module", not(target_arch = "wasm32")))]
-mod native;
+mod dynamic_module;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {

@@ -1,4 +1,4 @@
-//! The native shell (issue 21's prototype): the same core as an Envoy dynamic module
+//! The dynamic-module shell (issue 21's native build): the same core as an Envoy dynamic module
 //! (`envoy.filters.http.dynamic_modules`, Envoy 1.40), loaded with `dlopen` instead of run in
 //! a Wasm VM. It drives [`crate::pipeline::Flow`] exactly as `src/filter/` does, with Envoy's
 //! C ABI ([`abi`]) in place of proxy-wasm's host calls.

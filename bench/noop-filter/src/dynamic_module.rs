@@ -5,7 +5,7 @@
 
 #![allow(clippy::missing_safety_doc)]
 
-#[path = "../../../src/native/abi.rs"]
+#[path = "../../../src/dynamic_module/abi.rs"]
 mod abi;
 
 use abi::*;

@@ -1,4 +1,4 @@
-//! The native shell's root: one per filter configuration, on Envoy's main thread. It does what
+//! The dynamic-module shell's root: one per filter configuration, on Envoy's main thread. It does what
 //! the Wasm root context (`src/filter/root.rs`, `keys.rs`, `fleet.rs`) does on its timer:
 //! the `credentials_source` refresh ([`Refresher`]), the key table kept in AWS
 //! (`api_keys_source`, [`KeyState`]) and fleet mode's store writes ([`Fleet`]). The decisions
