@@ -184,7 +184,10 @@ fn converse_for(
         req.stream,
         &mut translation.ignored,
     )?;
-    let body = converse_body(&translation.body, ctx.size_hint)?;
+    // Each message's text gains `[{"text":` … `}]` on the way: room for that too, so that a
+    // long conversation's body is not copied again as it grows.
+    let hint = ctx.size_hint.saturating_add(16 * req.messages.len());
+    let body = converse_body(&translation.body, hint)?;
     let up = call(cfg, body, &bedrock_model, req.stream, ctx.now, ctx.live)?;
     // What `accounting::usage::estimate_input_tokens` would read back from `up.body`.
     let estimated_input_tokens = translation.body.text_chars().div_ceil(4).max(1);
