@@ -1,7 +1,7 @@
 //! The first read of a chat request body, before any field is judged: every top-level field
 //! but `messages` as a `serde_json::Value` (small; the field readers check them), and
 //! `messages` down to the content parts, whose `text` strings stay the client's JSON tokens
-//! borrowed from the body ([`Text`]). The body is scanned once; a long message is neither
+//! borrowed from the body ([`Text`]), as a message's string `role` does. The body is scanned once; a long message is neither
 //! copied nor unescaped here, and the translation writes its token out as it came.
 //!
 //! A body `serde_json` refuses as one `Value` is refused here too, before any field is judged,
