@@ -99,11 +99,13 @@ pub struct ContentBlockDelta<'a> {
     pub text: Option<Cow<'a, str>>,
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
     pub tool_use: Option<ToolUseBlockDelta<'a>>,
+    /// Boxed, as `citation` is: rare members kept out of line make the event small enough
+    /// to be moved in registers, not copied, on its way out of the parse (every text delta).
     #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
-    pub reasoning_content: Option<ReasoningContentBlockDelta<'a>>,
+    pub reasoning_content: Option<Box<ReasoningContentBlockDelta<'a>>>,
     /// `CitationsDelta`: one citation of the text of this block, as Bedrock sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub citation: Option<serde_json::Value>,
+    pub citation: Option<Box<serde_json::Value>>,
 }
 
 /// `ToolUseBlockDelta`: a fragment of the tool input JSON.
@@ -197,7 +199,8 @@ pub enum StreamEvent<'a> {
     ContentBlockDelta(ContentBlockDeltaEvent<'a>),
     ContentBlockStop(ContentBlockStopEvent),
     MessageStop(MessageStopEvent<'a>),
-    Metadata(MetadataEvent),
+    /// Boxed: once per stream, and the largest event (see [`ContentBlockDelta`]).
+    Metadata(Box<MetadataEvent>),
 }
 
 /// What one event-stream message carried.

@@ -152,22 +152,20 @@ fn converse_for(
         .model_provider
         .unwrap_or_else(|| Provider::infer(&bedrock_model));
     let canonical_model = crate::catalog::model_id::canonical(&bedrock_model).to_string();
+    let entry = cfg.catalog.entry_for(&bedrock_model);
     let mut translation = to_converse_request(
         &req,
         Target {
             model_id: &bedrock_model,
             provider,
-            caching: cfg.catalog.entry_for(&bedrock_model).map_or_else(
+            caching: entry.map_or_else(
                 || crate::catalog::caching::infer(&bedrock_model),
                 |e| e.prompt_caching,
             ),
             auto: tenant.map_or(cfg.prompt_caching, |t| {
                 t.prompt_caching.for_model(&canonical_model)
             }),
-            content: cfg
-                .catalog
-                .entry_for(&bedrock_model)
-                .map_or_else(|| content::infer(&bedrock_model), |e| e.content),
+            content: entry.map_or_else(|| content::infer(&bedrock_model), |e| e.content),
             s3: tenant.map_or(&cfg.s3, |t| &t.s3),
         },
     )?;
@@ -184,7 +182,10 @@ fn converse_for(
         req.stream,
         &mut translation.ignored,
     )?;
-    let body = converse_body(&translation.body, ctx.size_hint)?;
+    // Each message's text gains `[{"text":` … `}]` on the way: room for that too, so that a
+    // long conversation's body is not copied again as it grows.
+    let hint = ctx.size_hint.saturating_add(16 * req.messages.len());
+    let body = converse_body(&translation.body, hint)?;
     let up = call(cfg, body, &bedrock_model, req.stream, ctx.now, ctx.live)?;
     // What `accounting::usage::estimate_input_tokens` would read back from `up.body`.
     let estimated_input_tokens = translation.body.text_chars().div_ceil(4).max(1);

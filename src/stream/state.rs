@@ -264,7 +264,7 @@ impl State {
             StreamEvent::Metadata(m) => {
                 self.usage = Some(TokenCounts::from_bedrock(&m.usage));
                 if self.finish.is_some() {
-                    self.emit_finish(Some(&m), out)?;
+                    self.emit_finish(Some(&*m), out)?;
                     self.emit_usage(out)
                 } else {
                     Ok(())
@@ -368,6 +368,7 @@ impl State {
         }
         let (reasoning_content, thinking_blocks) = match d.reasoning_content {
             Some(r) => {
+                let r = *r;
                 let fragments =
                     ThinkingFragment::from_bedrock(r.text.clone(), r.signature, r.redacted_content);
                 (r.text, (!fragments.is_empty()).then_some(fragments))

@@ -88,18 +88,23 @@ fn parse_message<'a>(
     prior: &[Message<'_>],
 ) -> Result<Message<'a>, ApiError> {
     let at = |field: &str| format!("messages[{i}].{field}");
-    let Item::Object(RawMessage { fields: m, content }) = item else {
+    let Item::Object(RawMessage {
+        fields: m,
+        role,
+        content,
+    }) = item
+    else {
         return Err(ApiError::invalid_param(
             format!("messages[{i}]"),
             "each message must be an object",
         ));
     };
     let m = &m;
-    let role = match m.get("role").and_then(Value::as_str) {
+    let role = match role.as_deref() {
         // Legacy function result: a tool message answering the legacy call (same
         // representation), see `answered_call_id`.
         Some("function") => return parse_function_message(i, m, content, prior),
-        role => parse_role(&at("role"), role)?,
+        role => parse_role(i, role)?,
     };
     let (tool_calls, legacy) = parse_calls(i, role, m)?;
     let tool_call_id = match role {
@@ -172,8 +177,9 @@ fn cache_marks(
     Ok(marks)
 }
 
-/// A message's `role` other than the legacy `function` (`param` names the field).
-fn parse_role(param: &str, role: Option<&str>) -> Result<Role, ApiError> {
+/// The `role` of message `i`, other than the legacy `function`.
+fn parse_role(i: usize, role: Option<&str>) -> Result<Role, ApiError> {
+    let param = || format!("messages[{i}].role");
     match role {
         Some("system") => Ok(Role::System),
         Some("developer") => Ok(Role::Developer),
@@ -181,13 +187,13 @@ fn parse_role(param: &str, role: Option<&str>) -> Result<Role, ApiError> {
         Some("assistant") => Ok(Role::Assistant),
         Some("tool") => Ok(Role::Tool),
         Some(other) => Err(ApiError::invalid_param(
-            param,
+            param(),
             format!(
                 "unsupported role `{other}`: expected system, developer, user, assistant, tool or function"
             ),
         )),
         None => Err(ApiError::invalid_param(
-            param,
+            param(),
             "each message needs a string `role`",
         )),
     }

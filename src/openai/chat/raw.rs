@@ -1,7 +1,7 @@
 //! The first read of a chat request body, before any field is judged: every top-level field
 //! but `messages` as a `serde_json::Value` (small; the field readers check them), and
 //! `messages` down to the content parts, whose `text` strings stay the client's JSON tokens
-//! borrowed from the body ([`Text`]). The body is scanned once; a long message is neither
+//! borrowed from the body ([`Text`]), as a message's string `role` does. The body is scanned once; a long message is neither
 //! copied nor unescaped here, and the translation writes its token out as it came.
 //!
 //! A body `serde_json` refuses as one `Value` is refused here too, before any field is judged,
@@ -41,9 +41,12 @@ pub(super) enum Item<'a> {
     Other,
 }
 
-/// A message: its fields but `content`, and `content` if present.
+/// A message: its fields but `content` (and but `role` when that is a string), `content` if
+/// present, and `role` when it is a string: borrowed from the body, so that the common message
+/// `{"role": …, "content": …}` costs no map and no copy.
 pub(super) struct RawMessage<'a> {
     pub fields: Map<String, Value>,
+    pub role: Option<Cow<'a, str>>,
     pub content: Option<Content<'a>>,
 }
 
@@ -106,6 +109,23 @@ fn read_content(raw: &RawValue) -> Result<Content<'_>, NotJson> {
         }
     }
     Ok(Content::Parts(parts))
+}
+
+/// A message's `role` from its JSON text: the string, borrowed when it has no escapes, or
+/// `None` when it is not a string.
+fn read_role(raw: &RawValue) -> Result<Option<Cow<'_, str>>, NotJson> {
+    let json = raw.get();
+    if !json.starts_with('"') {
+        return Ok(None);
+    }
+    match json.get(1..json.len().saturating_sub(1)) {
+        Some(inner) if !inner.contains('\\') => Ok(Some(Cow::Borrowed(inner))),
+        // Escapes (checked as `Value` checks them: a lone surrogate is refused).
+        _ => match serde_json::from_str::<String>(json) {
+            Ok(s) => Ok(Some(Cow::Owned(s))),
+            Err(_) => Err(NotJson),
+        },
+    }
 }
 
 /// `raw` as a `Value`, found `at` containers deep in the body: refused as `serde_json`
@@ -279,10 +299,23 @@ impl<'de> Visitor<'de> for ItemVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Item<'de>, A::Error> {
         let mut m = RawMessage {
             fields: Map::new(),
+            role: None,
             content: None,
         };
         while let Some(Key(key)) = map.next_key()? {
-            if key == "content" {
+            if key == "role" {
+                // The last `role` wins, as in a `Value`; one that is not a string stays a field.
+                let raw = map.next_value()?;
+                m.role = read_role(raw).map_err(|NotJson| A::Error::custom("not JSON"))?;
+                match &m.role {
+                    Some(_) => m.fields.remove("role"),
+                    None => m.fields.insert(
+                        key.into_owned(),
+                        value(raw, CONTENT_DEPTH)
+                            .map_err(|NotJson| A::Error::custom("not JSON"))?,
+                    ),
+                };
+            } else if key == "content" {
                 // Read now, even if a later `content` replaces it: `Value` would refuse it.
                 let raw = map.next_value()?;
                 let content = read_content(raw).map_err(|NotJson| A::Error::custom("not JSON"))?;
@@ -457,6 +490,9 @@ mod tests {
             return Value::String("not an object".into());
         };
         let mut obj = m.fields;
+        if let Some(r) = m.role {
+            obj.insert("role".into(), Value::String(r.into_owned()));
+        }
         if let Some(c) = m.content {
             let v = match c {
                 Content::Text(t) => Value::String(t.as_str().into_owned()),

@@ -375,7 +375,7 @@ impl State {
         let d = e.delta;
         let (piece, wanted) = match (d.text, d.reasoning_content, d.tool_use) {
             (Some(t), _, _) => (t, Kind::Message),
-            (None, Some(r), _) => match self.on_reasoning(block, r, out)? {
+            (None, Some(r), _) => match self.on_reasoning(block, *r, out)? {
                 Some(text) => (text, Kind::Reasoning),
                 None => return Ok(()),
             },
