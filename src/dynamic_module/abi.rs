@@ -264,3 +264,98 @@ extern "C" {
         value: u64,
     ) -> u32;
 }
+
+/// Defines the hooks Envoy requires that neither this filter nor the bench's no-op uses:
+/// trailers pass through, and streamed side calls, filter-level scheduling and downstream
+/// watermarks are never asked for. Expanded where `abi::*` is in scope.
+macro_rules! unused_hooks {
+    () => {
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+        ) -> u32 {
+            TRAILERS_CONTINUE
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+        ) -> u32 {
+            TRAILERS_CONTINUE
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+            _: u64,
+            _: *const EnvoyHttpHeader,
+            _: usize,
+            _: bool,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+            _: u64,
+            _: *const EnvoyBuffer,
+            _: usize,
+            _: bool,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+            _: u64,
+            _: *const EnvoyHttpHeader,
+            _: usize,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+            _: u64,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+            _: u64,
+            _: u32,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+            _: u64,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+        ) {
+        }
+
+        #[no_mangle]
+        pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
+            _: HttpFilterEnvoyPtr,
+            _: HttpFilterModulePtr,
+        ) {
+        }
+    };
+}
+pub(crate) use unused_hooks;

@@ -310,48 +310,63 @@ fn started(call: &SideCall, result: u32, id: u64) -> Option<u64> {
     }
 }
 
-/// Dispatches a request's side call through its cluster; the id comes back in
-/// `http_callout_done`.
-pub fn callout(envoy: FilterPtr, call: &SideCall) -> Option<u64> {
+/// A side call sent with `send`, one of the two callout callbacks bound to its pointer:
+/// the headers, id and body it needs, and the id Envoy assigned when it went out.
+fn dispatch(
+    call: &SideCall,
+    send: impl FnOnce(&mut u64, ModuleBuffer, &mut [ModuleHttpHeader], ModuleBuffer, u64) -> u32,
+) -> Option<u64> {
     let headers = HeaderList::from_pairs(call.all_headers());
     let mut raw = callout_headers(&headers);
     let mut id = 0u64;
     let timeout = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
-    // SAFETY: Envoy's filter pointer; the arrays live across the call.
-    let result = unsafe {
-        envoy_dynamic_module_callback_http_filter_http_callout(
-            envoy,
-            &mut id,
-            ModuleBuffer::of(call.cluster.as_bytes()),
-            raw.as_mut_ptr(),
-            raw.len(),
-            ModuleBuffer::of(&call.body),
-            timeout,
-        )
-    };
+    let cluster = ModuleBuffer::of(call.cluster.as_bytes());
+    let result = send(
+        &mut id,
+        cluster,
+        &mut raw,
+        ModuleBuffer::of(&call.body),
+        timeout,
+    );
     started(call, result, id)
+}
+
+/// Dispatches a request's side call through its cluster; the id comes back in
+/// `http_callout_done`.
+pub fn callout(envoy: FilterPtr, call: &SideCall) -> Option<u64> {
+    dispatch(call, |id, cluster, headers, body, timeout| {
+        // SAFETY: Envoy's filter pointer; the arrays live across the call.
+        unsafe {
+            envoy_dynamic_module_callback_http_filter_http_callout(
+                envoy,
+                id,
+                cluster,
+                headers.as_mut_ptr(),
+                headers.len(),
+                body,
+                timeout,
+            )
+        }
+    })
 }
 
 /// Dispatches the root's side call (credentials, key table, fleet store), on the main thread;
 /// the id comes back in `http_filter_config_http_callout_done`.
 pub fn config_callout(config: HttpFilterConfigEnvoyPtr, call: &SideCall) -> Option<u64> {
-    let headers = HeaderList::from_pairs(call.all_headers());
-    let mut raw = callout_headers(&headers);
-    let mut id = 0u64;
-    let timeout = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
-    // SAFETY: Envoy's config pointer, on the main thread; the arrays live across the call.
-    let result = unsafe {
-        envoy_dynamic_module_callback_http_filter_config_http_callout(
-            config,
-            &mut id,
-            ModuleBuffer::of(call.cluster.as_bytes()),
-            raw.as_mut_ptr(),
-            raw.len(),
-            ModuleBuffer::of(&call.body),
-            timeout,
-        )
-    };
-    started(call, result, id)
+    dispatch(call, |id, cluster, headers, body, timeout| {
+        // SAFETY: Envoy's config pointer, on the main thread; the arrays live across the call.
+        unsafe {
+            envoy_dynamic_module_callback_http_filter_config_http_callout(
+                config,
+                id,
+                cluster,
+                headers.as_mut_ptr(),
+                headers.len(),
+                body,
+                timeout,
+            )
+        }
+    })
 }
 
 /// A side call's HTTP status, `None` when it failed (no answer, so no `:status`).

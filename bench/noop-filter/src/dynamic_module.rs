@@ -194,22 +194,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
 }
 
 #[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-) -> u32 {
-    TRAILERS_CONTINUE
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-) -> u32 {
-    TRAILERS_CONTINUE
-}
-
-#[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     _: HttpFilterEnvoyPtr,
     _: HttpFilterModulePtr,
@@ -229,73 +213,4 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
 ) {
 }
 
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_headers(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-    _: u64,
-    _: *const EnvoyHttpHeader,
-    _: usize,
-    _: bool,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_data(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-    _: u64,
-    _: *const EnvoyBuffer,
-    _: usize,
-    _: bool,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_trailers(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-    _: u64,
-    _: *const EnvoyHttpHeader,
-    _: usize,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_complete(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-    _: u64,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_http_stream_reset(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-    _: u64,
-    _: u32,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-    _: u64,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_above_write_buffer_high_watermark(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-) {
-}
-
-#[no_mangle]
-pub extern "C" fn envoy_dynamic_module_on_http_filter_downstream_below_write_buffer_low_watermark(
-    _: HttpFilterEnvoyPtr,
-    _: HttpFilterModulePtr,
-) {
-}
+unused_hooks!();
