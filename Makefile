@@ -38,7 +38,7 @@ wasm: ## build the filter (wasm32-wasip1, release), shrink it with wasm-opt, che
 	  || echo "wasm: could not install binaryen (wasm-opt): the module stays unshrunk"
 	@python3 scripts/shrink_wasm.py $(WASM) $(WASM_BUDGET)
 
-dynamic-module: ## build the filter as a native Envoy dynamic module instead of Wasm: $(MODULE_SO)
+dynamic-module: ## build the filter as a native Envoy dynamic module instead of Wasm: target/dynamic-module/libbedrock_openai_filter.so
 	cargo build --profile dynamic-module --features dynamic-module
 
 lint: ## cargo fmt --check (fuzz/ too), clippy (native and wasm), structure (no module cycles, sizes: scripts/check_structure.py), shrink script tests
