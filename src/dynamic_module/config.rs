@@ -6,7 +6,7 @@
 //! part behind a lock only the main thread takes.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -66,8 +66,10 @@ impl ModuleConfig {
             .tick_period(&cfg)
             .and_then(|period| Ticker::start(envoy, period));
         static GENERATION: AtomicU64 = AtomicU64::new(1);
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        live().insert(generation);
         Some(Self {
-            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
+            generation,
             json: json.to_vec(),
             metrics,
             shared,
@@ -125,14 +127,29 @@ fn warn_no_trailers() {
     }
 }
 
+impl Drop for ModuleConfig {
+    /// Workers drop their copies of a destroyed configuration at their next new one.
+    fn drop(&mut self) {
+        live().remove(&self.generation);
+    }
+}
+
+/// The generations of the configurations Envoy has not destroyed yet.
+fn live() -> std::sync::MutexGuard<'static, BTreeSet<u64>> {
+    static LIVE: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+    LIVE.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The process environment, for `${VAR}` references (the Wasm shell sees only the variables
 /// its `vm_config` lists).
 fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
-/// This worker's copies: parsed configurations and verified IAM callers, by generation. A
-/// reloaded configuration leaves its old entry behind (one per reload and worker).
+/// This worker's copies: parsed configurations and verified IAM callers, by generation. The
+/// copies of destroyed configurations are dropped when the worker parses a new one (a request
+/// still running on an old one keeps its own `Rc`).
 #[derive(Default)]
 pub struct Worker {
     configs: HashMap<u64, Rc<Config>>,
@@ -152,6 +169,9 @@ impl Worker {
                 return Some(c.clone());
             }
             let parsed = Rc::new(Config::parse(&config.json, &env).ok()?);
+            let live = live();
+            w.configs.retain(|g, _| live.contains(g));
+            w.iam.retain(|g, _| live.contains(g));
             w.configs.insert(config.generation, parsed.clone());
             Some(parsed)
         })
