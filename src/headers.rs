@@ -79,6 +79,12 @@ impl HeaderList {
             .map(|(_, v)| v.as_str())
     }
 
+    /// An answer's `:status`; `None` when it has none (a side call that failed: reset,
+    /// timeout) or it is not a number.
+    pub fn status(&self) -> Option<u16> {
+        self.get(":status").and_then(|s| s.parse().ok())
+    }
+
     /// Replaces every `name` header with one of `value` (added at the end if it was absent;
     /// kept in place if it was there). A name or value that fails [`is_safe_name`] /
     /// [`is_safe_value`] is refused: every `name` header is removed instead (a stale value

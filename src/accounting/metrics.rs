@@ -60,8 +60,9 @@ pub enum Stat {
 }
 
 impl Stat {
-    /// The fixed metrics, in the order of [`ScopeIds::fixed`].
-    const FIXED: [Stat; 6] = [
+    /// The metrics every tenant and model has (the others are [`Stat::Errors`]), in the order
+    /// of [`Stat::fixed_index`].
+    pub const FIXED: [Stat; 6] = [
         Stat::Requests,
         Stat::InputTokens,
         Stat::OutputTokens,
@@ -70,6 +71,11 @@ impl Stat {
         Stat::TimeToFirstTokenMs,
     ];
 
+    /// Where a fixed metric stands in [`Stat::FIXED`]; `None` for [`Stat::Errors`].
+    pub fn fixed_index(&self) -> Option<usize> {
+        Self::FIXED.iter().position(|f| f == self)
+    }
+
     pub fn kind(&self) -> Kind {
         match self {
             Self::TimeToFirstTokenMs => Kind::Histogram,
@@ -77,7 +83,8 @@ impl Stat {
         }
     }
 
-    fn suffix(&self) -> std::borrow::Cow<'static, str> {
+    /// The last segment(s) of the metric's name: `requests`, `errors.<type>`, ….
+    pub fn suffix(&self) -> std::borrow::Cow<'static, str> {
         match self {
             Self::Requests => "requests".into(),
             Self::Errors(t) => format!("errors.{t}").into(),
@@ -167,7 +174,7 @@ impl MetricIds {
                 None => None,
             },
             fixed => {
-                let at = Stat::FIXED.iter().position(|f| f == fixed)?;
+                let at = fixed.fixed_index()?;
                 if let Some(id) = ids.fixed[at] {
                     return Some(id);
                 }

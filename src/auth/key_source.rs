@@ -373,6 +373,15 @@ impl Refresh {
     pub fn is_error(&self) -> bool {
         !matches!(self, Refresh::Loaded { .. })
     }
+
+    /// Logs the outcome: a warning when the table did not load.
+    pub fn log(&self) {
+        if self.is_error() {
+            log::warn!("{self}");
+        } else {
+            log::info!("{self}");
+        }
+    }
 }
 
 impl std::fmt::Display for Refresh {
@@ -428,6 +437,33 @@ impl KeyState {
     pub fn started(&mut self, now: SystemTime) {
         self.in_flight = Some(now);
         self.last_attempt = Some(now);
+    }
+
+    /// On a tick: the signed read to dispatch when one is due (the read counts as started),
+    /// or why none could be built (the read counts as failed). `None` when nothing is due.
+    pub fn poll(
+        &mut self,
+        src: &KeySource,
+        upstream: &crate::upstream::Upstream,
+        region: &str,
+        live: Option<&Credentials>,
+        now: SystemTime,
+    ) -> Option<Result<SideCall, Refresh>> {
+        if !self.due(src, now) {
+            return None;
+        }
+        self.started(now);
+        let Some(creds) = signing_credentials(upstream, live) else {
+            return Some(Err(self.finished(Err(KeySourceError::NoCredentials))));
+        };
+        Some(fetch_request(src, creds, region, now).map_err(|e| self.finished(Err(e))))
+    }
+
+    /// The read [`KeyState::poll`] gave could not be dispatched (an unknown cluster).
+    pub fn not_dispatched(&mut self, call: SideCall) -> Refresh {
+        self.finished(Err(KeySourceError::Dispatch {
+            cluster: call.cluster,
+        }))
     }
 
     /// Records the outcome of a read (the parsed table, or why there is none).
@@ -737,6 +773,45 @@ mod tests {
                 .to_string();
             assert!(!logged.contains("SECRET"), "{logged}");
         }
+    }
+
+    #[test]
+    fn poll_builds_the_due_read_or_says_why_not() {
+        use crate::upstream::{AwsAuth, Upstream};
+        let s = src();
+        let mut st = KeyState::default();
+        // Nothing to sign with: the read fails at once and is retried after `retry`.
+        let no_creds = Upstream::Aws(AwsAuth::ApiKey("k".into()));
+        let r = st.poll(&s, &no_creds, "us-east-1", None, at(0));
+        assert!(
+            matches!(
+                r,
+                Some(Err(Refresh::NothingLoaded {
+                    error: KeySourceError::NoCredentials
+                }))
+            ),
+            "{r:?}"
+        );
+        assert!(st.poll(&s, &no_creds, "us-east-1", None, at(1)).is_none());
+        let creds = Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        };
+        let sigv4 = Upstream::Aws(AwsAuth::SigV4(creds));
+        let Some(Ok(call)) = st.poll(&s, &sigv4, "us-east-1", None, at(5)) else {
+            panic!("a due read with credentials is built");
+        };
+        assert_eq!(call.cluster, "secretsmanager");
+        assert!(
+            st.poll(&s, &sigv4, "us-east-1", None, at(6)).is_none(),
+            "in flight"
+        );
+        let r = st.not_dispatched(call);
+        assert!(
+            matches!(&r, Refresh::NothingLoaded { error: KeySourceError::Dispatch { cluster } } if cluster == "secretsmanager"),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -268,10 +268,7 @@ fn set_body(envoy: FilterPtr, dir: Direction, value: &[u8], in_body_hook: bool) 
 
 /// A local reply with checked headers.
 pub fn reply(envoy: FilterPtr, status: u16, headers: &HeaderList, body: &[u8]) {
-    let mut raw: Vec<ModuleHttpHeader> = headers
-        .checked()
-        .map(|(k, v)| ModuleHttpHeader::of(k, v))
-        .collect();
+    let mut raw = module_headers(headers);
     // SAFETY: Envoy's filter pointer; the header array and body live across the call.
     unsafe {
         envoy_dynamic_module_callback_http_send_response(
@@ -292,8 +289,8 @@ pub fn internal_error(envoy: FilterPtr) {
     reply(envoy, e.status, &headers, &e.to_body());
 }
 
-/// The side call's headers, checked, as Envoy's array wants them (borrowing `headers`).
-fn callout_headers(headers: &HeaderList) -> Vec<ModuleHttpHeader> {
+/// Checked headers as Envoy's arrays want them (borrowing `headers`).
+fn module_headers(headers: &HeaderList) -> Vec<ModuleHttpHeader> {
     headers
         .checked()
         .map(|(k, v)| ModuleHttpHeader::of(k, v))
@@ -317,7 +314,7 @@ fn dispatch(
     send: impl FnOnce(&mut u64, ModuleBuffer, &mut [ModuleHttpHeader], ModuleBuffer, u64) -> u32,
 ) -> Option<u64> {
     let headers = HeaderList::from_pairs(call.all_headers());
-    let mut raw = callout_headers(&headers);
+    let mut raw = module_headers(&headers);
     let mut id = 0u64;
     let timeout = u64::try_from(call.timeout.as_millis()).unwrap_or(u64::MAX);
     let cluster = ModuleBuffer::of(call.cluster.as_bytes());
@@ -369,11 +366,6 @@ pub fn config_callout(config: HttpFilterConfigEnvoyPtr, call: &SideCall) -> Opti
     })
 }
 
-/// A side call's HTTP status, `None` when it failed (no answer, so no `:status`).
-pub fn status_of(headers: &HeaderList) -> Option<u16> {
-    headers.get(":status").and_then(|s| s.parse().ok())
-}
-
 pub fn resume_request(envoy: FilterPtr) {
     // SAFETY: Envoy's filter pointer.
     unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(envoy) }
@@ -404,8 +396,8 @@ fn set_filter_state(envoy: FilterPtr, name: &str, value: &str) {
 /// freezes stat creation after `config_new`, so names cannot carry them as the Wasm shell's
 /// do): `bedrock_openai.requests{tenant,model}`, `…errors{tenant,model,error_type}`, ….
 pub struct MetricDefs {
-    /// Ids of the fixed stats, in the order of [`FIXED`].
-    fixed: [Option<usize>; 6],
+    /// Ids of the fixed stats, in the order of [`Stat::FIXED`].
+    fixed: [Option<usize>; Stat::FIXED.len()],
     errors: Option<usize>,
     /// Unlabelled counters the core names itself ([`Effect::Metric`]), under the Wasm shell's
     /// names so that both builds' stats agree.
@@ -416,15 +408,6 @@ pub struct MetricDefs {
 
 /// The core's own counters, defined up front (Envoy refuses new stats after `config_new`).
 const NAMED: [&str; 1] = [crate::fleet::UNAVAILABLE_METRIC];
-
-const FIXED: [(&str, Kind); 6] = [
-    ("requests", Kind::Counter),
-    ("input_tokens", Kind::Counter),
-    ("output_tokens", Kind::Counter),
-    ("cache_read_tokens", Kind::Counter),
-    ("cache_write_tokens", Kind::Counter),
-    ("time_to_first_token_ms", Kind::Histogram),
-];
 
 impl MetricDefs {
     pub fn define(config: HttpFilterConfigEnvoyPtr) -> Self {
@@ -462,7 +445,9 @@ impl MetricDefs {
         let labels = ["bedrock_tenant", "bedrock_model"];
         let ours = |name: &str| format!("bedrock_openai.{name}");
         Self {
-            fixed: FIXED.map(|(name, kind)| define(ours(name), kind, &labels)),
+            fixed: Stat::FIXED
+                .each_ref()
+                .map(|stat| define(ours(&stat.suffix()), stat.kind(), &labels)),
             errors: define(
                 ours("errors"),
                 Kind::Counter,
@@ -485,19 +470,9 @@ fn add_metrics(envoy: FilterPtr, defs: &MetricDefs, m: &Metrics) {
     let tenant = segment(m.tenant.as_deref());
     let model = segment(m.model.as_deref());
     for (stat, value) in &m.values {
-        let (id, kind, error) = match stat {
-            Stat::Errors(t) => (defs.errors, Kind::Counter, Some(t.as_str())),
-            fixed => {
-                let at = match fixed {
-                    Stat::Requests => 0,
-                    Stat::InputTokens => 1,
-                    Stat::OutputTokens => 2,
-                    Stat::CacheReadTokens => 3,
-                    Stat::CacheWriteTokens => 4,
-                    _ => 5,
-                };
-                (defs.fixed[at], FIXED[at].1, None)
-            }
+        let (id, error) = match stat {
+            Stat::Errors(t) => (defs.errors, Some(t.as_str())),
+            fixed => (fixed.fixed_index().and_then(|at| defs.fixed[at]), None),
         };
         let Some(id) = id else { continue };
         count("increment_metric");
@@ -510,7 +485,7 @@ fn add_metrics(envoy: FilterPtr, defs: &MetricDefs, m: &Metrics) {
         }
         // SAFETY: Envoy's filter pointer; the label buffers live across the call.
         unsafe {
-            match kind {
+            match stat.kind() {
                 Kind::Counter => envoy_dynamic_module_callback_http_filter_increment_counter(
                     envoy,
                     id,

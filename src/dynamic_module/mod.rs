@@ -269,14 +269,13 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
 
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
-    envoy: HttpFilterEnvoyPtr,
+    _envoy: HttpFilterEnvoyPtr,
     module: HttpFilterModulePtr,
 ) {
     // SAFETY: Envoy passes back the pointer `on_http_filter_new` returned.
     if let Some(f) = unsafe { filter(module) } {
         guard("stream_complete", || (), || f.on_stream_complete());
     }
-    let _ = envoy;
 }
 
 #[no_mangle]

@@ -13,9 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use super::abi::HttpFilterConfigEnvoyPtr;
 use super::host;
-use crate::auth::key_source::{self, KeySourceError, KeyState};
+use crate::auth::key_source::{self, KeyState};
 use crate::config::Config;
-use crate::fleet::{call, Fleet, Planned};
+use crate::fleet::{writer_seed, Fleet, Planned};
 use crate::headers::HeaderList;
 use crate::pipeline::step::millis;
 use crate::upstream::credentials::{Progress, Refresher};
@@ -88,18 +88,10 @@ impl Shared {
     }
 }
 
-/// 32 random bits for the writer id (`RandomState` is seeded by the OS), mixed with the clock.
-fn seed() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(millis(SystemTime::now()));
-    (h.finish() >> 16) as u32
-}
-
 /// This process's writer, when `fleet` is configured.
 fn new_fleet(cfg: &Config) -> Option<Fleet> {
     let fc = cfg.fleet.as_ref()?;
-    let writer = fc.writer_id(seed());
+    let writer = fc.writer_id(writer_seed(millis(SystemTime::now())));
     log::info!(
         "fleet mode: writer {writer} (one per process and configuration), DynamoDB table {} through cluster `{}` ({}), sync every {} ms, on store failure: {:?}",
         fc.table,
@@ -171,7 +163,7 @@ impl Root {
         headers: &HeaderList,
         body: &[u8],
     ) {
-        let status = host::status_of(headers);
+        let status = headers.status();
         let now = SystemTime::now();
         if self.keys_call == Some(id) {
             self.keys_call = None;
@@ -210,7 +202,7 @@ impl Root {
         }
     }
 
-    /// Starts a key-table read when one is due (as `src/filter/keys.rs`).
+    /// Starts a key-table read when one is due.
     fn tick_keys(
         &mut self,
         envoy: HttpFilterConfigEnvoyPtr,
@@ -223,29 +215,13 @@ impl Root {
             return;
         };
         let mut state = write(keys);
-        if !state.due(src, now) {
-            return;
-        }
-        state.started(now);
-        let Some(creds) = key_source::signing_credentials(&cfg.upstream, live) else {
-            log::warn!("{}", state.finished(Err(KeySourceError::NoCredentials)));
-            return;
-        };
-        let call = match key_source::fetch_request(src, creds, &cfg.region, now) {
-            Ok(c) => c,
-            Err(e) => {
-                log::warn!("{}", state.finished(Err(e)));
-                return;
-            }
-        };
-        match host::config_callout(envoy, &call) {
-            Some(id) => self.keys_call = Some(id),
-            None => {
-                let e = KeySourceError::Dispatch {
-                    cluster: call.cluster,
-                };
-                log::warn!("{}", state.finished(Err(e)));
-            }
+        match state.poll(src, &cfg.upstream, &cfg.region, live, now) {
+            None => {}
+            Some(Err(outcome)) => outcome.log(),
+            Some(Ok(call)) => match host::config_callout(envoy, &call) {
+                Some(id) => self.keys_call = Some(id),
+                None => state.not_dispatched(call).log(),
+            },
         }
     }
 
@@ -255,12 +231,9 @@ impl Root {
             return;
         };
         let known = |t: &str| cfg.tenants.get(t).is_some();
-        let outcome = write(keys).answer(src.service, status.unwrap_or(0), body, &known);
-        if outcome.is_error() {
-            log::warn!("{outcome}");
-        } else {
-            log::info!("{outcome}");
-        }
+        write(keys)
+            .answer(src.service, status.unwrap_or(0), body, &known)
+            .log();
     }
 
     /// Signs and dispatches the store writes the writer planned.
@@ -277,15 +250,9 @@ impl Root {
         let now = SystemTime::now();
         let live = shared.live(now);
         let creds = key_source::signing_credentials(&self.config.upstream, live.as_ref());
-        let mut fleet = lock(fleet);
-        for p in planned {
-            let side = creds.and_then(|c| call::signed(fleet.config(), c, &p.call, now).ok());
-            let id = side.as_ref().and_then(|s| host::config_callout(envoy, s));
-            match id.and_then(|id| u32::try_from(id).ok()) {
-                Some(token) => fleet.dispatched(token, p.pending),
-                None => fleet.not_dispatched(p.pending, millis(now)),
-            }
-        }
+        lock(fleet).send(planned, creds, now, &mut |call| {
+            host::config_callout(envoy, call).and_then(|id| u32::try_from(id).ok())
+        });
     }
 
     /// The configuration is going away. Envoy cancels the configuration's side calls right

@@ -2,13 +2,12 @@
 //! store writes the writer says are due, hand the answers back, and drain at shutdown.
 
 use std::cell::RefCell;
-use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 
 use super::host;
 use crate::auth::key_source::signing_credentials;
 use crate::config::Config;
-use crate::fleet::{call, Fleet, Planned};
+use crate::fleet::{writer_seed, Fleet, Planned};
 use crate::pipeline::step::millis;
 use crate::upstream::sigv4::Credentials;
 
@@ -21,19 +20,11 @@ pub struct FleetShell {
     draining: bool,
 }
 
-/// 32 random bits for the writer id (WASI `random_get` seeds `RandomState`), mixed with the
-/// clock.
-fn seed() -> u32 {
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(millis(host::now()));
-    (h.finish() >> 16) as u32
-}
-
 impl FleetShell {
     /// The writer of this VM, when `fleet` is configured.
     pub fn new(cfg: &Config) -> Option<Self> {
         let fc = cfg.fleet.as_ref()?;
-        let writer = fc.writer_id(seed());
+        let writer = fc.writer_id(writer_seed(millis(host::now())));
         log::info!(
             "fleet mode: writer {writer}, DynamoDB table {} through cluster `{}` ({}), sync every {} ms, on store failure: {:?}",
             fc.table,
@@ -67,14 +58,7 @@ impl FleetShell {
             return;
         };
         let creds = signing_credentials(&cfg.upstream, live);
-        let now = host::now();
-        for p in planned {
-            let side = creds.and_then(|c| call::signed(fleet.config(), c, &p.call, now).ok());
-            match side.as_ref().and_then(host::dispatch) {
-                Some(token) => fleet.dispatched(token, p.pending),
-                None => fleet.not_dispatched(p.pending, millis(now)),
-            }
-        }
+        fleet.send(planned, creds, host::now(), &mut host::dispatch);
     }
 
     /// `true` when the call was the writer's. While draining, sends what is left and tells

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::host;
-use crate::auth::key_source::{self, KeySourceError, KeyState};
+use crate::auth::key_source::KeyState;
 use crate::config::Config;
 use crate::upstream::sigv4::Credentials;
 
@@ -24,33 +24,16 @@ impl Refresher {
         let Some(src) = &cfg.key_source else {
             return;
         };
-        let now = host::now();
         let Ok(mut keys) = self.keys.try_borrow_mut() else {
             return;
         };
-        if !keys.due(src, now) {
-            return;
-        }
-        keys.started(now);
-        let Some(creds) = key_source::signing_credentials(&cfg.upstream, live) else {
-            log::warn!("{}", keys.finished(Err(KeySourceError::NoCredentials)));
-            return;
-        };
-        let call = match key_source::fetch_request(src, creds, &cfg.region, now) {
-            Ok(c) => c,
-            Err(e) => {
-                log::warn!("{}", keys.finished(Err(e)));
-                return;
-            }
-        };
-        match host::dispatch(&call) {
-            Some(token) => self.pending = Some(token),
-            None => {
-                let e = KeySourceError::Dispatch {
-                    cluster: call.cluster,
-                };
-                log::warn!("{}", keys.finished(Err(e)));
-            }
+        match keys.poll(src, &cfg.upstream, &cfg.region, live, host::now()) {
+            None => {}
+            Some(Err(outcome)) => outcome.log(),
+            Some(Ok(call)) => match host::dispatch(&call) {
+                Some(token) => self.pending = Some(token),
+                None => keys.not_dispatched(call).log(),
+            },
         }
     }
 
@@ -73,12 +56,7 @@ impl Refresher {
         let body = host::call_response_body(body_size);
         if let Ok(mut keys) = self.keys.try_borrow_mut() {
             let known = |t: &str| cfg.tenants.get(t).is_some();
-            let outcome = keys.answer(src.service, status, &body, &known);
-            if outcome.is_error() {
-                log::warn!("{outcome}");
-            } else {
-                log::info!("{outcome}");
-            }
+            keys.answer(src.service, status, &body, &known).log();
         }
         true
     }

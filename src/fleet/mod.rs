@@ -204,8 +204,17 @@ impl FleetConfig {
         })
     }
 
-    /// A writer id: `<replica>-<8 hex>` from a random `seed` the shell draws.
+    /// A writer id: `<replica>-<8 hex>` from a random `seed` ([`writer_seed`]).
     pub fn writer_id(&self, seed: u32) -> String {
         format!("{}-{seed:08x}", self.replica)
     }
+}
+
+/// 32 random bits for a writer id: `RandomState`'s keys (seeded by the OS, or by WASI's
+/// `random_get` in the Wasm build) mixed with the clock, `now_ms`.
+pub fn writer_seed(now_ms: u64) -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(now_ms);
+    (h.finish() >> 16) as u32
 }

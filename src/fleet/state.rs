@@ -2,6 +2,7 @@
 //! store counts as available.
 
 use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::dynamo::{self, Answer, Counts, RegionUsage, StoreCall};
 use super::limits::LimitCell;
@@ -9,6 +10,8 @@ use super::{FleetConfig, OnStoreFailure};
 use crate::accounting::ratelimit::{Decision, Limits, WINDOW_MS};
 use crate::accounting::usage::OTHER_MODELS;
 use crate::translate::usage::TokenCounts;
+use crate::upstream::side_call::SideCall;
+use crate::upstream::sigv4::Credentials;
 
 /// The item a writer with nothing to write probes the store with after failures.
 pub const PROBE_PK: &str = "probe";
@@ -319,6 +322,28 @@ impl Fleet {
     /// A planned call could not be sent (no credentials, signing, an unknown cluster).
     pub fn not_dispatched(&mut self, pending: Pending, now_ms: u64) {
         self.finish(&pending, None, now_ms);
+    }
+
+    /// Signs the planned calls with `creds` and sends each with `dispatch` (the token it went
+    /// out with, `None` when it did not): a call without credentials, that fails to sign or
+    /// that does not go out counts as failed.
+    pub fn send(
+        &mut self,
+        planned: Vec<Planned>,
+        creds: Option<&Credentials>,
+        now: SystemTime,
+        dispatch: &mut dyn FnMut(&SideCall) -> Option<u32>,
+    ) {
+        let now_ms = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        for p in planned {
+            let side = creds.and_then(|c| super::call::signed(&self.cfg, c, &p.call, now).ok());
+            match side.as_ref().and_then(&mut *dispatch) {
+                Some(token) => self.dispatched(token, p.pending),
+                None => self.not_dispatched(p.pending, now_ms),
+            }
+        }
     }
 
     /// A store answer; `false` when the token is not one of this writer's calls.

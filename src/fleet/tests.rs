@@ -612,3 +612,46 @@ fn a_failing_writer_with_nothing_to_write_probes_until_the_store_is_back() {
     // Healthy and idle: no probe.
     assert_eq!(sync(&mut a, &mut table, later + 5 * W), 0);
 }
+
+#[test]
+fn send_signs_each_planned_call_and_counts_what_did_not_go_out() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let now = UNIX_EPOCH + Duration::from_millis(T0);
+    let creds = crate::upstream::sigv4::Credentials {
+        access_key_id: "AKID".into(),
+        secret_access_key: "s".into(),
+        session_token: None,
+    };
+    let l = limits(Some(10), None);
+    // Signed and sent: the call carries SigV4 for dynamodb and is awaited under its token.
+    let mut a = writer("a", json!({}));
+    a.try_acquire(pk(), l, T0, 0).unwrap();
+    let planned = a.tick(T0);
+    assert_eq!(planned.len(), 1);
+    let mut sent = Vec::new();
+    a.send(planned, Some(&creds), now, &mut |call| {
+        sent.push(call.clone());
+        Some(7)
+    });
+    assert_eq!(sent.len(), 1);
+    let auth = sent[0].header("authorization").unwrap();
+    assert!(auth.contains("/us-east-1/dynamodb/aws4_request"), "{auth}");
+    assert!(!a.drained(), "the call is awaited");
+    // Without credentials nothing is dispatched and the write counts as failed.
+    let mut b = writer("b", json!({}));
+    b.try_acquire(pk(), l, T0, 0).unwrap();
+    let planned = b.tick(T0);
+    let mut dispatched = 0;
+    b.send(planned, None, now, &mut |_| {
+        dispatched += 1;
+        Some(1)
+    });
+    assert_eq!(dispatched, 0);
+    assert!(b.drained(), "nothing is awaited");
+    // A call that does not go out is not awaited either.
+    let mut c = writer("c", json!({}));
+    c.try_acquire(pk(), l, T0, 0).unwrap();
+    let planned = c.tick(T0);
+    c.send(planned, Some(&creds), now, &mut |_| None);
+    assert!(c.drained());
+}

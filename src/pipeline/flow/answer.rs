@@ -21,11 +21,7 @@ impl Flow {
             return Output::new(Step::Continue);
         }
         self.resp = headers;
-        let status = self
-            .resp
-            .get(":status")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(502);
+        let status = self.resp.status().unwrap_or(502);
         let Phase::Upstream(exchange) = std::mem::replace(&mut self.phase, Phase::Done) else {
             // Envoy answered before anything went upstream (its own 413, a timeout while the
             // body was buffered): still an OpenAI error, written back with its body.

@@ -169,7 +169,7 @@ impl FanOut {
             let c = &self.job.calls[call];
             (c.first, c.count, c.estimate)
         };
-        let status = headers.get(":status").and_then(|s| s.parse::<u16>().ok());
+        let status = headers.status();
         match status {
             Some(200) => {}
             Some(s) => return Err(upstream_error(s, headers.get("x-amzn-errortype"), body)),

@@ -170,7 +170,7 @@ impl Flow {
             return Output::new(Step::Pause);
         };
         let (_, i) = wait.out.swap_remove(pos);
-        let status = headers.get(":status").and_then(|s| s.parse::<u16>().ok());
+        let status = headers.status();
         let page = match dynamo::answer(status, body) {
             Answer::Ok(v) => dynamo::query_page(&v).ok(),
             Answer::Superseded | Answer::Failed(_) => None,

@@ -240,7 +240,7 @@ impl Flow {
         if matches!(self.phase, Phase::AwaitingUsage(_)) {
             return self.on_usage_answer(env, token, headers, body);
         }
-        let status = headers.get(":status").and_then(|s| s.parse::<u16>().ok());
+        let status = headers.status();
         let ours = matches!(&self.phase, Phase::AwaitingSts(w) if w.token == token);
         let (true, Some(cfg)) = (ours, self.config.clone()) else {
             return Output::new(Step::Pause);
