@@ -189,21 +189,22 @@ phases-wasm:
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
 	cargo build --release --target $(TARGET) --features phase-timing --target-dir target/phases
 
-bench-phases: venv noop-wasm phases-wasm ## mean µs per request in each filter callback, 1 KB unary and stream (--features phase-timing)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	@for mode in unary stream; do \
-	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_WASM) | tail -4 || exit 1; \
+# $(call phases,BUILD): 1 KB unary then stream through BUILD (a --features phase-timing build),
+# each with the phase line its Envoy logged.
+phases = for mode in unary stream; do \
+	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(1) | tail -4 || exit 1; \
 	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
 	done
+
+bench-phases: venv noop-wasm phases-wasm ## mean µs per request in each filter callback, 1 KB unary and stream (--features phase-timing)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@$(call phases,$(PHASES_WASM))
 
 PHASES_MODULE := target/phases-dm/dynamic-module/libbedrock_openai_filter.so
 bench-phases-dynamic-module: venv noop-wasm ## bench-phases for the dynamic-module build: µs per request in each hook and ABI call kind
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	cargo build --profile dynamic-module --features dynamic-module,phase-timing --target-dir target/phases-dm
-	@for mode in unary stream; do \
-	  AB_MODES=$$mode AB_ROUNDS=3 $(PY) bench/ab.py $(PHASES_MODULE) | tail -4 || exit 1; \
-	  echo "$$mode: $$(grep -ho 'phase-timing.*' .run/bench/proxy-ab-0.log | tail -1)"; \
-	done
+	@$(call phases,$(PHASES_MODULE))
 
 bench-embeddings: venv wasm noop-wasm $(BENCH_VENV)/.installed ## the embeddings row alone (16 inputs, filter vs LiteLLM, ~1 min), spliced into docs/benchmarks.md
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }

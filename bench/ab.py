@@ -24,6 +24,7 @@ Not a test; prints only.
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import socket
@@ -31,6 +32,8 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402  (bench/run.py: processes, bodies, wrk, CPU readings)
@@ -53,14 +56,9 @@ NATIVE_FLOOR_PORT = 18006
 PORTS = ("18000", "18001", "18003", "18004", "18005", "18900")
 
 
-def with_native_floor(config: str) -> str:
-    """The config plus a listener on NATIVE_FLOOR_PORT: the buffer_wasm listener with the
-    native build of the buffering no-op in place of the Wasm one."""
-    import copy
-
-    import yaml
-
-    doc = yaml.safe_load(config)
+def add_native_floor(doc: dict) -> None:
+    """Adds a listener on NATIVE_FLOOR_PORT: the buffer_wasm listener with the native build of
+    the buffering no-op in place of the Wasm one."""
     listeners = doc["static_resources"]["listeners"]
     native = copy.deepcopy(next(x for x in listeners if x["name"] == "buffer_wasm"))
     native["name"] = "buffer_native"
@@ -68,25 +66,25 @@ def with_native_floor(config: str) -> str:
     hcm = native["filter_chains"][0]["filters"][0]["typed_config"]
     hcm["stat_prefix"] = "buffer_native"
     wasm = hcm["http_filters"][0]["typed_config"]["config"]
-    hcm["http_filters"][0] = dynamic_module_config.dynamic_module_filter(wasm["configuration"], "noop_filter")
+    hcm["http_filters"][0] = dynamic_module_config.dynamic_module_filter(
+        wasm["configuration"], dynamic_module_config.module_name(NATIVE_NOOP))
     listeners.append(native)
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def config_for(i: int, wasm: Path) -> Path:
-    """bench/envoy-bench.yaml with `wasm` (or a native .so) and its listener ports moved by
-    100 × i."""
+    """bench/envoy-bench.yaml with `wasm` (or a dynamic-module .so) and its listener ports
+    moved by 100 × i."""
     run.WASM = wasm
     run.write_proxy_config()
     cfg = (run.RUN / "envoy-bench.yaml").read_text()
-    if wasm.suffix == ".so":
-        import yaml
-
+    module, floor = wasm.suffix == ".so", NATIVE_FLOOR and i == 0
+    if module or floor:
         doc = yaml.safe_load(cfg)
-        dynamic_module_config.use_dynamic_module(doc, wasm.name.removeprefix("lib").removesuffix(".so"))
+        if module:
+            dynamic_module_config.use_dynamic_module(doc, dynamic_module_config.module_name(wasm))
+        if floor:
+            add_native_floor(doc)
         cfg = yaml.safe_dump(doc, sort_keys=False)
-    if NATIVE_FLOOR and i == 0:
-        cfg = with_native_floor(cfg)
     for p in PORTS:
         cfg = cfg.replace(f"port_value: {p} ", f"port_value: {int(p) + 100 * i} ")
         cfg = cfg.replace(f"port_value: {p}\n", f"port_value: {int(p) + 100 * i}\n")

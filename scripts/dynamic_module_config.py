@@ -11,10 +11,16 @@ the benchmarks (bench/ab.py), so the two builds always run the same configuratio
 """
 
 import sys
+from pathlib import Path
 
 import yaml
 
 MODULE = "bedrock_openai_filter"
+
+
+def module_name(library) -> str:
+    """The name Envoy loads `lib<name>.so` by, from the library's path."""
+    return Path(library).name.removeprefix("lib").removesuffix(".so")
 
 
 def dynamic_module_filter(configuration: dict, module: str = MODULE) -> dict:

@@ -197,7 +197,7 @@ def render_envoy_config(
         text = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config, indent=2)
         wasm_config["configuration"]["value"] = text
     if NATIVE_MODULE is not None:
-        dynamic_module_config.use_dynamic_module(config, NATIVE_MODULE.name.removeprefix("lib").removesuffix(".so"))
+        dynamic_module_config.use_dynamic_module(config, dynamic_module_config.module_name(NATIVE_MODULE))
     # The emulator plays Bedrock and the other AWS APIs (secretsmanager, ssm, sts clusters).
     clusters = [c for c in config["static_resources"]["clusters"] if c["name"] in EMULATED_CLUSTERS]
     assert any(c["name"] == "bedrock" for c in clusters), f"{ENVOY_YAML}: no `bedrock` cluster"
