@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::fleet::{writer_seed, Fleet, Planned};
 use crate::headers::HeaderList;
 use crate::pipeline::step::millis;
-use crate::upstream::credentials::{Progress, Refresher};
+use crate::upstream::credentials::Refresher;
 use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::Credentials;
 use crate::upstream::{AwsAuth, Upstream};
@@ -174,12 +174,8 @@ impl Root {
             self.credentials_call = None;
             if let Some(refresher) = &shared.credentials {
                 let progress = write(refresher).on_response(now, status, body);
-                match progress {
-                    Progress::Next(call) => self.send_credentials(envoy, refresher, &call),
-                    Progress::Refreshed { access_key_id } => {
-                        log::info!("credentials refreshed: access key {access_key_id}");
-                    }
-                    Progress::Failed(why) => log::warn!("credentials refresh failed: {why}"),
+                if let Some(call) = progress.next_call() {
+                    self.send_credentials(envoy, refresher, &call);
                 }
             }
         } else if let (Some(fleet), Ok(token)) = (&shared.fleet, u32::try_from(id)) {

@@ -13,7 +13,7 @@ use super::host;
 use super::http::{Http, SharedIamCache};
 use super::keys::Refresher as KeyRefresher;
 use crate::config::Config;
-use crate::upstream::credentials::{Progress, Refresher};
+use crate::upstream::credentials::Refresher;
 use crate::upstream::side_call::SideCall;
 use crate::upstream::sigv4::Credentials;
 use crate::upstream::{AwsAuth, Upstream};
@@ -74,12 +74,8 @@ impl Context for Root {
         let progress = refresher
             .borrow_mut()
             .on_response(host::now(), status, &body);
-        match progress {
-            Progress::Next(call) => self.dispatch(&refresher, call),
-            Progress::Refreshed { access_key_id } => {
-                log::info!("credentials refreshed: access key {access_key_id}");
-            }
-            Progress::Failed(why) => log::warn!("credentials refresh failed: {why}"),
+        if let Some(call) = progress.next_call() {
+            self.dispatch(&refresher, call);
         }
     }
 

@@ -160,6 +160,21 @@ pub enum Progress {
     Failed(CredentialsError),
 }
 
+impl Progress {
+    /// The next call of the chain, for the shell to dispatch; an end of the chain is logged
+    /// here (the access key id, or why it failed; never a secret).
+    pub fn next_call(self) -> Option<SideCall> {
+        match self {
+            Progress::Next(call) => return Some(call),
+            Progress::Refreshed { access_key_id } => {
+                log::info!("credentials refreshed: access key {access_key_id}");
+            }
+            Progress::Failed(why) => log::warn!("credentials refresh failed: {why}"),
+        }
+        None
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct CredentialJson {
